@@ -1,0 +1,46 @@
+"""Shared fixtures: one local cloud per test session (metric period 2 s), and AWS settings pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from localcloud.testing import REGION, LocalCloudProcess
+
+
+@pytest.fixture(scope="session")
+def localcloud() -> Iterator[LocalCloudProcess]:
+    with LocalCloudProcess(metric_period=2) as cloud:
+        yield cloud
+
+
+@pytest.fixture(scope="session")
+def aws_env(localcloud: LocalCloudProcess) -> dict[str, str]:
+    """AWS_ENDPOINT_URL, dummy credentials and region for the session's local cloud."""
+    return localcloud.env()
+
+
+@pytest.fixture
+def aws_session(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A boto3 Session for the local cloud, with the env vars also applied (for code that builds its own)."""
+    import boto3
+
+    for key, value in aws_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
+
+
+@pytest.fixture
+def aws_client(aws_session: Any, aws_env: dict[str, str]) -> Callable[[str], Any]:
+    """aws_client("apigateway") -> a boto3 client on the local cloud."""
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=60)
+
+    def make(service: str) -> Any:
+        return aws_session.client(service, endpoint_url=aws_env["AWS_ENDPOINT_URL"], config=config)
+
+    return make

@@ -1,0 +1,76 @@
+"""Fast checks of the pure pieces: metric math, percentiles, route matching, token bucket."""
+
+from __future__ import annotations
+
+import pytest
+
+from localcloud.metric_math import Context, MetricMathError, as_series, evaluate
+from localcloud.metrics import percentile
+from localcloud.routes import ApiSnapshot, IntegrationSnapshot, RouteSnapshot, _compile, _sort_key
+from localcloud.throttle import TokenBucket
+
+SERIES = {"a": {0: 10.0, 60: 20.0, 120: 30.0}, "b": {0: 2.0, 60: 0.0}}
+
+
+def run(expression: str):
+    ctx = Context(resolve=lambda i: SERIES[i], grid=[0, 60, 120, 180], period=60, metric_ids=["a", "b"])
+    return as_series(evaluate(expression, ctx), ctx)
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("a / b", {0: 5.0}),  # division by zero drops the point; missing timestamps drop too
+        ("100*a/b", {0: 500.0}),
+        ("a + 1", {0: 11.0, 60: 21.0, 120: 31.0}),
+        ("-a + 2 ^ 2", {0: -6.0, 60: -16.0, 120: -26.0}),
+        ("IF(a > 15, 1, 0)", {0: 0.0, 60: 1.0, 120: 1.0}),
+        ("IF(a > 15 AND a < 25, a)", {60: 20.0}),
+        ("FILL(b, 0)", {0: 2.0, 60: 0.0, 120: 0.0, 180: 0.0}),
+        ("FILL(b, REPEAT)", {0: 2.0, 60: 0.0, 120: 0.0, 180: 0.0}),
+        ("FILL(a, LINEAR)", {0: 10.0, 60: 20.0, 120: 30.0}),
+        ("SUM([a, b])", {0: 12.0, 60: 20.0, 120: 30.0}),
+        ("MAX(METRICS())", {0: 10.0, 60: 20.0, 120: 30.0}),
+        ("SUM(a)", {0: 60.0, 60: 60.0, 120: 60.0, 180: 60.0}),
+        ("PERIOD(a)", {0: 60.0, 60: 60.0, 120: 60.0, 180: 60.0}),
+    ],
+)
+def test_metric_math_expressions(expression, expected):
+    assert run(expression) == expected
+
+
+@pytest.mark.parametrize("expression", ["a +", "a $ b", "NOPE(a)", "(a"])
+def test_bad_expressions_raise_with_a_reason(expression):
+    with pytest.raises(MetricMathError):
+        run(expression)
+
+
+def test_nearest_rank_percentiles():
+    values = [float(v) for v in range(1, 11)]
+    assert [percentile(values, p) for p in (0, 10, 50, 90, 99, 100)] == [1.0, 1.0, 5.0, 9.0, 10.0, 10.0]
+
+
+def _route(path: str, method: str = "GET") -> RouteSnapshot:
+    return RouteSnapshot("r", path, method, "NONE", False, IntegrationSnapshot("MOCK", "", None, 29000, None))
+
+
+def test_literal_paths_beat_parameters_and_greedy_paths():
+    resources = [
+        _compile(p, {"ANY" if p == "/{proxy+}" else "GET": _route(p)})
+        for p in ("/", "/items", "/items/{id}", "/items/special", "/{proxy+}")
+    ]
+    snapshot = ApiSnapshot(tuple(sorted(resources, key=_sort_key)))
+    assert snapshot.match("GET", "/items/special")[0].path == "/items/special"
+    route, params = snapshot.match("GET", "/items/42")
+    assert (route.path, params) == ("/items/{id}", {"id": "42"})
+    route, params = snapshot.match("DELETE", "/a/b/c")
+    assert (route.path, params) == ("/{proxy+}", {"proxy": "a/b/c"})
+    assert snapshot.match("GET", "/")[0].path == "/"
+    assert snapshot.match("POST", "/items") is None
+
+
+def test_token_bucket_allows_burst_then_rate():
+    bucket = TokenBucket(rate=2.0, burst=3.0, tokens=3.0, updated=0.0)
+    assert [bucket.take(0.0) for _ in range(4)] == [True, True, True, False]
+    assert bucket.take(0.5) is True  # one token refilled after 0.5 s at 2/s
+    assert bucket.take(0.5) is False
