@@ -47,7 +47,7 @@ env: ## print shell exports for the local cloud: eval "$$(make -s env)"
 	@echo 'export AWS_REGION="$(AWS_REGION)"'
 	@echo 'export AWS_DEFAULT_REGION="$(AWS_REGION)"'
 
-up: setup ## start the local cloud on 127.0.0.1:$(LOCALCLOUD_PORT) (log: .localcloud/localcloud.log)
+up: $(VENV)/.installed ## start the local cloud on 127.0.0.1:$(LOCALCLOUD_PORT) (log: .localcloud/localcloud.log)
 	@$(BIN)/python -m localcloud up --port $(LOCALCLOUD_PORT) --state-dir $(LOCALCLOUD_DIR)
 
 down: ## stop the local cloud
@@ -70,7 +70,7 @@ fmt: setup ## format Python and Terraform
 demo: setup ## the whole product on the local cloud: promote a good release, roll back a bad one
 	@$(BIN)/python -m demo
 
-bench: setup ## benchmarks: judge vs peers, data-plane throughput
+bench: $(VENV)/.installed ## benchmarks: judge vs peers, data-plane throughput
 	@$(BIN)/python -m bench
 
 clean: ## remove the venv and local state (keeps the provider cache)

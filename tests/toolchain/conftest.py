@@ -12,7 +12,8 @@ CACHE_DIR = Path(os.environ.get("APIGW_CANARY_CACHE", Path.home() / ".cache" / "
 def terraform_env() -> dict[str, str]:
     """Environment in which `terraform` installs providers only from the project's filesystem mirror."""
     binary = REPO / ".venv" / "bin" / "terraform"
-    rc = Path(os.environ.get("TF_CLI_CONFIG_FILE", CACHE_DIR / "terraform.rc"))
+    # Always the project's own CLI config: a machine may export TF_CLI_CONFIG_FILE for something else.
+    rc = CACHE_DIR / "terraform.rc"
     if not binary.exists() or not rc.exists():
         pytest.fail("toolchain missing: run `make setup` first (it builds .venv/bin/terraform and the CLI config)")
     env = dict(os.environ)
