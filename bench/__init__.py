@@ -1,0 +1,1 @@
+"""Benchmarks: the canary judge against its peers (judge_sim) and the data plane (dataplane)."""

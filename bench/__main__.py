@@ -1,0 +1,69 @@
+"""`python -m bench`: the judge benchmark (table + bench/out/judge.json), then the data-plane benchmark.
+
+The data-plane benchmark lives in `bench/dataplane.py` (another part of the project); it runs after the
+judge benchmark when that module exists and has a `main()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+from bench.judge_sim import run_benchmark
+from bench.report import goals, table
+from bench.scenarios import RUNS, all_scenarios
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "judge.json"
+
+
+def judge_main(runs: int = RUNS, out: Path = DEFAULT_OUT) -> dict:
+    started = time.perf_counter()
+    print(f"judge benchmark: {runs} runs per scenario and policy, virtual time, no AWS", flush=True)
+    document = run_benchmark(all_scenarios(runs), log=lambda line: print(line, flush=True))
+    document["goals"] = goals(document)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=2) + "\n")
+    print(table(document))
+    print(f"\nwrote {out} in {time.perf_counter() - started:.0f} s")
+    return document
+
+
+def dataplane_main() -> int | None:
+    try:
+        module = importlib.import_module("bench.dataplane")
+    except ModuleNotFoundError as exc:
+        if exc.name != "bench.dataplane":
+            raise
+        return None
+    entry = getattr(module, "main", None)
+    if entry is None:
+        return None
+    print("\ndata-plane benchmark", flush=True)
+    return entry()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--runs", type=int, default=RUNS, help=f"runs per scenario and policy (default {RUNS})"
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the judge JSON")
+    parser.add_argument("--only", choices=("judge", "dataplane"), help="run one benchmark only")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    if args.only != "dataplane":
+        judge_main(args.runs, args.out)
+    if args.only != "judge":
+        result = dataplane_main()
+        if isinstance(result, int) and result != 0:
+            return result
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

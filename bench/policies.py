@@ -1,0 +1,284 @@
+"""The policies the benchmark compares: ours (judge + adaptive ramp) and the peers, as documented.
+
+Each policy sees only what CloudWatch gives per 60 s period and acts only at period boundaries. The simulator
+(`bench.judge_sim`) calls `start(runs)` once, then after every period `decide(t, idx, period)` for the runs
+still undecided (`idx`), and reads back each run's next canary share from `share`.
+
+Peers are vectorised over runs. Their thresholds are tuned per (baseline error rate, traffic) by
+`bench.judge_sim.tune`, so each peer is compared at its most sensitive setting that keeps false rollbacks
+at or under 1 %. `stat` holds, per run, the statistic each of its checks compared with the threshold, so the
+tuner can find that setting.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bench.streams import Period
+from controller.judge import Judge, JudgeConfig, Verdict, WindowStats
+from controller.ramp import AdaptiveRamp, RampConfig
+
+INF = math.inf
+
+
+@dataclass
+class Decision:
+    rollback: np.ndarray  # bool per run in idx
+    promote: np.ndarray  # bool per run in idx
+
+
+def _rate(errors: np.ndarray, requests: np.ndarray) -> np.ndarray:
+    """Canary 5XX rate; NaN without requests (CloudWatch metric math gives no datapoint)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(requests > 0, errors / np.maximum(requests, 1), np.nan)
+
+
+def binom_sf(x: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """P(X >= x) for X ~ Binomial(n, p), vectorised (exact pmf walk; n is an error count, so small)."""
+    x = np.asarray(x, dtype=np.int64)
+    n = np.asarray(n, dtype=np.int64)
+    p = np.clip(np.asarray(p, dtype=float), 1e-12, 1 - 1e-12)
+    out = np.ones(x.shape)
+    todo = (x > 0) & (n > 0)
+    if not todo.any():
+        return out
+    xs, ns, ps = x[todo], n[todo].astype(float), p[todo]
+    pmf = np.exp(ns * np.log1p(-ps))  # P(X = 0)
+    below = np.zeros(xs.shape)
+    for k in range(int(xs.max())):
+        below += np.where(k < xs, pmf, 0.0)
+        pmf = pmf * np.maximum(ns - k, 0) / (k + 1) * ps / (1 - ps)
+    out[todo] = np.clip(1 - below, 0.0, 1.0)
+    return out
+
+
+class Policy:
+    name = "policy"
+    threshold: str | None = None
+
+    def start(self, runs: int, requests_per_period: float) -> None:
+        self.share = np.zeros(runs)
+        self.stat = np.full(runs, -INF)
+
+    def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
+        raise NotImplementedError
+
+    def _record(self, idx: np.ndarray, stat: np.ndarray) -> None:
+        stat = np.where(np.isnan(stat), -INF, stat)
+        self.stat[idx] = np.maximum(self.stat[idx], stat)
+
+
+@dataclass
+class Checks:
+    """A peer's rollback thresholds; INF switches a check off."""
+
+    error: float = INF  # canary 5XX rate above this fails (Kayenta: -log10 p-value above this)
+    latency: float = INF  # canary p99 ms above this fails (Kayenta: canary/baseline p99 above this)
+    mode: str = "error"  # which statistic `stat` records for tuning: "error" | "latency"
+
+
+def _p99(period: Period) -> np.ndarray:
+    return period.canary_latency[:, 2]
+
+
+class _AlarmPolicy(Policy):
+    """CloudWatch alarms on the canary's 5XX rate (and p99), breaching for one period rolls back."""
+
+    def __init__(self, checks: Checks) -> None:
+        self.checks = checks
+
+    def _breach(self, idx: np.ndarray, period: Period) -> np.ndarray:
+        rate = _rate(period.canary_errors, period.canary_requests)
+        p99 = _p99(period)
+        self._record(idx, rate if self.checks.mode == "error" else p99)
+        with np.errstate(invalid="ignore"):
+            return (rate > self.checks.error) | (p99 > self.checks.latency)  # NaN: no datapoint, no breach
+
+
+class CodeDeployCanary(_AlarmPolicy):
+    """Canary10Percent5Minutes: 10 % for 5 minutes, then all traffic; alarms watched until then."""
+
+    name = "codedeploy_canary"
+
+    def start(self, runs: int, requests_per_period: float) -> None:
+        super().start(runs, requests_per_period)
+        self.share[:] = 0.10
+
+    def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
+        breach = self._breach(idx, period)
+        promote = ~breach & (t == 4)
+        self.share[idx[promote]] = 1.0
+        return Decision(breach, promote)
+
+
+class CodeDeployLinear(_AlarmPolicy):
+    """Linear10PercentEvery1Minute: 10 % more each minute, all traffic after 9 minutes."""
+
+    name = "codedeploy_linear"
+
+    def start(self, runs: int, requests_per_period: float) -> None:
+        super().start(runs, requests_per_period)
+        self.share[:] = 0.10
+
+    def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
+        breach = self._breach(idx, period)
+        self.share[idx] = min(1.0, 0.10 * (t + 2))
+        promote = ~breach & (t == 8)
+        return Decision(breach, promote)
+
+
+class Flagger(Policy):
+    """Flagger's canary analysis: interval 1m, stepWeight 10, maxWeight 50, threshold 5.
+
+    Each interval the metric checks run (request-success-rate as a 5XX rate ceiling, request-duration as a p99
+    ceiling). A passing check advances the weight by stepWeight; at maxWeight a passing check promotes. A
+    failing check (or no canary metrics, which Flagger reports as "no values found") holds the weight and
+    counts toward `threshold`; reaching it rolls back. Failed checks accumulate; they are not reset by a
+    later success.
+    """
+
+    name = "flagger"
+
+    def __init__(self, checks: Checks, step: float = 0.10, max_weight: float = 0.50, threshold: int = 5):
+        self.checks = checks
+        self.step = step
+        self.max_weight = max_weight
+        self.max_failed = threshold
+
+    def start(self, runs: int, requests_per_period: float) -> None:
+        super().start(runs, requests_per_period)
+        self.share[:] = self.step
+        self.failed = np.zeros(runs, dtype=np.int64)
+
+    def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
+        rate = _rate(period.canary_errors, period.canary_requests)
+        p99 = _p99(period)
+        self._record(idx, rate if self.checks.mode == "error" else p99)
+        with np.errstate(invalid="ignore"):
+            ok = ~(rate > self.checks.error) & ~(p99 > self.checks.latency) & (period.canary_requests > 0)
+        weight = self.share[idx]
+        promote = ok & (weight >= self.max_weight - 1e-9)
+        self.share[idx] = np.where(ok, np.minimum(weight + self.step, self.max_weight), weight)
+        self.failed[idx] += ~ok
+        rollback = self.failed[idx] >= self.max_failed
+        self.share[idx[promote]] = 1.0
+        return Decision(rollback, promote)
+
+
+class Kayenta(Policy):
+    """Spinnaker canary analysis: 10 % for 5 one-minute intervals, each judged on its own.
+
+    Per interval the error metric gets a one-sided test of "canary 5XX rate > baseline's" (exact binomial
+    split of the interval's errors by traffic share; Kayenta's Mann-Whitney needs raw samples CloudWatch does
+    not give) and latency a canary/baseline p99 ratio. An interval that fails rolls back at once (score under
+    the marginal threshold); five clean intervals promote.
+    """
+
+    name = "kayenta"
+
+    def __init__(self, checks: Checks, intervals: int = 5) -> None:
+        self.checks = checks
+        self.intervals = intervals
+
+    def start(self, runs: int, requests_per_period: float) -> None:
+        super().start(runs, requests_per_period)
+        self.share[:] = 0.10
+
+    def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
+        n_c, n_b = period.canary_requests, period.baseline_requests
+        errors = period.canary_errors + period.baseline_errors
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = np.where(n_c + n_b > 0, n_c / np.maximum(n_c + n_b, 1), 0.0)
+            p = binom_sf(period.canary_errors, errors, w)
+            error_stat = -np.log10(np.maximum(p, 1e-300))
+            ratio = _p99(period) / period.baseline_latency[:, 2]
+        self._record(idx, error_stat if self.checks.mode == "error" else ratio)
+        with np.errstate(invalid="ignore"):
+            fail = (error_stat > self.checks.error) | (ratio > self.checks.latency)
+        promote = ~fail & (t == self.intervals - 1)
+        self.share[idx[promote]] = 1.0
+        return Decision(fail, promote)
+
+
+class Recipe(Policy):
+    """The recipe's shell loop: 10 % then 25/50/100 %, two minutes each, then promote.
+
+    After each two-minute sleep it reads the *stage-wide* 5XXError Sum over the last 5 minutes (canary
+    requests are counted in the stage's metrics too) and rolls back when it is above the threshold; the
+    recipe's literal rule is "non-zero". Latency is not part of its rollback rule.
+    """
+
+    name = "recipe"
+    SHARES = (0.10, 0.10, 0.25, 0.25, 0.50, 0.50, 1.0, 1.0)
+
+    def __init__(self, checks: Checks) -> None:
+        self.checks = checks
+
+    def start(self, runs: int, requests_per_period: float) -> None:
+        super().start(runs, requests_per_period)
+        self.share[:] = self.SHARES[0]
+        self.stage_errors = np.zeros((runs, len(self.SHARES)), dtype=np.int64)
+
+    def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
+        self.stage_errors[idx, t] = period.canary_errors + period.baseline_errors
+        nothing = np.zeros(idx.shape, dtype=bool)
+        if t % 2 == 0:  # still sleeping
+            self.share[idx] = self.SHARES[t + 1]
+            return Decision(nothing, nothing)
+        window = self.stage_errors[idx, max(0, t - 4) : t + 1].sum(axis=1).astype(float)
+        self._record(idx, window)
+        rollback = window > self.checks.error
+        promote = ~rollback & (t == len(self.SHARES) - 1)
+        if t + 1 < len(self.SHARES):
+            self.share[idx] = self.SHARES[t + 1]
+        return Decision(rollback, promote)
+
+
+@dataclass
+class Ours(Policy):
+    """The judge (controller/judge.py) plus the adaptive ramp (controller/ramp.py), one pair per run."""
+
+    judge_config: JudgeConfig = field(default_factory=JudgeConfig)
+    ramp_config: RampConfig = field(default_factory=RampConfig)
+    name: str = "ours"
+
+    def start(self, runs: int, requests_per_period: float) -> None:
+        super().start(runs, requests_per_period)
+        self.ramp = AdaptiveRamp(self.ramp_config)
+        self.judges = [Judge(self.judge_config) for _ in range(runs)]
+        self.share[:] = self.ramp.initial_percent(requests_per_period) / 100
+
+    def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
+        rollback = np.zeros(idx.shape, dtype=bool)
+        promote = np.zeros(idx.shape, dtype=bool)
+        lat_c = np.where(np.isnan(period.canary_latency), -1.0, period.canary_latency).tolist()
+        lat_b = np.where(np.isnan(period.baseline_latency), -1.0, period.baseline_latency).tolist()
+        n_c, x_c = period.canary_requests.tolist(), period.canary_errors.tolist()
+        n_b, x_b = period.baseline_requests.tolist(), period.baseline_errors.tolist()
+        for i, run in enumerate(idx.tolist()):
+            canary = WindowStats(n_c[i], x_c[i], 0, *(_ms(v) for v in lat_c[i]))
+            baseline = WindowStats(n_b[i], x_b[i], 0, *(_ms(v) for v in lat_b[i]))
+            judgement = self.judges[run].observe(canary, baseline)
+            if judgement.verdict is Verdict.FAIL:
+                rollback[i] = True
+                continue
+            percent = self.ramp.next_percent(self.share[run] * 100, judgement, n_c[i] + n_b[i])
+            promote[i] = judgement.verdict is Verdict.PASS
+            self.share[run] = percent / 100
+        return Decision(rollback, promote)
+
+
+def _ms(value: float) -> float | None:
+    return None if value < 0 else value
+
+
+PEERS = {
+    "recipe": Recipe,
+    "codedeploy_canary": CodeDeployCanary,
+    "codedeploy_linear": CodeDeployLinear,
+    "flagger": Flagger,
+    "kayenta": Kayenta,
+}

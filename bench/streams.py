@@ -1,0 +1,221 @@
+"""Common random numbers and the per-period samplers of the judge benchmark.
+
+Every policy in a scenario reads the same pre-drawn uniforms and normals, one set per (run, period), and
+turns them into counts by inverse transform at whatever share the policy chose. Two policies at the same
+share therefore see identical periods, and a policy at a larger share sees more requests from the same
+draw (counts are monotone in the share). Nothing simulates single requests: per-period counts are drawn
+directly (Poisson requests, binomial errors) and latency percentiles from the sampling distribution of an
+order statistic, so a whole benchmark runs in seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+PERIOD_S = 60.0  # CloudWatch's API Gateway metric granularity
+EXACT_BELOW = 60.0  # mean above which counts use a skew-corrected normal approximation
+PERCENTILES = (0.50, 0.90, 0.99)
+
+
+def norm_ppf(u: np.ndarray) -> np.ndarray:
+    """Inverse standard normal CDF (Acklam's rational approximation, |error| < 1.2e-9)."""
+    a = (
+        -3.969683028665376e01,
+        2.209460984245205e02,
+        -2.759285104469687e02,
+        1.383577518672690e02,
+        -3.066479806614716e01,
+        2.506628277459239e00,
+    )
+    b = (
+        -5.447609879822406e01,
+        1.615858368580409e02,
+        -1.556989798598866e02,
+        6.680131188771972e01,
+        -1.328068155288572e01,
+    )
+    c = (
+        -7.784894002430293e-03,
+        -3.223964580411365e-01,
+        -2.400758277161838e00,
+        -2.549732539343734e00,
+        4.374664141464968e00,
+        2.938163982698783e00,
+    )
+    d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
+    u = np.clip(np.asarray(u, dtype=float), 1e-300, 1 - 1e-16)
+    out = np.empty_like(u)
+    low = u < 0.02425
+    high = u > 1 - 0.02425
+    mid = ~(low | high)
+    q = np.sqrt(-2 * np.log(u[low]))
+    out[low] = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / (
+        (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1
+    )
+    q = np.sqrt(-2 * np.log(1 - u[high]))
+    out[high] = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / (
+        (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1
+    )
+    q = u[mid] - 0.5
+    r = q * q
+    out[mid] = (
+        (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5])
+        * q
+        / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+    )
+    return out
+
+
+def _normal_count(u: np.ndarray, mean: np.ndarray, var: np.ndarray, skew: np.ndarray) -> np.ndarray:
+    """Cornish-Fisher (skew-corrected) normal quantile, rounded to a count >= 0."""
+    z = norm_ppf(u)
+    value = mean + np.sqrt(var) * (z + skew * (z * z - 1) / 6)
+    return np.maximum(0, np.floor(value + 0.5)).astype(np.int64)
+
+
+def _exact_count(u: np.ndarray, first: np.ndarray, ratio) -> np.ndarray:
+    """Smallest k with CDF(k) >= u, walking the pmf by its ratio p(k+1)/p(k) = ratio(k)."""
+    out = np.zeros(u.shape, dtype=np.int64)
+    pmf = first.copy()
+    cdf = pmf.copy()
+    k = 0
+    open_ = cdf < u
+    while open_.any() and k < 10_000:
+        out += open_
+        pmf = pmf * ratio(k)
+        cdf = cdf + pmf
+        k += 1
+        open_ = open_ & (cdf < u) & (pmf > 0)
+    return out
+
+
+def poisson_inv(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """Poisson(lam) counts from uniforms, exact for small means."""
+    u = np.asarray(u, dtype=float)
+    lam = np.broadcast_to(np.asarray(lam, dtype=float), u.shape)
+    out = np.zeros(u.shape, dtype=np.int64)
+    small = (lam > 0) & (lam <= EXACT_BELOW)
+    if small.any():
+        lam_s = lam[small]
+        out[small] = _exact_count(u[small], np.exp(-lam_s), lambda k: lam_s / (k + 1))
+    big = lam > EXACT_BELOW
+    if big.any():
+        lb = lam[big]
+        out[big] = _normal_count(u[big], lb, lb, 1 / np.sqrt(lb))
+    return out
+
+
+def binomial_inv(u: np.ndarray, n: np.ndarray, p: float) -> np.ndarray:
+    """Binomial(n, p) counts from uniforms, exact for small means."""
+    u = np.asarray(u, dtype=float)
+    n = np.broadcast_to(np.asarray(n, dtype=np.int64), u.shape)
+    out = np.zeros(u.shape, dtype=np.int64)
+    if p <= 0:
+        return out
+    if p >= 1:
+        return n.copy()
+    mean = n * p
+    small = (n > 0) & (mean <= EXACT_BELOW)
+    if small.any():
+        ns = n[small].astype(float)
+        odds = p / (1 - p)
+        out[small] = _exact_count(
+            u[small], np.exp(ns * math.log1p(-p)), lambda k: np.maximum(ns - k, 0) / (k + 1) * odds
+        )
+    big = mean > EXACT_BELOW
+    if big.any():
+        nb = n[big].astype(float)
+        var = nb * p * (1 - p)
+        out[big] = np.minimum(_normal_count(u[big], nb * p, var, (1 - 2 * p) / np.sqrt(var)), n[big])
+    return out
+
+
+def percentile_sample(z: np.ndarray, n: np.ndarray, q: float, median_ms: float, sigma: float) -> np.ndarray:
+    """The q-quantile of n lognormal latencies, as one draw of its order statistic (NaN for n = 0).
+
+    The k-th of n uniforms is Beta(k, n + 1 - k); a normal on its logit with the same mean and variance
+    stands in for it, which keeps one normal per draw (common random numbers) and stays inside (0, 1).
+    """
+    n = np.asarray(n, dtype=float)
+    out = np.full(n.shape, np.nan)
+    has = n > 0
+    if not has.any():
+        return out
+    nn = n[has]
+    k = np.clip(np.ceil(q * nn), 1, nn)
+    m = k / (nn + 1)
+    s = np.sqrt(m * (1 - m) / (nn + 2))
+    logit = np.log(m / (1 - m)) + z[has] * s / (m * (1 - m))
+    level = 1 / (1 + np.exp(-logit))
+    out[has] = median_ms * np.exp(sigma * norm_ppf(level))
+    return out
+
+
+@dataclass(frozen=True)
+class Version:
+    error_rate: float
+    median_ms: float
+    sigma: float  # lognormal shape: p99 = median * exp(2.326 * sigma)
+
+
+@dataclass
+class Period:
+    """One period of a subset of runs, per version: what CloudWatch would report."""
+
+    canary_requests: np.ndarray
+    canary_errors: np.ndarray
+    baseline_requests: np.ndarray
+    baseline_errors: np.ndarray
+    canary_latency: np.ndarray  # (runs, 3): p50, p90, p99 in ms; NaN without requests
+    baseline_latency: np.ndarray
+
+
+class Streams:
+    """Pre-drawn random numbers for `runs` runs of `periods` periods, from one seed."""
+
+    def __init__(self, runs: int, periods: int, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        self.runs = runs
+        self.periods = periods
+        self.u_requests = rng.random((2, runs, periods))  # canary, baseline
+        self.u_errors = rng.random((2, runs, periods))
+        self.z_latency = rng.standard_normal((2, runs, periods, len(PERCENTILES)))
+
+    def period(
+        self,
+        t: int,
+        idx: np.ndarray,
+        share: np.ndarray,
+        rps: float,
+        canary: Version,
+        baseline: Version,
+        latency: bool = True,
+    ) -> Period:
+        """Period t (0-based) for runs idx, with the canary serving `share` (0..1) of the traffic."""
+        share = np.clip(np.asarray(share, dtype=float), 0.0, 1.0)
+        volume = rps * PERIOD_S
+        n_c = poisson_inv(self.u_requests[0, idx, t], volume * share)
+        n_b = poisson_inv(self.u_requests[1, idx, t], volume * (1 - share))
+        x_c = binomial_inv(self.u_errors[0, idx, t], n_c, canary.error_rate)
+        x_b = binomial_inv(self.u_errors[1, idx, t], n_b, baseline.error_rate)
+        if not latency:
+            nothing = np.full((idx.size, len(PERCENTILES)), np.nan)
+            return Period(n_c, x_c, n_b, x_b, nothing, nothing)
+        lat_c = np.stack(
+            [
+                percentile_sample(self.z_latency[0, idx, t, i], n_c, q, canary.median_ms, canary.sigma)
+                for i, q in enumerate(PERCENTILES)
+            ],
+            axis=1,
+        )
+        lat_b = np.stack(
+            [
+                percentile_sample(self.z_latency[1, idx, t, i], n_b, q, baseline.median_ms, baseline.sigma)
+                for i, q in enumerate(PERCENTILES)
+            ],
+            axis=1,
+        )
+        return Period(n_c, x_c, n_b, x_b, lat_c, lat_b)

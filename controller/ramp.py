@@ -1,0 +1,123 @@
+"""The adaptive ramp: how much traffic the canary gets next period, from the judge's latest evidence.
+
+Pure functions of data, no clock and no AWS:
+
+    ramp = AdaptiveRamp(RampConfig())
+    percent = ramp.initial_percent(requests_per_period)                    # before the first period
+    percent = ramp.next_percent(percent, judgement, requests_per_period)   # after each judged period
+
+`requests_per_period` is the stage's total request Count in one metric period (canary + baseline: the
+latest period's, or before the canary starts the stage's own). The answer is a canary percent for API
+Gateway's `canarySettings/percentTraffic`: 0.0 means roll back (the judge failed), 100.0 means promote (the
+judge passed), anything between is the share for the next period. `judgement` is the latest
+`controller.judge.Judgement`; the ramp reads its `evidence`.
+
+Why it ramps this way
+---------------------
+A bad release costs the errors the canary serves before the judge fails it, and the judge needs a number
+of canary *errors*, not minutes: about ln(1/alpha) / (ln r - 1 + 1/r) for a release r times worse than the
+baseline (Wald), i.e. ~2 errors when r = 50, ~7 when r = 4, ~64 when r = 1.5. Decisions come only once a
+period, so whatever the canary serves in the deciding period comes on top. Four rules follow:
+
+1. Overshoot budget. The next period may carry at most
+
+       budget * errors_still_needed(r_worst) / (r_worst * baseline rate)
+
+   canary requests, where r_worst is the worst regression the evidence has not ruled out (its likelihood
+   is within `rule_out_odds` of the best-supported hypothesis) and errors_still_needed counts what the
+   fail test still lacks. Even if the release is that bad, one period spends only a `budget` share of
+   the errors its detection needs, and less as the verdict nears.
+2. Doubling. Exposure never grows faster than `growth` times the canary requests seen so far; the first
+   period carries `first_period_requests` whatever the traffic (about one error of a release that fails
+   one request in ten).
+3. Split cap. The judge compares the canary with the rest of the traffic; the larger the canary's share,
+   the more canary errors it needs to tell a mild regression (the margin) from noise. Until the pass
+   evidence reaches `wide_odds` the share stays under split_penalty / (margin ratio + split_penalty),
+   widening towards `max_percent` as that evidence grows.
+4. A latency breach freezes the share.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from controller.judge import Judgement, Verdict
+
+__all__ = ["AdaptiveRamp", "RampConfig", "errors_to_detect"]
+
+
+@dataclass(frozen=True)
+class RampConfig:
+    first_period_requests: float = 12.0
+    growth: float = 4.0
+    budget: float = 0.575
+    rule_out_odds: float = 3.8
+    min_remaining_odds: float = 5.0  # the budget never plans for less than this much missing evidence
+    split_penalty: float = 0.73
+    wide_odds: float = 10.0
+    min_percent: float = 0.01
+    max_percent: float = 50.0
+
+    def __post_init__(self) -> None:
+        if self.first_period_requests <= 0 or self.growth <= 0 or self.budget <= 0 or self.split_penalty <= 0:
+            raise ValueError(
+                "RampConfig.first_period_requests, growth, budget and split_penalty must be positive"
+            )
+        if self.rule_out_odds < 1 or self.min_remaining_odds <= 1 or self.wide_odds <= 1:
+            raise ValueError("RampConfig odds must exceed 1 (rule_out_odds may equal 1)")
+        if not 0 < self.min_percent <= self.max_percent < 100:
+            raise ValueError("RampConfig needs 0 < min_percent <= max_percent < 100")
+
+
+def errors_to_detect(ratio: float, odds: float) -> float:
+    """Canary errors a sequential test needs, on average, to gather `odds` against a release `ratio` times
+    worse than the baseline (Wald: ln(odds) over the evidence one error adds)."""
+    drift = math.log(ratio) - 1 + 1 / ratio
+    return math.log(odds) / drift if drift > 0 else math.inf
+
+
+class AdaptiveRamp:
+    def __init__(self, config: RampConfig | None = None) -> None:
+        self.config = config or RampConfig()
+
+    def _percent_for(self, requests: float, requests_per_period: float) -> float:
+        c = self.config
+        if requests_per_period <= 0:
+            return c.min_percent  # no traffic to size by: keep the canary as small as allowed
+        percent = 100.0 * requests / requests_per_period
+        return round(min(c.max_percent, max(c.min_percent, percent)), 4)
+
+    def initial_percent(self, requests_per_period: float) -> float:
+        """The first period's share: `first_period_requests` canary requests at this traffic."""
+        return self._percent_for(self.config.first_period_requests, requests_per_period)
+
+    def worst_plausible_ratio(self, judgement: Judgement) -> float:
+        """The largest regression (canary/baseline error-rate ratio) the evidence has not ruled out."""
+        ev = judgement.evidence
+        null = ev["null_ratio"] if math.isfinite(ev["null_ratio"]) else 1.0
+        alternatives = ev["alternatives"]
+        best = max([0.0] + [a["log_likelihood_ratio"] for a in alternatives])
+        floor = best - math.log(self.config.rule_out_odds)
+        plausible = [a["ratio"] for a in alternatives if a["log_likelihood_ratio"] > floor]
+        return null * max(plausible or [min(a["ratio"] for a in alternatives)])
+
+    def next_percent(self, current_percent: float, judgement: Judgement, requests_per_period: float) -> float:
+        """0.0 to roll back, 100.0 to promote, else the share for the next period."""
+        if judgement.verdict is Verdict.FAIL:
+            return 0.0
+        if judgement.verdict is Verdict.PASS:
+            return 100.0
+        c = self.config
+        ev = judgement.evidence
+        if ev["latency_breach_streak"] > 0:
+            return current_percent
+        worst = self.worst_plausible_ratio(judgement)
+        base_rate = (ev["baseline_errors_5xx"] + 0.5) / max(ev["baseline_requests"], 1)
+        missing = max(ev["fail_threshold"] / max(ev["fail_e_value"], 1.0), c.min_remaining_odds)
+        affordable = c.budget * errors_to_detect(worst, missing) / (worst * base_rate)
+        wanted = min(affordable, c.growth * max(ev["canary_requests"], c.first_period_requests))
+        narrow = 100 * c.split_penalty / (ev["pass_margin_ratio"] + c.split_penalty)
+        progress = min(1.0, max(0.0, math.log(max(ev["pass_e_value"], 1e-300)) / math.log(c.wide_odds)))
+        cap = narrow * (c.max_percent / narrow) ** progress if narrow < c.max_percent else c.max_percent
+        return min(cap, self._percent_for(wanted, requests_per_period))

@@ -1,0 +1,182 @@
+"""The judge benchmark: samplers, peers as documented, tuning, output schema, the `python -m bench` entry."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import bench.__main__ as bench_main
+from bench.judge_sim import run_benchmark, simulate, tune
+from bench.policies import INF, Checks, CodeDeployCanary, CodeDeployLinear, Flagger, Kayenta, Recipe, binom_sf
+from bench.scenarios import Scenario, identical, regression, sprt_limit_failed, sprt_limit_requests
+from bench.streams import Streams, Version, binomial_inv, percentile_sample, poisson_inv
+
+
+def _identical(rate: float = 0.005, rps: float = 50, runs: int = 400, seed: int = 1) -> Scenario:
+    s = identical(rate, rps, seed)
+    return Scenario(s.name, s.kind, s.requests_per_s, s.baseline, s.canary, seed, runs)
+
+
+def _broken(canary_rate: float, rps: float = 50, runs: int = 200) -> Scenario:
+    s = regression(0.005, canary_rate, rps, seed=2)
+    return Scenario(s.name, s.kind, s.requests_per_s, s.baseline, s.canary, 2, runs)
+
+
+def test_the_sprt_limits_are_the_issues_figures() -> None:
+    assert sprt_limit_requests(0.005, 0.02) == pytest.approx(351, abs=1)
+    assert sprt_limit_failed(0.005, 0.02) == pytest.approx(7.0, abs=0.05)
+    assert sprt_limit_requests(0.001, 0.05) == pytest.approx(30, abs=1)
+    assert sprt_limit_failed(0.001, 0.05) == pytest.approx(1.5, abs=0.05)
+    assert sprt_limit_requests(0.01, 0.015) == pytest.approx(4114, abs=1)
+    assert sprt_limit_failed(0.01, 0.015) == pytest.approx(61.7, abs=0.05)
+
+
+@pytest.mark.parametrize("mean", [0.3, 4.0, 59.0, 250.0, 3000.0])
+def test_poisson_counts_have_the_right_mean_and_variance(mean) -> None:
+    u = np.random.default_rng(1).random(100_000)
+    counts = poisson_inv(u, np.full(u.shape, mean))
+    assert counts.mean() == pytest.approx(mean, rel=0.02, abs=0.01)
+    assert counts.var() == pytest.approx(mean, rel=0.05, abs=0.01)
+
+
+@pytest.mark.parametrize(("n", "p"), [(15, 0.05), (3000, 0.005), (30000, 0.005), (2000, 0.05)])
+def test_binomial_counts_have_the_right_mean_and_variance(n, p) -> None:
+    u = np.random.default_rng(2).random(100_000)
+    counts = binomial_inv(u, np.full(u.shape, n), p)
+    assert counts.mean() == pytest.approx(n * p, rel=0.02)
+    assert counts.var() == pytest.approx(n * p * (1 - p), rel=0.05)
+
+
+def test_counts_grow_with_the_share_on_the_same_random_numbers() -> None:
+    streams = Streams(500, 1, seed=3)
+    idx = np.arange(500)
+    version = Version(0.01, 40, 0.39)
+    small = streams.period(0, idx, np.full(500, 0.1), 50, version, version)
+    large = streams.period(0, idx, np.full(500, 0.2), 50, version, version)
+    assert (large.canary_requests >= small.canary_requests).all()
+    assert (large.baseline_requests <= small.baseline_requests).all()
+
+
+def test_a_percentile_of_many_requests_is_close_to_the_true_one() -> None:
+    z = np.random.default_rng(4).standard_normal(20_000)
+    p99 = percentile_sample(z, np.full(z.shape, 5000), 0.99, 40.0, math.log(2.5) / 2.3263)
+    assert np.median(p99) == pytest.approx(100, rel=0.02)
+    assert np.isnan(percentile_sample(z[:3], np.zeros(3), 0.99, 40.0, 0.4)).all()
+
+
+def test_binomial_tail_matches_a_direct_sum() -> None:
+    got = binom_sf(np.array([3]), np.array([10]), np.array([0.2]))[0]
+    expected = sum(math.comb(10, k) * 0.2**k * 0.8 ** (10 - k) for k in range(3, 11))
+    assert got == pytest.approx(expected, rel=1e-9)
+
+
+def test_codedeploy_canary_holds_ten_percent_for_five_minutes_then_shifts_everything() -> None:
+    out = simulate(CodeDeployCanary(Checks()), _identical(runs=50), Streams(50, 30, 5))
+    assert out.promoted.all() and (out.decided_s == 300).all()
+    # 10 % of 50 rps for 5 one-minute periods is ~1,500 canary requests before the shift.
+    assert out.canary_requests.mean() == pytest.approx(1500, rel=0.05)
+
+
+def test_codedeploy_linear_adds_ten_percent_a_minute_and_finishes_after_nine_minutes() -> None:
+    out = simulate(CodeDeployLinear(Checks()), _identical(runs=50), Streams(50, 30, 5))
+    assert (out.decided_s == 540).all()
+    assert out.canary_requests.mean() == pytest.approx(3000 * sum(range(1, 10)) / 10, rel=0.05)
+
+
+def test_a_breaching_alarm_rolls_codedeploy_back_after_one_period() -> None:
+    out = simulate(CodeDeployCanary(Checks(error=0.0)), _broken(0.5), Streams(200, 30, 6))
+    assert out.rolled_back.all() and (out.decided_s == 60).all()
+
+
+def test_flagger_promotes_after_five_passing_checks_from_ten_to_fifty_percent() -> None:
+    out = simulate(Flagger(Checks()), _identical(runs=50), Streams(50, 30, 5))
+    assert out.promoted.all() and (out.decided_s == 300).all()
+
+
+def test_flagger_holds_the_weight_on_a_failed_check_and_rolls_back_at_five() -> None:
+    policy = Flagger(Checks(error=0.0))
+    out = simulate(policy, _broken(0.5), Streams(200, 30, 6))
+    assert out.rolled_back.all() and (out.decided_s == 300).all()
+    # The weight never left 10 %: ~300 canary requests per period for 5 periods.
+    assert out.canary_requests.mean() == pytest.approx(1500, rel=0.05)
+
+
+def test_kayenta_rolls_back_on_the_first_failing_interval() -> None:
+    out = simulate(Kayenta(Checks(error=2.0)), _broken(0.5), Streams(200, 30, 6))
+    assert out.rolled_back.all() and (out.decided_s == 60).all()
+
+
+def test_the_recipe_checks_every_two_minutes_and_its_literal_rule_rolls_back_good_releases() -> None:
+    literal = simulate(Recipe(Checks(error=0.0)), _identical(runs=100), Streams(100, 30, 7))
+    assert literal.rolled_back.mean() > 0.95 and set(literal.decided_s[literal.rolled_back]) <= {120.0}
+    lenient = simulate(Recipe(Checks(error=INF)), _identical(runs=50), Streams(50, 30, 7))
+    assert lenient.promoted.all() and (lenient.decided_s == 480).all()
+
+
+def test_tuning_finds_the_most_sensitive_threshold_that_holds_one_percent() -> None:
+    scenario = _identical(runs=400)
+    streams = Streams(400, 30, scenario.seed)
+
+    def make(threshold: float) -> CodeDeployLinear:
+        return CodeDeployLinear(Checks(error=threshold))
+
+    threshold, frr = tune(make, scenario, streams)
+    assert frr <= 0.01
+    probe = make(INF)
+    simulate(probe, scenario, streams, until_decided=True)
+    lower = probe.stat[probe.stat < threshold].max()
+    assert simulate(make(lower), scenario, streams, until_decided=True).rolled_back.mean() > 0.01
+
+
+def test_the_benchmark_writes_every_field_of_the_schema() -> None:
+    scenarios = [_broken(0.02, runs=40), _identical(runs=40, seed=201)]
+    document = json.loads(json.dumps(run_benchmark(scenarios, log=lambda _: None)))
+    keys = {
+        "failed_requests_mean",
+        "failed_requests_p95",
+        "detection_rate",
+        "false_rollback_rate",
+        "time_to_rollback_s_mean",
+        "time_to_promote_s_mean",
+        "canary_requests_to_decision_mean",
+        "threshold",
+    }
+    for scenario in document["scenarios"]:
+        assert set(scenario["policies"]) == {
+            "ours",
+            "recipe",
+            "codedeploy_canary",
+            "codedeploy_linear",
+            "flagger",
+            "kayenta",
+        }
+        for policy in scenario["policies"].values():
+            assert keys <= set(policy)
+        if scenario["kind"] == "identical":
+            assert all(p["detection_rate"] == 0 for p in scenario["policies"].values())
+        else:
+            assert all(p["false_rollback_rate"] is None for p in scenario["policies"].values())
+
+
+def test_the_judge_benchmark_writes_judge_json_with_goals(tmp_path) -> None:
+    out = tmp_path / "judge.json"
+    bench_main.judge_main(runs=20, out=out)
+    document = json.loads(out.read_text())
+    names = [s["name"] for s in document["scenarios"]]
+    assert len(names) == 11 and sum(s["kind"] == "identical" for s in document["scenarios"]) == 5
+    assert all({"goal", "value", "target", "met"} <= set(g) for g in document["goals"])
+
+
+def test_python_m_bench_runs_the_data_plane_benchmark_when_it_exists(monkeypatch, tmp_path) -> None:
+    calls = []
+    monkeypatch.setattr(bench_main, "judge_main", lambda runs, out: calls.append(("judge", runs)))
+    fake = types.ModuleType("bench.dataplane")
+    fake.main = lambda: calls.append(("dataplane",)) or 0
+    monkeypatch.setitem(sys.modules, "bench.dataplane", fake)
+    assert bench_main.main(["--runs", "7", "--out", str(tmp_path / "j.json")]) == 0
+    assert calls == [("judge", 7), ("dataplane",)]

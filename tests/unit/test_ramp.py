@@ -1,0 +1,91 @@
+"""The adaptive ramp: a pure function from the judge's evidence to the next canary percent."""
+
+from __future__ import annotations
+
+import pytest
+
+from controller.judge import Judge, Judgement, Verdict, WindowStats
+from controller.ramp import AdaptiveRamp, RampConfig, errors_to_detect
+
+RAMP = AdaptiveRamp()
+
+
+def _judged(periods: list[tuple[WindowStats, WindowStats]]) -> Judgement:
+    judge = Judge()
+    for canary, baseline in periods:
+        judgement = judge.observe(canary, baseline)
+    return judgement
+
+
+def test_a_failed_judgement_rolls_back_and_a_passed_one_promotes() -> None:
+    assert RAMP.next_percent(5.0, Judgement(Verdict.FAIL, "bad", {}), 3000) == 0.0
+    assert RAMP.next_percent(5.0, Judgement(Verdict.PASS, "good", {}), 3000) == 100.0
+
+
+def test_the_first_share_carries_the_same_canary_requests_at_any_traffic() -> None:
+    first = RampConfig().first_period_requests
+    for per_period in (120, 3000, 30000):
+        percent = RAMP.initial_percent(per_period)
+        assert percent / 100 * per_period == pytest.approx(first, rel=0.01)
+
+
+def test_the_first_share_is_capped_when_traffic_is_thin() -> None:
+    assert RAMP.initial_percent(20) == RampConfig().max_percent
+    assert RAMP.initial_percent(0) == RampConfig().min_percent
+
+
+def test_a_clean_period_widens_the_canary_by_at_most_the_growth_factor() -> None:
+    judgement = _judged([(WindowStats(15, 0, 0, 40, 66, None), WindowStats(2985, 15, 0, 40, 66, 100))])
+    percent = RAMP.next_percent(0.5, judgement, 3000)
+    assert 0.5 < percent <= 100 * RampConfig().growth * 15 / 3000 + 1e-9
+
+
+def test_the_share_never_exceeds_the_maximum() -> None:
+    clean = [(WindowStats(1500, 7, 0, 40, 66, 100), WindowStats(1500, 8, 0, 40, 66, 100))] * 6
+    assert RAMP.next_percent(50.0, _judged(clean), 3000) <= RampConfig().max_percent
+
+
+def test_a_latency_breach_freezes_the_share() -> None:
+    slow = (WindowStats(300, 1, 0, 40, 66, 400), WindowStats(2700, 14, 0, 40, 66, 100))
+    judgement = _judged([slow])
+    assert judgement.evidence["latency_breach_streak"] == 1
+    assert RAMP.next_percent(10.0, judgement, 3000) == 10.0
+
+
+def test_a_severe_regression_keeps_the_exposure_small() -> None:
+    # One error in 15 canary requests against a 0.1 % baseline: the canary may be 50x worse, so the next
+    # period must not be able to serve more than about one of its errors.
+    periods = [(WindowStats(15, 1), WindowStats(2985, 3))]
+    judgement = _judged(periods)
+    assert judgement.verdict is Verdict.CONTINUE
+    worst = RAMP.worst_plausible_ratio(judgement)
+    percent = RAMP.next_percent(0.5, judgement, 3000)
+    assert worst >= 10
+    assert percent / 100 * 3000 * worst * 0.001 <= 1.0
+
+
+def test_healthy_evidence_grows_faster_than_suspicious_evidence() -> None:
+    healthy = _judged([(WindowStats(100, 0), WindowStats(2900, 15))] * 3)
+    suspicious = _judged([(WindowStats(100, 2), WindowStats(2900, 15))] * 3)
+    assert RAMP.next_percent(3.3, healthy, 3000) > RAMP.next_percent(3.3, suspicious, 3000)
+
+
+def test_the_ramp_is_a_pure_function() -> None:
+    judgement = _judged([(WindowStats(40, 1), WindowStats(2960, 15))])
+    assert {RAMP.next_percent(1.0, judgement, 3000) for _ in range(5)} == {
+        RAMP.next_percent(1.0, judgement, 3000)
+    }
+
+
+def test_errors_to_detect_follows_wald() -> None:
+    # ln(100) / (ln r - 1 + 1/r): about 7 errors for a 4x regression, 2 for 50x, 64 for 1.5x.
+    assert errors_to_detect(4.0, 100) == pytest.approx(7.24, abs=0.01)
+    assert errors_to_detect(50.0, 100) == pytest.approx(1.57, abs=0.01)
+    assert errors_to_detect(1.5, 100) == pytest.approx(63.9, abs=0.1)
+
+
+def test_config_mistakes_are_explained() -> None:
+    with pytest.raises(ValueError, match="max_percent"):
+        RampConfig(max_percent=100)
+    with pytest.raises(ValueError, match="positive"):
+        RampConfig(growth=0)
