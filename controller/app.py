@@ -1,0 +1,66 @@
+"""Wiring: config + boto3 clients -> adapters -> a ShiftRun. Kept apart so `cli` stays argparse only."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from dataclasses import dataclass
+from typing import TextIO
+
+from controller.aws import AlarmsAdapter, AwsClients, MetricsAdapter, StageAdapter, StageLock
+from controller.config import ControllerConfig, load_config
+from controller.events import Events
+from controller.judge import Judge, JudgeConfig
+from controller.ramp import AdaptiveRamp, RampConfig
+from controller.runner import ShiftOptions, ShiftRun
+
+MIN_LEASE_S = 60.0
+
+
+def lease_ttl(interval_s: float) -> float:
+    """Long enough to survive a slow tick or two, short enough that a crashed holder frees the stage soon."""
+    return max(MIN_LEASE_S, 3 * interval_s + 30)
+
+
+@dataclass
+class App:
+    cfg: ControllerConfig
+    clients: AwsClients
+    events: Events
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, events: Events, stdin: TextIO) -> App:
+        cfg = load_config(args.tf_dir, args.outputs, stdin)
+        return cls(cfg, AwsClients(cfg.region), events)
+
+    @property
+    def stages(self) -> StageAdapter:
+        return StageAdapter(self.clients.apigateway, self.cfg.api_id, self.cfg.slot_variable)
+
+    @property
+    def alarms(self) -> AlarmsAdapter:
+        return AlarmsAdapter(self.clients.cloudwatch, self.cfg.watched_alarms)
+
+    def lock(self, ttl_s: float) -> StageLock:
+        return StageLock(self.stages, self.cfg.production_stage, ttl_s)
+
+    def shift(self, options: ShiftOptions, stop: threading.Event, judge: bool = True) -> ShiftRun:
+        m = self.cfg.metrics
+        stages = self.stages
+        return ShiftRun(
+            self.cfg,
+            options,
+            stages=stages,
+            metrics=MetricsAdapter(
+                self.clients.cloudwatch, m.namespace, m.api_name, self.cfg.production_stage, m.period_seconds
+            ),
+            alarms=self.alarms,
+            lock=StageLock(stages, self.cfg.production_stage, lease_ttl(options.policy.interval_s)),
+            events=self.events,
+            stop=stop,
+            # One judge per rollout: it accumulates evidence across steps (controller/judge.py).
+            judge_factory=(lambda: Judge(JudgeConfig())) if judge else None,
+            ramp_factory=lambda: AdaptiveRamp(RampConfig()),
+            call_counter=lambda: dict(self.clients.counter.calls),
+            attempt_counter=lambda: dict(self.clients.counter.attempts),
+        )

@@ -1,0 +1,187 @@
+"""`status`, `promote` and `rollback`: one-shot commands, idempotent and safe to run at any time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from controller.aws.lock import Lease, StageLock
+from controller.aws.stage import StageState
+from controller.config import ControllerConfig
+from controller.errors import AwsError, StateConflict
+from controller.events import Events
+from controller.runner import AlarmsPort, Outcome, StagesPort
+
+
+@dataclass(frozen=True)
+class View:
+    """Production and staging as the controller sees them."""
+
+    production: StageState
+    staging: StageState
+    live: str | None
+    staging_slot: str | None
+    canary_slot: str | None
+
+    @property
+    def phase(self) -> str:
+        if self.production.canary is not None:
+            return "rollout in progress"
+        if self.live is not None and self.live == self.staging_slot:
+            return "promotion unfinished (staging serves the live slot; run promote)"
+        return "idle"
+
+
+def read_view(cfg: ControllerConfig, stages: StagesPort) -> View:
+    production = stages.get(cfg.production_stage)
+    staging = stages.get(cfg.staging_stage)
+    var = cfg.slot_variable
+    return View(
+        production, staging, production.variable(var), staging.variable(var), production.canary_slot(var)
+    )
+
+
+def status(
+    cfg: ControllerConfig,
+    stages: StagesPort,
+    alarms: AlarmsPort,
+    events: Events,
+    clock: Callable[[], float] = time.time,
+) -> Outcome:
+    view = read_view(cfg, stages)
+    prod, canary = view.production, view.production.canary
+    lease = Lease.parse(prod.variable("controller_lock"))
+    try:
+        states = alarms.states() if alarms.names else {}
+        alarm_error = None
+    except AwsError as exc:
+        states, alarm_error = {}, str(exc)
+
+    def label(slot: str | None) -> str:
+        if slot is None:
+            return "(no slot variable)"
+        version = next((s.version_label for s in cfg.slots if s.name == slot), "")
+        return f"{slot} {version}".strip()
+
+    lines = [
+        f"{cfg.api_name} ({cfg.api_id}, {cfg.region}): {view.phase}",
+        f"  {cfg.production_stage}: serves {label(view.live)}, deployment {prod.deployment_id}",
+    ]
+    if canary is not None:
+        lines.append(
+            f"    canary: {canary.percent:g}% on {label(view.canary_slot)}, deployment {canary.deployment_id}"
+        )
+    lines.append(
+        f"  {cfg.staging_stage}: serves {label(view.staging_slot)}, deployment {view.staging.deployment_id}"
+    )
+    if view.phase == "idle":
+        lines.append(f"  next shift: {label(view.staging_slot)} replaces {label(view.live)}")
+    lines.append(f"  lock: {lease.describe(clock()) if lease else 'free'}")
+    if alarm_error:
+        lines.append(f"  alarms: unavailable ({alarm_error})")
+    for name in alarms.names:
+        lines.append(f"  alarm {name}: {states.get(name, 'MISSING')}")
+    events.emit(
+        "status",
+        lines=lines,
+        phase=view.phase,
+        api_id=cfg.api_id,
+        production={
+            "stage": cfg.production_stage,
+            "slot": view.live,
+            "deployment_id": prod.deployment_id,
+            "canary": None
+            if canary is None
+            else {"percent": canary.percent, "slot": view.canary_slot, "deployment_id": canary.deployment_id},
+        },
+        staging={
+            "stage": cfg.staging_stage,
+            "slot": view.staging_slot,
+            "deployment_id": view.staging.deployment_id,
+        },
+        lock=None if lease is None else {"holder": lease.holder, "expires": lease.expires},
+        alarms={name: states.get(name, "MISSING") for name in alarms.names},
+    )
+    return Outcome.NOTHING_TO_DO
+
+
+def rollback(cfg: ControllerConfig, stages: StagesPort, events: Events) -> Outcome:
+    """Remove the canary: production serves its live slot 100%. Needs no lock: it is the emergency brake.
+
+    A shift running elsewhere notices the canary is gone at its next tick and stops without touching it.
+    """
+    view = read_view(cfg, stages)
+    canary = view.production.canary
+    if canary is None:
+        events.emit(
+            "nothing_to_do",
+            message=f"no canary on {cfg.production_stage}: it serves {view.live} 100% already",
+            live_slot=view.live,
+        )
+        return Outcome.NOTHING_TO_DO
+    stages.remove_canary(cfg.production_stage)
+    events.emit(
+        "rolled_back",
+        live_slot=view.live,
+        candidate_slot=view.canary_slot,
+        reason=f"manual rollback (canary was at {canary.percent:g}%)",
+        percent=canary.percent,
+    )
+    return Outcome.ROLLED_BACK
+
+
+def promote(cfg: ControllerConfig, stages: StagesPort, lock: StageLock, events: Events) -> Outcome:
+    """Production adopts the canary's deployment and slot, the canary goes, staging gets the old live slot.
+
+    Without a canary there is nothing to promote (so running it twice does not swap back), except finishing a
+    promotion that stopped between its two calls (production and staging on the same slot).
+    """
+    view = read_view(cfg, stages)
+    prod, canary = view.production, view.production.canary
+    if canary is None:
+        if view.live is not None and view.live == view.staging_slot:
+            former = cfg.other_slot(view.live)
+            stages.set_slot(cfg.staging_stage, former)
+            events.emit(
+                "promoted",
+                live_slot=view.live,
+                candidate_slot=view.live,
+                staging_slot=former,
+                reason="finished an interrupted promotion: staging now serves the former live slot",
+            )
+            return Outcome.PROMOTED
+        events.emit(
+            "nothing_to_do",
+            message=f"no canary on {cfg.production_stage}: nothing to promote (start one with shift)",
+            live_slot=view.live,
+        )
+        return Outcome.NOTHING_TO_DO
+    candidate = view.canary_slot
+    if (
+        candidate is None
+        or candidate not in cfg.slot_names
+        or candidate == view.live
+        or not canary.deployment_id
+    ):
+        raise StateConflict(
+            f"the canary on {cfg.production_stage} ({canary.percent:g}%, slot override {candidate!r}) "
+            "was not made "
+            "by this controller; promote it by hand or run rollback"
+        )
+    lock.acquire(prod)
+    try:
+        stages.promote_canary(cfg.production_stage, canary.deployment_id, candidate)
+        former = view.live or cfg.other_slot(candidate)
+        stages.set_slot(cfg.staging_stage, former)
+    finally:
+        lock.release()
+    events.emit(
+        "promoted",
+        live_slot=candidate,
+        candidate_slot=candidate,
+        staging_slot=former,
+        deployment_id=canary.deployment_id,
+        reason=f"manual promotion (canary was at {canary.percent:g}%)",
+    )
+    return Outcome.PROMOTED

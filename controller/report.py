@@ -1,0 +1,400 @@
+"""Render a rollout's `--json` event log as a chart (PNG) or a self-contained HTML page.
+
+`python -m controller report EVENTS.jsonl -o FILE.png|.html` calls `render()`. The chart has three
+panels sharing the time axis: the candidate's share of traffic, the 5xx rate and the p99 latency of
+canary against baseline, with the gate decisions drawn as vertical markers.
+
+Rendering only: the event log is the contract (docs/contracts.md), so a report can be drawn from a
+CI artifact long after the rollout, without AWS access.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: CI runners and `make demo` have no display
+
+import matplotlib.pyplot as plt  # noqa: E402 - must follow the backend choice
+from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
+
+from controller.errors import ControllerError  # noqa: E402
+
+CANARY_COLOR = "#e8710a"
+BASELINE_COLOR = "#1a73e8"
+FAIL_COLOR = "#c5221f"
+PASS_COLOR = "#188038"
+ERROR_COLOR = "#202124"
+
+# Events that end or judge a rollout, drawn as vertical markers: (colour, line style, label).
+_DECISIONS = {
+    "gate_failed": (FAIL_COLOR, "--", "gate failed"),
+    "rolled_back": (FAIL_COLOR, "-", "rolled back"),
+    "promoted": (PASS_COLOR, "-", "promoted"),
+    "error": (ERROR_COLOR, ":", "error"),
+}
+
+
+# Absolute gate limits in run_started's `thresholds` (controller.gates.Thresholds field names first).
+_THRESHOLDS = {"error_rate": ("max_5xx_rate", "error_rate"), "p99_ms": ("max_p99_ms", "p99_ms")}
+
+
+class ReportError(ControllerError):
+    """An event log that cannot be drawn, or an output the report cannot write (exit code 1)."""
+
+
+@dataclass(frozen=True)
+class Side:
+    """One version's window as a tick reports it."""
+
+    requests: int
+    error_rate: float | None
+    p99_ms: float | None
+
+
+@dataclass(frozen=True)
+class Tick:
+    t: float  # seconds since the first event
+    percent: float | None
+    canary: Side
+    baseline: Side
+
+
+@dataclass(frozen=True)
+class Marker:
+    t: float
+    event: str
+    reason: str
+
+
+@dataclass
+class Timeline:
+    """What the chart shows, derived from the event log alone (pure, testable without matplotlib)."""
+
+    started_at: float
+    ticks: list[Tick] = field(default_factory=list)
+    traffic: list[tuple[float, float]] = field(default_factory=list)  # (t, candidate %) at each change
+    markers: list[Marker] = field(default_factory=list)
+    outcome: str = "in progress"  # promoted | rolled back | error | in progress
+    reason: str = ""
+    candidate: str = "candidate"
+    live: str = "live"
+    thresholds: dict[str, float] = field(default_factory=dict)
+    duration_s: float = 0.0
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+
+def load_events(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of an event log, one per non-empty line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(f"cannot read event log {path}: {exc.strerror or exc}") from exc
+    events: list[dict[str, Any]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ReportError(
+                f"{path}:{number} is not JSON ({exc.msg}); the report reads the output of "
+                "`python -m controller shift --json`, one event per line"
+            ) from exc
+        if not isinstance(event, dict) or "event" not in event or "at" not in event:
+            raise ReportError(f"{path}:{number} is not a controller event (needs 'event' and 'at' fields)")
+        events.append(event)
+    if not events:
+        raise ReportError(f"{path} has no events; write it with `python -m controller shift --json > {path}`")
+    return events
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        return None
+    return float(value)
+
+
+def _side(stats: Any) -> Side:
+    if not isinstance(stats, dict):
+        return Side(0, None, None)
+    requests = int(_number(stats.get("requests")) or 0)
+    rate = _number(stats.get("error_rate"))
+    if rate is None:
+        errors = _number(stats.get("errors_5xx"))
+        rate = errors / requests if errors is not None and requests else None
+    if rate is not None and not requests:
+        rate = None  # no traffic in the window: a rate of 0 would be a claim, not a measurement
+    p99 = _number(stats.get("p99_ms", stats.get("p99")))
+    return Side(requests, rate, p99)
+
+
+def _label(event: dict[str, Any], role: str) -> str | None:
+    slot, version = event.get(f"{role}_slot"), event.get(f"{role}_version")
+    parts = [str(p) for p in (slot, version) if p]
+    return " ".join(parts) or None
+
+
+def build_timeline(events: list[dict[str, Any]]) -> Timeline:
+    events = sorted(events, key=lambda e: float(e["at"]))
+    start = float(events[0]["at"])
+    timeline = Timeline(started_at=start)
+    timeline.traffic.append((0.0, 0.0))
+
+    def set_traffic(t: float, percent: float | None) -> None:
+        if percent is not None and percent != timeline.traffic[-1][1]:
+            timeline.traffic.append((t, percent))
+
+    for event in events:
+        t = float(event["at"]) - start
+        kind = event["event"]
+        timeline.duration_s = max(timeline.duration_s, t)
+        if kind in ("run_started", "started"):
+            # The opening event names both releases; later events may repeat only the slot.
+            timeline.candidate = _label(event, "candidate") or timeline.candidate
+            timeline.live = _label(event, "live") or timeline.live
+            thresholds = event.get("thresholds")
+            if isinstance(thresholds, dict):
+                # Only the absolute limits can be drawn as lines; relative ones depend on the baseline.
+                for key, names in _THRESHOLDS.items():
+                    value = next((_number(thresholds.get(n)) for n in names if n in thresholds), None)
+                    if value is not None:
+                        timeline.thresholds[key] = value
+        elif kind == "step_started":
+            set_traffic(t, _number(event.get("percent")))
+        elif kind == "tick":
+            percent = _number(event.get("percent"))
+            set_traffic(t, percent)
+            timeline.ticks.append(Tick(t, percent, _side(event.get("canary")), _side(event.get("baseline"))))
+        elif kind in _DECISIONS:
+            reason = str(event.get("reason") or event.get("message") or "")
+            timeline.markers.append(Marker(t, kind, reason))
+            if kind == "promoted":
+                set_traffic(t, 100.0)
+                timeline.outcome, timeline.reason = "promoted", reason
+            elif kind == "rolled_back":
+                set_traffic(t, 0.0)
+                timeline.outcome, timeline.reason = "rolled back", reason
+            elif kind == "error":
+                timeline.outcome, timeline.reason = "error", reason
+            elif not timeline.reason:
+                timeline.reason = reason
+    return timeline
+
+
+# -- drawing ----------------------------------------------------------------------------------------
+
+
+def _clock(seconds: float, _pos: object = None) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _title(timeline: Timeline) -> str:
+    verdict = {"promoted": "PROMOTED", "rolled back": "ROLLED BACK", "error": "ERROR"}.get(
+        timeline.outcome, "IN PROGRESS"
+    )
+    took = _clock(timeline.duration_s)
+    return f"Rollout of {timeline.candidate} (live: {timeline.live}): {verdict} after {took}"
+
+
+def _series(ticks: list[Tick], role: str, attr: str) -> tuple[list[float], list[float]]:
+    """Times and values; a window without data is NaN, so the line breaks instead of bridging it."""
+    values = [getattr(getattr(tick, role), attr) for tick in ticks]
+    return [tick.t for tick in ticks], [math.nan if v is None else v for v in values]
+
+
+def draw(timeline: Timeline) -> bytes:
+    """The chart as PNG bytes."""
+    fig, (ax_pct, ax_err, ax_p99) = plt.subplots(
+        3, 1, sharex=True, figsize=(11, 8.5), height_ratios=(1, 1.3, 1.3), layout="constrained"
+    )
+    try:
+        fig.suptitle(_title(timeline), fontsize=14, fontweight="bold")
+        end = max(timeline.duration_s, 1.0)
+
+        # Traffic on the candidate: a staircase, held until the end of the log.
+        xs = [t for t, _ in timeline.traffic] + [end * 1.07]
+        ys = [p for _, p in timeline.traffic] + [timeline.traffic[-1][1]]
+        ax_pct.step(xs, ys, where="post", color=CANARY_COLOR, linewidth=2.2)
+        ax_pct.fill_between(xs, ys, step="post", color=CANARY_COLOR, alpha=0.15)
+        for (t, p), next_t in zip(timeline.traffic[1:], xs[2:], strict=False):
+            if next_t - t > end * 0.04 and 0 < p < 100:  # label steps wide enough to hold text
+                ax_pct.annotate(f"{p:g}%", (t, p), xytext=(3, 3), textcoords="offset points", fontsize=9)
+        ax_pct.set_ylim(0, 110)
+        ax_pct.set_yticks([0, 25, 50, 75, 100])
+        ax_pct.yaxis.set_major_formatter(PercentFormatter(100))
+        ax_pct.set_ylabel("traffic on\ncandidate")
+
+        labels = {"canary": f"canary ({timeline.candidate})", "baseline": f"baseline ({timeline.live})"}
+        colors = {"canary": CANARY_COLOR, "baseline": BASELINE_COLOR}
+        for ax, attr, threshold_key in (
+            (ax_err, "error_rate", "error_rate"),
+            (ax_p99, "p99_ms", "p99_ms"),
+        ):
+            for role in ("baseline", "canary"):
+                ts, vs = _series(timeline.ticks, role, attr)
+                # Baseline wider underneath, so it still shows where the two lines coincide (often at 0).
+                width = 3.5 if role == "baseline" else 1.8
+                ax.plot(
+                    ts,
+                    vs,
+                    marker="o",
+                    markersize=4,
+                    linewidth=width,
+                    color=colors[role],
+                    label=labels[role],
+                    alpha=0.75 if role == "baseline" else 1.0,
+                )
+            threshold = timeline.thresholds.get(threshold_key)
+            if threshold is not None:
+                ax.axhline(
+                    threshold,
+                    color=FAIL_COLOR,
+                    linewidth=1,
+                    linestyle=(0, (4, 3)),
+                    alpha=0.7,
+                    label="gate threshold",
+                )
+            ax.set_ylim(bottom=0)
+            ax.legend(loc="upper left", fontsize=9, framealpha=0.9)
+        ax_err.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+        ax_err.set_ylabel("5xx error rate")
+        ax_p99.set_ylabel("p99 latency (ms)")
+        # Give a flat-zero error panel some height so "0 %" reads as a measurement, not a missing line.
+        if ax_err.get_ylim()[1] < 0.01:
+            ax_err.set_ylim(0, 0.01)
+        for ax in (ax_err, ax_p99):
+            # Lift zero off the axis line: a healthy release's 0 % must be visible, not hidden in the spine.
+            top = ax.get_ylim()[1]
+            ax.set_ylim(-0.03 * top, top)
+
+        # Step changes as faint guides through the metric panels, to read each window against its step.
+        for t, _ in timeline.traffic[1:]:
+            for ax in (ax_err, ax_p99):
+                ax.axvline(t, color="#9aa0a6", linestyle=":", linewidth=1)
+        for marker in timeline.markers:
+            color, style, text = _DECISIONS[marker.event]
+            for ax in (ax_pct, ax_err, ax_p99):
+                ax.axvline(marker.t, color=color, linestyle=style, linewidth=1.6, alpha=0.9)
+        # Label decisions once, inside the top panel left of their line, staggered in height so
+        # markers close in time (gate failed, then rolled back) do not overwrite each other.
+        for index, marker in enumerate(timeline.markers):
+            color, _, text = _DECISIONS[marker.event]
+            ax_pct.annotate(
+                text,
+                (marker.t, 0.80 - 0.13 * (index % 2)),  # below the 100 % line
+                xycoords=("data", "axes fraction"),
+                xytext=(-4, 0),
+                textcoords="offset points",
+                ha="right",
+                va="top",
+                fontsize=9,
+                fontweight="bold",
+                color=color,
+                bbox={"boxstyle": "square,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+            )
+        if timeline.reason:
+            ax_pct.set_title(
+                f"Decision: {timeline.reason}",
+                fontsize=10.5,
+                loc="left",
+                color=FAIL_COLOR if timeline.outcome in ("rolled back", "error") else PASS_COLOR,
+            )
+
+        for ax in (ax_pct, ax_err, ax_p99):
+            ax.grid(True, axis="y", alpha=0.3)
+            ax.spines[["top", "right"]].set_visible(False)
+        # Room after the last event so the state the rollout ended in (0 % or 100 %) is visible.
+        ax_p99.set_xlim(0, end * 1.07)
+        ax_p99.xaxis.set_major_formatter(FuncFormatter(_clock))
+        started = datetime.fromtimestamp(timeline.started_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        ax_p99.set_xlabel(f"time since start (m:ss), started {started}")
+
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110)
+        return buffer.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def _details(event: dict[str, Any]) -> str:
+    rest = {k: v for k, v in event.items() if k not in ("event", "at")}
+    if event.get("event") == "tick":
+        parts = [f"{event.get('percent', '?')}% canary"]
+        for role in ("canary", "baseline"):
+            side = _side(event.get(role))
+            rate = "n/a" if side.error_rate is None else f"{side.error_rate:.1%}"
+            p99 = "n/a" if side.p99_ms is None else f"{side.p99_ms:.0f} ms"
+            parts.append(f"{role}: {side.requests} req, 5xx {rate}, p99 {p99}")
+        if event.get("verdict"):
+            parts.append(f"{event['verdict']}: {event.get('reason', '')}")
+        return "; ".join(parts)
+    return ", ".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in rest.items())
+
+
+def html_page(timeline: Timeline, events: list[dict[str, Any]], png: bytes) -> str:
+    """A self-contained page: the chart inlined as base64 and every event in a table; no external assets."""
+    rows = []
+    for event in sorted(events, key=lambda e: float(e["at"])):
+        kind = str(event["event"])
+        css = {"gate_failed": "fail", "rolled_back": "fail", "error": "fail", "promoted": "pass"}
+        css = css.get(kind, "")
+        rows.append(
+            f'<tr class="{css}"><td>{_clock(float(event["at"]) - timeline.started_at)}</td>'
+            f"<td>{html.escape(kind)}</td><td>{html.escape(_details(event))}</td></tr>"
+        )
+    title = html.escape(_title(timeline))
+    reason = f"<p><strong>Decision:</strong> {html.escape(timeline.reason)}</p>" if timeline.reason else ""
+    image = base64.b64encode(png).decode("ascii")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1250px; color: #202124; }}
+img {{ max-width: 100%; border: 1px solid #dadce0; }}
+table {{ border-collapse: collapse; width: 100%; font-size: 0.9em; }}
+th, td {{ text-align: left; padding: 4px 8px; border-bottom: 1px solid #e8eaed; vertical-align: top; }}
+td:first-child {{ font-variant-numeric: tabular-nums; white-space: nowrap; }}
+tr.fail td {{ background: #fce8e6; }} tr.pass td {{ background: #e6f4ea; }}
+</style></head>
+<body>
+<h1>{title}</h1>
+{reason}
+<img alt="{title}" src="data:image/png;base64,{image}">
+<h2>Events</h2>
+<table><thead><tr><th>time</th><th>event</th><th>details</th></tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody></table>
+</body></html>
+"""
+
+
+def render(events_path: Path, output: Path) -> None:
+    """Draw the event log at `events_path` into `output` (.png or .html, chosen by the suffix)."""
+    output = Path(output)
+    suffix = output.suffix.lower()
+    if suffix not in (".png", ".html", ".htm"):
+        raise ReportError(f"cannot write {output}: the report writes .png or .html files")
+    events = load_events(Path(events_path))
+    timeline = build_timeline(events)
+    png = draw(timeline)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".png":
+            output.write_bytes(png)
+        else:
+            output.write_text(html_page(timeline, events, png), encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(f"cannot write {output}: {exc.strerror or exc}") from exc

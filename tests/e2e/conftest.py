@@ -1,0 +1,139 @@
+"""The e2e stack: the root module applied once on the session's local cloud, for the controller to drive."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from e2e_controller_helpers import controller_env, wait_for
+from terraform.stack import PROVIDER_BINARY, TERRAFORM, Stack, terraform_env
+
+PREFIX = "e2e-ctl"
+# The module's alarm periods must be CloudWatch alarm periods (10 s is the shortest high-resolution one);
+# the controller reads the same period from controller_config.
+METRIC_PERIOD_S = 10
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def e2e_stack(aws_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if not TERRAFORM.exists() or not PROVIDER_BINARY.exists():
+        pytest.fail(
+            f"Terraform toolchain missing ({TERRAFORM} or {PROVIDER_BINARY}): run `make setup` first."
+        )
+    workdir = tmp_path_factory.mktemp("e2e-stack")
+    stack = Stack.for_root_module(
+        workdir,
+        terraform_env(aws_env),
+        {
+            "name_prefix": PREFIX,
+            "execute_api_endpoint": aws_env["AWS_ENDPOINT_URL"],
+            "metric_period_seconds": METRIC_PERIOD_S,
+            "lambda_build_dir": str(tmp_path_factory.mktemp("e2e-build")),
+            "routes": [{"path": "/hello", "method": "GET"}],
+        },
+    )
+    try:
+        stack.init()
+        stack.apply()
+        yield stack
+    finally:
+        stack.run("destroy", "-auto-approve", "-input=false", "-no-color")
+        stack.cleanup()
+
+
+@pytest.fixture(scope="session")
+def outputs_file(e2e_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`terraform output -json` saved, as CI would pass it with --outputs."""
+    result = e2e_stack.run("output", "-json", "-no-color")
+    assert result.returncode == 0, result.stderr
+    path = tmp_path_factory.mktemp("e2e-outputs") / "outputs.json"
+    path.write_text(result.stdout)
+    return path
+
+
+@pytest.fixture(scope="session")
+def cfg(outputs_file: Path) -> dict[str, Any]:
+    return json.loads(outputs_file.read_text())["controller_config"]["value"]
+
+
+@pytest.fixture(scope="session")
+def env(aws_env: dict[str, str]) -> dict[str, str]:
+    return controller_env(aws_env)
+
+
+@pytest.fixture(scope="session")
+def clients(aws_env: dict[str, str]) -> dict[str, Any]:
+    session = boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    )
+    return {
+        name: session.client(name, endpoint_url=aws_env["AWS_ENDPOINT_URL"])
+        for name in ("apigateway", "cloudwatch")
+    }
+
+
+class StackView:
+    """Reads the stack as the tests check it (boto3 directly, not through the controller)."""
+
+    def __init__(self, cfg: dict[str, Any], clients: dict[str, Any], localcloud: Any) -> None:
+        self.cfg = cfg
+        self.apigw = clients["apigateway"]
+        self.cw = clients["cloudwatch"]
+        self.localcloud = localcloud
+
+    def stage(self, name: str) -> dict[str, Any]:
+        raw = self.apigw.get_stage(restApiId=self.cfg["api_id"], stageName=name)
+        return {k: raw.get(k) for k in ("deploymentId", "variables", "canarySettings")}
+
+    def snapshot(self) -> dict[str, Any]:
+        return {name: self.stage(name) for name in ("production", "staging")}
+
+    def live(self) -> str:
+        return self.stage("production")["variables"]["slot"]
+
+    def candidate(self) -> str:
+        return self.stage("staging")["variables"]["slot"]
+
+    def version(self, slot: str) -> str:
+        return f"{slot} {self.cfg['slots'][slot]['version_label']}"
+
+    def url(self, stage: str = "production") -> str:
+        return self.cfg["invoke_urls"][stage] + "/hello"
+
+    def alarms_quiet(self) -> bool:
+        names = [*self.cfg["alarm_names"], self.cfg["rollback_alarm_name"]]
+        page = self.cw.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+        states = [a["StateValue"] for a in (*page["MetricAlarms"], *page["CompositeAlarms"])]
+        return "ALARM" not in states
+
+    def wait_idle(self, timeout_s: float = 120) -> None:
+        """No canary, no lock and no alarm firing: a fresh rollout may start."""
+        wait_for(lambda: self.stage("production")["canarySettings"] is None, 30, "no canary on production")
+        wait_for(lambda: "controller_lock" not in self.stage("production")["variables"], 30, "lock released")
+        wait_for(self.alarms_quiet, timeout_s, "alarms out of ALARM", every_s=1)
+
+    def fault(self, function: str, error_rate: float) -> None:
+        self.localcloud.admin(
+            "POST", "faults", {"target": "lambda", "function": function, "error_rate": error_rate}
+        )
+
+    def clear_faults(self) -> None:
+        self.localcloud.admin("DELETE", "faults")
+
+
+@pytest.fixture
+def view(cfg: dict[str, Any], clients: dict[str, Any], localcloud: Any) -> Iterator[StackView]:
+    stack_view = StackView(cfg, clients, localcloud)
+    stack_view.wait_idle()
+    yield stack_view
+    stack_view.clear_faults()

@@ -1,0 +1,138 @@
+"""Driving `python -m controller` as a subprocess against the local cloud, and watching what users see."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from demo.traffic import TrafficGenerator
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def wait_for(condition: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.2) -> Any:
+    """Poll `condition` until it returns something truthy; fail with `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(every_s)
+
+
+class ControllerProcess:
+    """`python -m controller ... --json` in the background; its events are collected as they arrive."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.args = args
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "controller", *args],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        self.events: list[dict[str, Any]] = []
+        self.stderr = ""
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.strip():
+                self.events.append(json.loads(line))
+
+    def event(self, name: str, **match: Any) -> dict[str, Any] | None:
+        for record in list(self.events):
+            if record["event"] == name and all(record.get(k) == v for k, v in match.items()):
+                return record
+        return None
+
+    def wait_event(self, name: str, timeout_s: float = 60, **match: Any) -> dict[str, Any]:
+        return wait_for(
+            lambda: self.event(name, **match), timeout_s, f"event {name} {match or ''} from {self.args}"
+        )
+
+    def wait(self, timeout_s: float = 180) -> int:
+        try:
+            code = self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"controller {self.args} did not finish in {timeout_s}s") from None
+        self._reader.join(5)
+        assert self.proc.stderr is not None
+        self.stderr = self.proc.stderr.read()
+        return code
+
+    def names(self) -> list[str]:
+        return [r["event"] for r in self.events]
+
+
+def run_controller(args: list[str], env: dict[str, str], timeout_s: float = 120, stdin: str | None = None):
+    return subprocess.run(
+        [sys.executable, "-m", "controller", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        input=stdin,
+        check=False,
+    )
+
+
+class WatchedTraffic(TrafficGenerator):
+    """The demo's open-loop generator, also noting when each version (or a 5xx) was first seen."""
+
+    def __init__(self, url: str, rate_per_s: float, **kwargs: Any) -> None:
+        super().__init__(url, rate_per_s, **kwargs)
+        self.first_seen: dict[str, float] = {}
+        self.first_5xx: float | None = None
+
+    def _record(self, version: str, status: int, latency_ms: float) -> None:
+        now = time.time()
+        self.first_seen.setdefault(version, now)
+        if status >= 500 and self.first_5xx is None:
+            self.first_5xx = now
+        super()._record(version, status, latency_ms)
+
+
+def served_versions(url: str, count: int) -> dict[str, int]:
+    """Which releases answer `count` sequential requests (the handler's body names them)."""
+    seen: dict[str, int] = {}
+    with requests.Session() as session:
+        for _ in range(count):
+            response = session.get(url, timeout=10)
+            try:
+                body = response.json()
+                key = (
+                    f"{body.get('environment')} {body.get('version')}"
+                    if response.ok
+                    else f"HTTP {response.status_code}"
+                )
+            except ValueError:
+                key = f"HTTP {response.status_code}"
+            seen[key] = seen.get(key, 0) + 1
+    return seen
+
+
+def controller_env(aws_env: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(aws_env)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env

@@ -1,0 +1,222 @@
+"""Request shapes of the AWS adapters (botocore Stubber: no network) and the lease rules."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from controller_fakes import FakeClock, FakeStages
+
+from controller.aws.alarms import AlarmsAdapter
+from controller.aws.clients import client_config
+from controller.aws.lock import LOCK_VARIABLE, Lease, StageLock, holder_is_dead_local
+from controller.aws.metrics import MetricsAdapter, build_samples
+from controller.aws.stage import StageAdapter
+from controller.errors import AwsError, LockHeldError
+
+STAGE = {"stageName": "production", "deploymentId": "d1", "variables": {"slot": "blue"}}
+
+
+def client(service: str):
+    return boto3.client(
+        service,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=client_config(),
+    )
+
+
+def test_clients_retry_throttling_and_5xx_with_standard_mode_and_time_out() -> None:
+    config = client_config()
+    assert config.retries == {"mode": "standard", "max_attempts": 5}
+    assert config.connect_timeout and config.read_timeout
+
+
+def test_promotion_removes_the_canary_before_changing_the_deployment_in_one_call() -> None:
+    # Promotion = the stage takes the canary's deployment and variables, and the canary is removed:
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/promote-canary-deployment.html
+    api = client("apigateway")
+    with Stubber(api) as stub:
+        stub.add_response(
+            "update_stage",
+            {**STAGE, "deploymentId": "d2", "variables": {"slot": "green"}},
+            {
+                "restApiId": "abc",
+                "stageName": "production",
+                "patchOperations": [
+                    {"op": "remove", "path": "/canarySettings"},
+                    {"op": "replace", "path": "/deploymentId", "value": "d2"},
+                    {"op": "replace", "path": "/variables/slot", "value": "green"},
+                ],
+            },
+        )
+        state = StageAdapter(api, "abc", "slot").promote_canary("production", "d2", "green")
+    assert state.deployment_id == "d2" and state.canary is None
+
+
+def test_a_canary_is_created_with_its_deployment_and_slot_override() -> None:
+    # Canary settings on an existing stage via UpdateStage:
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/create-canary-deployment.html
+    api = client("apigateway")
+    canary = {"percentTraffic": 0.0, "deploymentId": "d2", "stageVariableOverrides": {"slot": "green"}}
+    with Stubber(api) as stub:
+        stub.add_response(
+            "update_stage",
+            {**STAGE, "canarySettings": canary},
+            {
+                "restApiId": "abc",
+                "stageName": "production",
+                "patchOperations": [
+                    {"op": "replace", "path": "/canarySettings/deploymentId", "value": "d2"},
+                    {
+                        "op": "replace",
+                        "path": "/canarySettings/stageVariableOverrides/slot",
+                        "value": "green",
+                    },
+                    {"op": "replace", "path": "/canarySettings/useStageCache", "value": "false"},
+                    {"op": "replace", "path": "/canarySettings/percentTraffic", "value": "0.0"},
+                ],
+            },
+        )
+        state = StageAdapter(api, "abc", "slot").create_canary("production", "d2", "green", 0)
+    assert state.canary_slot("slot") == "green"
+
+
+def test_an_unknown_stage_is_a_one_line_aws_error_saying_what_to_check() -> None:
+    api = client("apigateway")
+    with Stubber(api) as stub:
+        stub.add_client_error("get_stage", "NotFoundException", "Invalid stage identifier specified", 404)
+        with pytest.raises(AwsError, match="stage 'nope' of REST API abc not found"):
+            StageAdapter(api, "abc", "slot").get("nope")
+
+
+def test_other_aws_errors_name_the_operation_and_code() -> None:
+    api = client("apigateway")
+    with Stubber(api) as stub:
+        stub.add_client_error("update_stage", "BadRequestException", "Invalid patch path", 400)
+        with pytest.raises(AwsError, match="remove canary \\(UpdateStage production\\): BadRequestException"):
+            StageAdapter(api, "abc", "slot").remove_canary("production")
+
+
+def test_one_get_metric_data_call_fetches_canary_and_stage_series() -> None:
+    cw = client("cloudwatch")
+    adapter = MetricsAdapter(cw, "AWS/ApiGateway", "api", "production", 60)
+    t = datetime(2025, 1, 1, 0, 1, tzinfo=UTC)
+    results = [
+        {"Id": "canary_count", "Timestamps": [t], "Values": [10.0], "StatusCode": "Complete"},
+        {"Id": "canary_e5xx", "Timestamps": [t], "Values": [2.0], "StatusCode": "Complete"},
+        {"Id": "stage_count", "Timestamps": [t], "Values": [100.0], "StatusCode": "Complete"},
+        {"Id": "stage_e5xx", "Timestamps": [t], "Values": [3.0], "StatusCode": "Complete"},
+        {"Id": "stage_p99", "Timestamps": [t], "Values": [80.0], "StatusCode": "Complete"},
+        {"Id": "canary_p99", "Timestamps": [t], "Values": [120.0], "StatusCode": "Complete"},
+    ]
+    with Stubber(cw) as stub:
+        stub.add_response(
+            "get_metric_data",
+            {"MetricDataResults": results},
+            {"MetricDataQueries": ANY, "StartTime": ANY, "EndTime": ANY, "ScanBy": "TimestampAscending"},
+        )
+        (sample,) = adapter.fetch(t.timestamp(), t.timestamp() + 60)
+    queries = adapter.queries()
+    assert len(queries) == 12
+    # Canary metrics carry Stage = "{stage}/Canary":
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-metrics-and-dimensions.html
+    stages = {q["MetricStat"]["Metric"]["Dimensions"][1]["Value"] for q in queries}
+    assert stages == {"production", "production/Canary"}
+    assert (sample.canary.requests, sample.canary.errors_5xx, sample.canary.p99_ms) == (10, 2, 120.0)
+    # The stage's own metrics include the canary's requests, so the baseline is the difference.
+    assert (sample.baseline.requests, sample.baseline.errors_5xx, sample.baseline.p99_ms) == (90, 1, 80.0)
+
+
+def test_periods_outside_the_window_or_without_any_datapoint_are_left_out() -> None:
+    values = {"stage_count": {0.0: 5.0, 60.0: 7.0, 120.0: 9.0}, "canary_count": {60.0: 1.0}}
+    samples = build_samples(values, 60.0, 120.0)
+    assert [(s.start, s.canary.requests, s.baseline.requests) for s in samples] == [(60.0, 1, 6)]
+
+
+def test_one_describe_alarms_call_covers_metric_and_composite_alarms() -> None:
+    cw = client("cloudwatch")
+    # Without AlarmTypes, DescribeAlarms returns metric alarms only:
+    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html
+    with Stubber(cw) as stub:
+        stub.add_response(
+            "describe_alarms",
+            {
+                "MetricAlarms": [{"AlarmName": "a", "StateValue": "OK"}],
+                "CompositeAlarms": [{"AlarmName": "rollback", "StateValue": "ALARM"}],
+            },
+            {"AlarmNames": ["a", "rollback", "gone"], "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]},
+        )
+        adapter = AlarmsAdapter(cw, ("a", "rollback", "gone"))
+        states = adapter.states()
+    assert states == {"a": "OK", "rollback": "ALARM"}
+    assert adapter.missing(states) == ("gone",)
+
+
+# -- the lease -----------------------------------------------------------------------------------------
+
+
+def test_lease_values_round_trip_and_use_only_stage_variable_characters() -> None:
+    lease = Lease("build-7.example:1234", 1_700_000_123)
+    assert lease.encode() == "holder=build-7.example:1234,expires=1700000123"
+    assert Lease.parse(lease.encode()) == lease
+
+
+def test_a_garbled_lock_value_counts_as_expired() -> None:
+    assert Lease.parse("whatever").expires == 0
+
+
+def test_acquire_writes_the_lease_and_confirms_it_by_reading_back() -> None:
+    clock = FakeClock()
+    stages = FakeStages(clock)
+    lock = StageLock(stages, "production", 90, holder="me:1", clock=clock)
+    lock.acquire()
+    assert Lease.parse(stages.get("production").variable(LOCK_VARIABLE)) == Lease("me:1", clock() + 90)
+
+
+def test_losing_the_write_race_is_reported_as_lock_held() -> None:
+    clock = FakeClock()
+    stages = FakeStages(clock)
+    original = stages.set_variable
+
+    def racing_write(stage, name, value):
+        original(stage, name, value)
+        return original(stage, name, Lease("fast:2", clock() + 90).encode())  # the other writer lands last
+
+    stages.set_variable = racing_write
+    with pytest.raises(LockHeldError, match="fast:2"):
+        StageLock(stages, "production", 90, holder="me:1", clock=clock).acquire()
+
+
+def test_renewal_after_overrunning_the_lease_checks_nobody_took_it_over() -> None:
+    clock = FakeClock()
+    stages = FakeStages(clock)
+    lock = StageLock(stages, "production", 60, holder="me:1", clock=clock)
+    lock.acquire()
+    clock.now += 61
+    stages.set_variable("production", LOCK_VARIABLE, Lease("other:9", clock() + 60).encode())
+    with pytest.raises(LockHeldError, match="lost the lock"):
+        lock.renew()
+    assert Lease.parse(stages.get("production").variable(LOCK_VARIABLE)).holder == "other:9"
+
+
+def test_release_leaves_someone_elses_lease_alone() -> None:
+    clock = FakeClock()
+    stages = FakeStages(clock)
+    lock = StageLock(stages, "production", 60, holder="me:1", clock=clock)
+    lock.acquire()
+    stages.set_variable("production", LOCK_VARIABLE, Lease("other:9", clock() + 60).encode())
+    lock.release()
+    assert stages.get("production").variable(LOCK_VARIABLE) is not None
+
+
+def test_a_lease_of_a_dead_process_on_this_host_may_be_taken_over() -> None:
+    host = socket.gethostname()
+    assert holder_is_dead_local(f"{host}:{2**22 + 12345}")  # beyond pid_max defaults: never running
+    assert not holder_is_dead_local(f"{host}:{os.getpid()}")
+    assert not holder_is_dead_local(f"some-other-host:{2**22 + 12345}")

@@ -1,0 +1,133 @@
+"""Command line validation and exit codes: user errors are one line and an exit code, before any AWS call."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from controller import cli
+from controller.errors import EXIT_ERROR, EXIT_OK, EXIT_ROLLED_BACK, EXIT_USAGE
+from controller.events import Recorder
+from controller.runner import Outcome
+
+
+@pytest.fixture(autouse=True)
+def no_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError("AWS must not be reached for a usage error")
+
+    monkeypatch.setattr("controller.app.App.from_args", refuse)
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = cli.main(argv, stdin=io.StringIO(""), make_events=lambda as_json: Recorder())
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["shift", "--steps", "10,5,100"],
+        ["shift", "--steps", "10,150"],
+        ["shift", "--steps", "0,100"],
+        ["shift", "--steps", "10,50"],
+        ["shift", "--steps", "ten,100"],
+        ["shift", "--strategy", "yolo"],
+        ["shift", "--strategy", "recipe", "--steps", "10,100"],
+        ["shift", "--bake", "2 minutes"],
+        ["shift", "--interval", "0s"],
+        ["shift", "--interval", "60"],
+        ["shift", "--max-5xx-rate", "2"],
+        ["shift", "--max-5xx-rate", "lots"],
+        ["shift", "--max-p99-ms", "-5"],
+        ["shift", "--min-requests", "-1"],
+        ["shift", "--min-requests", "0"],
+        ["shift", "--on-interrupt", "panic"],
+        ["shift", "--hook-timeout", "0s"],
+        ["shift", "--tf-dir", ".", "--outputs", "x.json"],
+        ["shift", "--strategy", "adaptive", "--no-judge"],
+        ["shift", "--strategy", "adaptive", "--bake", "0s"],
+        ["shift", "--no-such-flag"],
+        ["deploy"],
+        [],
+        ["status", "extra"],
+    ],
+)
+def test_usage_errors_exit_2_with_one_line_before_any_aws_call(argv: list[str], capsys) -> None:
+    code, out, err = run(argv, capsys)
+    assert code == EXIT_USAGE
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert out == ""
+
+
+def test_rates_accept_fractions_and_percents() -> None:
+    args = cli.build_parser().parse_args(["shift", "--max-5xx-rate", "2.5%"])
+    assert args.max_5xx_rate == 0.025
+
+
+def test_shift_options_carry_the_thresholds_and_the_metric_period() -> None:
+    args = cli.build_parser().parse_args(
+        [
+            "shift",
+            "--steps",
+            "20,100",
+            "--bake",
+            "30s",
+            "--interval",
+            "5s",
+            "--max-p99-ms",
+            "300",
+            "--min-requests",
+            "7",
+        ]
+    )
+    options = cli.shift_options(args, period_s=2)
+    assert options.policy.plan.percents == (20, 100)
+    assert options.policy.interval_s == 5
+    assert options.policy.period_s == 2
+    assert options.policy.thresholds.max_p99_ms == 300
+    assert options.policy.thresholds.min_requests == 7
+
+
+def test_a_missing_outputs_file_is_exit_1_with_one_line(capsys, monkeypatch) -> None:
+    monkeypatch.undo()  # config is read before AWS: let App.from_args run
+    code, _, err = run(["status", "--outputs", "/nonexistent.json"], capsys)
+    assert code == EXIT_ERROR
+    assert err.count("\n") == 1 and "cannot read --outputs" in err
+
+
+def test_json_mode_reports_errors_as_an_error_event(capsys) -> None:
+    recorder = Recorder()
+    code = cli.main(
+        ["shift", "--steps", "5,1", "--json"], stdin=io.StringIO(""), make_events=lambda _: recorder
+    )
+    assert code == EXIT_USAGE
+    assert recorder.records[-1]["event"] == "error"
+    assert recorder.records[-1]["exit_code"] == EXIT_USAGE
+    json.dumps(recorder.records)  # every event is JSON-serialisable
+
+
+@pytest.mark.parametrize(
+    ("command", "outcome", "code"),
+    [
+        ("shift", Outcome.PROMOTED, EXIT_OK),
+        ("shift", Outcome.NOTHING_TO_DO, EXIT_OK),
+        ("shift", Outcome.DRY_RUN, EXIT_OK),
+        ("shift", Outcome.ROLLED_BACK, EXIT_ROLLED_BACK),
+        ("shift", Outcome.INTERRUPTED, EXIT_ERROR),
+        ("rollback", Outcome.ROLLED_BACK, EXIT_OK),
+        ("promote", Outcome.PROMOTED, EXIT_OK),
+    ],
+)
+def test_exit_codes_follow_the_contract(command: str, outcome: Outcome, code: int) -> None:
+    assert cli.exit_code(command, outcome) == code
+
+
+def test_help_exits_zero(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["shift", "--help"])
+    assert info.value.code == 0
+    assert "--on-interrupt" in capsys.readouterr().out

@@ -1,0 +1,105 @@
+"""Threshold, baseline and alarm gates on synthetic windows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from controller.gates import GateStatus, Thresholds, evaluate, failures
+from controller.stats import WindowStats, combine
+
+T = Thresholds(max_5xx_rate=0.05, max_p99_ms=500, min_requests=50)
+
+
+def by_gate(results):
+    return {r.gate: r for r in results}
+
+
+def test_alarm_in_alarm_fails_even_without_any_requests() -> None:
+    results = evaluate(WindowStats(0, 0), WindowStats(0, 0), ("canary-5xx",), T)
+    assert [r.gate for r in failures(results)] == ["alarms"]
+    assert "canary-5xx" in by_gate(results)["alarms"].reason
+
+
+def test_rates_are_not_judged_below_the_minimum_request_count() -> None:
+    results = by_gate(evaluate(WindowStats(10, 10), WindowStats(1000, 0), (), T))
+    assert results["error_rate"].status is GateStatus.NO_DATA
+    assert results["p99_latency"].status is GateStatus.NO_DATA
+
+
+def test_canary_error_rate_over_threshold_fails() -> None:
+    results = by_gate(evaluate(WindowStats(100, 20, p99_ms=40), WindowStats(900, 9, p99_ms=40), (), T))
+    assert results["error_rate"].status is GateStatus.FAIL
+    assert "20.0% > 5.0%" in results["error_rate"].reason
+
+
+def test_canary_much_worse_than_baseline_fails_under_the_absolute_threshold() -> None:
+    # 4% errors is under the 5% cap, but the baseline has none: a regression, not noise (8 excess errors).
+    results = by_gate(evaluate(WindowStats(200, 8, p99_ms=40), WindowStats(1800, 0, p99_ms=40), (), T))
+    assert results["error_rate"].status is GateStatus.PASS
+    assert results["error_rate_vs_baseline"].status is GateStatus.FAIL
+
+
+def test_a_few_errors_over_a_clean_baseline_are_not_a_regression() -> None:
+    results = by_gate(evaluate(WindowStats(200, 2, p99_ms=40), WindowStats(1800, 0, p99_ms=40), (), T))
+    assert results["error_rate_vs_baseline"].status is GateStatus.PASS
+
+
+def test_canary_as_bad_as_the_baseline_passes_the_relative_gate() -> None:
+    results = by_gate(evaluate(WindowStats(100, 3, p99_ms=40), WindowStats(900, 27, p99_ms=40), (), T))
+    assert results["error_rate_vs_baseline"].status is GateStatus.PASS
+
+
+def test_p99_over_the_absolute_limit_fails() -> None:
+    results = by_gate(evaluate(WindowStats(100, 0, p99_ms=800), WindowStats(900, 0, p99_ms=700), (), T))
+    assert results["p99_latency"].status is GateStatus.FAIL
+
+
+def test_p99_well_above_baseline_fails_the_relative_gate() -> None:
+    results = by_gate(evaluate(WindowStats(100, 0, p99_ms=200), WindowStats(900, 0, p99_ms=50), (), T))
+    assert results["p99_vs_baseline"].status is GateStatus.FAIL
+    assert results["p99_latency"].status is GateStatus.PASS
+
+
+def test_small_absolute_latency_changes_on_a_fast_api_pass() -> None:
+    results = by_gate(evaluate(WindowStats(100, 0, p99_ms=9), WindowStats(900, 0, p99_ms=4), (), T))
+    assert results["p99_vs_baseline"].status is GateStatus.PASS
+
+
+def test_no_baseline_traffic_makes_relative_gates_no_data_not_fail() -> None:
+    results = by_gate(evaluate(WindowStats(1000, 0, p99_ms=40), WindowStats(0, 0), (), T))
+    assert results["error_rate_vs_baseline"].status is GateStatus.NO_DATA
+    assert results["p99_vs_baseline"].status is GateStatus.NO_DATA
+    assert not failures(tuple(results.values()))
+
+
+class _V(Enum):
+    CONTINUE = "CONTINUE"
+    PASS = "PASS"
+    FAIL = "FAIL"
+
+
+@dataclass(frozen=True)
+class _Judgement:
+    verdict: _V
+    reason: str
+
+
+def test_a_judge_fail_verdict_is_a_gate_failure() -> None:
+    results = evaluate(WindowStats(10, 0), WindowStats(90, 0), (), T, _Judgement(_V.FAIL, "p < 0.01"))
+    assert [r.gate for r in failures(results)] == ["judge"]
+
+
+def test_a_judge_continue_verdict_does_not_fail_a_gate() -> None:
+    results = evaluate(WindowStats(10, 0), WindowStats(90, 0), (), T, _Judgement(_V.CONTINUE, "collecting"))
+    assert not failures(results)
+
+
+def test_windows_add_counts_and_weight_percentiles_by_requests() -> None:
+    total = combine([WindowStats(100, 1, 2, p99_ms=10), WindowStats(300, 3, 0, p99_ms=50), WindowStats(0, 0)])
+    assert (total.requests, total.errors_5xx, total.errors_4xx) == (400, 4, 2)
+    assert total.p99_ms == 40
+
+
+def test_an_empty_window_has_no_latency() -> None:
+    assert combine([]).p99_ms is None

@@ -1,0 +1,430 @@
+"""The rollout loop end to end against in-memory stages, synthetic metrics and a fake clock (no AWS)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import pytest
+from controller_fakes import FakeAlarms, FakeClock, FakeStages, TrafficModel, config
+
+from controller.aws.lock import LOCK_VARIABLE, Lease, StageLock
+from controller.errors import AwsError, LockHeldError, StateConflict
+from controller.events import Recorder
+from controller.gates import Thresholds
+from controller.hooks import HookResult
+from controller.rollout import Policy
+from controller.runner import Outcome, ShiftOptions, ShiftRun
+from controller.strategy import build_plan
+
+CFG = config()
+
+
+@dataclass
+class World:
+    clock: FakeClock
+    stages: FakeStages
+    traffic: TrafficModel
+    alarms: FakeAlarms
+    events: Recorder
+    hooks: list[tuple[str, str, dict[str, str]]]
+    hook_exit: dict[str, int]
+
+    def run(
+        self, strategy: str | None = "recipe", steps: str | None = None, judge=None, **options
+    ) -> Outcome:
+        thresholds = options.pop("thresholds", Thresholds(min_requests=50))
+        plan = build_plan(strategy if steps is None else None, steps, options.pop("bake", None))
+        policy = Policy(plan, thresholds, interval_s=options.pop("interval_s", 30), period_s=60)
+        lock = StageLock(self.stages, "production", ttl_s=120, holder="ci-host:4242", clock=self.clock)
+        run = ShiftRun(
+            CFG,
+            ShiftOptions(policy=policy, **options),
+            stages=self.stages,
+            metrics=self.traffic,
+            alarms=self.alarms,
+            lock=lock,
+            events=self.events,
+            clock=self.clock,
+            stop=self.clock.stop,
+            sleep=self.clock.sleep,
+            judge_factory=judge,
+            hook_runner=self._hook,
+        )
+        return run.run()
+
+    def _hook(self, name, command, env, timeout_s, stop) -> HookResult:
+        self.hooks.append((name, command, env))
+        return HookResult(name, command, self.hook_exit.get(name, 0), 1.0)
+
+    def production(self):
+        return self.stages.get("production")
+
+    def staging(self):
+        return self.stages.get("staging")
+
+    def of(self, name: str) -> list[dict]:
+        return [r for r in self.events.records if r["event"] == name]
+
+
+@pytest.fixture
+def world() -> World:
+    clock = FakeClock()
+    stages = FakeStages(clock)
+    alarms = FakeAlarms(CFG.watched_alarms)
+    alarms.clock = clock
+    return World(clock, stages, TrafficModel(stages), alarms, Recorder(clock), [], {})
+
+
+def test_healthy_candidate_is_promoted_and_staging_gets_the_former_live_slot(world: World) -> None:
+    assert world.run() is Outcome.PROMOTED
+    prod, staging = world.production(), world.staging()
+    assert prod.canary is None
+    assert prod.variable("slot") == "green"
+    assert prod.deployment_id == "dep-new"
+    assert staging.variable("slot") == "blue"
+    assert [e["percent"] for e in world.of("step_started")] == [10, 25, 50, 100]
+    assert world.events.names()[0] == "run_started" and world.events.names()[-1] == "promoted"
+    assert LOCK_VARIABLE not in prod.variables
+
+
+def test_the_canary_carries_the_candidates_deployment_and_slot_override(world: World) -> None:
+    world.run()
+    create = world.stages.log[0]
+    assert create == ("create_canary", "production", "dep-new", "green", "0.0")
+
+
+def test_each_step_bakes_for_its_full_time_and_until_a_metric_period_of_it_has_arrived(world: World) -> None:
+    world.run()
+    started = [e["at"] for e in world.of("step_started")]
+    gaps = [b - a for a, b in zip(started, started[1:], strict=False)]
+    # 2 min bakes; the first whole period of a step closes within 2 min of it and is read a period later.
+    assert all(120 <= gap <= 180 for gap in gaps), gaps
+
+
+def test_faulty_candidate_is_rolled_back_at_the_first_step(world: World) -> None:
+    world.traffic.candidate_error_rate = 0.2
+    assert world.run() is Outcome.ROLLED_BACK
+    prod = world.production()
+    assert prod.canary is None and prod.variable("slot") == "blue"
+    assert world.staging().variable("slot") == "green"  # staging untouched: the candidate can be fixed there
+    assert world.of("gate_failed")[0]["gate"] == "error_rate"
+    assert world.of("rolled_back")[0]["percent"] == 10
+    assert "promote_canary" not in world.stages.changes()
+    assert LOCK_VARIABLE not in prod.variables
+
+
+def test_a_slow_candidate_is_rolled_back_on_latency_against_the_baseline(world: World) -> None:
+    world.traffic.candidate_p99_ms = 400
+    assert world.run() is Outcome.ROLLED_BACK
+    assert world.of("gate_failed")[0]["gate"] == "p99_vs_baseline"
+
+
+def test_an_alarm_going_off_mid_rollout_rolls_back(world: World) -> None:
+    world.alarms.schedule.append((world.clock() + 200, "apigw-canary-rollback", "ALARM"))
+    assert world.run() is Outcome.ROLLED_BACK
+    failed = world.of("gate_failed")[0]
+    assert failed["gate"] == "alarms" and failed["percent"] == 25
+
+
+def test_no_traffic_at_all_fails_safe_instead_of_promoting(world: World) -> None:
+    world.traffic.requests_per_period = 0
+    assert world.run() is Outcome.ROLLED_BACK
+    assert "no data is not a pass" in world.of("rolled_back")[0]["reason"]
+    assert world.production().variable("slot") == "blue"
+
+
+def test_metrics_unavailable_count_as_no_data_and_end_in_rollback(world: World) -> None:
+    world.traffic.fail = True
+    assert world.run() is Outcome.ROLLED_BACK
+    assert world.of("warning")
+
+
+def test_metric_windows_cover_the_complete_periods_since_the_step_started(world: World) -> None:
+    world.run(strategy=None, steps="50,100", bake="5m", interval_s=60)
+    step_at = world.of("step_started")[0]["at"]
+    start, end = world.traffic.calls[0]
+    assert start == (int(step_at) // 60 + 1) * 60
+    assert all(end <= at for (_, end), at in zip(world.traffic.calls, world.traffic.called_at, strict=True))
+    assert all(end % 60 == 0 for _, end in world.traffic.calls)
+
+
+def test_every_tick_makes_one_metrics_call_and_one_alarms_call(world: World) -> None:
+    world.run()
+    ticks = len(world.of("tick"))
+    assert world.alarms.calls == ticks + 1  # + the preflight check
+    assert len(world.traffic.calls) <= ticks
+
+
+def test_resume_continues_from_the_current_canary_percent(world: World) -> None:
+    world.stages.create_canary("production", "dep-new", "green", 25.0)
+    world.stages.log.clear()
+    assert world.run(pre_traffic="smoke") is Outcome.PROMOTED
+    assert [e["percent"] for e in world.of("step_started")] == [25, 50, 100]
+    assert "create_canary" not in world.stages.changes()
+    assert world.hooks == []  # traffic had moved already: the pre-traffic hook is moot
+    assert world.of("run_started")[0]["resumed_from"] == 25
+
+
+def test_resume_between_steps_continues_at_the_next_step_above(world: World) -> None:
+    world.stages.create_canary("production", "dep-new", "green", 30.0)
+    world.run()
+    assert [e["percent"] for e in world.of("step_started")] == [50, 100]
+
+
+def test_a_canary_for_another_slot_is_refused_and_left_alone(world: World) -> None:
+    world.stages.create_canary("production", "dep-x", "blue", 10.0)
+    world.stages.log.clear()
+    with pytest.raises(StateConflict, match="run `python -m controller rollback` first"):
+        world.run()
+    assert world.stages.log == []
+
+
+def test_nothing_to_do_when_production_and_staging_serve_the_same_slot(world: World) -> None:
+    world.stages.stages["staging"].variables["slot"] = "blue"
+    assert world.run() is Outcome.NOTHING_TO_DO
+    assert world.stages.log == []
+
+
+def test_sigint_rolls_back_by_default(world: World) -> None:
+    world.clock.on_sleep = lambda now: world.clock.stop.set() if world.of("step_started") else None
+    assert world.run() is Outcome.INTERRUPTED
+    assert world.production().canary is None
+    assert world.of("rolled_back")[0]["reason"].startswith("interrupted")
+    assert LOCK_VARIABLE not in world.production().variables
+
+
+def test_on_interrupt_leave_keeps_the_canary_for_a_later_resume(world: World) -> None:
+    world.clock.on_sleep = lambda now: world.clock.stop.set() if len(world.of("step_started")) == 2 else None
+    assert world.run(on_interrupt="leave") is Outcome.INTERRUPTED
+    canary = world.production().canary
+    assert canary is not None and canary.percent == 25
+    assert LOCK_VARIABLE not in world.production().variables  # released, so the rerun can take it at once
+
+
+def test_a_failing_pre_traffic_hook_rolls_back_before_any_traffic_moves(world: World) -> None:
+    world.hook_exit["pre-traffic"] = 1
+    assert world.run(pre_traffic="pytest tests/smoke") is Outcome.ROLLED_BACK
+    assert all(p == 0 for _, p in world.stages.percent_history)
+    assert world.production().canary is None
+    assert world.of("gate_failed")[0]["gate"] == "pre-traffic hook"
+
+
+def test_a_failing_post_step_hook_rolls_back(world: World) -> None:
+    world.hook_exit["post-step"] = 2
+    assert world.run(post_step="./check.sh") is Outcome.ROLLED_BACK
+    assert world.of("gate_failed")[0]["gate"] == "post-step hook"
+    assert world.of("rolled_back")[0]["percent"] == 10
+
+
+def test_hooks_see_the_invoke_urls_and_the_current_percent(world: World) -> None:
+    world.run(pre_traffic="smoke", post_step="check")
+    (pre_name, _, pre_env), (_, _, first_post_env) = world.hooks[:2]
+    assert pre_name == "pre-traffic"
+    assert pre_env["APIGW_CANARY_STAGING_URL"] == CFG.staging_url
+    assert pre_env["APIGW_CANARY_PERCENT"] == "0"
+    assert first_post_env["APIGW_CANARY_PERCENT"] == "10"
+    assert first_post_env["APIGW_CANARY_PRODUCTION_URL"] == CFG.production_url
+    assert first_post_env["APIGW_CANARY_CANDIDATE_SLOT"] == "green"
+    assert len(world.hooks) == 5
+
+
+def test_a_live_lock_held_by_another_controller_is_refused_naming_holder_and_expiry(world: World) -> None:
+    lease = Lease("other-host:99", world.clock() + 100)
+    world.stages.set_variable("production", LOCK_VARIABLE, lease.encode())
+    with pytest.raises(LockHeldError, match=r"other-host:99 until .* \(100s left\)"):
+        world.run()
+    assert world.stages.log == []
+
+
+def test_an_expired_lock_is_taken_over(world: World) -> None:
+    world.stages.set_variable("production", LOCK_VARIABLE, Lease("other-host:99", world.clock() - 1).encode())
+    assert world.run() is Outcome.PROMOTED
+    assert world.of("lock")[0]["message"].startswith("took over the stale lock of other-host:99")
+
+
+def test_the_lock_is_renewed_every_tick(world: World) -> None:
+    seen = []
+    original = world.stages.set_variable
+
+    def spy(stage, name, value):
+        seen.append(Lease.parse(value).expires)
+        return original(stage, name, value)
+
+    world.stages.set_variable = spy
+    world.run()
+    assert len(seen) == len(world.of("tick")) + 1
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(world: World) -> None:
+    assert world.run(dry_run=True) is Outcome.DRY_RUN
+    assert world.stages.log == []
+    assert LOCK_VARIABLE not in world.production().variables
+    plan = world.of("plan")[0]
+    assert plan["steps"] == [10, 25, 50, 100]
+    assert any("then promote: production -> green; staging -> blue" in line for line in plan["lines"])
+
+
+def test_an_alarm_missing_from_cloudwatch_is_an_error_before_any_change(world: World) -> None:
+    del world.alarms.state["apigw-canary-canary-p99"]
+    with pytest.raises(StateConflict, match="do not exist: apigw-canary-canary-p99"):
+        world.run()
+    assert world.stages.log == []
+
+
+def test_an_alarm_already_firing_stops_a_fresh_rollout_before_traffic_moves(world: World) -> None:
+    world.alarms.state["apigw-canary-rollback"] = "ALARM"
+    with pytest.raises(StateConflict, match="already in ALARM"):
+        world.run()
+    assert world.stages.log == []
+
+
+def test_a_canary_removed_by_someone_else_stops_the_run_without_touching_the_stage(world: World) -> None:
+    def remove_at_step_two(now: float) -> None:
+        if len(world.of("step_started")) == 2 and world.production().canary is not None:
+            world.stages.stages["production"].canary = None
+
+    world.clock.on_sleep = remove_at_step_two
+    with pytest.raises(StateConflict, match="production changed under the controller"):
+        world.run()
+    assert world.stages.changes()[-1] == "set_canary_percent"
+
+
+def test_an_aws_failure_while_shifting_rolls_back_then_reports_the_error(world: World) -> None:
+    world.stages.fail_on.add("set_canary_percent")
+    with pytest.raises(AwsError, match="injected"):
+        world.run()
+    assert world.production().canary is None
+    assert world.of("rolled_back")[0]["reason"].startswith("AWS error")
+
+
+def test_all_at_once_shifts_everything_and_promotes_after_one_alarm_check(world: World) -> None:
+    assert world.run(strategy="all-at-once") is Outcome.PROMOTED
+    assert len(world.of("tick")) == 1
+    assert world.clock() - world.of("run_started")[0]["at"] < 1
+
+
+class _V(Enum):
+    CONTINUE = 1
+    PASS = 2
+    FAIL = 3
+
+
+@dataclass(frozen=True)
+class _J:
+    verdict: _V
+    reason: str
+    evidence: dict
+
+
+class _FailingJudge:
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def observe(self, canary, baseline):
+        self.seen += 1
+        return _J(_V.FAIL if self.seen >= 2 else _V.CONTINUE, "sequential test: canary worse", {})
+
+
+def test_a_judge_fail_verdict_rolls_back(world: World) -> None:
+    assert world.run(judge=_FailingJudge, bake="5m") is Outcome.ROLLED_BACK
+    assert world.of("gate_failed")[0]["gate"] == "judge"
+
+
+def test_the_judge_sees_each_metric_period_once(world: World) -> None:
+    seen: list[tuple[int, int]] = []
+
+    class Spy:
+        def observe(self, canary, baseline):
+            seen.append((canary.requests, baseline.requests))
+            return _J(_V.CONTINUE, "collecting", {})
+
+    world.run(judge=Spy, bake="5m")
+    assert len(seen) >= 8  # 4 steps of 5 minutes: several settled periods each
+    assert len(set(seen)) == len(seen)  # each period's totals differ (see TrafficModel): none fed twice
+
+
+def test_the_statistical_judge_catches_a_regression_the_thresholds_let_through(world: World) -> None:
+    from controller.judge import Judge, JudgeConfig
+
+    world.traffic.live_error_rate = 0.005
+    world.traffic.candidate_error_rate = 0.03  # 6x the baseline, under a lenient 10% threshold
+    lenient = Thresholds(max_5xx_rate=0.10, max_5xx_ratio=100, min_requests=50)
+    # Long bakes: a subtle regression needs evidence (the judge reads settled periods, one per minute).
+    assert world.run(thresholds=lenient, judge=lambda: Judge(JudgeConfig()), bake="5m") is Outcome.ROLLED_BACK
+    assert world.of("gate_failed")[0]["gate"] == "judge"
+    assert world.of("tick")[-1]["judge"]["verdict"] == "FAIL"
+    assert world.of("rolled_back")[0]["percent"] < 100
+
+
+def test_without_the_judge_the_same_regression_gets_through_lenient_thresholds(world: World) -> None:
+    world.traffic.live_error_rate = 0.005
+    world.traffic.candidate_error_rate = 0.03
+    lenient = Thresholds(max_5xx_rate=0.10, max_5xx_ratio=100, min_requests=50)
+    assert world.run(thresholds=lenient, bake="5m") is Outcome.PROMOTED
+
+
+def _adaptive(world: World, **options) -> Outcome:
+    from controller.judge import Judge, JudgeConfig
+    from controller.ramp import AdaptiveRamp, RampConfig
+
+    thresholds = options.pop("thresholds", Thresholds(min_requests=50))
+    policy = Policy(
+        build_plan("adaptive", None, options.pop("bake", "2h")), thresholds, interval_s=30, period_s=60
+    )
+    run = ShiftRun(
+        CFG,
+        ShiftOptions(policy=policy, **options),
+        stages=world.stages,
+        metrics=world.traffic,
+        alarms=world.alarms,
+        lock=StageLock(world.stages, "production", ttl_s=120, holder="ci-host:4242", clock=world.clock),
+        events=world.events,
+        clock=world.clock,
+        stop=world.clock.stop,
+        sleep=world.clock.sleep,
+        judge_factory=lambda: Judge(JudgeConfig()),
+        ramp_factory=lambda: AdaptiveRamp(RampConfig()),
+        hook_runner=world._hook,
+    )
+    return run.run()
+
+
+def test_adaptive_promotes_a_healthy_candidate_once_the_judge_passes(world: World) -> None:
+    world.traffic.live_error_rate = world.traffic.candidate_error_rate = 0.002
+    assert _adaptive(world) is Outcome.PROMOTED
+    assert world.production().variable("slot") == "green"
+    assert world.of("tick")[-1]["judge"]["verdict"] == "PASS"
+    shares = [e["percent"] for e in world.of("step_started")]
+    assert shares[0] < 5 < max(shares) < 100  # starts small; the ramp widens it as evidence grows
+
+
+def test_adaptive_rolls_back_a_faulty_candidate_at_a_small_share(world: World) -> None:
+    world.traffic.live_error_rate = 0.002
+    world.traffic.candidate_error_rate = 0.2
+    assert _adaptive(world) is Outcome.ROLLED_BACK
+    assert world.of("gate_failed")[0]["gate"] == "judge"
+    assert world.of("rolled_back")[0]["percent"] < 5
+    assert world.production().canary is None
+
+
+def test_adaptive_without_traffic_fails_safe(world: World) -> None:
+    world.traffic.requests_per_period = 0
+    assert _adaptive(world) is Outcome.ROLLED_BACK
+    assert "no data is not a pass" in world.of("rolled_back")[0]["reason"]
+
+
+def test_a_change_between_the_first_read_and_taking_the_lock_stops_the_run(world: World) -> None:
+    original = world.stages.set_variable
+
+    def another_run_promotes_first(stage, name, value):
+        if world.stages.stages["staging"].variables["slot"] == "green":  # once: the other run finishes
+            world.stages.stages["production"].variables["slot"] = "green"
+            world.stages.stages["staging"].variables["slot"] = "blue"
+        return original(stage, name, value)
+
+    world.stages.set_variable = another_run_promotes_first
+    with pytest.raises(StateConflict, match="changed while this run was starting"):
+        world.run()
+    assert "create_canary" not in world.stages.changes()
+    assert LOCK_VARIABLE not in world.production().variables
