@@ -20,10 +20,15 @@ from bench.scenarios import RUNS, all_scenarios
 DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "judge.json"
 
 
-def judge_main(runs: int = RUNS, out: Path = DEFAULT_OUT) -> dict:
+def judge_main(runs: int = RUNS, out: Path = DEFAULT_OUT, seed: int = 0) -> dict:
     started = time.perf_counter()
-    print(f"judge benchmark: {runs} runs per scenario and policy, virtual time, no AWS", flush=True)
-    document = run_benchmark(all_scenarios(runs), log=lambda line: print(line, flush=True))
+    print(
+        f"judge benchmark: {runs} runs per scenario and policy, seed {seed}, virtual time, no AWS", flush=True
+    )
+    document = {
+        "seed": seed,
+        **run_benchmark(all_scenarios(runs, seed), log=lambda line: print(line, flush=True)),
+    }
     document["goals"] = goals(document)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(document, indent=2) + "\n")
@@ -51,13 +56,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--runs", type=int, default=RUNS, help=f"runs per scenario and policy (default {RUNS})"
     )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="added to every scenario's seed: another value re-runs the benchmark on fresh random traffic "
+        "(default 0, the published figures)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the judge JSON")
     parser.add_argument("--only", choices=("judge", "dataplane"), help="run one benchmark only")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     if args.only != "dataplane":
-        judge_main(args.runs, args.out)
+        judge_main(args.runs, args.out, args.seed)
     if args.only != "judge":
         result = dataplane_main()
         if isinstance(result, int) and result != 0:

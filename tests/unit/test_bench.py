@@ -13,7 +13,14 @@ import pytest
 import bench.__main__ as bench_main
 from bench.judge_sim import run_benchmark, simulate, tune
 from bench.policies import INF, Checks, CodeDeployCanary, CodeDeployLinear, Flagger, Kayenta, Recipe, binom_sf
-from bench.scenarios import Scenario, identical, regression, sprt_limit_failed, sprt_limit_requests
+from bench.scenarios import (
+    Scenario,
+    all_scenarios,
+    identical,
+    regression,
+    sprt_limit_failed,
+    sprt_limit_requests,
+)
 from bench.streams import Streams, Version, binomial_inv, percentile_sample, poisson_inv
 
 
@@ -174,9 +181,16 @@ def test_the_judge_benchmark_writes_judge_json_with_goals(tmp_path) -> None:
 
 def test_python_m_bench_runs_the_data_plane_benchmark_when_it_exists(monkeypatch, tmp_path) -> None:
     calls = []
-    monkeypatch.setattr(bench_main, "judge_main", lambda runs, out: calls.append(("judge", runs)))
+    monkeypatch.setattr(bench_main, "judge_main", lambda runs, out, seed: calls.append(("judge", runs, seed)))
     fake = types.ModuleType("bench.dataplane")
     fake.main = lambda: calls.append(("dataplane",)) or 0
     monkeypatch.setitem(sys.modules, "bench.dataplane", fake)
-    assert bench_main.main(["--runs", "7", "--out", str(tmp_path / "j.json")]) == 0
-    assert calls == [("judge", 7), ("dataplane",)]
+    assert bench_main.main(["--runs", "7", "--seed", "3", "--out", str(tmp_path / "j.json")]) == 0
+    assert calls == [("judge", 7, 3), ("dataplane",)]
+
+
+def test_a_second_seed_reruns_every_scenario_on_fresh_streams() -> None:
+    first, second = all_scenarios(runs=10), all_scenarios(runs=10, seed=1000)
+    assert [s.name for s in first] == [s.name for s in second]
+    assert all(b.seed == a.seed + 1000 for a, b in zip(first, second, strict=True))
+    assert len({s.seed for s in first} | {s.seed for s in second}) == 2 * len(first)

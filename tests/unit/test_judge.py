@@ -135,6 +135,25 @@ def test_a_release_at_the_regression_margin_is_rarely_passed() -> None:
     assert verdicts.count(Verdict.PASS) <= 200 * 0.03
 
 
+def test_the_absolute_margin_follows_the_baseline_estimate_unless_asked_to_be_conservative() -> None:
+    # 30 errors in 30000 baseline requests: the estimate is (30 + 1) / 30000, so 0.5 pp is ~5.8x that rate;
+    # two standard deviations above it (sqrt(31) errors more) make the margin narrower.
+    period = (WindowStats(1000, 1), WindowStats(30000, 30))
+    estimate, high = Judge(), Judge(JudgeConfig(margin_sds=2))
+    for judge in (estimate, high):
+        judge.observe(*period)
+        judge.observe(*period)
+    assert estimate.evidence()["pass_margin_ratio"] == pytest.approx(1 + 0.005 * 60000 / 61, rel=1e-9)
+    assert 1.5 < high.evidence()["pass_margin_ratio"] < estimate.evidence()["pass_margin_ratio"]
+
+
+def test_the_relative_margin_holds_for_an_error_prone_baseline() -> None:
+    judge = Judge()
+    for _ in range(3):
+        judge.observe(WindowStats(1000, 20), WindowStats(20000, 400))
+    assert judge.evidence()["pass_margin_ratio"] == pytest.approx(1.5)
+
+
 def test_identical_versions_are_passed_with_enough_traffic() -> None:
     rng = np.random.default_rng(5)
     verdicts = [_run(rng, 500, 0.005, 0.005).verdict for _ in range(50)]
@@ -228,6 +247,7 @@ def test_evidence_is_json_serialisable() -> None:
         ({"tolerance_relative": -0.1}, "negative"),
         ({"tolerance_relative": 0.5, "regression_relative": 0.5}, "regression_relative"),
         ({"weights": (0.9, 0.9), "alternatives": (2.0, 4.0)}, "must sum to at most 1"),
+        ({"margin_sds": -1}, "margin_sds"),
     ],
 )
 def test_config_mistakes_are_explained(kwargs, message) -> None:

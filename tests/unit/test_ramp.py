@@ -41,8 +41,10 @@ def test_a_clean_period_widens_the_canary_by_at_most_the_growth_factor() -> None
 
 
 def test_the_share_never_exceeds_the_maximum() -> None:
-    clean = [(WindowStats(1500, 7, 0, 40, 66, 100), WindowStats(1500, 8, 0, 40, 66, 100))] * 6
-    assert RAMP.next_percent(50.0, _judged(clean), 3000) <= RampConfig().max_percent
+    clean = [(WindowStats(1500, 7, 0, 40, 66, 100), WindowStats(1500, 8, 0, 40, 66, 100))] * 3
+    judgement = _judged(clean)
+    assert judgement.verdict is Verdict.CONTINUE
+    assert RAMP.next_percent(50.0, judgement, 3000) <= RampConfig().max_percent
 
 
 def test_a_latency_breach_freezes_the_share() -> None:
