@@ -34,6 +34,21 @@ however it moves between periods (Lindon, Sanden, Shirikian, KDD 2022, test coun
   baseline's rate as estimated from earlier periods (`margin_sds` above the estimate, default none), so
   for the absolute part beta holds up to that estimate's error, which shrinks as the baseline's errors
   accumulate; the relative part is exact.
+* PASS on clean data: the split test learns nothing from a period in which neither version errs, so a
+  clean service would never pass on it. A second pass test bets on the canary's own error count: a
+  regression has canary rate >= q = b + max(b * regression_relative, regression_absolute) >= the absolute
+  floor, whatever the baseline rate b is. With k errors in n canary requests, the likelihood ratio of a
+  lower rate r*q against q, (r)^k ((1 - r*q) / (1 - q))^(n - k), is a nonnegative supermartingale for any
+  canary rate >= q, and so is a mixture over r (`COUNT_RATIOS`: r = 0 passes a spotless canary fastest, in
+  about ln(1/beta) / q requests, the others survive a few errors). q uses a low estimate of b (two
+  standard deviations under the errors seen before the period), so the absolute floor is exact for any
+  baseline and the baseline part holds up to that estimate's error, which is conservative by design.
+* The two pass tests are combined as one e-process, (1 - COUNT_SHARE) * split + COUNT_SHARE * count,
+  which PASSes at 1/beta: an average of supermartingales is one, so Ville's bound beta holds for the
+  combination. It passes whenever the split test reaches 1/((1 - s) beta) or the count test 1/(s beta),
+  i.e. it is never slower than the Bonferroni split of beta between "either test at its own boundary",
+  and sooner when both hold some evidence. s = 0.2 keeps the split test (the one that works on erring
+  services) within 0.22 nats of its old boundary; the count test pays ln 5 nats.
 
 Counts are binomial, not Poisson; conditionally on the period's error total the canary's count is then
 hypergeometric, which is less spread than the binomial the test assumes, so the fail test stays
@@ -106,6 +121,14 @@ class Judgement:
 DEFAULT_ALTERNATIVES: tuple[float, ...] = (1.25, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 20.0, 50.0, 100.0)
 DEFAULT_WEIGHTS: tuple[float, ...] = (0.02, 0.24, 0.015, 0.015, 0.22, 0.015, 0.01, 0.01, 0.2, 0.015)
 DEFAULT_MARGIN_WEIGHT = 0.24
+
+# The count pass test's alternatives, as fractions r of the regression rate q, and their weights: most of
+# the bet on a spotless canary (r = 0: dies at the first canary error, passes fastest when none comes),
+# the rest on near-clean ones so that a canary with a few errors well under q still passes.
+COUNT_RATIOS: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5)
+COUNT_WEIGHTS: tuple[float, ...] = (0.4, 0.3, 0.2, 0.1)
+# The count test's share of the pass e-process (the split test has the rest); see the module docstring.
+COUNT_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -215,6 +238,8 @@ class Judge:
         self._log_margin = 0.0
         self._log_pass = 0.0
         self._psi_pass = 1 + self.config.regression_relative
+        self._log_count = [0.0] * len(COUNT_RATIOS)
+        self._count_rate = self._regression_rate(0, 0)
         self._latency = _LatencyState()
         self._final: Judgement | None = None
 
@@ -238,6 +263,13 @@ class Judge:
             return 1 + c.regression_relative
         return 1 + max(c.regression_relative, c.regression_absolute / rate)
 
+    def _regression_rate(self, errors: int, requests: int) -> float:
+        """q: the lowest canary rate that is a regression, from a low estimate of the baseline rate."""
+        c = self.config
+        low = _rate_bound(errors, requests, -2.0)
+        low = 0.0 if math.isnan(low) else low
+        return low + max(low * c.regression_relative, c.regression_absolute)
+
     @property
     def fail_e_value(self) -> float:
         """Evidence against "canary no worse than tolerance"; FAIL at 1/alpha."""
@@ -248,9 +280,22 @@ class Judge:
         return math.exp(min(top + math.log(total), 700.0))
 
     @property
-    def pass_e_value(self) -> float:
-        """Evidence against "canary is a regression worth catching"; PASS at 1/beta."""
+    def pass_split_e_value(self) -> float:
+        """The split test's evidence against "canary is a regression worth catching"."""
         return math.exp(max(min(self._log_pass, 700.0), -700.0))
+
+    @property
+    def pass_count_e_value(self) -> float:
+        """The count test's evidence against "canary rate >= q" (0 once every alternative is refuted)."""
+        total = sum(
+            w * math.exp(min(lc, 700.0)) for w, lc in zip(COUNT_WEIGHTS, self._log_count, strict=True)
+        )
+        return min(total, math.exp(700.0))
+
+    @property
+    def pass_e_value(self) -> float:
+        """Evidence against "canary is a regression worth catching" from both pass tests; PASS at 1/beta."""
+        return (1 - COUNT_SHARE) * self.pass_split_e_value + COUNT_SHARE * self.pass_count_e_value
 
     def _update_errors(self, canary: WindowStats, baseline: WindowStats) -> None:
         psi0 = self._null_ratio()
@@ -258,6 +303,7 @@ class Judge:
         self._psi_pass = psi_pass
         x = min(canary.errors_5xx, canary.requests)
         y = min(baseline.errors_5xx, baseline.requests)
+        self._update_count(canary.requests, x, baseline.requests, y)
         if canary.requests == 0 or baseline.requests == 0 or x + y == 0:
             return  # no split to read: the period says nothing about the ratio
         w = canary.requests / (canary.requests + baseline.requests)
@@ -267,6 +313,18 @@ class Judge:
             # The margin moves with the baseline estimate, but only between periods: still a fixed bet.
             self._log_margin += _log_ratio_factor(x, x + y, w, max(psi_pass, psi0 * 1.1), psi0)
         self._log_pass += _log_ratio_factor(x, x + y, w, 1.0, psi_pass)
+
+    def _update_count(self, n: int, k: int, baseline_n: int, baseline_k: int) -> None:
+        """Bet on the canary's own errors; q comes from the baseline before this period (predictable)."""
+        q = self._regression_rate(self.baseline_errors - baseline_k, self.baseline_requests - baseline_n)
+        self._count_rate = q
+        if n == 0 or q >= 1:
+            return  # no canary requests, or no canary rate is a regression: nothing to bet on
+        for j, r in enumerate(COUNT_RATIOS):
+            if r == 0:
+                self._log_count[j] = -math.inf if k else self._log_count[j] - n * math.log1p(-q)
+            else:
+                self._log_count[j] += k * math.log(r) + (n - k) * (math.log1p(-r * q) - math.log1p(-q))
 
     def _update_latency(self, canary: WindowStats, baseline: WindowStats) -> None:
         c = self.config
@@ -351,6 +409,9 @@ class Judge:
             "fail_e_value": self.fail_e_value,
             "fail_threshold": 1 / c.alpha,
             "pass_e_value": self.pass_e_value,
+            "pass_split_e_value": self.pass_split_e_value,
+            "pass_count_e_value": self.pass_count_e_value,
+            "pass_count_rate": self._count_rate,
             "pass_threshold": 1 / c.beta,
             "pass_margin_ratio": self._psi_pass,
             "null_ratio": self._null_ratio(),
@@ -383,11 +444,9 @@ class Judge:
                 ev,
             )
         missing = []
+        regression = f"{self._psi_pass:.2g}x worse or at {_pct(self._count_rate)} 5XX"
         if ev["pass_e_value"] < 1 / c.beta:
-            missing.append(
-                f"evidence {ev['pass_e_value']:.1f}/{1 / c.beta:.0f} that it is not "
-                f"{self._psi_pass:.2g}x worse"
-            )
+            missing.append(f"evidence {ev['pass_e_value']:.1f}/{1 / c.beta:.0f} that it is not {regression}")
         if self.periods < c.min_periods:
             missing.append(f"{self.periods}/{c.min_periods} periods")
         if self.canary_requests < c.min_canary_requests:
@@ -397,7 +456,7 @@ class Judge:
         if not missing:
             return Judgement(
                 Verdict.PASS,
-                f"{rates}: evidence {ev['pass_e_value']:.0f} that it is not {self._psi_pass:.2g}x worse "
+                f"{rates}: evidence {ev['pass_e_value']:.0f} that it is not {regression} "
                 f"(missed-regression rate {c.beta:g}), latency within limits.",
                 ev,
             )

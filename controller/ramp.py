@@ -33,7 +33,11 @@ period, so whatever the canary serves in the deciding period comes on top. Four 
 3. Split cap. The judge compares the canary with the rest of the traffic; the larger the canary's share,
    the more canary errors it needs to tell a mild regression (the margin) from noise. Until the pass
    evidence reaches `wide_odds` the share stays under split_penalty / (margin ratio + split_penalty),
-   widening towards `max_percent` as that evidence grows.
+   widening towards `max_percent` as that evidence grows. The cap serves only the split test, so it is
+   lifted when the judge's other pass test (the canary's own error count against the absolute margin)
+   is the one that will pass: when neither version has erred yet (no split to read) or the baseline is
+   so clean that a regression is `clean_margin_ratio` times its rate. That test gains from every canary
+   request, so a narrow share would only slow it; rules 1 and 2 still bound the exposure.
 4. A latency breach freezes the share.
 """
 
@@ -58,6 +62,7 @@ class RampConfig:
     wide_odds: float = 10.0
     min_percent: float = 0.01
     max_percent: float = 50.0
+    clean_margin_ratio: float = 11.0  # split cap lifted from this pass margin (baseline <= 0.05 % at 0.5 pp)
 
     def __post_init__(self) -> None:
         if self.first_period_requests <= 0 or self.growth <= 0 or self.budget <= 0 or self.split_penalty <= 0:
@@ -66,6 +71,8 @@ class RampConfig:
             )
         if self.rule_out_odds < 1 or self.min_remaining_odds <= 1 or self.wide_odds <= 1:
             raise ValueError("RampConfig odds must exceed 1 (rule_out_odds may equal 1)")
+        if self.clean_margin_ratio <= 1:
+            raise ValueError("RampConfig.clean_margin_ratio must exceed 1; math.inf keeps the split cap")
         if not 0 < self.min_percent <= self.max_percent < 100:
             raise ValueError("RampConfig needs 0 < min_percent <= max_percent < 100")
 
@@ -120,4 +127,7 @@ class AdaptiveRamp:
         narrow = 100 * c.split_penalty / (ev["pass_margin_ratio"] + c.split_penalty)
         progress = min(1.0, max(0.0, math.log(max(ev["pass_e_value"], 1e-300)) / math.log(c.wide_odds)))
         cap = narrow * (c.max_percent / narrow) ** progress if narrow < c.max_percent else c.max_percent
+        clean = ev["baseline_errors_5xx"] == 0 and ev["canary_errors_5xx"] == 0
+        if clean or ev["pass_margin_ratio"] >= c.clean_margin_ratio:
+            cap = c.max_percent
         return min(cap, self._percent_for(wanted, requests_per_period))

@@ -176,6 +176,61 @@ def test_error_free_traffic_without_latency_data_never_passes() -> None:
     assert "latency" in judgement.reason
 
 
+CLEAN = WindowStats(1000, 0, 0, 40, 66, 100)
+
+
+def test_a_clean_canary_against_a_clean_baseline_passes_after_about_ln_1_over_beta_over_the_margin() -> None:
+    # No error on either side: the split test has nothing to read, the count test passes once a spotless
+    # canary rules out a 0.5 pp error rate, ln(1 / (0.2 * 0.4 * 0.01)) / 0.005 = 1,426 requests.
+    judge = Judge()
+    verdicts = [judge.observe(CLEAN, CLEAN).verdict for _ in range(2)]
+    assert verdicts[-1] is Verdict.PASS
+    assert 1000 < judge.canary_requests <= 2000
+    assert judge.pass_split_e_value == 1.0
+
+
+def test_a_hundred_thousand_clean_requests_on_each_side_pass_in_two_periods() -> None:
+    judge = Judge()
+    big = WindowStats(50000, 0, 0, 40, 66, 100)
+    assert judge.observe(big, big).verdict is Verdict.CONTINUE  # one period is never enough
+    judgement = judge.observe(big, big)
+    assert judgement.verdict is Verdict.PASS
+    assert "at 0.50% 5XX" in judgement.reason
+
+
+def test_a_near_clean_canary_still_passes_after_an_error() -> None:
+    judge = Judge()
+    judge.observe(WindowStats(1000, 1, 0, 40, 66, 100), CLEAN)
+    judgement = judge.observe(WindowStats(3000, 0, 0, 40, 66, 100), WindowStats(3000, 0, 0, 40, 66, 100))
+    assert judgement.verdict is Verdict.PASS
+    assert judgement.evidence["canary_errors_5xx"] == 1
+
+
+def test_a_canary_that_errs_against_a_clean_baseline_fails() -> None:
+    rng = np.random.default_rng(19)
+    verdicts = [_run(rng, 50, 0.0, 0.02).verdict for _ in range(100)]
+    assert verdicts.count(Verdict.FAIL) == 100
+
+
+def test_a_canary_at_the_absolute_margin_over_a_clean_baseline_is_rarely_passed() -> None:
+    # 0.5 % against 0 % is exactly the absolute margin: the count test must pass it at most beta of the time
+    # however often it looks. FAIL is switched off (alpha 1e-300) so that rollouts run their full course.
+    beta, runs = 0.05, 600
+    config = JudgeConfig(alpha=1e-300, beta=beta)
+    rng = np.random.default_rng(23)
+    verdicts = [_run(rng, 50, 0.0, 0.005, share=0.5, config=config).verdict for _ in range(runs)]
+    assert verdicts.count(Verdict.FAIL) == 0
+    assert verdicts.count(Verdict.PASS) <= runs * beta
+
+
+def test_canary_periods_without_requests_add_no_pass_evidence() -> None:
+    judge = Judge()
+    for _ in range(100):
+        judgement = judge.observe(WindowStats(0, 0), WindowStats(5000, 0, 0, 40, 66, 100))
+    assert judgement.verdict is Verdict.CONTINUE
+    assert judgement.evidence["pass_e_value"] == 1.0
+
+
 def test_one_period_cannot_pass_however_clear_it_is() -> None:
     judge = Judge()
     judgement = judge.observe(WindowStats(20000, 20, 0, 40, 66, 100), WindowStats(20000, 100, 0, 40, 66, 100))

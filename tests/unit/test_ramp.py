@@ -72,6 +72,17 @@ def test_healthy_evidence_grows_faster_than_suspicious_evidence() -> None:
     assert RAMP.next_percent(3.3, healthy, 3000) > RAMP.next_percent(3.3, suspicious, 3000)
 
 
+def test_a_clean_service_is_not_held_to_the_split_cap() -> None:
+    # Neither version has erred: the split cap (under 2 % here) would only slow the count test down, so
+    # only the exposure budget and the doubling rule bound the share.
+    clean = _judged([(WindowStats(100, 0, 0, 40, 66, 100), WindowStats(2900, 0, 0, 40, 66, 100))] * 3)
+    assert clean.verdict is Verdict.CONTINUE
+    c = RampConfig()
+    split_cap = 100 * c.split_penalty / (clean.evidence["pass_margin_ratio"] + c.split_penalty)
+    percent = RAMP.next_percent(3.3, clean, 3000)
+    assert 2 * split_cap < percent <= 100 * c.growth * 300 / 3000
+
+
 def test_the_ramp_is_a_pure_function() -> None:
     judgement = _judged([(WindowStats(40, 1), WindowStats(2960, 15))])
     assert {RAMP.next_percent(1.0, judgement, 3000) for _ in range(5)} == {
@@ -91,3 +102,5 @@ def test_config_mistakes_are_explained() -> None:
         RampConfig(max_percent=100)
     with pytest.raises(ValueError, match="positive"):
         RampConfig(growth=0)
+    with pytest.raises(ValueError, match="clean_margin_ratio"):
+        RampConfig(clean_margin_ratio=1)
