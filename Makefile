@@ -60,11 +60,11 @@ test-unit: setup ## run the tests that need no local cloud
 	@$(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
 
 lint: setup ## ruff and terraform fmt
-	@$(BIN)/ruff check controller localcloud bench tests
+	@$(BIN)/ruff check controller localcloud bench demo tests
 	@$(BIN)/terraform fmt -check -recursive
 
 fmt: setup ## format Python and Terraform
-	@$(BIN)/ruff check --fix controller localcloud bench tests || true
+	@$(BIN)/ruff check --fix controller localcloud bench demo tests || true
 	@$(BIN)/terraform fmt -recursive
 
 demo: setup ## the whole product on the local cloud: promote a good release, roll back a bad one

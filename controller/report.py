@@ -15,6 +15,7 @@ import html
 import io
 import json
 import math
+import textwrap
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ import matplotlib
 matplotlib.use("Agg")  # headless: CI runners and `make demo` have no display
 
 import matplotlib.pyplot as plt  # noqa: E402 - must follow the backend choice
-from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MultipleLocator, PercentFormatter  # noqa: E402
 
 from controller.errors import ControllerError  # noqa: E402
 
@@ -209,6 +210,23 @@ def _title(timeline: Timeline) -> str:
     return f"Rollout of {timeline.candidate} (live: {timeline.live}): {verdict} after {took}"
 
 
+def _wrap(text: str, width: int = 125, lines: int = 2) -> str:
+    """At most `lines` lines of `width` characters (the full reason is in the HTML table)."""
+    wrapped = textwrap.wrap(text, width) or [""]
+    if len(wrapped) > lines:
+        wrapped = wrapped[:lines]
+        wrapped[-1] = wrapped[-1][: width - 1].rstrip() + "…"
+    return "\n".join(wrapped)
+
+
+def _tick_step(span_s: float) -> float:
+    """A round number of seconds between time ticks, so the m:ss labels are evenly spaced."""
+    for step in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600):
+        if span_s / step <= 12:
+            return float(step)
+    return 7200.0
+
+
 def _series(ticks: list[Tick], role: str, attr: str) -> tuple[list[float], list[float]]:
     """Times and values; a window without data is NaN, so the line breaks instead of bridging it."""
     values = [getattr(getattr(tick, role), attr) for tick in ticks]
@@ -251,11 +269,12 @@ def draw(timeline: Timeline) -> bytes:
                     ts,
                     vs,
                     marker="o",
-                    markersize=4,
+                    markersize=5,
                     linewidth=width,
                     color=colors[role],
                     label=labels[role],
                     alpha=0.75 if role == "baseline" else 1.0,
+                    zorder=4,  # above the decision lines, which often fall on the last window
                 )
             threshold = timeline.thresholds.get(threshold_key)
             if threshold is not None:
@@ -269,6 +288,20 @@ def draw(timeline: Timeline) -> bytes:
                 )
             ax.set_ylim(bottom=0)
             ax.legend(loc="upper left", fontsize=9, framealpha=0.9)
+        # With few windows, say how many canary requests each rate stands on: 3 of 10 is not 3 of 1000.
+        measured = [tick for tick in timeline.ticks if tick.canary.error_rate is not None]
+        if len(measured) <= 12:
+            for tick in measured:
+                ax_err.annotate(
+                    f"{tick.canary.requests} req",
+                    (tick.t, tick.canary.error_rate),
+                    xytext=(-5, 6),
+                    textcoords="offset points",
+                    ha="right",
+                    fontsize=8,
+                    color=CANARY_COLOR,
+                    zorder=5,
+                )
         ax_err.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
         ax_err.set_ylabel("5xx error rate")
         ax_p99.set_ylabel("p99 latency (ms)")
@@ -278,7 +311,8 @@ def draw(timeline: Timeline) -> bytes:
         for ax in (ax_err, ax_p99):
             # Lift zero off the axis line: a healthy release's 0 % must be visible, not hidden in the spine.
             top = ax.get_ylim()[1]
-            ax.set_ylim(-0.03 * top, top)
+            # ... and leave headroom so the highest point is not clipped by the frame.
+            ax.set_ylim(-0.03 * top, top * 1.08)
 
         # Step changes as faint guides through the metric panels, to read each window against its step.
         for t, _ in timeline.traffic[1:]:
@@ -287,10 +321,16 @@ def draw(timeline: Timeline) -> bytes:
         for marker in timeline.markers:
             color, style, text = _DECISIONS[marker.event]
             for ax in (ax_pct, ax_err, ax_p99):
-                ax.axvline(marker.t, color=color, linestyle=style, linewidth=1.6, alpha=0.9)
+                ax.axvline(marker.t, color=color, linestyle=style, linewidth=1.6, alpha=0.9, zorder=2)
         # Label decisions once, inside the top panel left of their line, staggered in height so
         # markers close in time (gate failed, then rolled back) do not overwrite each other.
-        for index, marker in enumerate(timeline.markers):
+        labelled: list[Marker] = []
+        for marker in timeline.markers:
+            # Several gates failing on one tick are one decision: label it once.
+            if any(m.event == marker.event and abs(m.t - marker.t) < end * 0.02 for m in labelled):
+                continue
+            index = len(labelled)
+            labelled.append(marker)
             color, _, text = _DECISIONS[marker.event]
             ax_pct.annotate(
                 text,
@@ -307,7 +347,7 @@ def draw(timeline: Timeline) -> bytes:
             )
         if timeline.reason:
             ax_pct.set_title(
-                f"Decision: {timeline.reason}",
+                _wrap(f"Decision: {timeline.reason}"),
                 fontsize=10.5,
                 loc="left",
                 color=FAIL_COLOR if timeline.outcome in ("rolled back", "error") else PASS_COLOR,
@@ -318,6 +358,7 @@ def draw(timeline: Timeline) -> bytes:
             ax.spines[["top", "right"]].set_visible(False)
         # Room after the last event so the state the rollout ended in (0 % or 100 %) is visible.
         ax_p99.set_xlim(0, end * 1.07)
+        ax_p99.xaxis.set_major_locator(MultipleLocator(_tick_step(end)))
         ax_p99.xaxis.set_major_formatter(FuncFormatter(_clock))
         started = datetime.fromtimestamp(timeline.started_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         ax_p99.set_xlabel(f"time since start (m:ss), started {started}")
