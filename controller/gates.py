@@ -97,6 +97,9 @@ def error_rate_gates(canary: WindowStats, baseline: WindowStats, t: Thresholds) 
 
 
 def latency_gates(canary: WindowStats, baseline: WindowStats, t: Thresholds) -> list[GateResult]:
+    # The canary's p99 is its own API Gateway Latency; the baseline's is the live function's Duration plus
+    # the canary's API Gateway overhead (controller/aws/metrics.py), never the stage's p99, which mixes the
+    # canary in and hid a slow canary at large shares.
     if canary.requests < t.min_requests or canary.p99_ms is None:
         reason = f"{canary.requests}/{t.min_requests} canary requests"
         return [GateResult("p99_latency", GateStatus.NO_DATA, reason)]

@@ -19,7 +19,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from controller.aws.lock import StageLock
-from controller.aws.metrics import PeriodSample
+from controller.aws.metrics import FunctionPair, PeriodSample
 from controller.aws.stage import StageState
 from controller.config import ControllerConfig
 from controller.errors import AwsError, ControllerError, StateConflict, UsageError
@@ -57,7 +57,7 @@ class StagesPort(Protocol):
 
 
 class MetricsPort(Protocol):
-    def fetch(self, start: float, end: float) -> list[PeriodSample]: ...
+    def fetch(self, start: float, end: float, functions: FunctionPair) -> list[PeriodSample]: ...
 
 
 class AlarmsPort(Protocol):
@@ -419,7 +419,7 @@ class ShiftRun:
         """Judge-driven: the ramp sets the next share after each judged period; the judge's PASS promotes."""
         assert self.ramp_factory is not None, "the adaptive strategy needs a ramp"
         ramp = self.ramp_factory()
-        rpp = self._recent_requests_per_period()
+        rpp = self._recent_requests_per_period(slots)
         percent = current_percent or ramp.initial_percent(rpp)
         started = self.clock()
         step = 1
@@ -431,7 +431,7 @@ class ShiftRun:
                 return self._interrupted(slots, track.percent)
             before = self._counts()
             self._check_canary(self.lock.renew(), slots, track.percent)
-            obs, alarm_states, judged_now = self._observe(track)
+            obs, alarm_states, judged_now = self._observe(track, slots)
             proposal = None
             if judged_now and obs.judgement is not None:
                 latest = judged_now[-1]
@@ -478,12 +478,12 @@ class ShiftRun:
         self.stages.set_canary_percent(self.prod, percent)
         self.events.emit("step_started", step=step, steps=None, percent=percent, bake_s=None)
 
-    def _recent_requests_per_period(self) -> float:
+    def _recent_requests_per_period(self, slots: Slots) -> float:
         """The stage's requests in its latest complete period before the canary (sizes the first share)."""
         period = self.cfg.metrics.period_seconds
         end = math.floor(self.clock() / period) * period
         try:
-            samples = self.metrics.fetch(end - 5 * period, end)
+            samples = self.metrics.fetch(end - 5 * period, end, self._functions(slots))
         except AwsError as exc:
             self.events.emit("warning", message=f"could not size the first canary share: {exc}")
             return 0.0
@@ -501,7 +501,7 @@ class ShiftRun:
         before = self._counts()
         stage = self.lock.renew()
         self._check_canary(stage, slots, track.percent)
-        obs, alarm_states, _ = self._observe(track)
+        obs, alarm_states, _ = self._observe(track, slots)
         decision = decide(track.state, obs, self.policy)
         track.ticks += 1
         self._emit_tick(track, obs, decision, alarm_states, before)
@@ -553,7 +553,16 @@ class ShiftRun:
                 f"found {now}); someone ran rollback or promote: stopping without touching the stage"
             )
 
-    def _observe(self, track: Tracking) -> tuple[Observation, dict[str, str], list[PeriodSample]]:
+    def _functions(self, slots: Slots) -> FunctionPair:
+        # Per-slot Lambda Duration gives the baseline's latency; the stage's Latency mixes both versions.
+        return FunctionPair(
+            live=self.cfg.slot(slots.live).function_name,
+            candidate=self.cfg.slot(slots.candidate).function_name,
+        )
+
+    def _observe(
+        self, track: Tracking, slots: Slots
+    ) -> tuple[Observation, dict[str, str], list[PeriodSample]]:
         """One GetMetricData and one DescribeAlarms.
 
         Gates read every complete period since the step started (the whole window is re-read each tick, so
@@ -568,7 +577,7 @@ class ShiftRun:
         samples: list[PeriodSample] = []
         if end > start:
             try:
-                samples = self.metrics.fetch(start, end)
+                samples = self.metrics.fetch(start, end, self._functions(slots))
             except AwsError as exc:
                 self.events.emit(
                     "warning", message=f"metrics unavailable this tick (counted as no data): {exc}"

@@ -7,13 +7,13 @@ import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from controller.aws.metrics import PeriodSample
+from controller.aws.metrics import FunctionPair, MetricsAdapter, PeriodSample
 from controller.aws.stage import Canary, StageState
 from controller.config import parse_config
 from controller.errors import AwsError
-from controller.stats import WindowStats
 
 CONFIG = {
     "schema_version": 1,
@@ -158,19 +158,47 @@ class FakeStages:
         return [entry[0] for entry in self.log]
 
 
+def nearest_rank(values: list[float], stat: str) -> float:
+    """CloudWatch-style percentile ("p99") of raw values: the smallest with stat% of them at or below it."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(float(stat[1:]) / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def durations(n: int, p99_ms: float) -> list[float]:
+    """n evenly spread handler durations, uniform on [0, p99/0.99], so their p99 is p99_ms."""
+    return [p99_ms / 0.99 * (i + 0.5) / n for i in range(n)]
+
+
 @dataclass
 class TrafficModel:
-    """Synthetic CloudWatch: requests per period split by the canary percent in force, with error rates."""
+    """Synthetic CloudWatch behind the real MetricsAdapter: requests per period split by the canary percent
+    in force, with error rates and latencies, published the way AWS publishes them.
+
+    API Gateway counts canary requests both under Stage "production/Canary" and in the stage's own series, so
+    the stage's Latency mixes both versions; AWS/Lambda Duration is per function (FunctionName). A request's
+    API Gateway Latency is its function's Duration plus `api_overhead_ms`. The candidate's function also
+    serves `staging_requests_per_period` staging requests with `staging_p99_ms`.
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-metrics-and-dimensions.html
+    https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
+    """
 
     stages: FakeStages
     requests_per_period: int = 1000
     candidate_error_rate: float = 0.0
     live_error_rate: float = 0.0
-    candidate_p99_ms: float = 50.0
+    candidate_p99_ms: float = 50.0  # the candidate function's Duration p99
     live_p99_ms: float = 50.0
+    api_overhead_ms: float = 10.0
+    staging_requests_per_period: int = 0
+    staging_p99_ms: float = 50.0
+    live_function: str = "apigw-canary-blue"
+    candidate_function: str = "apigw-canary-green"
     period_s: int = 60
     calls: list[tuple[float, float]] = field(default_factory=list)
     called_at: list[float] = field(default_factory=list)
+    queries_per_call: list[int] = field(default_factory=list)
+    functions_asked: set[FunctionPair] = field(default_factory=set)
     fail: bool = False
 
     def percent_at(self, t: float) -> float:
@@ -180,33 +208,84 @@ class TrafficModel:
                 percent = p
         return percent
 
-    def fetch(self, start: float, end: float) -> list[PeriodSample]:
+    def fetch(self, start: float, end: float, functions: FunctionPair) -> list[PeriodSample]:
+        self.functions_asked.add(functions)
+        adapter = MetricsAdapter(self, "AWS/ApiGateway", "apigw-canary", "production", self.period_s)
+        return adapter.fetch(start, end, functions)
+
+    # -- the CloudWatch client the adapter calls ----------------------------------------------------------
+
+    def get_metric_data(self, **request: Any) -> dict[str, Any]:
+        start, end = request["StartTime"].timestamp(), request["EndTime"].timestamp()
         self.calls.append((start, end))
         self.called_at.append(self.stages.clock())
+        self.queries_per_call.append(len(request["MetricDataQueries"]))
         if self.fail:
             raise AwsError("GetMetricData: Throttling: injected")
-        samples = []
+        periods = []
         t = start
         while t < end:
-            share = self.percent_at(t) / 100
-            # Each period's total differs a little, so a test can tell periods apart by their counts.
-            wobble = int(t // self.period_s) % 97 if self.requests_per_period else 0
-            total = self.requests_per_period + wobble
-            canary_n = round(total * share)
-            live_n = total - canary_n
-            # Errors dithered per period by a fixed, evenly spread offset, so small periods are not rounded
-            # up or down on average: each version's long-run rate is exactly the one asked for.
-            index = int(t // self.period_s)
-            canary_errors = math.floor(canary_n * self.candidate_error_rate + (index * 0.6180339887) % 1)
-            live_errors = math.floor(live_n * self.live_error_rate + (index * 0.7548776662 + 0.5) % 1)
-            canary = WindowStats(
-                canary_n, canary_errors, 0, p99_ms=self.candidate_p99_ms if canary_n else None
-            )
-            baseline = WindowStats(live_n, live_errors, 0, p99_ms=self.live_p99_ms if live_n else None)
-            if canary_n or live_n:
-                samples.append(PeriodSample(t, canary, baseline))
+            periods.append((t, self.period(t)))
             t += self.period_s
-        return samples
+        results = []
+        for query in request["MetricDataQueries"]:
+            stat = query["MetricStat"]
+            metric = stat["Metric"]
+            key = (
+                metric["Namespace"],
+                metric["MetricName"],
+                tuple(sorted((d["Name"], d["Value"]) for d in metric["Dimensions"])),
+                stat["Stat"],
+            )
+            stamps, values = [], []
+            for t, series in periods:
+                if key in series:
+                    stamps.append(datetime.fromtimestamp(t, UTC))
+                    values.append(series[key])
+            results.append({"Id": query["Id"], "Timestamps": stamps, "Values": values})
+        return {"MetricDataResults": results}
+
+    def period(self, t: float) -> dict[tuple, float]:
+        """Every datapoint CloudWatch would hold for the period starting at t (absent when no requests)."""
+        share = self.percent_at(t) / 100
+        # Each period's total differs a little, so a test can tell periods apart by their counts.
+        wobble = int(t // self.period_s) % 97 if self.requests_per_period else 0
+        total = self.requests_per_period + wobble
+        canary_n = round(total * share)
+        live_n = total - canary_n
+        # Errors dithered per period by a fixed, evenly spread offset, so small periods are not rounded
+        # up or down on average: each version's long-run rate is exactly the one asked for.
+        index = int(t // self.period_s)
+        canary_errors = math.floor(canary_n * self.candidate_error_rate + (index * 0.6180339887) % 1)
+        live_errors = math.floor(live_n * self.live_error_rate + (index * 0.7548776662 + 0.5) % 1)
+        live_ms = durations(live_n, self.live_p99_ms) if live_n else []
+        canary_ms = durations(canary_n, self.candidate_p99_ms) if canary_n else []
+        staging_ms = durations(self.staging_requests_per_period, self.staging_p99_ms)
+        out: dict[tuple, float] = {}
+
+        def api(stage: str, count: int, errors: int, latencies: list[float]) -> None:
+            dims = (("ApiName", "apigw-canary"), ("Stage", stage))
+            if not count:
+                return
+            out[("AWS/ApiGateway", "Count", dims, "Sum")] = count
+            out[("AWS/ApiGateway", "5XXError", dims, "Sum")] = errors
+            out[("AWS/ApiGateway", "4XXError", dims, "Sum")] = 0
+            for pct in ("p50", "p90", "p99"):
+                out[("AWS/ApiGateway", "Latency", dims, pct)] = nearest_rank(latencies, pct)
+
+        def duration(function: str, values: list[float]) -> None:
+            for pct in ("p50", "p90", "p99"):
+                if values:
+                    out[("AWS/Lambda", "Duration", (("FunctionName", function),), pct)] = nearest_rank(
+                        values, pct
+                    )
+
+        overhead = self.api_overhead_ms
+        api("production/Canary", canary_n, canary_errors, [d + overhead for d in canary_ms])
+        api("production", total, canary_errors + live_errors, [d + overhead for d in canary_ms + live_ms])
+        duration(self.live_function, live_ms)
+        duration(self.candidate_function, canary_ms + staging_ms)
+        return out
 
 
 class FakeAlarms:

@@ -14,7 +14,7 @@ from controller_fakes import FakeClock, FakeStages
 from controller.aws.alarms import AlarmsAdapter
 from controller.aws.clients import client_config
 from controller.aws.lock import LOCK_VARIABLE, Lease, StageLock, holder_is_dead_local
-from controller.aws.metrics import MetricsAdapter, build_samples
+from controller.aws.metrics import FunctionPair, MetricsAdapter, baseline_latency, build_samples
 from controller.aws.stage import StageAdapter
 from controller.errors import AwsError, LockHeldError
 
@@ -103,17 +103,19 @@ def test_other_aws_errors_name_the_operation_and_code() -> None:
             StageAdapter(api, "abc", "slot").remove_canary("production")
 
 
-def test_one_get_metric_data_call_fetches_canary_and_stage_series() -> None:
+def test_one_get_metric_data_call_fetches_canary_stage_and_per_function_series() -> None:
     cw = client("cloudwatch")
     adapter = MetricsAdapter(cw, "AWS/ApiGateway", "api", "production", 60)
+    functions = FunctionPair(live="app-blue", candidate="app-green")
     t = datetime(2025, 1, 1, 0, 1, tzinfo=UTC)
     results = [
         {"Id": "canary_count", "Timestamps": [t], "Values": [10.0], "StatusCode": "Complete"},
         {"Id": "canary_e5xx", "Timestamps": [t], "Values": [2.0], "StatusCode": "Complete"},
         {"Id": "stage_count", "Timestamps": [t], "Values": [100.0], "StatusCode": "Complete"},
         {"Id": "stage_e5xx", "Timestamps": [t], "Values": [3.0], "StatusCode": "Complete"},
-        {"Id": "stage_p99", "Timestamps": [t], "Values": [80.0], "StatusCode": "Complete"},
         {"Id": "canary_p99", "Timestamps": [t], "Values": [120.0], "StatusCode": "Complete"},
+        {"Id": "candidate_fn_p99", "Timestamps": [t], "Values": [100.0], "StatusCode": "Complete"},
+        {"Id": "live_fn_p99", "Timestamps": [t], "Values": [60.0], "StatusCode": "Complete"},
     ]
     with Stubber(cw) as stub:
         stub.add_response(
@@ -121,16 +123,45 @@ def test_one_get_metric_data_call_fetches_canary_and_stage_series() -> None:
             {"MetricDataResults": results},
             {"MetricDataQueries": ANY, "StartTime": ANY, "EndTime": ANY, "ScanBy": "TimestampAscending"},
         )
-        (sample,) = adapter.fetch(t.timestamp(), t.timestamp() + 60)
-    queries = adapter.queries()
-    assert len(queries) == 12
+        (sample,) = adapter.fetch(t.timestamp(), t.timestamp() + 60, functions)
+    queries = adapter.queries(functions)
+    assert len(queries) == 15  # one call; GetMetricData takes up to 500 queries
+    metrics = {q["MetricStat"]["Metric"]["Namespace"]: [] for q in queries}
+    for q in queries:
+        metric = q["MetricStat"]["Metric"]
+        metrics[metric["Namespace"]].append((metric["MetricName"], metric["Dimensions"][-1]["Value"]))
     # Canary metrics carry Stage = "{stage}/Canary":
     # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-metrics-and-dimensions.html
-    stages = {q["MetricStat"]["Metric"]["Dimensions"][1]["Value"] for q in queries}
-    assert stages == {"production", "production/Canary"}
+    assert {stage for _, stage in metrics["AWS/ApiGateway"]} == {"production", "production/Canary"}
+    # The stage's Latency mixes both versions, so it is not read at all.
+    assert ("Latency", "production") not in metrics["AWS/ApiGateway"]
+    # Duration per function: dimension FunctionName
+    # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
+    assert sorted(set(metrics["AWS/Lambda"])) == [("Duration", "app-blue"), ("Duration", "app-green")]
     assert (sample.canary.requests, sample.canary.errors_5xx, sample.canary.p99_ms) == (10, 2, 120.0)
-    # The stage's own metrics include the canary's requests, so the baseline is the difference.
+    # The stage's own counts include the canary's requests, so the baseline's are the difference; its p99 is
+    # the live function's Duration plus the 20 ms API Gateway adds on the canary's requests.
     assert (sample.baseline.requests, sample.baseline.errors_5xx, sample.baseline.p99_ms) == (90, 1, 80.0)
+
+
+def test_the_baseline_latency_is_the_live_duration_plus_the_canarys_overhead_never_less() -> None:
+    assert baseline_latency(canary_latency=130.0, candidate_duration=110.0, live_duration=40.0) == 60.0
+    # Staging requests can lift the candidate's Duration above its canary Latency; the overhead is then
+    # taken as 0 rather than below the live function's own Duration.
+    assert baseline_latency(canary_latency=100.0, candidate_duration=150.0, live_duration=40.0) == 40.0
+
+
+def test_a_missing_duration_leaves_the_baseline_latency_unknown_instead_of_using_the_stage() -> None:
+    values = {
+        "canary_count": {60.0: 50.0},
+        "stage_count": {60.0: 100.0},
+        "canary_p99": {60.0: 300.0},
+        "stage_p99": {60.0: 290.0},
+        "candidate_fn_p99": {60.0: 280.0},
+    }
+    (sample,) = build_samples(values, 60.0, 120.0)
+    assert sample.baseline.requests == 50
+    assert sample.baseline.p99_ms is None
 
 
 def test_periods_outside_the_window_or_without_any_datapoint_are_left_out() -> None:

@@ -9,12 +9,14 @@ import pytest
 from controller_fakes import FakeAlarms, FakeClock, FakeStages, TrafficModel, config
 
 from controller.aws.lock import LOCK_VARIABLE, Lease, StageLock
+from controller.aws.metrics import FunctionPair
 from controller.errors import AwsError, LockHeldError, StateConflict
 from controller.events import Recorder
-from controller.gates import Thresholds
+from controller.gates import GateStatus, Thresholds, latency_gates
 from controller.hooks import HookResult
 from controller.rollout import Policy
 from controller.runner import Outcome, ShiftOptions, ShiftRun
+from controller.stats import WindowStats
 from controller.strategy import build_plan
 
 CFG = config()
@@ -118,6 +120,56 @@ def test_a_slow_candidate_is_rolled_back_on_latency_against_the_baseline(world: 
     world.traffic.candidate_p99_ms = 400
     assert world.run() is Outcome.ROLLED_BACK
     assert world.of("gate_failed")[0]["gate"] == "p99_vs_baseline"
+
+
+def test_a_slow_candidate_at_half_the_traffic_fails_the_latency_gate_the_mixed_stage_p99_let_through(
+    world: World,
+) -> None:
+    world.traffic.candidate_p99_ms = 400  # live: 50 ms, both plus 10 ms of API Gateway
+    assert world.run(steps="50,100", bake="2m") is Outcome.ROLLED_BACK
+    failed = world.of("gate_failed")[0]
+    assert (failed["gate"], failed["percent"]) == ("p99_vs_baseline", 50)
+    tick = world.of("tick")[-1]
+    assert tick["canary"]["p99_ms"] > 350 and tick["baseline"]["p99_ms"] < 70
+    # The old baseline, the stage's own p99, counts the canary's requests too (API Gateway publishes them
+    # under both Stage dimensions), so at 50% it sat near the canary's and the same gate passed:
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-metrics-and-dimensions.html
+    t = world.traffic.calls[-1][0]
+    stage_dims = (("ApiName", "apigw-canary"), ("Stage", "production"))
+    mixed = world.traffic.period(t)[("AWS/ApiGateway", "Latency", stage_dims, "p99")]
+    canary = WindowStats(tick["canary"]["requests"], 0, p99_ms=tick["canary"]["p99_ms"])
+    (old,) = latency_gates(canary, WindowStats(500, 0, p99_ms=mixed), Thresholds())
+    assert old.status is GateStatus.PASS and mixed > 350
+
+
+def test_the_judge_catches_a_slow_candidate_at_half_the_traffic_when_the_latency_gate_is_lenient(
+    world: World,
+) -> None:
+    from controller.judge import Judge, JudgeConfig
+
+    world.traffic.candidate_p99_ms = 400
+    lenient = Thresholds(max_p99_ratio=100, min_requests=50)
+    outcome = world.run(steps="50,100", bake="5m", thresholds=lenient, judge=lambda: Judge(JudgeConfig()))
+    assert outcome is Outcome.ROLLED_BACK
+    assert world.of("gate_failed")[0]["gate"] == "judge"
+    assert "p99" in world.of("gate_failed")[0]["reason"]
+
+
+def test_staging_traffic_on_the_candidate_function_does_not_hide_a_slow_canary(world: World) -> None:
+    # The candidate function serves staging too, so its Duration mixes in staging's requests (accepted).
+    world.traffic.candidate_p99_ms = 400
+    world.traffic.staging_requests_per_period = 100
+    world.traffic.staging_p99_ms = 20
+    assert world.run(steps="50,100", bake="2m") is Outcome.ROLLED_BACK
+    assert world.of("gate_failed")[0]["gate"] == "p99_vs_baseline"
+
+
+def test_every_metrics_call_reads_the_live_and_candidate_functions_in_the_same_batch(world: World) -> None:
+    world.run()
+    assert set(world.traffic.queries_per_call) == {15}
+    # production serves blue, so blue's function is the baseline's and green's the candidate's
+    expected = FunctionPair(live="apigw-canary-blue", candidate="apigw-canary-green")
+    assert world.traffic.functions_asked == {expected}
 
 
 def test_an_alarm_going_off_mid_rollout_rolls_back(world: World) -> None:
