@@ -11,6 +11,7 @@ import contextlib
 import json
 from typing import Any
 
+from moto.apigateway import models as apigw_models
 from moto.apigateway import responses as apigw_responses
 from moto.apigateway.exceptions import BadRequestException
 
@@ -172,6 +173,26 @@ def update_domain_name(self: Any) -> str:
     return json.dumps(domain.to_json())
 
 
+def _account_patch(original: Any) -> Any:
+    """UpdateAccount: `replace /cloudwatchRoleArn` without a value (or `remove`) clears the role.
+
+    The Terraform provider resets the account this way when an aws_api_gateway_account is destroyed; moto
+    raised KeyError('value') (HTTP 500), which the provider retries for ten minutes.
+    https://docs.aws.amazon.com/apigateway/latest/api/API_UpdateAccount.html
+    """
+
+    def apply_patch_operations(self: Any, patch_operations: list[dict[str, Any]]) -> Any:
+        rest = []
+        for op in patch_operations:
+            if op.get("path") == "/cloudwatchRoleArn" and (op.get("op") == "remove" or not op.get("value")):
+                self.cloudwatch_role_arn = None
+            else:
+                rest.append(op)
+        return original(self, rest)
+
+    return apply_patch_operations
+
+
 _installed = False
 
 
@@ -188,3 +209,4 @@ def install() -> None:
     cls.update_deployment = update_deployment
     cls.update_resource = update_resource
     cls.update_domain_name = update_domain_name
+    apigw_models.Account.apply_patch_operations = _account_patch(apigw_models.Account.apply_patch_operations)

@@ -13,6 +13,8 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from .rpcv2_cbor import error_body
+
 _CODES = {
     # service -> status -> error code
     "apigateway": {429: "TooManyRequestsException", 503: "ServiceUnavailableException"},
@@ -35,25 +37,6 @@ _MESSAGES = {
 }
 
 
-def _cbor_text(text: str) -> bytes:
-    data = text.encode("utf-8")
-    n = len(data)
-    if n < 24:
-        head = bytes([0x60 + n])
-    elif n < 256:
-        head = bytes([0x78, n])
-    else:
-        head = bytes([0x79]) + n.to_bytes(2, "big")
-    return head + data
-
-
-def _cbor_map(items: dict[str, str]) -> bytes:
-    out = bytes([0xA0 + len(items)])
-    for key, value in items.items():
-        out += _cbor_text(key) + _cbor_text(value)
-    return out
-
-
 def fault_response(environ: dict[str, Any], service: str | None, status: int) -> Response:
     code = _CODES.get(service or "", {}).get(status) or _DEFAULT.get(status, "InternalFailure")
     message = _MESSAGES.get(status, "Injected fault")
@@ -62,7 +45,7 @@ def fault_response(environ: dict[str, Any], service: str | None, status: int) ->
     if "cbor" in content_type or environ.get("HTTP_SMITHY_PROTOCOL") == "rpc-v2-cbor":
         headers["smithy-protocol"] = "rpc-v2-cbor"
         return Response(
-            _cbor_map({"__type": code, "message": message}),
+            error_body({"__type": code, "message": message}),
             status=status,
             headers=headers,
             content_type="application/cbor",

@@ -5,6 +5,7 @@ Routes, in order:
 - /restapis/{id}/{stage}/_user_request_/* the execute-api data plane
 - any AWS call while a control-plane fault for its service is active: that fault's error
 - /tags/arn:...:apigateway:...            API Gateway tagging (moto 404s on it)
+- POST /service/{S}/operation/{Op} with smithy-protocol: rpc-v2-cbor   CBOR calls, run through moto as JSON
 - everything else                         moto's DomainDispatcherApplication (with our in-process patches)
 """
 
@@ -24,7 +25,14 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-from . import apigateway_canary, apigateway_tags, apigateway_updates, cloudwatch
+from . import (
+    apigateway_canary,
+    apigateway_tags,
+    apigateway_updates,
+    cloudwatch,
+    lambda_permissions,
+    rpcv2_cbor,
+)
 from .alarms import AlarmEvaluator
 from .aws_errors import fault_response
 from .dataplane import DataPlane
@@ -67,6 +75,7 @@ class LocalCloudApp:
         self.dataplane = dataplane
         self.faults = faults
         self.evaluator = evaluator
+        self.cbor = rpcv2_cbor.CborFrontEnd(moto_app)
         self.started_at = time.time()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -88,6 +97,8 @@ class LocalCloudApp:
         if path.startswith("/tags/arn:") and ":apigateway:" in path and service in (None, "apigateway"):
             region = scope.group("region") if scope else "us-east-1"
             return apigateway_tags.handle(Request(environ), DEFAULT_ACCOUNT, region)(environ, start_response)
+        if rpcv2_cbor.is_cbor_call(environ):
+            return self.cbor(environ, start_response)
         return self.moto_app(environ, start_response)
 
     def _admin(self, request: Request) -> Response:
@@ -136,6 +147,7 @@ def install_patches() -> None:
     apigateway_canary.install()
     apigateway_updates.install()
     cloudwatch.install()
+    lambda_permissions.install()
 
 
 class LocalCloudServer:
