@@ -1,0 +1,50 @@
+# Least privilege for running the traffic controller against this stack: read both stages and the
+# deployments, snapshot the API definition into a new deployment, patch the two stages, read metrics and this
+# stack's alarms. Nothing else (no integration, function or API changes).
+locals {
+  apigateway_api_arn = "arn:${data.aws_partition.current.partition}:apigateway:${data.aws_region.current.region}::/restapis/${module.rest_api.rest_api_id}"
+  alarm_arn_prefix   = "arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:alarm:"
+}
+
+data "aws_iam_policy_document" "controller" {
+  statement {
+    sid     = "ReadStagesAndDeployments"
+    actions = ["apigateway:GET"]
+    resources = concat(
+      [for stage in values(local.stage_names) : "${local.apigateway_api_arn}/stages/${stage}"],
+      ["${local.apigateway_api_arn}/deployments", "${local.apigateway_api_arn}/deployments/*"],
+    )
+  }
+
+  statement {
+    sid       = "ShiftPromoteRollBack"
+    actions   = ["apigateway:PATCH"]
+    resources = [for stage in values(local.stage_names) : "${local.apigateway_api_arn}/stages/${stage}"]
+  }
+
+  statement {
+    sid       = "SnapshotDefinitionForRelease"
+    actions   = ["apigateway:POST"]
+    resources = ["${local.apigateway_api_arn}/deployments"]
+  }
+
+  statement {
+    sid       = "ReadAlarms"
+    actions   = ["cloudwatch:DescribeAlarms"]
+    resources = [for name in concat(module.alarms.alarm_names, [module.alarms.rollback_alarm_name]) : "${local.alarm_arn_prefix}${name}"]
+  }
+
+  # CloudWatch metric reads have no resource-level permissions
+  # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html).
+  statement {
+    sid       = "ReadMetrics"
+    actions   = ["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "ReadSlotFunctions"
+    actions   = ["lambda:GetFunctionConfiguration"]
+    resources = [for m in module.slot : m.function_arn]
+  }
+}

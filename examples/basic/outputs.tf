@@ -1,0 +1,19 @@
+output "controller_config" {
+  description = "What the controller reads (python -m controller ... --tf-dir .)."
+  value       = module.canary.controller_config
+}
+
+output "production_invoke_url" {
+  description = "Production stage URL: curl \"$URL/hello\"."
+  value       = module.canary.production_invoke_url
+}
+
+output "staging_invoke_url" {
+  description = "Staging stage URL: curl \"$URL/hello\"."
+  value       = module.canary.staging_invoke_url
+}
+
+output "rollback_alarm_name" {
+  description = "Composite alarm that means roll back."
+  value       = module.canary.rollback_alarm_name
+}

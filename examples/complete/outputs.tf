@@ -1,0 +1,34 @@
+output "controller_config" {
+  description = "What the controller reads (python -m controller ... --tf-dir .)."
+  value       = module.canary.controller_config
+}
+
+output "controller_iam_policy_json" {
+  description = "Least-privilege policy for the controller's role."
+  value       = module.canary.controller_iam_policy_json
+}
+
+output "production_invoke_url" {
+  description = "Production stage URL."
+  value       = module.canary.production_invoke_url
+}
+
+output "staging_invoke_url" {
+  description = "Staging stage URL."
+  value       = module.canary.staging_invoke_url
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms notify."
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard with both slots side by side."
+  value       = module.canary.dashboard_name
+}
+
+output "custom_domain_url" {
+  description = "Production through the custom domain (null without domain_name)."
+  value       = module.canary.custom_domain_url
+}

@@ -1,0 +1,88 @@
+locals {
+  create_certificate = var.certificate_arn == null
+  manage_dns         = var.zone_id != null
+  regional           = var.endpoint_type == "REGIONAL"
+
+  certificate_arn = local.create_certificate ? one(aws_acm_certificate_validation.this[*].certificate_arn) : var.certificate_arn
+
+  target_name    = local.regional ? aws_api_gateway_domain_name.this.regional_domain_name : aws_api_gateway_domain_name.this.cloudfront_domain_name
+  target_zone_id = local.regional ? aws_api_gateway_domain_name.this.regional_zone_id : aws_api_gateway_domain_name.this.cloudfront_zone_id
+
+  record_types = var.create_ipv6_record ? ["A", "AAAA"] : ["A"]
+}
+
+resource "aws_acm_certificate" "this" {
+  count = local.create_certificate ? 1 : 0
+
+  domain_name       = var.domain_name
+  validation_method = "DNS"
+  tags              = var.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_route53_record" "validation" {
+  for_each = {
+    for dvo in flatten(aws_acm_certificate.this[*].domain_validation_options) : dvo.domain_name => dvo
+  }
+
+  zone_id         = var.zone_id
+  name            = each.value.resource_record_name
+  type            = each.value.resource_record_type
+  records         = [each.value.resource_record_value]
+  ttl             = 300
+  allow_overwrite = true # every region's stack validates the same name with the same record
+}
+
+resource "aws_acm_certificate_validation" "this" {
+  count = local.create_certificate ? 1 : 0
+
+  certificate_arn         = aws_acm_certificate.this[0].arn
+  validation_record_fqdns = [for r in aws_route53_record.validation : r.fqdn]
+}
+
+resource "aws_api_gateway_domain_name" "this" {
+  #checkov:skip=CKV_AWS_206:security_policy is a variable whose validation admits only TLS_1_2 and the enhanced TLS 1.2/1.3 policies; checkov cannot follow it through the module call.
+  domain_name              = var.domain_name
+  security_policy          = var.security_policy
+  regional_certificate_arn = local.regional ? local.certificate_arn : null
+  certificate_arn          = local.regional ? null : local.certificate_arn
+
+  endpoint_configuration {
+    types = [var.endpoint_type]
+  }
+
+  tags = var.tags
+}
+
+resource "aws_api_gateway_base_path_mapping" "this" {
+  api_id      = var.rest_api_id
+  stage_name  = var.stage_name
+  domain_name = aws_api_gateway_domain_name.this.domain_name
+  base_path   = var.base_path == "" ? null : var.base_path
+}
+
+resource "aws_route53_record" "alias" {
+  for_each = local.manage_dns ? toset(local.record_types) : toset([])
+
+  zone_id         = var.zone_id
+  name            = var.domain_name
+  type            = each.key
+  set_identifier  = var.weighted_routing == null ? null : var.weighted_routing.set_identifier
+  health_check_id = var.weighted_routing == null ? null : var.weighted_routing.health_check_id
+
+  alias {
+    name                   = local.target_name
+    zone_id                = local.target_zone_id
+    evaluate_target_health = var.evaluate_target_health
+  }
+
+  dynamic "weighted_routing_policy" {
+    for_each = var.weighted_routing == null ? [] : [var.weighted_routing]
+    content {
+      weight = weighted_routing_policy.value.weight
+    }
+  }
+}

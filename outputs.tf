@@ -1,0 +1,147 @@
+################################################################################
+# For the controller: one object, versioned
+################################################################################
+
+output "controller_config" {
+  description = "Everything the traffic controller needs, as one versioned object (schema in docs/contracts.md)."
+  value = {
+    schema_version    = 1
+    region            = data.aws_region.current.region
+    api_id            = module.rest_api.rest_api_id
+    api_name          = module.rest_api.rest_api_name
+    production_stage  = module.rest_api.production_stage_name
+    staging_stage     = module.rest_api.staging_stage_name
+    invoke_urls       = local.invoke_urls
+    routes            = module.rest_api.routes
+    slot_variable     = module.rest_api.slot_variable_name
+    initial_live_slot = module.rest_api.initial_live_slot
+    slots = {
+      for slot, m in module.slot : slot => {
+        function_name = m.function_name
+        function_arn  = m.function_arn
+        version_label = m.version_label
+      }
+    }
+    alarm_names         = module.alarms.alarm_names
+    canary_alarm_names  = module.alarms.canary_alarm_names
+    rollback_alarm_name = module.alarms.rollback_alarm_name
+    metrics = {
+      namespace      = "AWS/ApiGateway"
+      api_name       = module.rest_api.rest_api_name
+      period_seconds = var.metric_period_seconds
+      dimensions     = module.alarms.metric_dimensions
+    }
+    deployments = {
+      initial = module.rest_api.initial_deployment_id
+      staging = module.rest_api.staging_deployment_id
+    }
+  }
+}
+
+output "controller_iam_policy_json" {
+  description = "Least-privilege IAM policy (JSON) for whoever runs the controller against this stack."
+  value       = data.aws_iam_policy_document.controller.json
+}
+
+################################################################################
+# API
+################################################################################
+
+output "rest_api_id" {
+  description = "ID of the REST API."
+  value       = module.rest_api.rest_api_id
+}
+
+output "rest_api_name" {
+  description = "Name of the REST API."
+  value       = module.rest_api.rest_api_name
+}
+
+output "execution_arn" {
+  description = "Execution ARN of the REST API."
+  value       = module.rest_api.execution_arn
+}
+
+output "production_stage_name" {
+  description = "Stage serving live traffic."
+  value       = module.rest_api.production_stage_name
+}
+
+output "staging_stage_name" {
+  description = "Stage serving the idle slot."
+  value       = module.rest_api.staging_stage_name
+}
+
+output "production_invoke_url" {
+  description = "Invoke URL of the production stage (the local data plane's when execute_api_endpoint is set)."
+  value       = local.invoke_urls.production
+}
+
+output "staging_invoke_url" {
+  description = "Invoke URL of the staging stage (the local data plane's when execute_api_endpoint is set)."
+  value       = local.invoke_urls.staging
+}
+
+output "access_log_group_name" {
+  description = "Log group of both stages' JSON access logs."
+  value       = module.rest_api.access_log_group_name
+}
+
+################################################################################
+# Slots
+################################################################################
+
+output "function_names" {
+  description = "Slot function names by slot."
+  value       = { for slot, m in module.slot : slot => m.function_name }
+}
+
+output "function_arns" {
+  description = "Slot function ARNs by slot."
+  value       = { for slot, m in module.slot : slot => m.function_arn }
+}
+
+output "version_labels" {
+  description = "Release label of each slot."
+  value       = { for slot, m in module.slot : slot => m.version_label }
+}
+
+output "function_role_arns" {
+  description = "Execution role ARN of each slot function."
+  value       = { for slot, m in module.slot : slot => m.role_arn }
+}
+
+################################################################################
+# Alarms
+################################################################################
+
+output "alarm_names" {
+  description = "Every metric alarm's name."
+  value       = module.alarms.alarm_names
+}
+
+output "rollback_alarm_name" {
+  description = "Composite alarm that means \"roll back\"."
+  value       = module.alarms.rollback_alarm_name
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard (null when create_dashboard is false)."
+  value       = module.alarms.dashboard_name
+}
+
+################################################################################
+# Custom domain
+################################################################################
+
+output "custom_domain_url" {
+  description = "URL of production through the custom domain (null when custom_domain is null)."
+  value       = one(module.custom_domain[*].url)
+}
+
+output "custom_domain_target" {
+  description = "API Gateway host name and hosted zone the custom domain's alias records point at (null when custom_domain is null)."
+  value = one([
+    for m in module.custom_domain : { domain_name = m.target_domain_name, zone_id = m.target_zone_id }
+  ])
+}

@@ -1,0 +1,152 @@
+"""Each example applied against the local cloud, checked, and destroyed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+from .conftest import record_timings
+from .stack import Stack
+
+
+def answer(url: str) -> dict[str, Any]:
+    response = requests.get(url, timeout=15)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_basic_example_serves_the_recipe_and_its_canary(
+    stack_factory: Callable[..., Stack], aws_env: dict[str, str], aws: Callable[[str], Any]
+) -> None:
+    # 100% canary makes the split deterministic: every production request goes to the canary's slot, green.
+    stack = stack_factory(
+        "basic",
+        "basic",
+        {
+            "name_prefix": "tft-basic",
+            "canary_percent": 100,
+            "execute_api_endpoint": aws_env["AWS_ENDPOINT_URL"],
+            "metric_period_seconds": 10,
+        },
+    )
+    stack.init()
+    stack.apply()
+    outputs = stack.outputs()
+    config = outputs["controller_config"]
+
+    stage = aws("apigateway").get_stage(restApiId=config["api_id"], stageName="production")
+    # Canary settings: percentTraffic and stageVariableOverrides
+    # (https://docs.aws.amazon.com/apigateway/latest/api/API_CanarySettings.html).
+    assert stage["canarySettings"]["percentTraffic"] == 100
+    assert stage["canarySettings"]["stageVariableOverrides"] == {"slot": "green"}
+    assert stage["variables"] == {"slot": "blue"}
+    assert answer(f"{outputs['production_invoke_url']}/hello")["environment"] == "green"
+    assert answer(f"{outputs['staging_invoke_url']}/hello")["environment"] == "green"
+
+    code, out = stack.plan_exit_code()
+    assert code == 0, out
+    resources = len(stack.managed_resources())
+    stack.destroy()
+    record_timings("example_basic", stack, {"resources": resources})
+    assert stack.managed_resources() == []
+
+
+def test_complete_example_wires_alarms_to_sns_a_dashboard_and_a_custom_domain(
+    stack_factory: Callable[..., Stack], aws_env: dict[str, str], aws: Callable[[str], Any]
+) -> None:
+    zone_id = (
+        aws("route53")
+        .create_hosted_zone(Name="example.test", CallerReference="tft-complete")["HostedZone"]["Id"]
+        .split("/")[-1]
+    )
+    stack = stack_factory(
+        "complete",
+        "complete",
+        {
+            "name_prefix": "tft-complete",
+            "domain_name": "api.example.test",
+            "zone_id": zone_id,
+            "dns_weight": 100,
+            "execute_api_endpoint": aws_env["AWS_ENDPOINT_URL"],
+            "metric_period_seconds": 10,
+        },
+    )
+    stack.init()
+    try:
+        stack.apply()
+        outputs = stack.outputs()
+        config = outputs["controller_config"]
+        topic = outputs["alarm_topic_arn"]
+
+        alarms = aws("cloudwatch").describe_alarms(
+            AlarmNamePrefix="tft-complete", AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+        )
+        assert alarms["MetricAlarms"] and alarms["CompositeAlarms"]
+        for alarm in alarms["MetricAlarms"] + alarms["CompositeAlarms"]:
+            assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic]
+        thresholds = {a["AlarmName"]: a["Threshold"] for a in alarms["MetricAlarms"]}
+        assert thresholds["tft-complete-canary-5xx-rate"] == 2.0
+        assert thresholds["tft-complete-canary-p99-latency"] == 1500.0
+        assert aws("cloudwatch").get_dashboard(DashboardName=outputs["dashboard_name"])["DashboardBody"]
+
+        apigw = aws("apigateway")
+        paths = {r["path"]: r for r in apigw.get_resources(restApiId=config["api_id"])["items"]}
+        assert {"/hello", "/hello/{name}", "/orders"} <= set(paths)
+        orders = apigw.get_method(
+            restApiId=config["api_id"], resourceId=paths["/orders"]["id"], httpMethod="POST"
+        )
+        assert orders["authorizationType"] == "AWS_IAM"
+        settings = apigw.get_stage(restApiId=config["api_id"], stageName="production")["methodSettings"][
+            "*/*"
+        ]
+        assert (
+            settings["throttlingRateLimit"],
+            settings["throttlingBurstLimit"],
+            settings["loggingLevel"],
+        ) == (500.0, 1000, "ERROR")
+        account = apigw.get_account()
+        assert account["cloudwatchRoleArn"].endswith(":role/tft-complete-apigateway-cloudwatch")
+
+        domain = apigw.get_domain_name(domainName="api.example.test")
+        assert domain["securityPolicy"] == "TLS_1_2"
+        mappings = apigw.get_base_path_mappings(domainName="api.example.test")["items"]
+        assert [(m["restApiId"], m["stage"]) for m in mappings] == [(config["api_id"], "production")]
+        records = aws("route53").list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+        aliases = [
+            r for r in records if r["Name"].rstrip(".") == "api.example.test" and r["Type"] in ("A", "AAAA")
+        ]
+        # Weighted alias records: SetIdentifier + Weight per record
+        # (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/routing-policy-weighted.html).
+        assert sorted(r["Type"] for r in aliases) == ["A", "AAAA"]
+        assert all(r["Weight"] == 100 and r["SetIdentifier"] == "tft-complete-us-east-1" for r in aliases)
+        assert all("AliasTarget" in r for r in aliases)
+
+        assert answer(f"{outputs['production_invoke_url']}/hello")["environment"] == "blue"
+        assert answer(f"{outputs['staging_invoke_url']}/hello/ada")["environment"] == "green"
+        json.loads(outputs["controller_iam_policy_json"])
+
+        code, out = stack.plan_exit_code()
+        assert code == 0, out
+        resources = len(stack.managed_resources())
+        stack.destroy()
+        record_timings("example_complete", stack, {"resources": resources})
+        assert stack.managed_resources() == []
+        assert not apigw.get_domain_names()["items"]
+    finally:
+        if stack.managed_resources():
+            stack.destroy()
+        aws("route53").delete_hosted_zone(Id=zone_id)
+
+
+def test_alarm_period_must_be_one_cloudwatch_accepts(stack_factory: Callable[..., Stack]) -> None:
+    # Alarm periods: 10, 30 or a multiple of 60 seconds
+    # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html).
+    stack = stack_factory("basic", "period", {"name_prefix": "tft-period"})
+    stack.init()
+    for period in (45, 90, 0):
+        result = stack.run("plan", "-input=false", "-no-color", f"-var=metric_period_seconds={period}")
+        assert result.returncode == 1, period
+        assert "metric_period_seconds must be 10, 30 or a multiple of 60" in result.stderr, result.stderr

@@ -1,0 +1,345 @@
+################################################################################
+# Naming and tags
+################################################################################
+
+variable "name_prefix" {
+  description = "Prefix of every name: the API, the slot functions (<prefix>-blue, <prefix>-green), roles, alarms and the dashboard."
+  type        = string
+  default     = "apigw-canary"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9-]{0,37}$", var.name_prefix))
+    error_message = "name_prefix must start with a letter and hold 1-38 letters, digits or hyphens (function and role names derive from it)."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource that takes tags."
+  type        = map(string)
+  default     = {}
+}
+
+################################################################################
+# Slot functions
+################################################################################
+
+variable "blue_source_dir" {
+  description = "Source directory of the blue slot's function (null = the module's lambda/blue, the recipe's v1.0.0 handler)."
+  type        = string
+  default     = null
+}
+
+variable "green_source_dir" {
+  description = "Source directory of the green slot's function (null = the module's lambda/green, the recipe's v2.0.0 handler)."
+  type        = string
+  default     = null
+}
+
+variable "blue_package_file" {
+  description = "Prebuilt .zip for the blue slot, used instead of blue_source_dir."
+  type        = string
+  default     = null
+}
+
+variable "green_package_file" {
+  description = "Prebuilt .zip for the green slot, used instead of green_source_dir."
+  type        = string
+  default     = null
+}
+
+variable "blue_version_label" {
+  description = "Release label of the code in the blue slot."
+  type        = string
+  default     = "v1.0.0"
+}
+
+variable "green_version_label" {
+  description = "Release label of the code in the green slot."
+  type        = string
+  default     = "v2.0.0"
+}
+
+variable "lambda_handler" {
+  description = "Entry point of both slot functions, MODULE.FUNCTION."
+  type        = string
+  default     = "handler.lambda_handler"
+}
+
+variable "lambda_runtime" {
+  description = "Runtime of both slot functions."
+  type        = string
+  default     = "python3.12"
+}
+
+variable "lambda_memory_size" {
+  description = "Memory of each slot function in MB."
+  type        = number
+  default     = 128
+}
+
+variable "lambda_timeout" {
+  description = "Timeout of each slot function in seconds (keep it under the API's 29 s integration timeout)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.lambda_timeout >= 1 && var.lambda_timeout <= 29
+    error_message = "lambda_timeout must be 1-29 seconds: API Gateway gives up on the function after 29 s."
+  }
+}
+
+variable "lambda_environment_variables" {
+  description = "Environment variables of both slot functions (VERSION_LABEL is added per slot)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "lambda_kms_key_arn" {
+  description = "KMS key for the functions' environment variables (null = AWS managed key)."
+  type        = string
+  default     = null
+}
+
+variable "lambda_vpc_subnet_ids" {
+  description = "Subnets for the slot functions (empty = not in a VPC)."
+  type        = list(string)
+  default     = []
+}
+
+variable "lambda_vpc_security_group_ids" {
+  description = "Security groups for the slot functions when lambda_vpc_subnet_ids is set."
+  type        = list(string)
+  default     = []
+}
+
+variable "lambda_layers" {
+  description = "Layer version ARNs for both slot functions."
+  type        = list(string)
+  default     = []
+}
+
+variable "lambda_reserved_concurrent_executions" {
+  description = "Reserved concurrency of each slot function (-1 = unreserved)."
+  type        = number
+  default     = -1
+}
+
+variable "lambda_dead_letter_target_arn" {
+  description = "SQS queue or SNS topic for failed asynchronous invocations of either slot (null = none)."
+  type        = string
+  default     = null
+}
+
+variable "lambda_tracing_mode" {
+  description = "X-Ray tracing of the slot functions: Active or PassThrough."
+  type        = string
+  default     = "Active"
+}
+
+variable "lambda_log_retention_days" {
+  description = "Retention of the slot functions' log groups in days."
+  type        = number
+  default     = 30
+}
+
+variable "lambda_build_dir" {
+  description = "Where packages built from the source directories are written (null = modules/lambda_function/build)."
+  type        = string
+  default     = null
+}
+
+################################################################################
+# REST API and stages
+################################################################################
+
+variable "routes" {
+  description = "Routes served by the slot functions (path up to 3 segments, method or ANY, authorization NONE or AWS_IAM)."
+  type = list(object({
+    path          = string
+    method        = string
+    authorization = optional(string, "NONE")
+  }))
+  default = [{ path = "/hello", method = "GET" }]
+}
+
+variable "endpoint_type" {
+  description = "Endpoint type of the REST API: REGIONAL, EDGE or PRIVATE."
+  type        = string
+  default     = "REGIONAL"
+}
+
+variable "initial_live_slot" {
+  description = "Slot production serves when the stack is created (staging serves the other). After that the controller decides."
+  type        = string
+  default     = "blue"
+
+  validation {
+    condition     = contains(["blue", "green"], var.initial_live_slot)
+    error_message = "initial_live_slot must be blue or green."
+  }
+}
+
+variable "throttling_rate_limit" {
+  description = "Requests per second allowed per method on each stage."
+  type        = number
+  default     = 1000
+}
+
+variable "throttling_burst_limit" {
+  description = "Burst of requests allowed per method on each stage."
+  type        = number
+  default     = 2000
+}
+
+variable "logging_level" {
+  description = "Execution logging level of both stages: OFF, ERROR or INFO (anything but OFF needs the account's API Gateway CloudWatch role)."
+  type        = string
+  default     = "INFO"
+}
+
+variable "xray_tracing_enabled" {
+  description = "X-Ray tracing on both stages."
+  type        = bool
+  default     = true
+}
+
+variable "access_log_retention_days" {
+  description = "Retention of the stages' JSON access logs in days."
+  type        = number
+  default     = 30
+}
+
+variable "log_kms_key_arn" {
+  description = "KMS key for the access log group (null = default encryption)."
+  type        = string
+  default     = null
+}
+
+variable "create_account_cloudwatch_role" {
+  description = "Create and register the account-wide role API Gateway writes logs with. Per account and region: enable it in one stack only; required once before logging_level can be ERROR or INFO on AWS."
+  type        = bool
+  default     = false
+}
+
+variable "canary_percent" {
+  description = "Share of production traffic sent to the idle slot when the stack is first applied (recipe step 5 uses 10; 0 = none). The controller owns the canary afterwards."
+  type        = number
+  default     = 0
+}
+
+variable "canary_stage_variable_overrides" {
+  description = "Extra stage variables the initial canary overrides (the slot variable always points at the idle slot)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "execute_api_endpoint" {
+  description = "Base URL of a local execute-api data plane (for example http://127.0.0.1:4566). Null = AWS: invoke URLs are the stages' own."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.execute_api_endpoint == null || can(regex("^https?://[^/]+$", coalesce(var.execute_api_endpoint, "x")))
+    error_message = "execute_api_endpoint must be a scheme and host, such as http://127.0.0.1:4566, without a trailing slash."
+  }
+}
+
+################################################################################
+# Alarms and dashboard
+################################################################################
+
+variable "metric_period_seconds" {
+  description = "Period of the alarms' metrics: 60 on AWS; 10 or 30 only with high-resolution metrics (the local cloud)."
+  type        = number
+  default     = 60
+}
+
+variable "alarm_evaluation_periods" {
+  description = "Periods each alarm evaluates."
+  type        = number
+  default     = 3
+}
+
+variable "alarm_datapoints_to_alarm" {
+  description = "Breaching periods (of alarm_evaluation_periods) that put an alarm in ALARM."
+  type        = number
+  default     = 2
+}
+
+variable "error_5xx_rate_threshold_percent" {
+  description = "5XX rate (% of requests) above which the stage and canary alarms fire."
+  type        = number
+  default     = 5
+}
+
+variable "error_4xx_rate_threshold_percent" {
+  description = "4XX rate (% of requests) above which the stage and canary alarms fire."
+  type        = number
+  default     = 20
+}
+
+variable "latency_p99_threshold_ms" {
+  description = "p99 latency (ms) above which the stage and canary alarms fire."
+  type        = number
+  default     = 2000
+}
+
+variable "lambda_errors_threshold" {
+  description = "Lambda Errors per period above which a slot alarm fires."
+  type        = number
+  default     = 5
+}
+
+variable "lambda_throttles_threshold" {
+  description = "Lambda Throttles per period above which a slot alarm fires."
+  type        = number
+  default     = 0
+}
+
+variable "include_4xx_in_rollback" {
+  description = "Whether the canary's 4XX-rate alarm is part of the rollback composite alarm."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_actions" {
+  description = "ARNs (for example SNS topics) notified when an alarm goes to ALARM."
+  type        = list(string)
+  default     = []
+}
+
+variable "ok_actions" {
+  description = "ARNs notified when an alarm returns to OK."
+  type        = list(string)
+  default     = []
+}
+
+variable "create_dashboard" {
+  description = "Create the CloudWatch dashboard showing both slots side by side."
+  type        = bool
+  default     = true
+}
+
+################################################################################
+# Custom domain (off by default)
+################################################################################
+
+variable "custom_domain" {
+  description = "Custom domain for the production stage (null = none). certificate_arn null requests an ACM certificate validated in zone_id; weighted_routing makes the alias records weighted, for one name served from several regions."
+  type = object({
+    domain_name            = string
+    zone_id                = optional(string)
+    certificate_arn        = optional(string)
+    base_path              = optional(string, "")
+    endpoint_type          = optional(string, "REGIONAL")
+    security_policy        = optional(string, "TLS_1_2")
+    create_ipv6_record     = optional(bool, true)
+    evaluate_target_health = optional(bool, true)
+    weighted_routing = optional(object({
+      set_identifier  = string
+      weight          = number
+      health_check_id = optional(string)
+    }))
+  })
+  default = null
+}
