@@ -16,12 +16,16 @@ export APIGW_CANARY_CACHE := $(CACHE_DIR)
 export TF_CLI_CONFIG_FILE := $(TF_RC)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup env up down test test-unit lint fmt docs demo bench clean
+.PHONY: help setup tools env up down test test-unit lint fmt docs demo bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.installed $(BIN)/terraform $(PROVIDER_STAMP) $(TF_RC) ## install everything (idempotent, quiet when warm)
+setup: $(VENV)/.installed $(BIN)/terraform $(PROVIDER_STAMP) $(TF_RC) tools ## install everything (idempotent, quiet when warm)
+
+tools: ## terraform-docs (Go module proxy) and checkov (own venv), both cached under $(CACHE_DIR)
+	@bash scripts/build-go-tool.sh terraform-docs > /dev/null
+	@bash scripts/install-checkov.sh > /dev/null
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +73,9 @@ fmt: setup ## format Python and Terraform
 
 demo: setup ## the whole product on the local cloud: promote a good release, roll back a bad one
 	@$(BIN)/python -m demo
+
+docs: $(VENV)/.installed ## regenerate the terraform-docs tables (docs/module.md, module and example READMEs)
+	@bash scripts/terraform-docs.sh
 
 bench: $(VENV)/.installed ## benchmarks: judge vs peers, data-plane throughput
 	@$(BIN)/python -m bench
