@@ -15,7 +15,7 @@ def terraform_env() -> dict[str, str]:
     # Always the project's own CLI config: a machine may export TF_CLI_CONFIG_FILE for something else.
     rc = CACHE_DIR / "terraform.rc"
     if not binary.exists() or not rc.exists():
-        pytest.fail("toolchain missing: run `make setup` first (it builds .venv/bin/terraform and the CLI config)")
+        pytest.fail("toolchain missing: run `make setup` (it builds .venv/bin/terraform and the CLI config)")
     env = dict(os.environ)
     env["TF_CLI_CONFIG_FILE"] = str(rc)
     env["TF_IN_AUTOMATION"] = "1"

@@ -89,9 +89,8 @@ def test_providers_outside_the_mirror_are_refused_not_downloaded(terraform_bin, 
 def test_make_env_exports_point_every_client_at_the_local_cloud():
     result = subprocess.run(["make", "-s", "env"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    exported = dict(
-        line.removeprefix("export ").split("=", 1) for line in result.stdout.splitlines() if line.startswith("export ")
-    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("export ")]
+    exported = dict(line.removeprefix("export ").split("=", 1) for line in lines)
     assert exported["AWS_ENDPOINT_URL"].strip('"') == "http://127.0.0.1:4566"
     assert exported["TF_CLI_CONFIG_FILE"].strip('"').endswith("terraform.rc")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION"):
