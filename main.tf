@@ -91,6 +91,7 @@ module "custom_domain" {
   base_path              = var.custom_domain.base_path
   endpoint_type          = var.custom_domain.endpoint_type
   security_policy        = var.custom_domain.security_policy
+  create_dns_records     = var.custom_domain.create_dns_records
   create_ipv6_record     = var.custom_domain.create_ipv6_record
   evaluate_target_health = var.custom_domain.evaluate_target_health
   weighted_routing       = var.custom_domain.weighted_routing

@@ -325,7 +325,7 @@ variable "create_dashboard" {
 ################################################################################
 
 variable "custom_domain" {
-  description = "Custom domain for the production stage (null = none). certificate_arn null requests an ACM certificate validated in zone_id; weighted_routing makes the alias records weighted, for one name served from several regions."
+  description = "Custom domain for the production stage (null = none). certificate_arn null requests an ACM certificate validated in zone_id; create_dns_records (default true, needs zone_id) writes the alias records, false leaves DNS to you; weighted_routing makes the alias records weighted, for one name served from several regions."
   type = object({
     domain_name            = string
     zone_id                = optional(string)
@@ -333,6 +333,7 @@ variable "custom_domain" {
     base_path              = optional(string, "")
     endpoint_type          = optional(string, "REGIONAL")
     security_policy        = optional(string, "TLS_1_2")
+    create_dns_records     = optional(bool, true)
     create_ipv6_record     = optional(bool, true)
     evaluate_target_health = optional(bool, true)
     weighted_routing = optional(object({

@@ -14,6 +14,13 @@ module "canary" {
   name_prefix    = var.name_prefix
   canary_percent = var.canary_percent
 
+  # The code in each slot. A release goes to the idle slot (the one staging serves); the controller then
+  # shifts production to it: terraform apply -var blue_source_dir=../releases/v3 -var blue_version_label=v3.0.0
+  blue_source_dir     = var.blue_source_dir
+  green_source_dir    = var.green_source_dir
+  blue_version_label  = var.blue_version_label
+  green_version_label = var.green_version_label
+
   # Execution and access logs need API Gateway's CloudWatch role in the account settings (once per account
   # and region). Set false if another stack already registers it.
   create_account_cloudwatch_role = var.create_account_cloudwatch_role

@@ -33,3 +33,27 @@ variable "metric_period_seconds" {
   type        = number
   default     = 60
 }
+
+variable "blue_source_dir" {
+  description = "Source directory of the release to deploy to the blue slot; relative paths start from where terraform runs (null = the module's lambda/blue, v1.0.0)."
+  type        = string
+  default     = null
+}
+
+variable "green_source_dir" {
+  description = "Source directory of the release to deploy to the green slot; relative paths start from where terraform runs (null = the module's lambda/green, v2.0.0)."
+  type        = string
+  default     = null
+}
+
+variable "blue_version_label" {
+  description = "Release label of the code in the blue slot (the function's VERSION_LABEL, description and tags; the controller reports it)."
+  type        = string
+  default     = "v1.0.0"
+}
+
+variable "green_version_label" {
+  description = "Release label of the code in the green slot (the function's VERSION_LABEL, description and tags; the controller reports it)."
+  type        = string
+  default     = "v2.0.0"
+}

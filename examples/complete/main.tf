@@ -9,7 +9,40 @@ provider "aws" {
 data "aws_caller_identity" "current" {}
 
 locals {
-  name = var.name_prefix
+  name        = var.name_prefix
+  create_zone = var.domain_name != null && var.zone_name != null
+  # Decided from inputs only, never from the zone's id: a zone created below has no id until apply, and the
+  # module's record for_each must be known at plan time.
+  manage_dns = local.create_zone || var.zone_id != null
+  zone_id    = local.create_zone ? one(aws_route53_zone.this[*].zone_id) : var.zone_id
+}
+
+# The hosted zone for the custom domain, created in the same apply as the records that go in it.
+resource "aws_route53_zone" "this" {
+  #checkov:skip=CKV2_AWS_38:DNSSEC signing needs a KMS key in us-east-1 and a DS record at the parent; an example zone leaves that to the zone owner.
+  #checkov:skip=CKV2_AWS_39:Query logging needs a CloudWatch log group in us-east-1 with a Route 53 resource policy; an example zone leaves that to the zone owner.
+  count = local.create_zone ? 1 : 0
+
+  name = var.zone_name
+  tags = { Example = "complete" }
+
+  lifecycle {
+    precondition {
+      condition     = var.domain_name == var.zone_name || endswith(var.domain_name, ".${var.zone_name}")
+      error_message = "zone_name must be domain_name or one of its parent domains (api.example.com lives in example.com)."
+    }
+  }
+}
+
+# Delegation from the parent zone: without it no resolver, ACM's included, finds the new zone's records.
+resource "aws_route53_record" "delegation" {
+  count = local.create_zone && var.parent_zone_id != null ? 1 : 0
+
+  zone_id = var.parent_zone_id
+  name    = var.zone_name
+  type    = "NS"
+  ttl     = 300
+  records = aws_route53_zone.this[0].name_servers
 }
 
 # Alarm notifications. Encrypted with the AWS managed key for SNS; CloudWatch may publish to it.
@@ -44,8 +77,10 @@ module "canary" {
   source = "../.."
 
   name_prefix         = local.name
-  blue_version_label  = "v1.0.0"
-  green_version_label = "v2.0.0"
+  blue_source_dir     = var.blue_source_dir
+  green_source_dir    = var.green_source_dir
+  blue_version_label  = var.blue_version_label
+  green_version_label = var.green_version_label
   initial_live_slot   = "blue"
 
   routes = [
@@ -77,9 +112,10 @@ module "canary" {
   create_dashboard                 = true
 
   custom_domain = var.domain_name == null ? null : {
-    domain_name     = var.domain_name
-    zone_id         = var.zone_id
-    certificate_arn = var.certificate_arn
+    domain_name        = var.domain_name
+    zone_id            = local.zone_id
+    create_dns_records = local.manage_dns
+    certificate_arn    = var.certificate_arn
     weighted_routing = var.dns_weight == null ? null : {
       set_identifier = "${local.name}-${var.region}"
       weight         = var.dns_weight

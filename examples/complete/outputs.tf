@@ -32,3 +32,13 @@ output "custom_domain_url" {
   description = "Production through the custom domain (null without domain_name)."
   value       = module.canary.custom_domain_url
 }
+
+output "zone_id" {
+  description = "Hosted zone holding the custom domain's records (null without domain_name, or when DNS is yours)."
+  value       = var.domain_name == null ? null : local.zone_id
+}
+
+output "zone_name_servers" {
+  description = "Name servers of the zone this stack created, to delegate to from the parent domain (empty unless zone_name is set)."
+  value       = flatten(aws_route53_zone.this[*].name_servers)
+}

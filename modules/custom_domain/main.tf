@@ -1,6 +1,5 @@
 locals {
   create_certificate = var.certificate_arn == null
-  manage_dns         = var.zone_id != null
   regional           = var.endpoint_type == "REGIONAL"
 
   certificate_arn = local.create_certificate ? one(aws_acm_certificate_validation.this[*].certificate_arn) : var.certificate_arn
@@ -55,6 +54,15 @@ resource "aws_api_gateway_domain_name" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    # Here rather than on the records, which have no instances to check when the flag is off. A zone_id known
+    # only after apply (a zone created in the same run) leaves this unknown at plan; Terraform checks it at apply.
+    precondition {
+      condition     = !var.create_dns_records || var.zone_id != null
+      error_message = "create_dns_records is true but zone_id is null: pass the hosted zone that holds domain_name, or set create_dns_records = false and point your DNS at the target_domain_name output."
+    }
+  }
 }
 
 resource "aws_api_gateway_base_path_mapping" "this" {
@@ -65,7 +73,9 @@ resource "aws_api_gateway_base_path_mapping" "this" {
 }
 
 resource "aws_route53_record" "alias" {
-  for_each = local.manage_dns ? toset(local.record_types) : toset([])
+  # A plain input, not zone_id != null: a zone created in the same apply has an unknown id at plan time, and
+  # for_each must be known then (and at destroy, when the zone may be gone).
+  for_each = var.create_dns_records ? toset(local.record_types) : toset([])
 
   zone_id         = var.zone_id
   name            = var.domain_name

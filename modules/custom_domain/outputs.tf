@@ -24,7 +24,7 @@ output "target_zone_id" {
 }
 
 output "record_fqdns" {
-  description = "FQDNs of the alias records created (empty when zone_id is null)."
+  description = "FQDNs of the alias records created (empty when create_dns_records is false)."
   value       = [for r in aws_route53_record.alias : r.fqdn]
 }
 

@@ -59,7 +59,7 @@ variable "certificate_arn" {
 }
 
 variable "zone_id" {
-  description = "Route 53 hosted zone for the alias record (and for certificate validation). Null = manage DNS yourself."
+  description = "Route 53 hosted zone for the alias records (with create_dns_records) and for certificate validation (without certificate_arn). May be known only after apply, e.g. a zone created in the same configuration."
   type        = string
   default     = null
 
@@ -67,6 +67,12 @@ variable "zone_id" {
     condition     = var.zone_id != null || var.certificate_arn != null
     error_message = "Set zone_id when certificate_arn is null: the requested certificate is validated with DNS records in that zone."
   }
+}
+
+variable "create_dns_records" {
+  description = "Create the alias records for domain_name in zone_id (requires zone_id). False = you point your DNS at the target_domain_name output yourself."
+  type        = bool
+  default     = true
 }
 
 variable "create_ipv6_record" {

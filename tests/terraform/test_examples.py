@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -18,9 +19,25 @@ def answer(url: str) -> dict[str, Any]:
     return response.json()
 
 
-def test_basic_example_serves_the_recipe_and_its_canary(
-    stack_factory: Callable[..., Stack], aws_env: dict[str, str], aws: Callable[[str], Any]
+RELEASE_HANDLER = """import json
+import os
+
+
+def lambda_handler(event, context):
+    body = {"environment": "green", "version": os.environ["VERSION_LABEL"]}
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
+"""
+
+
+def test_basic_example_serves_its_canary_from_a_release_deployed_to_a_slot(
+    stack_factory: Callable[..., Stack],
+    aws_env: dict[str, str],
+    aws: Callable[[str], Any],
+    tmp_path: Path,
 ) -> None:
+    release = tmp_path / "release-v2.1.0"
+    release.mkdir()
+    (release / "handler.py").write_text(RELEASE_HANDLER)
     # 100% canary makes the split deterministic: every production request goes to the canary's slot, green.
     stack = stack_factory(
         "basic",
@@ -28,6 +45,8 @@ def test_basic_example_serves_the_recipe_and_its_canary(
         {
             "name_prefix": "tft-basic",
             "canary_percent": 100,
+            "green_source_dir": str(release),
+            "green_version_label": "v2.1.0",
             "execute_api_endpoint": aws_env["AWS_ENDPOINT_URL"],
             "metric_period_seconds": 10,
         },
@@ -43,8 +62,11 @@ def test_basic_example_serves_the_recipe_and_its_canary(
     assert stage["canarySettings"]["percentTraffic"] == 100
     assert stage["canarySettings"]["stageVariableOverrides"] == {"slot": "green"}
     assert stage["variables"] == {"slot": "blue"}
-    assert answer(f"{outputs['production_invoke_url']}/hello")["environment"] == "green"
-    assert answer(f"{outputs['staging_invoke_url']}/hello")["environment"] == "green"
+    # The release answers with its VERSION_LABEL: proof that both inputs reached the green slot.
+    expected = {"environment": "green", "version": "v2.1.0"}
+    assert answer(f"{outputs['production_invoke_url']}/hello") == expected
+    assert answer(f"{outputs['staging_invoke_url']}/hello") == expected
+    assert config["slots"]["green"]["version_label"] == "v2.1.0"  # what the controller reports
 
     code, out = stack.plan_exit_code()
     assert code == 0, out
@@ -54,21 +76,17 @@ def test_basic_example_serves_the_recipe_and_its_canary(
     assert stack.managed_resources() == []
 
 
-def test_complete_example_wires_alarms_to_sns_a_dashboard_and_a_custom_domain(
+def test_complete_example_wires_alarms_to_sns_a_dashboard_and_a_custom_domain_in_a_zone_it_creates(
     stack_factory: Callable[..., Stack], aws_env: dict[str, str], aws: Callable[[str], Any]
 ) -> None:
-    zone_id = (
-        aws("route53")
-        .create_hosted_zone(Name="example.test", CallerReference="tft-complete")["HostedZone"]["Id"]
-        .split("/")[-1]
-    )
+    # The zone is created in the same apply as the records in it: their for_each must not hang on its id.
     stack = stack_factory(
         "complete",
         "complete",
         {
             "name_prefix": "tft-complete",
             "domain_name": "api.example.test",
-            "zone_id": zone_id,
+            "zone_name": "example.test",
             "dns_weight": 100,
             "execute_api_endpoint": aws_env["AWS_ENDPOINT_URL"],
             "metric_period_seconds": 10,
@@ -80,6 +98,7 @@ def test_complete_example_wires_alarms_to_sns_a_dashboard_and_a_custom_domain(
         outputs = stack.outputs()
         config = outputs["controller_config"]
         topic = outputs["alarm_topic_arn"]
+        zone_id = outputs["zone_id"]
 
         alarms = aws("cloudwatch").describe_alarms(
             AlarmNamePrefix="tft-complete", AlarmTypes=["MetricAlarm", "CompositeAlarm"]
@@ -135,10 +154,11 @@ def test_complete_example_wires_alarms_to_sns_a_dashboard_and_a_custom_domain(
         record_timings("example_complete", stack, {"resources": resources})
         assert stack.managed_resources() == []
         assert not apigw.get_domain_names()["items"]
+        zones = aws("route53").list_hosted_zones()["HostedZones"]
+        assert [z for z in zones if z["Name"] == "example.test."] == []
     finally:
         if stack.managed_resources():
             stack.destroy()
-        aws("route53").delete_hosted_zone(Id=zone_id)
 
 
 def test_alarm_period_must_be_one_cloudwatch_accepts(stack_factory: Callable[..., Stack]) -> None:
