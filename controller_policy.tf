@@ -1,6 +1,6 @@
 # Least privilege for running the traffic controller against this stack: read both stages and the
-# deployments, snapshot the API definition into a new deployment, patch the two stages, read metrics and this
-# stack's alarms. Nothing else (no integration, function or API changes).
+# deployments, snapshot the API definition into a new deployment (and delete the controller's unused ones),
+# patch the two stages, read metrics and this stack's alarms. Nothing else (no integration, function or API changes).
 locals {
   apigateway_api_arn = "arn:${data.aws_partition.current.partition}:apigateway:${data.aws_region.current.region}::/restapis/${module.rest_api.rest_api_id}"
   alarm_arn_prefix   = "arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:alarm:"
@@ -12,6 +12,8 @@ data "aws_iam_policy_document" "controller" {
     actions = ["apigateway:GET"]
     resources = concat(
       [for stage in values(local.stage_names) : "${local.apigateway_api_arn}/stages/${stage}"],
+      # GetStages: which deployments are still in use before a snapshot is deleted.
+      ["${local.apigateway_api_arn}/stages"],
       ["${local.apigateway_api_arn}/deployments", "${local.apigateway_api_arn}/deployments/*"],
     )
   }
@@ -26,6 +28,14 @@ data "aws_iam_policy_document" "controller" {
     sid       = "SnapshotDefinitionForRelease"
     actions   = ["apigateway:POST"]
     resources = ["${local.apigateway_api_arn}/deployments"]
+  }
+
+  # Only the controller's own snapshots are deleted (description prefix "apigw-canary "), and only when no
+  # stage uses them; API Gateway itself refuses to delete a deployment a stage points at.
+  statement {
+    sid       = "DeleteUnusedReleaseSnapshots"
+    actions   = ["apigateway:DELETE"]
+    resources = ["${local.apigateway_api_arn}/deployments/*"]
   }
 
   statement {

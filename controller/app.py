@@ -7,7 +7,14 @@ import threading
 from dataclasses import dataclass
 from typing import TextIO
 
-from controller.aws import AlarmsAdapter, AwsClients, MetricsAdapter, StageAdapter, StageLock
+from controller.aws import (
+    AlarmsAdapter,
+    AwsClients,
+    DeploymentAdapter,
+    MetricsAdapter,
+    StageAdapter,
+    StageLock,
+)
 from controller.config import ControllerConfig, load_config
 from controller.events import Events
 from controller.judge import Judge, JudgeConfig
@@ -38,6 +45,10 @@ class App:
         return StageAdapter(self.clients.apigateway, self.cfg.api_id, self.cfg.slot_variable)
 
     @property
+    def deployments(self) -> DeploymentAdapter:
+        return DeploymentAdapter(self.clients.apigateway, self.cfg.api_id)
+
+    @property
     def alarms(self) -> AlarmsAdapter:
         return AlarmsAdapter(self.clients.cloudwatch, self.cfg.watched_alarms)
 
@@ -51,6 +62,7 @@ class App:
             self.cfg,
             options,
             stages=stages,
+            deployments=self.deployments,
             metrics=MetricsAdapter(
                 self.clients.cloudwatch, m.namespace, m.api_name, self.cfg.production_stage, m.period_seconds
             ),

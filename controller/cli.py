@@ -225,9 +225,9 @@ def run(args: argparse.Namespace, events: Events, stdin: TextIO) -> Outcome:
     if args.command == "status":
         return commands.status(app.cfg, app.stages, app.alarms, events)
     if args.command == "rollback":
-        return commands.rollback(app.cfg, app.stages, events)
+        return commands.rollback(app.cfg, app.stages, app.deployments, events)
     if args.command == "promote":
-        return commands.promote(app.cfg, app.stages, app.lock(ttl_s=120), events)
+        return commands.promote(app.cfg, app.stages, app.deployments, app.lock(ttl_s=120), events)
     options = shift_options(args, app.cfg.metrics.period_seconds)
     with _Signals() as stop:
         return app.shift(options, stop, judge=not args.no_judge).run()

@@ -12,6 +12,7 @@ from controller.config import ControllerConfig
 from controller.errors import AwsError, StateConflict
 from controller.events import Events
 from controller.runner import AlarmsPort, Outcome, StagesPort
+from controller.snapshots import DeploymentsPort, remove_unused_snapshots
 
 
 @dataclass(frozen=True)
@@ -106,10 +107,13 @@ def status(
     return Outcome.NOTHING_TO_DO
 
 
-def rollback(cfg: ControllerConfig, stages: StagesPort, events: Events) -> Outcome:
+def rollback(
+    cfg: ControllerConfig, stages: StagesPort, deployments: DeploymentsPort, events: Events
+) -> Outcome:
     """Remove the canary: production serves its live slot 100%. Needs no lock: it is the emergency brake.
 
     A shift running elsewhere notices the canary is gone at its next tick and stops without touching it.
+    The canary's deployment goes too when it is a controller snapshot no stage uses any more.
     """
     view = read_view(cfg, stages)
     canary = view.production.canary
@@ -128,11 +132,20 @@ def rollback(cfg: ControllerConfig, stages: StagesPort, events: Events) -> Outco
         reason=f"manual rollback (canary was at {canary.percent:g}%)",
         percent=canary.percent,
     )
+    if canary.deployment_id:
+        remove_unused_snapshots(deployments, events, only={canary.deployment_id})
     return Outcome.ROLLED_BACK
 
 
-def promote(cfg: ControllerConfig, stages: StagesPort, lock: StageLock, events: Events) -> Outcome:
-    """Production adopts the canary's deployment and slot, the canary goes, staging gets the old live slot.
+def promote(
+    cfg: ControllerConfig,
+    stages: StagesPort,
+    deployments: DeploymentsPort,
+    lock: StageLock,
+    events: Events,
+) -> Outcome:
+    """Production adopts the canary's deployment and slot, the canary goes, staging gets the old live slot,
+    and the controller's snapshots no stage uses any more are deleted.
 
     Without a canary there is nothing to promote (so running it twice does not swap back), except finishing a
     promotion that stopped between its two calls (production and staging on the same slot).
@@ -174,14 +187,16 @@ def promote(cfg: ControllerConfig, stages: StagesPort, lock: StageLock, events: 
         stages.promote_canary(cfg.production_stage, canary.deployment_id, candidate)
         former = view.live or cfg.other_slot(candidate)
         stages.set_slot(cfg.staging_stage, former)
+        events.emit(
+            "promoted",
+            live_slot=candidate,
+            candidate_slot=candidate,
+            staging_slot=former,
+            deployment_id=canary.deployment_id,
+            reason=f"manual promotion (canary was at {canary.percent:g}%)",
+        )
+        # Under the lease, so a shift starting elsewhere cannot have a fresh snapshot not yet on its canary.
+        remove_unused_snapshots(deployments, events)
     finally:
         lock.release()
-    events.emit(
-        "promoted",
-        live_slot=candidate,
-        candidate_slot=candidate,
-        staging_slot=former,
-        deployment_id=canary.deployment_id,
-        reason=f"manual promotion (canary was at {canary.percent:g}%)",
-    )
     return Outcome.PROMOTED

@@ -2,7 +2,7 @@
 
 Every event is `{"event": NAME, "at": <epoch s>, ...}` (docs/contracts.md). The names a rollout emits:
 run_started, step_started, tick, gate_failed, rolled_back, promoted, error, plus hook, lock, interrupted,
-warning, plan (dry run), status and nothing_to_do.
+warning, deployment (a snapshot created or deleted), plan (dry run), status and nothing_to_do.
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ class HumanView(Events):
             )
             took = f"{r.get('seconds', 0):.1f}s"
             return f"{prefix}hook {escape(r['hook'])}: {escape(r['command'])} → {status} in {took}"
-        if kind in ("warning", "interrupted", "nothing_to_do", "lock"):
+        if kind in ("warning", "interrupted", "nothing_to_do", "lock", "deployment"):
             style = "yellow" if kind in ("warning", "interrupted") else "dim"
             return f"{prefix}[{style}]{escape(r.get('message', kind))}[/{style}]"
         if kind == "error":

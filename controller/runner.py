@@ -2,10 +2,13 @@
 
 Order of a fresh rollout: read both stages -> preflight (slots, alarms exist and are quiet) -> take the lease
 ->
-canary at 0% on production (candidate's deployment + slot override) -> pre-traffic hook -> for each step: set
+snapshot the API definition into a deployment of the controller's own (CreateDeployment without a stage) ->
+canary at 0% on production (that snapshot + slot override) -> pre-traffic hook -> for each step: set
 the percent, bake (tick every interval: renew lease, GetMetricData, DescribeAlarms, decide) -> post-step hook
--> promote (production adopts the candidate, staging moves to the former live slot) -> release the lease.
-A gate failure, a failing hook or SIGINT/SIGTERM (unless --on-interrupt leave) removes the canary instead.
+-> promote (production adopts the snapshot and the candidate slot, staging moves to the former live slot) ->
+delete the controller's snapshots no stage uses any more -> release the lease.
+A gate failure, a failing hook or SIGINT/SIGTERM (unless --on-interrupt leave) removes the canary instead, and
+the snapshot this run made with it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Protocol
 
+from controller.aws.deployments import Deployment
 from controller.aws.lock import StageLock
 from controller.aws.metrics import FunctionPair, PeriodSample
 from controller.aws.stage import StageState
@@ -35,6 +39,12 @@ from controller.rollout import (
     decide,
     decide_adaptive,
     next_tick_at,
+)
+from controller.snapshots import (
+    DeploymentsPort,
+    announce_snapshot,
+    create_snapshot,
+    remove_unused_snapshots,
 )
 from controller.stats import WindowStats, combine, stats_dict
 
@@ -121,6 +131,7 @@ class ShiftRun:
         options: ShiftOptions,
         *,
         stages: StagesPort,
+        deployments: DeploymentsPort,
         metrics: MetricsPort,
         alarms: AlarmsPort,
         lock: StageLock,
@@ -138,6 +149,7 @@ class ShiftRun:
         self.opts = options
         self.policy = options.policy
         self.stages = stages
+        self.deployments = deployments
         self.metrics = metrics
         self.alarms = alarms
         self.lock = lock
@@ -154,6 +166,7 @@ class ShiftRun:
         self.prod = cfg.production_stage
         self.lag_s = cfg.metrics.period_seconds if options.metrics_lag_s is None else options.metrics_lag_s
         self.judge: JudgePort | None = None
+        self.snapshot: Deployment | None = None  # the deployment this run created (None when resuming)
 
     # -- entry -----------------------------------------------------------------------------------------
 
@@ -189,6 +202,21 @@ class ShiftRun:
             )
         try:
             self._unchanged_since_preflight(production, staging, confirmed)
+            if canary is None:
+                # Never staging's deployment: Terraform replaces it at the next definition change, and AWS
+                # refuses to delete a deployment production points at (docs/controller.md, "Deployments").
+                # Nothing is on the stage yet, so a failure here has nothing to undo.
+                self.snapshot = create_snapshot(
+                    self.deployments,
+                    slots.candidate,
+                    self.cfg.slot(slots.candidate).version_label,
+                    self.clock(),
+                )
+                slots.candidate_deployment = self.snapshot.id
+        except BaseException:
+            self._release_lock()
+            raise
+        try:
             return self._drive(slots, canary.percent if canary is not None else None)
         except AwsError as exc:
             # A stage change or the lease failed after botocore's retries: the rollout cannot be trusted
@@ -276,7 +304,12 @@ class ShiftRun:
             f"Plan (dry run, nothing changed) for {self.cfg.api_name} stage {self.prod}:",
             f"  live slot {slots.live} {live_v} (deployment {slots.live_deployment})",
             f"  candidate {slots.candidate} {cand_v} "
-            f"(deployment {slots.candidate_deployment}, from {self.cfg.staging_stage})",
+            + (
+                f"(the canary's deployment {slots.candidate_deployment})"
+                if production.canary is not None
+                else f"(a new deployment: a snapshot of the API definition {self.cfg.staging_stage} serves, "
+                f"deployment {slots.candidate_deployment} now)"
+            ),
         ]
         if production.canary is not None:
             lines.append(
@@ -342,6 +375,8 @@ class ShiftRun:
             resumed_from=current_percent,
             holder=self.lock.holder,
         )
+        if self.snapshot is not None:
+            announce_snapshot(self.events, self.snapshot, slots.candidate)
         if self.judge_factory is not None:
             self.judge = self.judge_factory()
         if current_percent is None:
@@ -625,6 +660,7 @@ class ShiftRun:
             reason=f"AWS error: {exc}",
             percent=None,
         )
+        self._remove_canary_snapshot(slots)
 
     def _sleep_until(self, when: float) -> bool:
         """Wait until `when` on the clock; True if interrupted (SIGINT/SIGTERM)."""
@@ -680,7 +716,14 @@ class ShiftRun:
             reason=reason,
             percent=percent,
         )
+        self._remove_canary_snapshot(slots)
         return Outcome.ROLLED_BACK
+
+    def _remove_canary_snapshot(self, slots: Slots) -> None:
+        """The canary's deployment, once no stage uses it, if it is a controller snapshot (this run's, or a
+        resumed canary's); Terraform's deployments are left alone by their description."""
+        if slots.candidate_deployment:
+            remove_unused_snapshots(self.deployments, self.events, only={slots.candidate_deployment})
 
     def _promote(self, slots: Slots, reason: str) -> Outcome:
         self.stages.promote_canary(self.prod, slots.candidate_deployment, slots.candidate)
@@ -693,6 +736,8 @@ class ShiftRun:
             deployment_id=slots.candidate_deployment,
             reason=reason,
         )
+        # Still under the lease, so no other run's fresh snapshot can be caught between create and canary.
+        remove_unused_snapshots(self.deployments, self.events)
         return Outcome.PROMOTED
 
     def _interrupted(self, slots: Slots, percent: float) -> Outcome:

@@ -6,6 +6,7 @@ become `AwsError` with a one-line message. No decisions are made here.
 
 from controller.aws.alarms import AlarmsAdapter
 from controller.aws.clients import AwsClients, CallCounter
+from controller.aws.deployments import Deployment, DeploymentAdapter
 from controller.aws.lock import Lease, StageLock
 from controller.aws.metrics import MetricsAdapter, PeriodSample
 from controller.aws.stage import Canary, StageAdapter, StageState
@@ -15,6 +16,8 @@ __all__ = [
     "AwsClients",
     "CallCounter",
     "Canary",
+    "Deployment",
+    "DeploymentAdapter",
     "Lease",
     "MetricsAdapter",
     "PeriodSample",

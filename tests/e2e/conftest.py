@@ -95,6 +95,14 @@ class StackView:
         raw = self.apigw.get_stage(restApiId=self.cfg["api_id"], stageName=name)
         return {k: raw.get(k) for k in ("deploymentId", "variables", "canarySettings")}
 
+    def deployment_ids(self) -> set[str]:
+        pages = self.apigw.get_paginator("get_deployments").paginate(restApiId=self.cfg["api_id"])
+        return {d["id"] for page in pages for d in page.get("items", [])}
+
+    def deployment_description(self, deployment_id: str) -> str:
+        raw = self.apigw.get_deployment(restApiId=self.cfg["api_id"], deploymentId=deployment_id)
+        return raw.get("description", "")
+
     def snapshot(self) -> dict[str, Any]:
         return {name: self.stage(name) for name in ("production", "staging")}
 

@@ -22,6 +22,7 @@ from e2e_controller_helpers import (
     served_versions,
     wait_for,
 )
+from terraform.stack import Stack
 
 RATE_PER_S = 20.0
 FAST = ["--interval", "2s", "--min-requests", "10"]
@@ -173,7 +174,7 @@ def test_healthy_candidate_is_promoted_and_production_then_serves_it_100_percent
     view: StackView, outputs_file: Path, env
 ) -> None:
     live, candidate = view.live(), view.candidate()
-    candidate_deployment = view.stage("staging")["deploymentId"]
+    staging_deployment = view.stage("staging")["deploymentId"]
     smoke = (
         f'{sys.executable} -c "import os, urllib.request as u; '
         "u.urlopen(os.environ['APIGW_CANARY_STAGING_URL'] + '/hello', timeout=10)\""
@@ -188,11 +189,16 @@ def test_healthy_candidate_is_promoted_and_production_then_serves_it_100_percent
     assert code == 0, shift.stderr
     ran = [(e["hook"], e["exit_code"]) for e in shift.events if e["event"] == "hook"]
     assert ran == [("pre-traffic", 0), ("post-step", 0), ("post-step", 0), ("post-step", 0)]
-    assert shift.names()[-1] == "promoted"
+    # Only the clean-up of the previous release's snapshot (if any) follows the promotion.
+    assert [n for n in shift.names() if n != "deployment"][-1] == "promoted"
     production = view.stage("production")
     assert production["canarySettings"] is None
     assert production["variables"]["slot"] == candidate
-    assert production["deploymentId"] == candidate_deployment
+    # Production runs on the controller's own snapshot of the definition, never on Terraform's staging
+    # deployment, which Terraform replaces (and deletes) at the next definition change.
+    assert production["deploymentId"] == shift.event("run_started")["candidate_deployment"]
+    assert production["deploymentId"] != staging_deployment
+    assert view.deployment_description(production["deploymentId"]).startswith("apigw-canary ")
     assert view.candidate() == live  # staging serves the former live slot, ready for the next release
     assert served_versions(view.url(), 30) == {view.version(candidate): 30}
     assert sum(v.errors_5xx for v in seen.by_version.values()) == 0
@@ -273,7 +279,10 @@ def test_sigint_rolls_back_and_production_serves_the_live_slot(
         shift.proc.send_signal(signal.SIGINT)
         code = shift.wait(60)
     assert code == 1
-    assert shift.names()[-2:] == ["interrupted", "rolled_back"]
+    assert shift.names()[-3:] == ["interrupted", "rolled_back", "deployment"]
+    # The snapshot this run made is unused once the canary is gone, and deleted with it.
+    deleted = shift.events[-1]
+    assert deleted["action"] == "deleted" and deleted["deployment_id"] not in view.deployment_ids()
     assert view.stage("production")["canarySettings"] is None
     assert "controller_lock" not in view.stage("production")["variables"]
     assert served_versions(view.url(), 30) == {view.version(live): 30}
@@ -353,3 +362,40 @@ def _more(traffic: WatchedTraffic, count: int):
         return snapshot if snapshot.requests >= start + count else None
 
     return wait_for(answered, 30, f"{count} more requests")
+
+
+# -- last: changes the stack's API definition --------------------------------------------------------------
+
+
+def test_after_a_promotion_a_route_change_applies_and_production_keeps_its_snapshot(
+    view: StackView, outputs_file: Path, env, e2e_stack: Stack
+) -> None:
+    """The module author's reproduction: shift + promote, then change the routes and apply again."""
+    before = view.stage("production")["deploymentId"]
+    # A controller snapshot after the earlier rollouts; Terraform's `initial` when this test runs alone.
+    before_was_ours = view.deployment_description(before).startswith("apigw-canary ")
+    result = run_controller(shift_args(outputs_file, "--strategy", "all-at-once"), env, timeout_s=120)
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert "promoted" in [e["event"] for e in events]
+    promoted = view.stage("production")["deploymentId"]
+    ids = view.deployment_ids()
+    # The previous snapshot, now unused, is deleted; Terraform's deployments never are.
+    assert promoted in ids and (before in ids) is not before_was_ours
+    staging_before = view.stage("staging")["deploymentId"]
+
+    tfvars = e2e_stack.workdir / "terraform.tfvars.json"
+    data = json.loads(tfvars.read_text())
+    data["stack"]["routes"] = [*data["stack"]["routes"], {"path": "/hello/{name}", "method": "GET"}]
+    tfvars.write_text(json.dumps(data))
+    # Terraform replaces staging's deployment and deletes the old one; AWS refuses that while any stage or
+    # canary points at it ("Active stages pointing to this deployment must be moved or deleted"):
+    # https://docs.aws.amazon.com/apigateway/latest/api/API_DeleteDeployment.html
+    e2e_stack.apply(label="apply_after_route_change")
+
+    assert view.stage("production")["deploymentId"] == promoted
+    assert view.stage("staging")["deploymentId"] != staging_before
+    assert staging_before not in view.deployment_ids()
+    assert served_versions(view.url(), 10) == {view.version(view.live()): 10}
+    code, out = e2e_stack.plan_exit_code()
+    assert code == 0, out

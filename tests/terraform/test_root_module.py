@@ -275,10 +275,13 @@ def test_controller_policy_patches_only_this_apis_stages(
         f"{api}/stages/staging",
     ]
     assert all(
-        not a.startswith(("apigateway:DELETE", "lambda:Update", "iam:"))
+        not a.startswith(("lambda:Update", "iam:"))
         for s in policy["Statement"]
         for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     )
+    # The only deletions allowed are of this API's deployments (the controller's unused release snapshots).
+    deletes = [s for s in policy["Statement"] if "apigateway:DELETE" in str(s["Action"])]
+    assert [s["Resource"] for s in deletes] == [f"{api}/deployments/*"]
     alarm_resources = by_sid["ReadAlarms"]["Resource"]
     assert f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{PREFIX}-rollback" in alarm_resources
 
@@ -311,9 +314,12 @@ def test_plan_is_empty_after_a_controller_style_canary_shift(
     root: Stack, config: dict[str, Any], aws: Callable[[str], Any]
 ) -> None:
     apigw = aws("apigateway")
-    # As the controller does: a canary on production with the candidate slot, and its lease variable
-    # (https://docs.aws.amazon.com/apigateway/latest/developerguide/canary-release.html).
-    snapshot = apigw.create_deployment(restApiId=config["api_id"], description="candidate green")["id"]
+    # As the controller does: a snapshot of the definition of its own (CreateDeployment without a stage,
+    # described as the controller's), a canary on production with it and the candidate slot, and its lease
+    # variable (https://docs.aws.amazon.com/apigateway/latest/developerguide/canary-release.html,
+    # https://docs.aws.amazon.com/apigateway/latest/api/API_CreateDeployment.html).
+    description = f"apigw-canary green {config['slots']['green']['version_label']} 2026-01-01T00:00:00Z"
+    snapshot = apigw.create_deployment(restApiId=config["api_id"], description=description)["id"]
     apigw.update_stage(
         restApiId=config["api_id"],
         stageName="production",

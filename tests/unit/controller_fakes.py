@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from controller.aws.deployments import Deployment
 from controller.aws.metrics import FunctionPair, MetricsAdapter, PeriodSample
 from controller.aws.stage import Canary, StageState
 from controller.config import parse_config
@@ -81,6 +82,8 @@ class FakeStages:
             "production": _Stage("dep-live", {"slot": live}),
             "staging": _Stage("dep-new", {"slot": candidate}),
         }
+        # The REST API's deployments (id -> description): Terraform's two, then the controller's snapshots.
+        self.deployments: dict[str, str] = {"dep-live": "", "dep-new": "staging (terraform)"}
         self.log: list[tuple[str, ...]] = []
         self.fail_on: set[str] = set()
         self.percent_history: list[tuple[float, float]] = []  # (time, canary percent on production)
@@ -156,6 +159,56 @@ class FakeStages:
 
     def changes(self) -> list[str]:
         return [entry[0] for entry in self.log]
+
+
+class FakeDeployments:
+    """The deployments of FakeStages' REST API, with AWS's rule that a deployment in use cannot be deleted.
+
+    Changes go to the stages' log, so "nothing changed" covers deployments too.
+    https://docs.aws.amazon.com/apigateway/latest/api/API_DeleteDeployment.html
+    """
+
+    def __init__(self, stages: FakeStages) -> None:
+        self.stages = stages
+        self.created = 0
+        self.fail_on: set[str] = set()
+        self.calls: list[str] = []
+
+    def _check(self, op: str) -> None:
+        self.calls.append(op)
+        if op in self.fail_on:
+            raise AwsError(f"{op}: ServiceUnavailable: injected")
+
+    def create(self, description: str) -> Deployment:
+        self._check("create")
+        self.created += 1
+        deployment_id = f"dep-snap-{self.created}"
+        self.stages.deployments[deployment_id] = description
+        self.stages.log.append(("create_deployment", deployment_id, description))
+        return Deployment(deployment_id, description)
+
+    def list(self) -> list[Deployment]:
+        self._check("list")
+        return [Deployment(i, d) for i, d in self.stages.deployments.items()]
+
+    def in_use(self) -> set[str]:
+        self._check("in_use")
+        used = set()
+        for stage in self.stages.stages.values():
+            used.add(stage.deployment_id)
+            if stage.canary is not None:
+                used.add(stage.canary["deployment_id"])
+        return used
+
+    def delete(self, deployment_id: str) -> None:
+        self._check("delete")
+        if deployment_id in self.in_use():
+            raise AwsError(
+                f"DeleteDeployment {deployment_id}: BadRequestException: Active stages pointing to this "
+                "deployment must be moved or deleted"
+            )
+        del self.stages.deployments[deployment_id]
+        self.stages.log.append(("delete_deployment", deployment_id))
 
 
 def nearest_rank(values: list[float], stat: str) -> float:

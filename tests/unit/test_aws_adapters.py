@@ -13,6 +13,7 @@ from controller_fakes import FakeClock, FakeStages
 
 from controller.aws.alarms import AlarmsAdapter
 from controller.aws.clients import client_config
+from controller.aws.deployments import DeploymentAdapter, is_snapshot, snapshot_description
 from controller.aws.lock import LOCK_VARIABLE, Lease, StageLock, holder_is_dead_local
 from controller.aws.metrics import FunctionPair, MetricsAdapter, baseline_latency, build_samples
 from controller.aws.stage import StageAdapter
@@ -101,6 +102,54 @@ def test_other_aws_errors_name_the_operation_and_code() -> None:
         stub.add_client_error("update_stage", "BadRequestException", "Invalid patch path", 400)
         with pytest.raises(AwsError, match="remove canary \\(UpdateStage production\\): BadRequestException"):
             StageAdapter(api, "abc", "slot").remove_canary("production")
+
+
+def test_a_snapshot_is_a_deployment_created_without_a_stage_and_described_as_the_controllers() -> None:
+    # Without stageName, CreateDeployment only snapshots the API definition; no stage changes:
+    # https://docs.aws.amazon.com/apigateway/latest/api/API_CreateDeployment.html
+    api = client("apigateway")
+    description = snapshot_description("green", "v2.0.0", 1_800_000_000)
+    assert description == "apigw-canary green v2.0.0 2027-01-15T08:00:00Z"
+    with Stubber(api) as stub:
+        stub.add_response(
+            "create_deployment",
+            {"id": "snap1", "description": description},
+            {"restApiId": "abc", "description": description},
+        )
+        snapshot = DeploymentAdapter(api, "abc").create(description)
+    assert snapshot.id == "snap1" and is_snapshot(snapshot.description)
+    assert not is_snapshot("Terraform staging") and not is_snapshot(None) and not is_snapshot("apigw-canaryx")
+
+
+def test_deployments_in_use_include_every_stage_and_every_canary() -> None:
+    # GetStages lists every stage of the API, with its deploymentId and canarySettings.deploymentId:
+    # https://docs.aws.amazon.com/apigateway/latest/api/API_GetStages.html
+    api = client("apigateway")
+    stages = [
+        {"stageName": "production", "deploymentId": "d1", "canarySettings": {"deploymentId": "d2"}},
+        {"stageName": "staging", "deploymentId": "d3"},
+        {"stageName": "qa", "deploymentId": "d4"},
+    ]
+    with Stubber(api) as stub:
+        stub.add_response("get_stages", {"item": stages}, {"restApiId": "abc"})
+        assert DeploymentAdapter(api, "abc").in_use() == {"d1", "d2", "d3", "d4"}
+
+
+def test_deployments_are_listed_across_pages_and_deleted_by_id() -> None:
+    # GetDeployments pages with position; DeleteDeployment takes the id:
+    # https://docs.aws.amazon.com/apigateway/latest/api/API_GetDeployments.html
+    api = client("apigateway")
+    with Stubber(api) as stub:
+        stub.add_response(
+            "get_deployments",
+            {"items": [{"id": "a", "description": "x"}], "position": "p2"},
+            {"restApiId": "abc"},
+        )
+        stub.add_response("get_deployments", {"items": [{"id": "b"}]}, {"restApiId": "abc", "position": "p2"})
+        stub.add_response("delete_deployment", {}, {"restApiId": "abc", "deploymentId": "b"})
+        adapter = DeploymentAdapter(api, "abc")
+        assert [(d.id, d.description) for d in adapter.list()] == [("a", "x"), ("b", "")]
+        adapter.delete("b")
 
 
 def test_one_get_metric_data_call_fetches_canary_stage_and_per_function_series() -> None:

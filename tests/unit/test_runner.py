@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 import pytest
-from controller_fakes import FakeAlarms, FakeClock, FakeStages, TrafficModel, config
+from controller_fakes import FakeAlarms, FakeClock, FakeDeployments, FakeStages, TrafficModel, config
 
 from controller.aws.lock import LOCK_VARIABLE, Lease, StageLock
 from controller.aws.metrics import FunctionPair
@@ -26,6 +26,7 @@ CFG = config()
 class World:
     clock: FakeClock
     stages: FakeStages
+    deployments: FakeDeployments
     traffic: TrafficModel
     alarms: FakeAlarms
     events: Recorder
@@ -43,6 +44,7 @@ class World:
             CFG,
             ShiftOptions(policy=policy, **options),
             stages=self.stages,
+            deployments=self.deployments,
             metrics=self.traffic,
             alarms=self.alarms,
             lock=lock,
@@ -75,7 +77,9 @@ def world() -> World:
     stages = FakeStages(clock)
     alarms = FakeAlarms(CFG.watched_alarms)
     alarms.clock = clock
-    return World(clock, stages, TrafficModel(stages), alarms, Recorder(clock), [], {})
+    return World(
+        clock, stages, FakeDeployments(stages), TrafficModel(stages), alarms, Recorder(clock), [], {}
+    )
 
 
 def test_healthy_candidate_is_promoted_and_staging_gets_the_former_live_slot(world: World) -> None:
@@ -83,17 +87,55 @@ def test_healthy_candidate_is_promoted_and_staging_gets_the_former_live_slot(wor
     prod, staging = world.production(), world.staging()
     assert prod.canary is None
     assert prod.variable("slot") == "green"
-    assert prod.deployment_id == "dep-new"
+    assert prod.deployment_id == "dep-snap-1"  # the controller's snapshot, never Terraform's dep-new
     assert staging.variable("slot") == "blue"
     assert [e["percent"] for e in world.of("step_started")] == [10, 25, 50, 100]
     assert world.events.names()[0] == "run_started" and world.events.names()[-1] == "promoted"
     assert LOCK_VARIABLE not in prod.variables
 
 
-def test_the_canary_carries_the_candidates_deployment_and_slot_override(world: World) -> None:
+def test_the_canary_runs_on_a_new_snapshot_of_the_api_definition_with_the_slot_override(world: World) -> None:
+    # CreateDeployment without a stage snapshots the current definition (what staging serves after apply):
+    # https://docs.aws.amazon.com/apigateway/latest/api/API_CreateDeployment.html
     world.run()
-    create = world.stages.log[0]
-    assert create == ("create_canary", "production", "dep-new", "green", "0.0")
+    snapshot, create = world.stages.log[0], world.stages.log[1]
+    assert snapshot == ("create_deployment", "dep-snap-1", "apigw-canary green v2 2023-11-14T22:13:20Z")
+    assert create == ("create_canary", "production", "dep-snap-1", "green", "0.0")
+    assert world.of("run_started")[0]["candidate_deployment"] == "dep-snap-1"
+
+
+def test_a_promotion_deletes_the_controllers_unused_snapshots_and_never_terraforms(world: World) -> None:
+    world.stages.deployments["dep-old"] = "apigw-canary blue v1 2023-11-01T00:00:00Z"
+    world.stages.deployments["dep-tf-old"] = "staging (terraform)"  # unused, but not the controller's
+    assert world.run() is Outcome.PROMOTED
+    assert set(world.stages.deployments) == {"dep-live", "dep-new", "dep-tf-old", "dep-snap-1"}
+    assert [(e["action"], e["deployment_id"]) for e in world.of("deployment")] == [
+        ("created", "dep-snap-1"),
+        ("deleted", "dep-old"),
+    ]
+
+
+def test_a_promotion_whose_clean_up_fails_still_promotes_with_a_warning(world: World) -> None:
+    world.stages.deployments["dep-old"] = "apigw-canary blue v1 2023-11-01T00:00:00Z"
+    world.deployments.fail_on.add("in_use")
+    assert world.run() is Outcome.PROMOTED
+    assert world.events.names()[-2:] == ["promoted", "warning"]
+    assert "dep-old" in world.stages.deployments
+
+
+def test_a_rollback_deletes_the_snapshot_the_run_created(world: World) -> None:
+    world.traffic.candidate_error_rate = 0.2
+    assert world.run() is Outcome.ROLLED_BACK
+    assert set(world.stages.deployments) == {"dep-live", "dep-new"}
+    assert world.stages.changes()[-2:] == ["remove_canary", "delete_deployment"]
+
+
+def test_a_failing_snapshot_leaves_the_stages_untouched_and_reports_the_error(world: World) -> None:
+    world.deployments.fail_on.add("create")
+    with pytest.raises(AwsError, match="injected"):
+        world.run()
+    assert world.production().canary is None and "create_canary" not in world.stages.changes()
+    assert LOCK_VARIABLE not in world.production().variables
 
 
 def test_each_step_bakes_for_its_full_time_and_until_a_metric_period_of_it_has_arrived(world: World) -> None:
@@ -214,6 +256,8 @@ def test_resume_continues_from_the_current_canary_percent(world: World) -> None:
     assert world.run(pre_traffic="smoke") is Outcome.PROMOTED
     assert [e["percent"] for e in world.of("step_started")] == [25, 50, 100]
     assert "create_canary" not in world.stages.changes()
+    assert "create_deployment" not in world.stages.changes()  # resume runs on the canary's deployment
+    assert world.production().deployment_id == "dep-new"
     assert world.hooks == []  # traffic had moved already: the pre-traffic hook is moot
     assert world.of("run_started")[0]["resumed_from"] == 25
 
@@ -311,6 +355,7 @@ def test_the_lock_is_renewed_every_tick(world: World) -> None:
 def test_dry_run_prints_the_plan_and_changes_nothing(world: World) -> None:
     assert world.run(dry_run=True) is Outcome.DRY_RUN
     assert world.stages.log == []
+    assert world.deployments.calls == []  # no snapshot, no clean-up
     assert LOCK_VARIABLE not in world.production().variables
     plan = world.of("plan")[0]
     assert plan["steps"] == [10, 25, 50, 100]
@@ -428,6 +473,7 @@ def _adaptive(world: World, **options) -> Outcome:
         CFG,
         ShiftOptions(policy=policy, **options),
         stages=world.stages,
+        deployments=world.deployments,
         metrics=world.traffic,
         alarms=world.alarms,
         lock=StageLock(world.stages, "production", ttl_s=120, holder="ci-host:4242", clock=world.clock),
