@@ -9,6 +9,8 @@ CACHE_DIR     ?= $(HOME)/.cache/apigw-canary
 TF_RC         := $(CACHE_DIR)/terraform.rc
 PROVIDER_STAMP := $(CACHE_DIR)/.provider-$(shell sed -n 's/^PROVIDER_PIN="$${AWS_PROVIDER_PIN:-\(.*\)}"/\1/p' scripts/build-provider.sh)
 LOCALCLOUD_PORT ?= 4566
+# Seconds per metric datapoint in the local cloud: 60 like CloudWatch; 10 makes local rollouts take minutes.
+LOCALCLOUD_METRIC_PERIOD ?= 60
 LOCALCLOUD_DIR  := .localcloud
 AWS_REGION    ?= us-east-1
 
@@ -52,7 +54,7 @@ env: ## print shell exports for the local cloud: eval "$$(make -s env)"
 	@echo 'export AWS_DEFAULT_REGION="$(AWS_REGION)"'
 
 up: $(VENV)/.installed ## start the local cloud on 127.0.0.1:$(LOCALCLOUD_PORT) (log: .localcloud/localcloud.log)
-	@$(BIN)/python -m localcloud up --port $(LOCALCLOUD_PORT) --state-dir $(LOCALCLOUD_DIR)
+	@$(BIN)/python -m localcloud up --port $(LOCALCLOUD_PORT) --metric-period $(LOCALCLOUD_METRIC_PERIOD) --state-dir $(LOCALCLOUD_DIR)
 
 down: ## stop the local cloud
 	@test ! -x $(BIN)/python || $(BIN)/python -m localcloud down --state-dir $(LOCALCLOUD_DIR)
