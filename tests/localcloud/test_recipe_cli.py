@@ -59,6 +59,31 @@ def _zip(path: Path, name: str, source: str) -> None:
         archive.writestr(name, source)
 
 
+def production_metric_total(aws, api_name: str, metric: str, statistic: str) -> str:
+    """The recipe's validation step 4: a production-stage metric over all time, summed by the CLI's query."""
+    return aws(
+        "cloudwatch",
+        "get-metric-statistics",
+        "--namespace",
+        "AWS/ApiGateway",
+        "--metric-name",
+        metric,
+        "--dimensions",
+        f"Name=ApiName,Value={api_name}",
+        "Name=Stage,Value=production",
+        "--start-time",
+        "2000-01-01T00:00:00",
+        "--end-time",
+        "2100-01-01T00:00:00",
+        "--period",
+        "300",
+        "--statistics",
+        statistic,
+        "--query",
+        f"sum(Datapoints[].{statistic})",
+    ).stdout
+
+
 def test_recipe_steps_with_the_aws_cli(aws, tmp_path, localcloud):
     suffix = uuid.uuid4().hex[:6]
     api_name, blue, green = f"advanced-deployment-api-{suffix}", f"blue-{suffix}", f"green-{suffix}"
@@ -378,49 +403,9 @@ def test_recipe_steps_with_the_aws_cli(aws, tmp_path, localcloud):
             )
             == 25.0
         )
-        count = aws(
-            "cloudwatch",
-            "get-metric-statistics",
-            "--namespace",
-            "AWS/ApiGateway",
-            "--metric-name",
-            "Count",
-            "--dimensions",
-            f"Name=ApiName,Value={api_name}",
-            "Name=Stage,Value=production",
-            "--start-time",
-            "2000-01-01T00:00:00",
-            "--end-time",
-            "2100-01-01T00:00:00",
-            "--period",
-            "300",
-            "--statistics",
-            "SampleCount",
-            "--query",
-            "sum(Datapoints[].SampleCount)",
-        ).stdout
+        count = production_metric_total(aws, api_name, "Count", "SampleCount")
         assert float(count) == 301.0  # 1 + 300 requests to production
-        errors = aws(
-            "cloudwatch",
-            "get-metric-statistics",
-            "--namespace",
-            "AWS/ApiGateway",
-            "--metric-name",
-            "5XXError",
-            "--dimensions",
-            f"Name=ApiName,Value={api_name}",
-            "Name=Stage,Value=production",
-            "--start-time",
-            "2000-01-01T00:00:00",
-            "--end-time",
-            "2100-01-01T00:00:00",
-            "--period",
-            "300",
-            "--statistics",
-            "Sum",
-            "--query",
-            "sum(Datapoints[].Sum)",
-        ).stdout
+        errors = production_metric_total(aws, api_name, "5XXError", "Sum")
         assert float(errors) == 0.0
         rolled_back = json.loads(
             aws(
