@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from bench.judge_sim import run_benchmark
-from bench.report import goals, table
+from bench.report import VARIANT_LABELS, goals, table
 from bench.scenarios import RUNS, all_scenarios
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "judge.json"
@@ -30,6 +30,7 @@ def judge_main(runs: int = RUNS, out: Path = DEFAULT_OUT, seed: int = 0) -> dict
         **run_benchmark(all_scenarios(runs, seed), log=lambda line: print(line, flush=True)),
     }
     document["goals"] = goals(document)
+    document["goals_by_variant"] = {key: goals(document, key) for key in VARIANT_LABELS}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(document, indent=2) + "\n")
     print(table(document))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bench.streams import Period
-from controller.judge import Judge, JudgeConfig, Verdict, WindowStats
+from controller.judge import BaselineHistory, Judge, JudgeConfig, Verdict, WindowStats
 from controller.ramp import AdaptiveRamp, RampConfig
 
 INF = math.inf
@@ -62,6 +62,9 @@ class Policy:
     def start(self, runs: int, requests_per_period: float) -> None:
         self.share = np.zeros(runs)
         self.stat = np.full(runs, -INF)
+
+    def see_history(self, requests: np.ndarray, errors: np.ndarray) -> None:
+        """Each run's baseline counts before the rollout; only policies that read history use them."""
 
     def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
         raise NotImplementedError
@@ -239,17 +242,34 @@ class Recipe(Policy):
 
 @dataclass
 class Ours(Policy):
-    """The judge (controller/judge.py) plus the adaptive ramp (controller/ramp.py), one pair per run."""
+    """The judge (controller/judge.py) plus the adaptive ramp (controller/ramp.py), one pair per run.
+
+    With `use_history` each run's judge gets the baseline history the simulator draws for it (24 hours at
+    the baseline's rate, what the controller reads from CloudWatch by default)."""
 
     judge_config: JudgeConfig = field(default_factory=JudgeConfig)
     ramp_config: RampConfig = field(default_factory=RampConfig)
     name: str = "ours"
+    use_history: bool = True
+
+    @classmethod
+    def trusting_history(cls) -> Ours:
+        """Ours with the judge's fail test trusting the baseline history (`--trust-baseline-history`)."""
+        return cls(JudgeConfig(history_fail=True), RampConfig.for_trusted_history())
 
     def start(self, runs: int, requests_per_period: float) -> None:
         super().start(runs, requests_per_period)
         self.ramp = AdaptiveRamp(self.ramp_config)
         self.judges = [Judge(self.judge_config) for _ in range(runs)]
         self.share[:] = self.ramp.initial_percent(requests_per_period) / 100
+
+    def see_history(self, requests: np.ndarray, errors: np.ndarray) -> None:
+        if not self.use_history:
+            return
+        self.judges = [
+            Judge(self.judge_config, BaselineHistory(int(n), int(k)))
+            for n, k in zip(requests.tolist(), errors.tolist(), strict=True)
+        ]
 
     def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
         rollback = np.zeros(idx.shape, dtype=bool)

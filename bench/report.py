@@ -21,11 +21,23 @@ def best_peer(scenario: dict) -> tuple[str, float] | None:
     return min(held, key=lambda item: item[1]) if held else None
 
 
-def goals(document: dict) -> list[dict]:
-    """Every goal of the issue, measured: name, value, target, met."""
+VARIANT_LABELS = {
+    "ours_trusting_history": ("ours, trusting", "fail test trusts the baseline history"),
+    "ours_without_history": ("ours, no history", "concurrent tests only: no baseline history"),
+}
+
+
+def _policy(scenario: dict, variant: str) -> dict:
+    return scenario["policies"]["ours"] if variant == "ours" else scenario[variant]
+
+
+def goals(document: dict, variant: str = "ours") -> list[dict]:
+    """Every goal of the issue, measured for `variant` (ours, or a key of VARIANT_LABELS)."""
     out = []
     for s in document["scenarios"]:
-        ours = s["policies"]["ours"]
+        if variant != "ours" and variant not in s:
+            return []
+        ours = _policy(s, variant)
         if s["kind"] == "identical":
             out.append(
                 _goal(f"{s['name']}: false rollbacks", ours["false_rollback_rate"], FRR_LIMIT, "<=", "share")
@@ -84,6 +96,20 @@ def _num(value: float | None, fmt: str) -> str:
     return format(value, fmt)
 
 
+def _row(label: str, p: dict, kind: str) -> str:
+    cells = [
+        f"{label:<18}",
+        _num(p["failed_requests_mean"], "8.1f"),
+        _num(p["failed_requests_p95"], "7.1f"),
+        _num(p["detection_rate"] if kind == "regression" else None, "7.1%"),
+        _num(p["false_rollback_rate"], "8.2%"),
+        _num(p["time_to_rollback_s_mean"], "10.0f"),
+        _num(p["time_to_promote_s_mean"], "9.0f"),
+        _num(p["canary_requests_to_decision_mean"], "10.0f"),
+    ]
+    return " ".join(cells)
+
+
 def table(document: dict) -> str:
     lines = []
     header = (
@@ -95,17 +121,10 @@ def table(document: dict) -> str:
         extra = f"  (SPRT limit {limit:.1f} failed, 2x = {2 * limit:.1f})" if limit else ""
         lines += ["", f"{s['name']} [{s['kind']}, {s['runs']} runs]{extra}", header]
         for name, p in s["policies"].items():
-            cells = [
-                f"{name:<18}",
-                _num(p["failed_requests_mean"], "8.1f"),
-                _num(p["failed_requests_p95"], "7.1f"),
-                _num(p["detection_rate"] if s["kind"] == "regression" else None, "7.1%"),
-                _num(p["false_rollback_rate"], "8.2%"),
-                _num(p["time_to_rollback_s_mean"], "10.0f"),
-                _num(p["time_to_promote_s_mean"], "9.0f"),
-                _num(p["canary_requests_to_decision_mean"], "10.0f"),
-            ]
-            lines.append(" ".join(cells) + f"  {p['threshold'] or ''}")
+            lines.append(_row(name, p, s["kind"]) + f"  {p['threshold'] or ''}")
+        for key, (label, note) in VARIANT_LABELS.items():
+            if key in s:
+                lines.append(_row(label, s[key], s["kind"]) + f"  ({note})")
     lines += ["", "Regressions: ours against the SPRT limit and the best peer at <= 1 % false rollbacks"]
     lines.append(f"{'scenario':<42} {'ours':>7} {'limit':>7} {'ratio':>6} {'best peer':>26} {'detect':>7}")
     for s in document["scenarios"]:
@@ -120,8 +139,14 @@ def table(document: dict) -> str:
             f"{s['name']:<42} {ours['failed_requests_mean']:7.1f} {_num(limit, '7.1f')} "
             f"{_num(ratio, '6.2f')} {peer_text:>26} {ours['detection_rate']:7.1%}"
         )
-    lines += ["", "Goals"]
-    for g in goals(document):
-        shown, target = _show(g["value"], g["unit"]), _show(g["target"], g["unit"])
-        lines.append(f"  [{'met' if g['met'] else 'MISS'}] {g['goal']}: {shown} ({g['op']} {target})")
+    for variant in ("ours", *VARIANT_LABELS):
+        measured = goals(document, variant)
+        if not measured:
+            continue
+        met = sum(g["met"] for g in measured)
+        title = "ours (default)" if variant == "ours" else VARIANT_LABELS[variant][0]
+        lines += ["", f"Goals, {title}: {met} of {len(measured)} met"]
+        for g in measured:
+            shown, target = _show(g["value"], g["unit"]), _show(g["target"], g["unit"])
+            lines.append(f"  [{'met' if g['met'] else 'MISS'}] {g['goal']}: {shown} ({g['op']} {target})")
     return "\n".join(lines)

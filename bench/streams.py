@@ -183,6 +183,14 @@ class Streams:
         self.u_requests = rng.random((2, runs, periods))  # canary, baseline
         self.u_errors = rng.random((2, runs, periods))
         self.z_latency = rng.standard_normal((2, runs, periods, len(PERCENTILES)))
+        self.u_history = rng.random((2, runs))  # requests, errors (drawn last: earlier streams unchanged)
+
+    def history(self, rps: float, seconds: float, baseline: Version) -> tuple[np.ndarray, np.ndarray]:
+        """Each run's baseline history before the rollout: (requests, 5XX errors) over `seconds`."""
+        idx = np.arange(self.runs)
+        requests = poisson_inv(self.u_history[0, idx], np.full(self.runs, rps * seconds))
+        errors = binomial_inv(self.u_history[1, idx], requests, baseline.error_rate)
+        return requests, errors
 
     def period(
         self,

@@ -50,6 +50,34 @@ however it moves between periods (Lindon, Sanden, Shirikian, KDD 2022, test coun
   and sooner when both hold some evidence. s = 0.2 keeps the split test (the one that works on erring
   services) within 0.22 nats of its old boundary; the count test pays ln 5 nats.
 
+Baseline history (optional)
+---------------------------
+`Judge(config, history=BaselineHistory(requests, errors_5xx))` adds what the live version did before the
+rollout (the controller reads the last 24 hours from CloudWatch). With at least `history_min_requests`
+requests the baseline's rate is pinned between a lower and an upper confidence bound, each missing with
+probability `history_bound_share` of beta or alpha, and one-sample tests bet on the canary's own counts
+against those bounds: a canary that serves r times the baseline's rate is told apart after about
+ln(1/alpha) / (r ln r - r + 1) of its errors, however small or large its share (the split test needs far
+more at a large share, and cannot be fast at all when the baseline itself sees few errors).
+
+* PASS: the history count test, H0 "canary rate >= q" with q = low + max(low * regression_relative,
+  regression_absolute), bets mostly on the canary erring at the history's own rate. It joins the pass
+  e-process with `history_weight` (the concurrent tests keep the rest), and beta is shared with the
+  bound. If the baseline's rate has dropped since the history, the pass test is pinned to the history's
+  lower bound: a canary that is better than the service's usual rate may pass although it is worse than
+  today's baseline. The concurrent fail test still watches it.
+* FAIL (only with `history_fail=True`, off by default): the same prior over regressions, as multiples of
+  the upper bound, bets on the canary's counts; the fail e-process becomes (1 - history_weight) * split +
+  history_weight * history and alpha is shared with the bound. This trusts the baseline's rate to hold
+  still: under a stationary baseline it is anytime-valid at alpha; if the rate rises during the rollout
+  (an incident, a daily peak) the canary's own errors rise with it and can fail it. Two defences: the
+  bound follows the concurrent baseline once that is DRIFT_SDS standard deviations above it, and the
+  history fail evidence is divided by the concurrent baseline's likelihood ratio for "above the bound"
+  (scaled by the canary/baseline request ratio, so a large canary share cannot outrun it). Dividing an
+  e-process by anything >= 1 keeps its guarantee; what it buys under drift is measured, not guaranteed
+  (docs/judge.md). The default keeps the fail test on the concurrent split alone, whose alpha holds
+  whatever the baseline does.
+
 Counts are binomial, not Poisson; conditionally on the period's error total the canary's count is then
 hypergeometric, which is less spread than the binomial the test assumes, so the fail test stays
 conservative for identical versions (Hoeffding 1963, convex order).
@@ -75,9 +103,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import Enum
+from statistics import NormalDist
 from typing import Any
 
-__all__ = ["Judge", "JudgeConfig", "Judgement", "Verdict", "WindowStats"]
+__all__ = ["BaselineHistory", "Judge", "JudgeConfig", "Judgement", "Verdict", "WindowStats"]
 
 PERCENTILES = ("p50", "p90", "p99")
 
@@ -97,6 +126,25 @@ class WindowStats:
         for name in ("requests", "errors_5xx", "errors_4xx"):
             if getattr(self, name) < 0:
                 raise ValueError(f"WindowStats.{name} is {getattr(self, name)}; counts cannot be negative")
+
+
+@dataclass(frozen=True)
+class BaselineHistory:
+    """The live version's requests and 5XX errors before the rollout (e.g. its last 24 hours).
+
+    The controller reads it from CloudWatch as stage minus canary; the judge uses it only with at least
+    `JudgeConfig.history_min_requests` requests.
+    """
+
+    requests: int
+    errors_5xx: int
+
+    def __post_init__(self) -> None:
+        if self.requests < 0 or self.errors_5xx < 0 or self.errors_5xx > self.requests:
+            raise ValueError(
+                f"BaselineHistory({self.requests}, {self.errors_5xx}): counts must be >= 0 and errors "
+                "cannot exceed requests"
+            )
 
 
 class Verdict(Enum):
@@ -121,6 +169,13 @@ class Judgement:
 DEFAULT_ALTERNATIVES: tuple[float, ...] = (1.25, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, 20.0, 50.0, 100.0)
 DEFAULT_WEIGHTS: tuple[float, ...] = (0.02, 0.24, 0.015, 0.015, 0.22, 0.015, 0.01, 0.01, 0.2, 0.015)
 DEFAULT_MARGIN_WEIGHT = 0.24
+
+# The history fail test's prior over the same alternatives. It compares the canary with a known rate, so
+# each error carries more evidence than in the split test and the overshoot of the deciding period, not the
+# prior, dominates what a mild regression costs: the weight moves from the mild regression and the margin
+# to the clear and severe ones, whose cost is a handful of errors.
+DEFAULT_HISTORY_WEIGHTS: tuple[float, ...] = (0.01, 0.16, 0.01, 0.01, 0.3, 0.01, 0.01, 0.02, 0.37, 0.01)
+DEFAULT_HISTORY_MARGIN_WEIGHT = 0.09
 
 # The count pass test's alternatives, as fractions r of the regression rate q, and their weights: most of
 # the bet on a spotless canary (r = 0: dies at the first canary error, passes fastest when none comes),
@@ -148,6 +203,12 @@ class JudgeConfig:
         ~100 s sooner than 2 (a high bound) at 50 requests/s; regressions right at the absolute margin were
         passed at most 0.1 % of the time in the benchmark's simulator (beta is 1 %).
     min_periods/min_canary_requests: PASS needs at least this much data whatever the tests say.
+    history_min_requests/history_weight: with a `BaselineHistory` of at least this many requests, the
+        history tests get this share of the pass (and, with history_fail, the fail) e-process.
+    history_weights/history_margin_weight: the history fail test's prior over `alternatives`.
+    history_bound_share: the share of alpha (beta) spent on the history's upper (lower) rate bound.
+    history_fail: let the history test FAIL a canary too: faster and cheaper detection, but it trusts the
+        baseline's rate to hold still during the rollout (see "Baseline history" in the module docstring).
     latency_*: percentiles breach at canary > baseline * (1 + relative) + ms, are judged only with at
         least latency_min_requests (p50, p90, p99) canary requests, and FAIL after latency_breach_periods
         breaching periods in a row.
@@ -169,6 +230,12 @@ class JudgeConfig:
     latency_tolerance_ms: float = 5.0
     latency_min_requests: tuple[int, int, int] = (20, 25, 200)  # p50, p90, p99
     latency_breach_periods: int = 2
+    history_min_requests: int = 10_000
+    history_weight: float = 0.95
+    history_weights: tuple[float, ...] = DEFAULT_HISTORY_WEIGHTS
+    history_margin_weight: float = DEFAULT_HISTORY_MARGIN_WEIGHT
+    history_bound_share: float = 0.1
+    history_fail: bool = False
 
     def __post_init__(self) -> None:
         for name in ("alpha", "beta"):
@@ -196,6 +263,11 @@ class JudgeConfig:
                 "JudgeConfig.margin_sds cannot be negative: below the baseline estimate the margin would be "
                 "wider than asked for; use 0 (the estimate) or e.g. 2 for a conservative margin"
             )
+        if self.history_min_requests < 1 or not 0 <= self.history_weight < 1:
+            raise ValueError(
+                "JudgeConfig.history_min_requests must be >= 1 and history_weight in [0, 1) (0 ignores "
+                "history; below 1 keeps the concurrent tests in play)"
+            )
         if self.latency_breach_periods < 1 or self.min_periods < 1:
             raise ValueError("JudgeConfig.latency_breach_periods and min_periods must be at least 1")
 
@@ -214,10 +286,157 @@ def _rate_bound(errors: int, requests: int, sds: float) -> float:
     return max(0.0, errors + 1 + sds * math.sqrt(errors + 1)) / requests
 
 
+# The share of alpha (and beta) spent on the history's confidence bound when history is used: the bound
+# misses the true baseline rate with probability alpha * history_bound_share, the e-processes get the rest.
+# Pseudo-errors the history lends the running estimate of the current baseline rate: enough to keep one
+# quiet period from moving it, few enough that a baseline whose rate really moved takes over in a period
+# or two of traffic.
+HISTORY_PRIOR_ERRORS = 10.0
+# How far outside its own confidence bounds the concurrent baseline must be before it, not the history,
+# sets the rates the history tests are pinned to (the baseline's rate moved since the history).
+DRIFT_SDS = 3.0
+DRIFT_GAIN = 1.0
+# The history count test's bets, as multiples of r* = (history rate) / q: a canary like the baseline sits
+# at r*, so most of the weight goes there; the rest covers a spotless canary and a slightly worse one.
+HISTORY_COUNT_MULTIPLES: tuple[float, ...] = (0.0, 0.5, 1.0, 1.2)
+HISTORY_COUNT_WEIGHTS: tuple[float, ...] = (0.05, 0.1, 0.7, 0.15)
+
+
+def _poisson_bound(errors: int, requests: int, z: float) -> float:
+    """Upper (z > 0) or lower (z < 0) confidence bound on a rate from a count (Wilson-Hilferty)."""
+    if requests <= 0:
+        return math.nan
+    k = errors + 1 if z > 0 else errors
+    if k <= 0:
+        return 0.0
+    return max(0.0, k * (1 - 1 / (9 * k) + z / (3 * math.sqrt(k))) ** 3) / requests
+
+
+def _log_mix(weights: tuple[float, ...] | list[float], logs: list[float]) -> float:
+    """log of sum(w * exp(l)), stable, for weights > 0 (an empty or all -inf mixture is -inf)."""
+    live = [(w, lg) for w, lg in zip(weights, logs, strict=True) if w > 0 and lg > -math.inf]
+    if not live:
+        return -math.inf
+    top = max(lg for _, lg in live)
+    return top + math.log(sum(w * math.exp(lg - top) for w, lg in live))
+
+
+class _HistoryTests:
+    """One-sample tests of the canary's own errors against the baseline's rate known from its history.
+
+    See "Baseline history" in the module docstring. `reference_rate` is the baseline rate both tests are
+    pinned to for the coming period: the history's confidence bound, moved towards the concurrent
+    baseline's own rate when that has drifted past it (predictable: it uses only earlier periods).
+    """
+
+    def __init__(self, config: JudgeConfig, history: BaselineHistory) -> None:
+        c = config
+        self.config = config
+        self.history = history
+        self.rate = history.errors_5xx / history.requests
+        z_fail = NormalDist().inv_cdf(1 - c.alpha * c.history_bound_share)
+        z_pass = NormalDist().inv_cdf(1 - c.beta * c.history_bound_share)
+        self.high = _poisson_bound(history.errors_5xx, history.requests, z_fail)
+        self.low = _poisson_bound(history.errors_5xx, history.requests, -z_pass)
+        # The running estimate of the current baseline rate starts at the history's rate, with the weight
+        # of HISTORY_PRIOR_ERRORS errors (a clean history lends its upper bound instead of zero).
+        prior_rate = self.rate if history.errors_5xx else self.high
+        self.prior_requests = HISTORY_PRIOR_ERRORS / prior_rate
+        self.prior_errors = HISTORY_PRIOR_ERRORS
+        self.log_fail = [0.0] * len(c.alternatives)
+        self.log_margin = 0.0
+        self.log_count = [0.0] * len(HISTORY_COUNT_MULTIPLES)
+        self.canary_requests = 0
+        self.baseline_requests = 0
+        self.baseline_errors = 0
+        self.null_rate = self.high
+        self.regression_rate = self._regression(self.low)
+        r_star = min(0.95, self.rate / self.regression_rate) if self.regression_rate > 0 else 0.0
+        self.count_ratios = tuple(min(0.97, m * r_star) for m in HISTORY_COUNT_MULTIPLES)
+
+    def _regression(self, base: float) -> float:
+        c = self.config
+        return base + max(base * c.regression_relative, c.regression_absolute)
+
+    def current_estimate(self, errors: int, requests: int) -> float:
+        """The baseline's current rate: concurrent counts plus the history's pseudo-counts."""
+        return (errors + self.prior_errors) / (requests + self.prior_requests)
+
+    def prepare(self, baseline_errors: int, baseline_requests: int) -> None:
+        """Fix the coming period's null and regression rates from the baseline seen before it.
+
+        The history's bounds hold unless the baseline's rate has moved since; the concurrent baseline's
+        own bounds (DRIFT_SDS wide, so noise rarely crosses them) take over once it shows that it has.
+        """
+        c = self.config
+        now_low = _poisson_bound(baseline_errors, baseline_requests, -DRIFT_SDS)
+        now_high = _poisson_bound(baseline_errors, baseline_requests, DRIFT_SDS)
+        high = max(self.high, 0.0 if math.isnan(now_low) else now_low)
+        low = min(self.low, math.inf if math.isnan(now_high) else now_high)
+        self.null_rate = high * (1 + c.tolerance_relative) + c.tolerance_absolute
+        self.regression_rate = self._regression(low)
+
+    @property
+    def margin_multiple(self) -> float:
+        return max(self.regression_rate / self.null_rate, 1.1) if self.null_rate > 0 else 1.1
+
+    def watch_baseline(self, n: int, k: int) -> None:
+        """Count the concurrent baseline: the drift discounts compare it with the history's bounds."""
+        self.baseline_requests += n
+        self.baseline_errors += k
+
+    def _drift_discount(self, bound: float, up: bool) -> float:
+        """log of the discount on a history test: how strongly the concurrent baseline says its rate has
+        left the history's bound (the likelihood ratio at its own rate), scaled up when the canary has had
+        more traffic than the baseline, or the canary's test would outrun the evidence that voids it."""
+        n, k = self.baseline_requests, self.baseline_errors
+        if n == 0 or bound <= 0:
+            return 0.0
+        rate = k / n
+        if (rate <= bound) if up else (rate >= bound):
+            return 0.0
+        log_d = (k * math.log(rate / bound) if k else 0.0) - (rate - bound) * n
+        scale = max(1.0, self.canary_requests / n)
+        return max(0.0, log_d) * scale * DRIFT_GAIN
+
+    def update(self, n: int, k: int) -> None:
+        """Bet on one period's canary counts (n requests, k 5XX errors)."""
+        self.canary_requests += n
+        if n == 0:
+            return
+        p0 = self.null_rate
+        if p0 < 1:
+            for j, m in enumerate(self.config.alternatives):
+                self.log_fail[j] += k * math.log(m) - (m - 1) * p0 * n
+            m = self.margin_multiple
+            self.log_margin += k * math.log(m) - (m - 1) * p0 * n
+        q = self.regression_rate
+        if q >= 1:
+            return
+        for j, r in enumerate(self.count_ratios):
+            if self.log_count[j] == -math.inf:
+                continue
+            if r == 0:
+                self.log_count[j] = -math.inf if k else self.log_count[j] + n * q
+            else:
+                self.log_count[j] += k * math.log(r) + (1 - r) * q * n
+
+    @property
+    def log_fail_e_value(self) -> float:
+        c = self.config
+        raw = _log_mix([*c.history_weights, c.history_margin_weight], [*self.log_fail, self.log_margin])
+        return raw - self._drift_discount(self.high, up=True)
+
+    @property
+    def log_pass_e_value(self) -> float:
+        return _log_mix(HISTORY_COUNT_WEIGHTS, self.log_count) - self._drift_discount(self.low, up=False)
+
+
 @dataclass
 class _LatencyState:
     streak: int = 0
     clean_periods: int = 0
+    tail_clean_periods: int = 0  # clean periods in which a tail percentile (p90 or p99) was judged
     last_judged_clean: bool | None = None
     last: dict[str, Any] = field(default_factory=dict)
 
@@ -225,8 +444,16 @@ class _LatencyState:
 class Judge:
     """Accumulates evidence period by period; see the module docstring for the tests it runs."""
 
-    def __init__(self, config: JudgeConfig | None = None) -> None:
+    def __init__(self, config: JudgeConfig | None = None, history: BaselineHistory | None = None) -> None:
         self.config = config or JudgeConfig()
+        c = self.config
+        usable = history is not None and history.requests >= c.history_min_requests and c.history_weight > 0
+        self.history = _HistoryTests(c, history) if usable and history is not None else None
+        self._history_weight = c.history_weight if self.history else 0.0
+        spent = c.history_bound_share if self.history else 0.0
+        self._history_fail_weight = self._history_weight if c.history_fail else 0.0
+        self.fail_threshold = 1 / (c.alpha * (1 - (spent if c.history_fail else 0.0)))
+        self.pass_threshold = 1 / (c.beta * (1 - spent))
         self.periods = 0
         self.canary_requests = 0
         self.canary_errors = 0
@@ -271,13 +498,24 @@ class Judge:
         return low + max(low * c.regression_relative, c.regression_absolute)
 
     @property
-    def fail_e_value(self) -> float:
-        """Evidence against "canary no worse than tolerance"; FAIL at 1/alpha."""
+    def fail_split_e_value(self) -> float:
+        """The split test's evidence against "canary no worse than tolerance"."""
         logs = [*self._log_fail, self._log_margin]
         weights = [*self.config.weights, self.config.margin_weight]
-        top = max(lf for w, lf in zip(weights, logs, strict=True) if w > 0)
-        total = sum(w * math.exp(lf - top) for w, lf in zip(weights, logs, strict=True) if w > 0)
-        return math.exp(min(top + math.log(total), 700.0))
+        return math.exp(min(_log_mix(weights, logs), 700.0))
+
+    @property
+    def fail_history_e_value(self) -> float | None:
+        """The history test's evidence against "canary no worse than tolerance" (None without history)."""
+        if self.history is None:
+            return None
+        return math.exp(min(self.history.log_fail_e_value, 700.0))
+
+    @property
+    def fail_e_value(self) -> float:
+        """Evidence against "canary no worse than tolerance" from both fail tests; FAIL at fail_threshold."""
+        h = self._history_fail_weight
+        return (1 - h) * self.fail_split_e_value + h * (self.fail_history_e_value or 0.0)
 
     @property
     def pass_split_e_value(self) -> float:
@@ -293,9 +531,19 @@ class Judge:
         return min(total, math.exp(700.0))
 
     @property
+    def pass_history_e_value(self) -> float | None:
+        """The history count test's evidence against "canary is a regression" (None without history)."""
+        if self.history is None:
+            return None
+        return math.exp(max(min(self.history.log_pass_e_value, 700.0), -700.0))
+
+    @property
     def pass_e_value(self) -> float:
-        """Evidence against "canary is a regression worth catching" from both pass tests; PASS at 1/beta."""
-        return (1 - COUNT_SHARE) * self.pass_split_e_value + COUNT_SHARE * self.pass_count_e_value
+        """Evidence against "canary is a regression worth catching" from all pass tests; PASS at
+        pass_threshold."""
+        h = self._history_weight
+        concurrent = (1 - COUNT_SHARE) * self.pass_split_e_value + COUNT_SHARE * self.pass_count_e_value
+        return (1 - h) * concurrent + h * (self.pass_history_e_value or 0.0)
 
     def _update_errors(self, canary: WindowStats, baseline: WindowStats) -> None:
         psi0 = self._null_ratio()
@@ -304,6 +552,10 @@ class Judge:
         x = min(canary.errors_5xx, canary.requests)
         y = min(baseline.errors_5xx, baseline.requests)
         self._update_count(canary.requests, x, baseline.requests, y)
+        if self.history is not None:
+            self.history.prepare(self.baseline_errors - y, self.baseline_requests - baseline.requests)
+            self.history.watch_baseline(baseline.requests, y)
+            self.history.update(canary.requests, x)
         if canary.requests == 0 or baseline.requests == 0 or x + y == 0:
             return  # no split to read: the period says nothing about the ratio
         w = canary.requests / (canary.requests + baseline.requests)
@@ -349,6 +601,7 @@ class Judge:
         else:
             state.streak = 0
             state.clean_periods += 1
+            state.tail_clean_periods += any(name != "p50" for name in judged)
             state.last_judged_clean = True
 
     # -- verdict ------------------------------------------------------------------------------------------
@@ -378,7 +631,18 @@ class Judge:
 
     def _alternatives_evidence(self) -> list[dict[str, float]]:
         """Each regression the fail test bets on (ratio as a multiple of psi0) and its log-likelihood ratio
-        against "no worse"; the ramp reads these to tell which regressions are still plausible."""
+        against "no worse"; the ramp reads these to tell which regressions are still plausible. With
+        history, the history test's (multiples of its null rate), which is the one that decides."""
+        if self.history is not None and self._history_fail_weight > 0:
+            hist = self.history
+            return [
+                {"ratio": m, "log_likelihood_ratio": lf}
+                for m, lf in zip(
+                    [*self.config.alternatives, hist.margin_multiple],
+                    [*hist.log_fail, hist.log_margin],
+                    strict=True,
+                )
+            ]
         out = [
             {"ratio": m, "log_likelihood_ratio": lf}
             for m, lf in zip(self.config.alternatives, self._log_fail, strict=True)
@@ -390,7 +654,6 @@ class Judge:
 
     def evidence(self) -> dict[str, Any]:
         """Everything the verdict rests on, JSON-serialisable (ratios are canary/baseline error rates)."""
-        c = self.config
         canary_rate, base_rate = self._rates()
         ratio = None
         if canary_rate is not None and base_rate:
@@ -407,18 +670,49 @@ class Judge:
             "baseline_error_rate": base_rate,
             "error_rate_ratio": ratio,
             "fail_e_value": self.fail_e_value,
-            "fail_threshold": 1 / c.alpha,
+            "fail_split_e_value": self.fail_split_e_value,
+            "fail_history_e_value": self.fail_history_e_value,
+            "fail_threshold": self.fail_threshold,
             "pass_e_value": self.pass_e_value,
+            "pass_history_e_value": self.pass_history_e_value,
             "pass_split_e_value": self.pass_split_e_value,
             "pass_count_e_value": self.pass_count_e_value,
             "pass_count_rate": self._count_rate,
-            "pass_threshold": 1 / c.beta,
+            "pass_threshold": self.pass_threshold,
             "pass_margin_ratio": self._psi_pass,
-            "null_ratio": self._null_ratio(),
+            "null_ratio": self._null_ratio() if not self._history_fail_weight else self._history_null_ratio(),
+            "baseline_rate_estimate": self._baseline_estimate(),
+            "history": None if self.history is None else self._history_evidence(),
             "alternatives": self._alternatives_evidence(),
             "latency_breach_streak": self._latency.streak,
             "latency_clean_periods": self._latency.clean_periods,
+            "latency_tail_clean_periods": self._latency.tail_clean_periods,
             "latency_last": self._latency.last,
+        }
+
+    def _baseline_estimate(self) -> float:
+        """The baseline's error rate for sizing decisions (the ramp): history-informed when available."""
+        if self.history is not None:
+            return self.history.current_estimate(self.baseline_errors, self.baseline_requests)
+        return (self.baseline_errors + 0.5) / max(self.baseline_requests, 1)
+
+    def _history_null_ratio(self) -> float:
+        assert self.history is not None
+        return self.history.null_rate / max(self._baseline_estimate(), 1e-12)
+
+    def _history_evidence(self) -> dict[str, Any]:
+        assert self.history is not None
+        hist = self.history
+        return {
+            "requests": hist.history.requests,
+            "errors_5xx": hist.history.errors_5xx,
+            "error_rate": hist.rate,
+            "rate_low": hist.low,
+            "rate_high": hist.high,
+            "null_rate": hist.null_rate,
+            "regression_rate": hist.regression_rate,
+            "weight": self._history_weight,
+            "fail": self._history_fail_weight > 0,
         }
 
     def _judge(self) -> Judgement:
@@ -426,11 +720,11 @@ class Judge:
         ev = self.evidence()
         canary_rate, base_rate = self._rates()
         rates = f"canary 5XX {_pct(canary_rate)} of {self.canary_requests} vs baseline {_pct(base_rate)}"
-        if ev["fail_e_value"] >= 1 / c.alpha:
+        if ev["fail_e_value"] >= self.fail_threshold:
             return Judgement(
                 Verdict.FAIL,
-                f"{rates}: evidence {ev['fail_e_value']:.0f} against 'no worse' reached {1 / c.alpha:.0f} "
-                f"(false-rollback rate {c.alpha:g}).",
+                f"{rates}: evidence {ev['fail_e_value']:.0f} against 'no worse' reached "
+                f"{self.fail_threshold:.0f} (false-rollback rate {c.alpha:g}).",
                 ev,
             )
         lat = self._latency
@@ -445,8 +739,15 @@ class Judge:
             )
         missing = []
         regression = f"{self._psi_pass:.2g}x worse or at {_pct(self._count_rate)} 5XX"
-        if ev["pass_e_value"] < 1 / c.beta:
-            missing.append(f"evidence {ev['pass_e_value']:.1f}/{1 / c.beta:.0f} that it is not {regression}")
+        if self.history is not None:
+            regression = (
+                f"at {_pct(self.history.regression_rate)} 5XX or worse (baseline history "
+                f"{_pct(self.history.rate)} of {self.history.history.requests})"
+            )
+        if ev["pass_e_value"] < self.pass_threshold:
+            missing.append(
+                f"evidence {ev['pass_e_value']:.1f}/{self.pass_threshold:.0f} that it is not {regression}"
+            )
         if self.periods < c.min_periods:
             missing.append(f"{self.periods}/{c.min_periods} periods")
         if self.canary_requests < c.min_canary_requests:

@@ -17,7 +17,7 @@ Why it ramps this way
 A bad release costs the errors the canary serves before the judge fails it, and the judge needs a number
 of canary *errors*, not minutes: about ln(1/alpha) / (ln r - 1 + 1/r) for a release r times worse than the
 baseline (Wald), i.e. ~2 errors when r = 50, ~7 when r = 4, ~64 when r = 1.5. Decisions come only once a
-period, so whatever the canary serves in the deciding period comes on top. Four rules follow:
+period, so whatever the canary serves in the deciding period comes on top. Five rules follow:
 
 1. Overshoot budget. The next period may carry at most
 
@@ -26,7 +26,9 @@ period, so whatever the canary serves in the deciding period comes on top. Four 
    canary requests, where r_worst is the worst regression the evidence has not ruled out (its likelihood
    is within `rule_out_odds` of the best-supported hypothesis) and errors_still_needed counts what the
    fail test still lacks. Even if the release is that bad, one period spends only a `budget` share of
-   the errors its detection needs, and less as the verdict nears.
+   the errors its detection needs, and less as the verdict nears. While a severe regression
+   (`severe_ratio` or worse) is still plausible, `severe_budget` replaces `budget` when set: such a
+   release is caught in two or three errors, so the period it is caught in is most of its cost.
 2. Doubling. Exposure never grows faster than `growth` times the canary requests seen so far; the first
    period carries `first_period_requests` whatever the traffic (about one error of a release that fails
    one request in ten).
@@ -39,6 +41,14 @@ period, so whatever the canary serves in the deciding period comes on top. Four 
    so clean that a regression is `clean_margin_ratio` times its rate. That test gains from every canary
    request, so a narrow share would only slow it; rules 1 and 2 still bound the exposure.
 4. A latency breach freezes the share.
+5. Latency probe (when `latency_probe_requests` is set). Until `latency_probe_clean_periods` periods have
+   judged a tail percentile (p90 or p99) clean, a period carries at most the probe: enough requests to
+   read p90, few enough that a slow release is caught before it reaches many users.
+
+With a baseline history (`controller.judge.BaselineHistory`), the error-rate estimate behind rule 1 is the
+history's. When the judge's fail test also trusts that history (`JudgeConfig(history_fail=True)`, use
+`RampConfig.for_trusted_history()`), rule 3 no longer applies and the share may grow to
+`max_percent_with_history`: a one-sample test gains from every canary request, whatever the share.
 """
 
 from __future__ import annotations
@@ -56,13 +66,32 @@ class RampConfig:
     first_period_requests: float = 12.0
     growth: float = 4.0
     budget: float = 0.575
+    severe_budget: float | None = None
+    severe_ratio: float = 20.0
+    latency_probe_requests: float | None = None
+    latency_probe_clean_periods: int = 2
     rule_out_odds: float = 3.8
     min_remaining_odds: float = 5.0  # the budget never plans for less than this much missing evidence
     split_penalty: float = 0.73
     wide_odds: float = 10.0
     min_percent: float = 0.01
     max_percent: float = 50.0
+    max_percent_with_history: float = 90.0
     clean_margin_ratio: float = 11.0  # split cap lifted from this pass margin (baseline <= 0.05 % at 0.5 pp)
+
+    @classmethod
+    def for_trusted_history(cls) -> RampConfig:
+        """The ramp for a judge whose fail test trusts the baseline history (`JudgeConfig(history_fail=
+        True)`): its one-sample tests gain from every canary request at any share, so the share may grow
+        to `max_percent_with_history` and faster, bounded by a smaller budget while a severe regression is
+        plausible and by the latency probe until the tail has been judged clean twice."""
+        return cls(
+            first_period_requests=8.0,
+            budget=1.0,
+            severe_budget=0.4,
+            rule_out_odds=2.5,
+            latency_probe_requests=40.0,
+        )
 
     def __post_init__(self) -> None:
         if self.first_period_requests <= 0 or self.growth <= 0 or self.budget <= 0 or self.split_penalty <= 0:
@@ -73,8 +102,12 @@ class RampConfig:
             raise ValueError("RampConfig odds must exceed 1 (rule_out_odds may equal 1)")
         if self.clean_margin_ratio <= 1:
             raise ValueError("RampConfig.clean_margin_ratio must exceed 1; math.inf keeps the split cap")
-        if not 0 < self.min_percent <= self.max_percent < 100:
-            raise ValueError("RampConfig needs 0 < min_percent <= max_percent < 100")
+        if not 0 < self.min_percent <= min(self.max_percent, self.max_percent_with_history):
+            raise ValueError("RampConfig needs 0 < min_percent <= max_percent, max_percent_with_history")
+        if max(self.max_percent, self.max_percent_with_history) >= 100:
+            raise ValueError(
+                "RampConfig max_percent and max_percent_with_history must stay under 100 (100 is a promotion)"
+            )
 
 
 def errors_to_detect(ratio: float, odds: float) -> float:
@@ -88,12 +121,12 @@ class AdaptiveRamp:
     def __init__(self, config: RampConfig | None = None) -> None:
         self.config = config or RampConfig()
 
-    def _percent_for(self, requests: float, requests_per_period: float) -> float:
+    def _percent_for(self, requests: float, requests_per_period: float, top: float | None = None) -> float:
         c = self.config
         if requests_per_period <= 0:
             return c.min_percent  # no traffic to size by: keep the canary as small as allowed
         percent = 100.0 * requests / requests_per_period
-        return round(min(c.max_percent, max(c.min_percent, percent)), 4)
+        return round(min(top or c.max_percent, max(c.min_percent, percent)), 4)
 
     def initial_percent(self, requests_per_period: float) -> float:
         """The first period's share: `first_period_requests` canary requests at this traffic."""
@@ -120,14 +153,28 @@ class AdaptiveRamp:
         if ev["latency_breach_streak"] > 0:
             return current_percent
         worst = self.worst_plausible_ratio(judgement)
-        base_rate = (ev["baseline_errors_5xx"] + 0.5) / max(ev["baseline_requests"], 1)
+        base_rate = ev.get("baseline_rate_estimate") or (
+            (ev["baseline_errors_5xx"] + 0.5) / max(ev["baseline_requests"], 1)
+        )
         missing = max(ev["fail_threshold"] / max(ev["fail_e_value"], 1.0), c.min_remaining_odds)
-        affordable = c.budget * errors_to_detect(worst, missing) / (worst * base_rate)
+        budget = c.severe_budget if c.severe_budget is not None and worst >= c.severe_ratio else c.budget
+        affordable = budget * errors_to_detect(worst, missing) / (worst * base_rate)
         wanted = min(affordable, c.growth * max(ev["canary_requests"], c.first_period_requests))
+        if (
+            c.latency_probe_requests is not None
+            and ev.get("latency_tail_clean_periods", 0) < c.latency_probe_clean_periods
+        ):
+            wanted = min(wanted, c.latency_probe_requests)
         narrow = 100 * c.split_penalty / (ev["pass_margin_ratio"] + c.split_penalty)
         progress = min(1.0, max(0.0, math.log(max(ev["pass_e_value"], 1e-300)) / math.log(c.wide_odds)))
         cap = narrow * (c.max_percent / narrow) ** progress if narrow < c.max_percent else c.max_percent
         clean = ev["baseline_errors_5xx"] == 0 and ev["canary_errors_5xx"] == 0
-        if clean or ev["pass_margin_ratio"] >= c.clean_margin_ratio:
+        # With a baseline history the judge's deciding tests are one-sample (the canary's own errors
+        # against the history's rate): they gain from every canary request, so the split cap would only
+        # slow them.
+        top = c.max_percent
+        if ev.get("history") and ev["history"].get("fail"):
+            cap = top = c.max_percent_with_history
+        elif clean or ev["pass_margin_ratio"] >= c.clean_margin_ratio:
             cap = c.max_percent
-        return min(cap, self._percent_for(wanted, requests_per_period))
+        return min(cap, self._percent_for(wanted, requests_per_period, top))

@@ -11,8 +11,18 @@ import numpy as np
 import pytest
 
 import bench.__main__ as bench_main
-from bench.judge_sim import run_benchmark, simulate, tune
-from bench.policies import INF, Checks, CodeDeployCanary, CodeDeployLinear, Flagger, Kayenta, Recipe, binom_sf
+from bench.judge_sim import HISTORY_S, run_benchmark, simulate, tune
+from bench.policies import (
+    INF,
+    Checks,
+    CodeDeployCanary,
+    CodeDeployLinear,
+    Flagger,
+    Kayenta,
+    Ours,
+    Recipe,
+    binom_sf,
+)
 from bench.scenarios import (
     Scenario,
     all_scenarios,
@@ -164,6 +174,9 @@ def test_the_benchmark_writes_every_field_of_the_schema() -> None:
         }
         for policy in scenario["policies"].values():
             assert keys <= set(policy)
+        # ours in its other configurations sits beside "policies", so the schema holds as written
+        for variant in ("ours_trusting_history", "ours_without_history"):
+            assert keys <= set(scenario[variant])
         if scenario["kind"] == "identical":
             assert all(p["detection_rate"] == 0 for p in scenario["policies"].values())
         else:
@@ -177,6 +190,27 @@ def test_the_judge_benchmark_writes_judge_json_with_goals(tmp_path) -> None:
     names = [s["name"] for s in document["scenarios"]]
     assert len(names) == 11 and sum(s["kind"] == "identical" for s in document["scenarios"]) == 5
     assert all({"goal", "value", "target", "met"} <= set(g) for g in document["goals"])
+    assert set(document["goals_by_variant"]) == {"ours_trusting_history", "ours_without_history"}
+    assert all(len(g) == len(document["goals"]) for g in document["goals_by_variant"].values())
+
+
+def test_the_simulator_gives_each_run_a_day_of_history_at_the_baseline_rate() -> None:
+    streams = Streams(runs=400, periods=1, seed=5)
+    requests, errors = streams.history(50, HISTORY_S, Version(0.01, 40.0, 0.394))
+    assert requests.mean() == pytest.approx(50 * HISTORY_S, rel=0.001)
+    assert (errors / requests).mean() == pytest.approx(0.01, rel=0.01)
+    assert len(set(errors.tolist())) > 100  # each run its own draw
+
+
+def test_ours_hands_each_run_its_history_only_when_asked() -> None:
+    runs = 3
+    requests, errors = np.full(runs, 4_320_000), np.full(runs, 21_600)
+    with_history, without = Ours(), Ours(use_history=False)
+    for policy in (with_history, without):
+        policy.start(runs, 3000)
+        policy.see_history(requests, errors)
+    assert all(j.history is not None for j in with_history.judges)
+    assert all(j.history is None for j in without.judges)
 
 
 def test_python_m_bench_runs_the_data_plane_benchmark_when_it_exists(monkeypatch, tmp_path) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from controller.judge import Judge, Judgement, Verdict, WindowStats
+from controller.judge import BaselineHistory, Judge, JudgeConfig, Judgement, Verdict, WindowStats
 from controller.ramp import AdaptiveRamp, RampConfig, errors_to_detect
 
 RAMP = AdaptiveRamp()
@@ -30,7 +32,7 @@ def test_the_first_share_carries_the_same_canary_requests_at_any_traffic() -> No
 
 
 def test_the_first_share_is_capped_when_traffic_is_thin() -> None:
-    assert RAMP.initial_percent(20) == RampConfig().max_percent
+    assert RAMP.initial_percent(RampConfig().first_period_requests / 2) == RampConfig().max_percent
     assert RAMP.initial_percent(0) == RampConfig().min_percent
 
 
@@ -67,8 +69,8 @@ def test_a_severe_regression_keeps_the_exposure_small() -> None:
 
 
 def test_healthy_evidence_grows_faster_than_suspicious_evidence() -> None:
-    healthy = _judged([(WindowStats(100, 0), WindowStats(2900, 15))] * 3)
-    suspicious = _judged([(WindowStats(100, 2), WindowStats(2900, 15))] * 3)
+    healthy = _judged([(WindowStats(100, 0, 0, 40, 66), WindowStats(2900, 15, 0, 40, 66))] * 3)
+    suspicious = _judged([(WindowStats(100, 2, 0, 40, 66), WindowStats(2900, 15, 0, 40, 66))] * 3)
     assert RAMP.next_percent(3.3, healthy, 3000) > RAMP.next_percent(3.3, suspicious, 3000)
 
 
@@ -80,7 +82,7 @@ def test_a_clean_service_is_not_held_to_the_split_cap() -> None:
     c = RampConfig()
     split_cap = 100 * c.split_penalty / (clean.evidence["pass_margin_ratio"] + c.split_penalty)
     percent = RAMP.next_percent(3.3, clean, 3000)
-    assert 2 * split_cap < percent <= 100 * c.growth * 300 / 3000
+    assert split_cap < percent <= 100 * c.growth * 300 / 3000
 
 
 def test_the_ramp_is_a_pure_function() -> None:
@@ -104,3 +106,48 @@ def test_config_mistakes_are_explained() -> None:
         RampConfig(growth=0)
     with pytest.raises(ValueError, match="clean_margin_ratio"):
         RampConfig(clean_margin_ratio=1)
+
+
+TRUSTING = AdaptiveRamp(RampConfig.for_trusted_history())
+
+
+def test_exposure_stays_at_the_latency_probe_until_the_tail_is_judged_clean_twice() -> None:
+    # Clean counts, but no period had enough canary requests to judge p90: a slow tail could still be
+    # hiding, so the next period carries no more than the probe.
+    probe = RampConfig.for_trusted_history().latency_probe_requests
+    assert probe is not None
+    unjudged = _with_history([(WindowStats(15, 0, 0, 40, None), WindowStats(2985, 15, 0, 40, 66))] * 2)
+    assert unjudged.evidence["latency_tail_clean_periods"] == 0
+    assert TRUSTING.next_percent(0.5, unjudged, 3000) / 100 * 3000 <= probe + 1e-9
+    judged = _with_history([(WindowStats(40, 0, 0, 40, 66), WindowStats(2960, 15, 0, 40, 66))] * 2)
+    assert judged.evidence["latency_tail_clean_periods"] == 2
+    assert TRUSTING.next_percent(1.3, judged, 3000) / 100 * 3000 > probe
+
+
+def _with_history(
+    periods: list[tuple[WindowStats, WindowStats]], errors: int = 21_600, trust: bool = True
+) -> Judgement:
+    judge = Judge(JudgeConfig(history_fail=trust), BaselineHistory(4_320_000, errors))
+    for canary, baseline in periods:
+        judgement = judge.observe(canary, baseline)
+    return judgement
+
+
+def test_a_trusted_baseline_history_lets_the_share_grow_past_the_split_cap() -> None:
+    c = RampConfig.for_trusted_history()
+    healthy = [(WindowStats(900, 5, 0, 40, 66, 100), WindowStats(2100, 10, 0, 40, 66, 100))] * 2
+    untrusted = _with_history(healthy, trust=False)
+    trusted = _with_history(healthy)
+    assert trusted.verdict is Verdict.CONTINUE and untrusted.verdict is Verdict.CONTINUE
+    assert TRUSTING.next_percent(30.0, untrusted, 3000) <= c.max_percent
+    assert c.max_percent < TRUSTING.next_percent(30.0, trusted, 3000) <= c.max_percent_with_history
+
+
+def test_a_severe_regression_in_sight_spends_the_smaller_budget() -> None:
+    # One error in 15 canary requests against a 0.1 % history: 50x is the worst plausible regression, so
+    # the next period is sized with severe_budget, not budget.
+    judgement = _with_history([(WindowStats(15, 1, 0, 40, 66), WindowStats(2985, 3, 0, 40, 66))], 4320)
+    worst = TRUSTING.worst_plausible_ratio(judgement)
+    assert worst >= RampConfig().severe_ratio
+    lenient = AdaptiveRamp(replace(RampConfig.for_trusted_history(), severe_budget=None))
+    assert TRUSTING.next_percent(0.5, judgement, 3000) < lenient.next_percent(0.5, judgement, 3000)
