@@ -71,8 +71,14 @@ class App:
             events=self.events,
             stop=stop,
             # One judge per rollout: it accumulates evidence across steps (controller/judge.py).
-            judge_factory=(lambda: Judge(JudgeConfig())) if judge else None,
-            ramp_factory=lambda: AdaptiveRamp(RampConfig()),
+            judge_factory=(
+                (lambda history: Judge(JudgeConfig(history_fail=options.trust_history), history))
+                if judge
+                else None
+            ),
+            ramp_factory=lambda: AdaptiveRamp(
+                RampConfig.for_trusted_history() if options.trust_history else RampConfig()
+            ),
             call_counter=lambda: dict(self.clients.counter.calls),
             attempt_counter=lambda: dict(self.clients.counter.attempts),
         )

@@ -145,6 +145,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="thresholds and alarms only: leave the statistical judge out of the gates",
     )
+    shift.add_argument(
+        "--baseline-history",
+        default="24h",
+        metavar="DURATION",
+        help="how much of the live version's past traffic the judge reads to know its usual 5XX rate: "
+        "faster promotion (default 24h; 0 reads none)",
+    )
+    shift.add_argument(
+        "--trust-baseline-history",
+        action="store_true",
+        help="let the judge also FAIL a canary against that history: fewer failed requests and faster "
+        "decisions, but a baseline whose error rate rises during the rollout can roll back a good release",
+    )
     shift.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
     common(sub.add_parser("promote", help="make the canary's slot live now and remove the canary"))
     common(sub.add_parser("rollback", help="remove the canary: production serves the live slot 100%%"))
@@ -152,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("events", help="the event log (JSON lines from shift --json)")
     report.add_argument("-o", "--output", required=True, help="FILE.png or FILE.html")
     return parser
+
+
+MAX_BASELINE_HISTORY_S = 14 * 24 * 3600.0  # one GetMetricData call, even at one-minute periods
 
 
 def shift_options(args: argparse.Namespace, period_s: int | None = None) -> ShiftOptions:
@@ -175,6 +191,13 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
     )
     if plan.adaptive and args.no_judge:
         raise UsageError("--strategy adaptive is driven by the statistical judge; drop --no-judge")
+    history_s = parse_duration(args.baseline_history, "--baseline-history")
+    if history_s > MAX_BASELINE_HISTORY_S or 0 < history_s < 60:
+        raise UsageError(
+            "--baseline-history must be 0 (none) or between 1m and 14d (336h) of CloudWatch history"
+        )
+    if args.trust_baseline_history and (history_s == 0 or args.no_judge):
+        raise UsageError("--trust-baseline-history needs the judge and a --baseline-history above 0")
     policy = Policy(plan, thresholds, interval_s, float(period_s or 60), extension)
     return ShiftOptions(
         policy=policy,
@@ -183,6 +206,8 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
         on_interrupt=args.on_interrupt,
         dry_run=args.dry_run,
         hook_timeout_s=hook_timeout_s,
+        baseline_history_s=history_s,
+        trust_history=args.trust_baseline_history,
     )
 
 

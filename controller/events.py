@@ -134,6 +134,14 @@ class HumanView(Events):
                 f"{alarm_text}{judge_text} | "
                 f"{verdict.get(r['verdict'], r['verdict'])} {escape(r.get('reason', ''))}"
             )
+        if kind == "baseline_history":
+            rate = r.get("error_rate")
+            rate_text = "n/a" if rate is None else f"{rate:.2%}"
+            use = "trusted by the fail test too" if r.get("trusted") else "for the pass test and the ramp"
+            return (
+                f"{prefix}[dim]baseline history: {r['requests']:,} requests, 5xx {rate_text} over the last "
+                f"{_clock(r['window_s'])} ({use})[/dim]"
+            )
         if kind == "gate_failed":
             return f"{prefix}[bold red]✗ gate {escape(r['gate'])} failed[/bold red]: {escape(r['reason'])}"
         if kind == "rolled_back":

@@ -29,6 +29,7 @@ from controller.config import ControllerConfig
 from controller.errors import AwsError, ControllerError, StateConflict, UsageError
 from controller.events import Events
 from controller.hooks import DEFAULT_HOOK_TIMEOUT_S, HookResult, hook_env, run_hook
+from controller.judge import BaselineHistory
 from controller.rollout import (
     Action,
     AdaptiveState,
@@ -68,6 +69,7 @@ class StagesPort(Protocol):
 
 class MetricsPort(Protocol):
     def fetch(self, start: float, end: float, functions: FunctionPair) -> list[PeriodSample]: ...
+    def history(self, start: float, end: float) -> BaselineHistory: ...
 
 
 class AlarmsPort(Protocol):
@@ -88,6 +90,11 @@ class RampPort(Protocol):
 HookRunner = Callable[[str, str, dict[str, str], float, threading.Event], HookResult]
 
 
+# The judge's baseline history: a day covers the daily cycle of most services and is one cheap
+# GetMetricData (4 series x 24 hourly sums).
+DEFAULT_BASELINE_HISTORY_S = 24 * 3600.0
+
+
 @dataclass(frozen=True)
 class ShiftOptions:
     policy: Policy
@@ -97,6 +104,8 @@ class ShiftOptions:
     dry_run: bool = False
     hook_timeout_s: float = DEFAULT_HOOK_TIMEOUT_S
     metrics_lag_s: float | None = None  # None: one metric period (CloudWatch publishes with a delay)
+    baseline_history_s: float = DEFAULT_BASELINE_HISTORY_S  # 0: give the judge no history
+    trust_history: bool = False  # the judge's fail test may use the history (JudgeConfig.history_fail)
 
 
 @dataclass
@@ -138,7 +147,7 @@ class ShiftRun:
         events: Events,
         clock: Callable[[], float] = time.time,
         stop: threading.Event | None = None,
-        judge_factory: Callable[[], JudgePort] | None = None,
+        judge_factory: Callable[[BaselineHistory | None], JudgePort] | None = None,
         ramp_factory: Callable[[], RampPort] | None = None,
         hook_runner: HookRunner = _hook_runner,
         call_counter: Callable[[], dict[str, int]] | None = None,
@@ -335,6 +344,17 @@ class ShiftRun:
         ]
         if self.judge_factory is not None:
             lines.append("  statistical judge: on (a FAIL verdict rolls back)")
+            window = self.opts.baseline_history_s
+            lines.append(
+                f"  baseline history: the live version's last {window / 3600:g} h, "
+                + (
+                    "trusted by the fail test too (--trust-baseline-history)"
+                    if self.opts.trust_history
+                    else "for the pass test and the ramp"
+                )
+                if window > 0
+                else "  baseline history: none (--baseline-history 0)"
+            )
         if self.opts.pre_traffic:
             lines.append(f"  pre-traffic hook: {self.opts.pre_traffic}")
         if self.opts.post_step:
@@ -378,7 +398,7 @@ class ShiftRun:
         if self.snapshot is not None:
             announce_snapshot(self.events, self.snapshot, slots.candidate)
         if self.judge_factory is not None:
-            self.judge = self.judge_factory()
+            self.judge = self.judge_factory(self._baseline_history())
         if current_percent is None:
             self.stages.create_canary(self.prod, slots.candidate_deployment, slots.candidate, 0.0)
         if not current_percent:  # no production traffic has moved yet
@@ -508,6 +528,33 @@ class ShiftRun:
                 RolloutState(0, now), decision.next_percent, judged=track.judged, judgement=track.judgement
             )
             state = replace(state, percent=decision.next_percent, percent_since=now)
+
+    def _baseline_history(self) -> BaselineHistory | None:
+        """What the live version served before this rollout (stage minus canary), for the judge.
+
+        The window ends at the last whole metric period; on a resumed run it covers the canary's time too,
+        which stage minus canary leaves out. Unreadable history is a warning: the judge then runs on the
+        concurrent baseline alone.
+        """
+        window = self.opts.baseline_history_s
+        if window <= 0:
+            return None
+        period = self.cfg.metrics.period_seconds
+        end = math.floor(self.clock() / period) * period
+        try:
+            history = self.metrics.history(end - window, end)
+        except AwsError as exc:
+            self.events.emit("warning", message=f"baseline history unavailable, judging without it: {exc}")
+            return None
+        self.events.emit(
+            "baseline_history",
+            window_s=window,
+            requests=history.requests,
+            errors_5xx=history.errors_5xx,
+            error_rate=history.errors_5xx / history.requests if history.requests else None,
+            trusted=self.opts.trust_history,
+        )
+        return history
 
     def _set_adaptive_percent(self, percent: float, step: int) -> None:
         self.stages.set_canary_percent(self.prod, percent)

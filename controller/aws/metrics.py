@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from controller.aws.clients import aws_errors
+from controller.judge import BaselineHistory
 from controller.stats import WindowStats
 
 LAMBDA_NAMESPACE = "AWS/Lambda"
@@ -102,6 +103,39 @@ class MetricsAdapter:
                 queries.append(self._query(f"{role}_fn_{pct}", LAMBDA_NAMESPACE, "Duration", dims, pct))
         assert len(queries) <= MAX_QUERIES
         return queries
+
+    def history(self, start: float, end: float) -> BaselineHistory:
+        """The live version's requests and 5XX errors in [start, end): stage minus canary, summed.
+
+        One GetMetricData of four Sum series at one-hour periods (one-minute periods when the window is not
+        a whole number of hours).
+        """
+        period = 3600 if (end - start) % 3600 == 0 else 60
+        queries = []
+        for role, stage in (("canary", f"{self.stage}/Canary"), ("stage", self.stage)):
+            dims = [{"Name": "ApiName", "Value": self.api_name}, {"Name": "Stage", "Value": stage}]
+            for suffix, metric, stat in STAGE_SERIES[:2]:
+                query = self._query(f"{role}_{suffix}", self.namespace, metric, dims, stat)
+                query["MetricStat"]["Period"] = period
+                queries.append(query)
+        totals: dict[str, float] = {}
+        request: dict[str, Any] = {
+            "MetricDataQueries": queries,
+            "StartTime": datetime.fromtimestamp(start, UTC),
+            "EndTime": datetime.fromtimestamp(end, UTC),
+        }
+        while True:
+            with aws_errors("GetMetricData"):
+                page = self._client.get_metric_data(**request)
+            for result in page.get("MetricDataResults", []):
+                totals[result["Id"]] = totals.get(result["Id"], 0.0) + sum(result.get("Values", []))
+            token = page.get("NextToken")
+            if not token:
+                break
+            request["NextToken"] = token
+        requests = max(0, round(totals.get("stage_count", 0.0) - totals.get("canary_count", 0.0)))
+        errors = max(0, round(totals.get("stage_e5xx", 0.0) - totals.get("canary_e5xx", 0.0)))
+        return BaselineHistory(requests, min(errors, requests))
 
     def fetch(self, start: float, end: float, functions: FunctionPair) -> list[PeriodSample]:
         """Per-period samples in [start, end), oldest first; a period without any datapoint is absent."""

@@ -15,6 +15,7 @@ from controller.aws.metrics import FunctionPair, MetricsAdapter, PeriodSample
 from controller.aws.stage import Canary, StageState
 from controller.config import parse_config
 from controller.errors import AwsError
+from controller.judge import BaselineHistory
 
 CONFIG = {
     "schema_version": 1,
@@ -253,6 +254,7 @@ class TrafficModel:
     queries_per_call: list[int] = field(default_factory=list)
     functions_asked: set[FunctionPair] = field(default_factory=set)
     fail: bool = False
+    history_asked: list[tuple[float, float]] = field(default_factory=list)
 
     def percent_at(self, t: float) -> float:
         percent = 0.0
@@ -265,6 +267,11 @@ class TrafficModel:
         self.functions_asked.add(functions)
         adapter = MetricsAdapter(self, "AWS/ApiGateway", "apigw-canary", "production", self.period_s)
         return adapter.fetch(start, end, functions)
+
+    def history(self, start: float, end: float) -> BaselineHistory:
+        self.history_asked.append((start, end))
+        adapter = MetricsAdapter(self, "AWS/ApiGateway", "apigw-canary", "production", self.period_s)
+        return adapter.history(start, end)
 
     # -- the CloudWatch client the adapter calls ----------------------------------------------------------
 

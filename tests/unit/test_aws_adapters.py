@@ -18,6 +18,7 @@ from controller.aws.lock import LOCK_VARIABLE, Lease, StageLock, holder_is_dead_
 from controller.aws.metrics import FunctionPair, MetricsAdapter, baseline_latency, build_samples
 from controller.aws.stage import StageAdapter
 from controller.errors import AwsError, LockHeldError
+from controller.judge import BaselineHistory
 
 STAGE = {"stageName": "production", "deploymentId": "d1", "variables": {"slot": "blue"}}
 
@@ -191,6 +192,53 @@ def test_one_get_metric_data_call_fetches_canary_stage_and_per_function_series()
     # The stage's own counts include the canary's requests, so the baseline's are the difference; its p99 is
     # the live function's Duration plus the 20 ms API Gateway adds on the canary's requests.
     assert (sample.baseline.requests, sample.baseline.errors_5xx, sample.baseline.p99_ms) == (90, 1, 80.0)
+
+
+def test_the_baseline_history_is_one_call_of_hourly_sums_stage_minus_canary() -> None:
+    cw = client("cloudwatch")
+    adapter = MetricsAdapter(cw, "AWS/ApiGateway", "api", "production", 60)
+    end = datetime(2025, 1, 2, tzinfo=UTC).timestamp()
+    hours = [datetime(2025, 1, 1, h, tzinfo=UTC) for h in range(24)]
+    results = [
+        {"Id": "stage_count", "Timestamps": hours, "Values": [1000.0] * 24, "StatusCode": "Complete"},
+        {"Id": "stage_e5xx", "Timestamps": hours, "Values": [6.0] * 24, "StatusCode": "Complete"},
+        # a rollout's canary two hours ago: its requests and errors are not the live version's
+        {"Id": "canary_count", "Timestamps": hours[5:7], "Values": [100.0, 50.0], "StatusCode": "Complete"},
+        {"Id": "canary_e5xx", "Timestamps": hours[5:7], "Values": [30.0, 0.0], "StatusCode": "Complete"},
+    ]
+    with Stubber(cw) as stub:
+        stub.add_response(
+            "get_metric_data",
+            {"MetricDataResults": results},
+            {"MetricDataQueries": ANY, "StartTime": ANY, "EndTime": ANY},
+        )
+        history = adapter.history(end - 86400, end)
+        stub.assert_no_pending_responses()
+    assert (history.requests, history.errors_5xx) == (24_000 - 150, 144 - 30)
+
+
+def test_the_history_queries_count_and_5xx_sums_of_the_stage_and_its_canary_at_hourly_periods() -> None:
+    seen: list[dict] = []
+
+    class Recorder:
+        def get_metric_data(self, **request):
+            seen.append(request)
+            return {"MetricDataResults": []}
+
+    adapter = MetricsAdapter(Recorder(), "AWS/ApiGateway", "api", "production", 60)
+    assert adapter.history(0, 86400) == BaselineHistory(0, 0)
+    (request,) = seen
+    stats = {
+        (q["MetricStat"]["Metric"]["MetricName"], q["MetricStat"]["Metric"]["Dimensions"][-1]["Value"])
+        for q in request["MetricDataQueries"]
+    }
+    assert stats == {
+        (metric, stage) for metric in ("Count", "5XXError") for stage in ("production", "production/Canary")
+    }
+    assert {q["MetricStat"]["Period"] for q in request["MetricDataQueries"]} == {3600}
+    assert {q["MetricStat"]["Stat"] for q in request["MetricDataQueries"]} == {"Sum"}
+    adapter.history(0, 5400)  # not whole hours: one-minute periods
+    assert {q["MetricStat"]["Period"] for q in seen[-1]["MetricDataQueries"]} == {60}
 
 
 def test_the_baseline_latency_is_the_live_duration_plus_the_canarys_overhead_never_less() -> None:

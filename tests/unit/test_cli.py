@@ -50,6 +50,12 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
         ["shift", "--tf-dir", ".", "--outputs", "x.json"],
         ["shift", "--strategy", "adaptive", "--no-judge"],
         ["shift", "--strategy", "adaptive", "--bake", "0s"],
+        ["shift", "--baseline-history", "-1h"],
+        ["shift", "--baseline-history", "15d"],
+        ["shift", "--baseline-history", "400h"],
+        ["shift", "--baseline-history", "30s"],
+        ["shift", "--baseline-history", "0", "--trust-baseline-history"],
+        ["shift", "--no-judge", "--trust-baseline-history"],
         ["shift", "--no-such-flag"],
         ["deploy"],
         [],
@@ -90,6 +96,15 @@ def test_shift_options_carry_the_thresholds_and_the_metric_period() -> None:
     assert options.policy.period_s == 2
     assert options.policy.thresholds.max_p99_ms == 300
     assert options.policy.thresholds.min_requests == 7
+
+
+def test_the_judge_reads_a_day_of_history_unless_told_otherwise() -> None:
+    parse = cli.build_parser().parse_args
+    default = cli.shift_options(parse(["shift"]))
+    assert (default.baseline_history_s, default.trust_history) == (86400, False)
+    trusting = cli.shift_options(parse(["shift", "--baseline-history", "6h", "--trust-baseline-history"]))
+    assert (trusting.baseline_history_s, trusting.trust_history) == (21600, True)
+    assert cli.shift_options(parse(["shift", "--baseline-history", "0"])).baseline_history_s == 0
 
 
 def test_a_missing_outputs_file_is_exit_1_with_one_line(capsys, monkeypatch) -> None:

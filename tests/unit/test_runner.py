@@ -52,7 +52,8 @@ class World:
             clock=self.clock,
             stop=self.clock.stop,
             sleep=self.clock.sleep,
-            judge_factory=judge,
+            # The runner hands each judge the baseline history it read; these judges ignore it.
+            judge_factory=(lambda history: judge()) if judge is not None else None,
             hook_runner=self._hook,
         )
         return run.run()
@@ -461,7 +462,7 @@ def test_without_the_judge_the_same_regression_gets_through_lenient_thresholds(w
     assert world.run(thresholds=lenient, bake="5m") is Outcome.PROMOTED
 
 
-def _adaptive(world: World, **options) -> Outcome:
+def _adaptive(world: World, judge_factory=None, **options) -> Outcome:
     from controller.judge import Judge, JudgeConfig
     from controller.ramp import AdaptiveRamp, RampConfig
 
@@ -481,7 +482,7 @@ def _adaptive(world: World, **options) -> Outcome:
         clock=world.clock,
         stop=world.clock.stop,
         sleep=world.clock.sleep,
-        judge_factory=lambda: Judge(JudgeConfig()),
+        judge_factory=judge_factory or (lambda history: Judge(JudgeConfig(), history)),
         ramp_factory=lambda: AdaptiveRamp(RampConfig()),
         hook_runner=world._hook,
     )
@@ -526,3 +527,50 @@ def test_a_change_between_the_first_read_and_taking_the_lock_stops_the_run(world
         world.run()
     assert "create_canary" not in world.stages.changes()
     assert LOCK_VARIABLE not in world.production().variables
+
+
+def _adaptive_judges(world: World, **options) -> tuple[Outcome, list]:
+    """`_adaptive`, keeping the judges the runner built (to see the history each was handed)."""
+    from controller.judge import Judge, JudgeConfig
+
+    judges: list = []
+
+    def make(history):
+        judges.append(Judge(JudgeConfig(), history))
+        return judges[-1]
+
+    return _adaptive(world, judge_factory=make, **options), judges
+
+
+def test_the_judge_gets_the_live_versions_last_day_before_any_traffic_moves(world: World) -> None:
+    world.traffic.live_error_rate = world.traffic.candidate_error_rate = 0.01
+    started = world.clock()
+    outcome, (judge,) = _adaptive_judges(world)
+    assert outcome is Outcome.PROMOTED
+    end = started // 60 * 60
+    assert world.traffic.history_asked == [(end - 86400, end)]
+    (event,) = world.of("baseline_history")
+    day = world.traffic.requests_per_period * 1440
+    assert event["requests"] == pytest.approx(day, rel=0.1) and event["trusted"] is False
+    assert event["error_rate"] == pytest.approx(0.01, rel=0.05)
+    assert judge.history is not None and judge.history.history.requests == event["requests"]
+
+
+def test_baseline_history_zero_reads_none(world: World) -> None:
+    outcome, (judge,) = _adaptive_judges(world, baseline_history_s=0)
+    assert outcome is Outcome.PROMOTED
+    assert world.traffic.history_asked == [] and world.of("baseline_history") == []
+    assert judge.history is None
+
+
+def test_an_unreadable_history_is_a_warning_and_the_judge_goes_on_without_it(
+    world: World, monkeypatch
+) -> None:
+    def throttled(start: float, end: float):
+        raise AwsError("GetMetricData: Throttling: injected")
+
+    monkeypatch.setattr(world.traffic, "history", throttled)
+    outcome, (judge,) = _adaptive_judges(world)
+    assert outcome is Outcome.PROMOTED
+    assert any("baseline history unavailable" in w["message"] for w in world.of("warning"))
+    assert judge.history is None
