@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench import drift
 from bench.judge_sim import run_benchmark
 from bench.report import VARIANT_LABELS, goals, table
 from bench.scenarios import RUNS, all_scenarios
@@ -31,9 +32,11 @@ def judge_main(runs: int = RUNS, out: Path = DEFAULT_OUT, seed: int = 0) -> dict
     }
     document["goals"] = goals(document)
     document["goals_by_variant"] = {key: goals(document, key) for key in VARIANT_LABELS}
+    document["drift"] = drift.run(runs=min(runs, drift.RUNS))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(document, indent=2) + "\n")
     print(table(document))
+    print("\n" + drift.table(document["drift"]))
     print(f"\nwrote {out} in {time.perf_counter() - started:.0f} s")
     return document
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,10 @@ def test_healthy_candidate_is_promoted_and_production_then_serves_it_100_percent
         "u.urlopen(os.environ['APIGW_CANARY_STAGING_URL'] + '/hello', timeout=10)\""
     )
     hooks = ["--pre-traffic", smoke, "--post-step", 'test "$APIGW_CANARY_PERCENT" -gt 0']
+    # Production traffic before the shift, in a metric period that has closed by the time the judge is
+    # built: the baseline history the controller reads must count it.
+    served_versions(view.url(), 40)
+    time.sleep(METRIC_PERIOD_S - time.time() % METRIC_PERIOD_S + 1)
     with WatchedTraffic(view.url(), RATE_PER_S, workers=4) as traffic:
         shift = ControllerProcess(
             shift_args(outputs_file, "--steps", "20,50,100", "--bake", "8s", *hooks), env
@@ -187,6 +192,9 @@ def test_healthy_candidate_is_promoted_and_production_then_serves_it_100_percent
         code = shift.wait(timeout_s=240)
         seen = traffic.snapshot()
     assert code == 0, shift.stderr
+    history = shift.event("baseline_history")
+    assert history["window_s"] == 86400 and history["requests"] >= 40
+    assert history["errors_5xx"] == 0 and history["trusted"] is False
     ran = [(e["hook"], e["exit_code"]) for e in shift.events if e["event"] == "hook"]
     assert ran == [("pre-traffic", 0), ("post-step", 0), ("post-step", 0), ("post-step", 0)]
     # Only the clean-up of the previous release's snapshot (if any) follows the promotion.

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import bench.__main__ as bench_main
+from bench import drift
 from bench.judge_sim import HISTORY_S, run_benchmark, simulate, tune
 from bench.policies import (
     INF,
@@ -228,3 +229,12 @@ def test_a_second_seed_reruns_every_scenario_on_fresh_streams() -> None:
     assert [s.name for s in first] == [s.name for s in second]
     assert all(b.seed == a.seed + 1000 for a, b in zip(first, second, strict=True))
     assert len({s.seed for s in first} | {s.seed for s in second}) == 2 * len(first)
+
+
+def test_the_drift_table_shows_the_default_holding_alpha_where_trusting_history_does_not() -> None:
+    rows = {r["case"]: r for r in drift.run(runs=150)}
+    # A doubled baseline: the default's fail test compares with today's baseline only.
+    assert rows["0.5% doubles"]["default"]["rolled_back"] <= 0.03
+    # A 30 % rise at 1 % is the trusting judge's weak spot, and the table must show it.
+    assert rows["1% rises 30%"]["trusting"]["rolled_back"] > rows["1% rises 30%"]["default"]["rolled_back"]
+    assert "trusting history" in drift.table(list(rows.values()))

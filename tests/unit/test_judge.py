@@ -365,7 +365,7 @@ def test_the_default_judge_holds_alpha_when_the_baseline_rate_doubles_after_its_
 def test_a_trusted_history_is_discounted_when_the_baseline_doubles() -> None:
     # Trusting the history bets on the canary's own errors; the drift discount (the concurrent baseline's
     # evidence of having left the history's bound) keeps a doubled baseline from failing most good canaries.
-    # Measured at about 1 %; without the discount it was 73 %.
+    # Measured at about 1 %; without the discount, 69 % (docs/judge.md).
     rng = np.random.default_rng(23)
     verdicts = [_run_with_history(rng, 50, 0.005, 0.01, 0.01, trust=True).verdict for _ in range(300)]
     assert verdicts.count(Verdict.FAIL) / len(verdicts) <= 0.05
