@@ -71,6 +71,14 @@ def _ms(value: Any) -> str:
     return "n/a" if value is None else f"{value:.0f} ms"
 
 
+def _span(seconds: float) -> str:
+    """A look-back window for people: 24h, 90m, 45s."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
 def _clock(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     return f"{seconds // 60}:{seconds % 60:02d}"
@@ -140,7 +148,7 @@ class HumanView(Events):
             use = "trusted by the fail test too" if r.get("trusted") else "for the pass test and the ramp"
             return (
                 f"{prefix}[dim]baseline history: {r['requests']:,} requests, 5xx {rate_text} over the last "
-                f"{_clock(r['window_s'])} ({use})[/dim]"
+                f"{_span(r['window_s'])} ({use})[/dim]"
             )
         if kind == "gate_failed":
             return f"{prefix}[bold red]✗ gate {escape(r['gate'])} failed[/bold red]: {escape(r['reason'])}"

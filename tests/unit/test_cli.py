@@ -146,3 +146,20 @@ def test_help_exits_zero(capsys) -> None:
         cli.main(["shift", "--help"])
     assert info.value.code == 0
     assert "--on-interrupt" in capsys.readouterr().out
+
+
+def test_the_baseline_history_reads_as_one_line_for_people() -> None:
+    from controller.events import HumanView
+
+    line = HumanView().render(
+        {
+            "event": "baseline_history",
+            "at": 0,
+            "window_s": 86400,
+            "requests": 4_320_000,
+            "errors_5xx": 21_600,
+            "error_rate": 0.005,
+            "trusted": False,
+        }
+    )
+    assert "4,320,000 requests, 5xx 0.50% over the last 24h (for the pass test and the ramp)" in line
