@@ -295,7 +295,6 @@ HISTORY_PRIOR_ERRORS = 10.0
 # How far outside its own confidence bounds the concurrent baseline must be before it, not the history,
 # sets the rates the history tests are pinned to (the baseline's rate moved since the history).
 DRIFT_SDS = 3.0
-DRIFT_GAIN = 1.0
 # The history count test's bets, as multiples of r* = (history rate) / q: a canary like the baseline sits
 # at r*, so most of the weight goes there; the rest covers a spotless canary and a slightly worse one.
 HISTORY_COUNT_MULTIPLES: tuple[float, ...] = (0.0, 0.5, 1.0, 1.2)
@@ -324,9 +323,9 @@ def _log_mix(weights: tuple[float, ...] | list[float], logs: list[float]) -> flo
 class _HistoryTests:
     """One-sample tests of the canary's own errors against the baseline's rate known from its history.
 
-    See "Baseline history" in the module docstring. `reference_rate` is the baseline rate both tests are
-    pinned to for the coming period: the history's confidence bound, moved towards the concurrent
-    baseline's own rate when that has drifted past it (predictable: it uses only earlier periods).
+    See "Baseline history" in the module docstring. `null_rate` and `regression_rate` are what the fail and
+    the pass test are pinned to for the coming period: the history's confidence bounds, moved to the
+    concurrent baseline's own bounds when it has drifted past them (predictable: earlier periods only).
     """
 
     def __init__(self, config: JudgeConfig, history: BaselineHistory) -> None:
@@ -358,19 +357,19 @@ class _HistoryTests:
         c = self.config
         return base + max(base * c.regression_relative, c.regression_absolute)
 
-    def current_estimate(self, errors: int, requests: int) -> float:
+    def current_estimate(self) -> float:
         """The baseline's current rate: concurrent counts plus the history's pseudo-counts."""
-        return (errors + self.prior_errors) / (requests + self.prior_requests)
+        return (self.baseline_errors + self.prior_errors) / (self.baseline_requests + self.prior_requests)
 
-    def prepare(self, baseline_errors: int, baseline_requests: int) -> None:
+    def _prepare(self) -> None:
         """Fix the coming period's null and regression rates from the baseline seen before it.
 
         The history's bounds hold unless the baseline's rate has moved since; the concurrent baseline's
         own bounds (DRIFT_SDS wide, so noise rarely crosses them) take over once it shows that it has.
         """
         c = self.config
-        now_low = _poisson_bound(baseline_errors, baseline_requests, -DRIFT_SDS)
-        now_high = _poisson_bound(baseline_errors, baseline_requests, DRIFT_SDS)
+        now_low = _poisson_bound(self.baseline_errors, self.baseline_requests, -DRIFT_SDS)
+        now_high = _poisson_bound(self.baseline_errors, self.baseline_requests, DRIFT_SDS)
         high = max(self.high, 0.0 if math.isnan(now_low) else now_low)
         low = min(self.low, math.inf if math.isnan(now_high) else now_high)
         self.null_rate = high * (1 + c.tolerance_relative) + c.tolerance_absolute
@@ -379,11 +378,6 @@ class _HistoryTests:
     @property
     def margin_multiple(self) -> float:
         return max(self.regression_rate / self.null_rate, 1.1) if self.null_rate > 0 else 1.1
-
-    def watch_baseline(self, n: int, k: int) -> None:
-        """Count the concurrent baseline: the drift discounts compare it with the history's bounds."""
-        self.baseline_requests += n
-        self.baseline_errors += k
 
     def _drift_discount(self, bound: float, up: bool) -> float:
         """log of the discount on a history test: how strongly the concurrent baseline says its rate has
@@ -397,10 +391,14 @@ class _HistoryTests:
             return 0.0
         log_d = (k * math.log(rate / bound) if k else 0.0) - (rate - bound) * n
         scale = max(1.0, self.canary_requests / n)
-        return max(0.0, log_d) * scale * DRIFT_GAIN
+        return max(0.0, log_d) * scale
 
-    def update(self, n: int, k: int) -> None:
-        """Bet on one period's canary counts (n requests, k 5XX errors)."""
+    def observe(self, n: int, k: int, baseline_n: int, baseline_k: int) -> None:
+        """One period: pin its rates on the baseline seen before it, count the baseline (the drift
+        discounts read it), then bet on the canary's counts (n requests, k 5XX errors)."""
+        self._prepare()
+        self.baseline_requests += baseline_n
+        self.baseline_errors += baseline_k
         self.canary_requests += n
         if n == 0:
             return
@@ -553,9 +551,7 @@ class Judge:
         y = min(baseline.errors_5xx, baseline.requests)
         self._update_count(canary.requests, x, baseline.requests, y)
         if self.history is not None:
-            self.history.prepare(self.baseline_errors - y, self.baseline_requests - baseline.requests)
-            self.history.watch_baseline(baseline.requests, y)
-            self.history.update(canary.requests, x)
+            self.history.observe(canary.requests, x, baseline.requests, y)
         if canary.requests == 0 or baseline.requests == 0 or x + y == 0:
             return  # no split to read: the period says nothing about the ratio
         w = canary.requests / (canary.requests + baseline.requests)
@@ -693,7 +689,7 @@ class Judge:
     def _baseline_estimate(self) -> float:
         """The baseline's error rate for sizing decisions (the ramp): history-informed when available."""
         if self.history is not None:
-            return self.history.current_estimate(self.baseline_errors, self.baseline_requests)
+            return self.history.current_estimate()
         return (self.baseline_errors + 0.5) / max(self.baseline_requests, 1)
 
     def _history_null_ratio(self) -> float:

@@ -21,6 +21,7 @@ function also serves the staging stage, so its Duration includes staging's reque
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -77,12 +78,20 @@ class MetricsAdapter:
         self.stage = stage
         self.period_s = period_s
 
-    def _query(self, qid: str, namespace: str, metric: str, dims: list[dict[str, str]], stat: str) -> dict:
+    def _query(
+        self,
+        qid: str,
+        namespace: str,
+        metric: str,
+        dims: list[dict[str, str]],
+        stat: str,
+        period_s: int | None = None,
+    ) -> dict:
         return {
             "Id": qid,
             "MetricStat": {
                 "Metric": {"Namespace": namespace, "MetricName": metric, "Dimensions": dims},
-                "Period": self.period_s,
+                "Period": period_s or self.period_s,
                 "Stat": stat,
             },
             "ReturnData": True,
@@ -115,24 +124,10 @@ class MetricsAdapter:
         for role, stage in (("canary", f"{self.stage}/Canary"), ("stage", self.stage)):
             dims = [{"Name": "ApiName", "Value": self.api_name}, {"Name": "Stage", "Value": stage}]
             for suffix, metric, stat in STAGE_SERIES[:2]:
-                query = self._query(f"{role}_{suffix}", self.namespace, metric, dims, stat)
-                query["MetricStat"]["Period"] = period
-                queries.append(query)
+                queries.append(self._query(f"{role}_{suffix}", self.namespace, metric, dims, stat, period))
         totals: dict[str, float] = {}
-        request: dict[str, Any] = {
-            "MetricDataQueries": queries,
-            "StartTime": datetime.fromtimestamp(start, UTC),
-            "EndTime": datetime.fromtimestamp(end, UTC),
-        }
-        while True:
-            with aws_errors("GetMetricData"):
-                page = self._client.get_metric_data(**request)
-            for result in page.get("MetricDataResults", []):
-                totals[result["Id"]] = totals.get(result["Id"], 0.0) + sum(result.get("Values", []))
-            token = page.get("NextToken")
-            if not token:
-                break
-            request["NextToken"] = token
+        for result in self._results(queries, start, end):
+            totals[result["Id"]] = totals.get(result["Id"], 0.0) + sum(result.get("Values", []))
         requests = max(0, round(totals.get("stage_count", 0.0) - totals.get("canary_count", 0.0)))
         errors = max(0, round(totals.get("stage_e5xx", 0.0) - totals.get("canary_e5xx", 0.0)))
         return BaselineHistory(requests, min(errors, requests))
@@ -140,24 +135,30 @@ class MetricsAdapter:
     def fetch(self, start: float, end: float, functions: FunctionPair) -> list[PeriodSample]:
         """Per-period samples in [start, end), oldest first; a period without any datapoint is absent."""
         values: dict[str, dict[float, float]] = {}
+        for result in self._results(self.queries(functions), start, end, ScanBy="TimestampAscending"):
+            series = values.setdefault(result["Id"], {})
+            for ts, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
+                series[_epoch(ts)] = float(value)
+        return build_samples(values, start, end)
+
+    def _results(
+        self, queries: list[dict[str, Any]], start: float, end: float, **extra: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Every MetricDataResult of one GetMetricData request in [start, end), page after page."""
         request: dict[str, Any] = {
-            "MetricDataQueries": self.queries(functions),
+            "MetricDataQueries": queries,
             "StartTime": datetime.fromtimestamp(start, UTC),
             "EndTime": datetime.fromtimestamp(end, UTC),
-            "ScanBy": "TimestampAscending",
+            **extra,
         }
         while True:
             with aws_errors("GetMetricData"):
                 page = self._client.get_metric_data(**request)
-            for result in page.get("MetricDataResults", []):
-                series = values.setdefault(result["Id"], {})
-                for ts, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
-                    series[_epoch(ts)] = float(value)
+            yield from page.get("MetricDataResults", [])
             token = page.get("NextToken")
             if not token:
-                break
+                return
             request["NextToken"] = token
-        return build_samples(values, start, end)
 
 
 def baseline_latency(
