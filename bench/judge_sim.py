@@ -12,7 +12,7 @@ traffic level) every peer's threshold is tuned, on the very runs it is then scor
 value whose false-rollback rate is <= 1 %. Error-rate regressions are judged with the peer's tuned 5XX check
 alone, the latency regression with its tuned p99 check alone (the recipe has none: its rollback rule reads
 only the 5XX sum), so no peer pays for a check the scenario does not need. Ours runs one configuration,
-the defaults of JudgeConfig and RampConfig, everywhere.
+the controller's defaults (JudgeConfig(), AdaptiveRamp()), everywhere.
 
 Besides the fields the issue asks for, each scenario carries `sprt_limit_failed_requests` (Wald's limit, for
 error-rate regressions) and each policy `promotion_rate`; peers also carry `tuned_false_rollback_rate`, the
@@ -196,9 +196,10 @@ def tune_peers(identical: Scenario, streams: Streams) -> dict[str, dict[str, Pee
 
 
 # Other configurations of ours, reported next to the issue's `policies` (outside them, so the schema holds):
-# the judge trusting the baseline history in its fail test, and the judge with no history at all (a new API).
+# the strict judge (fail test on the concurrent split alone, --no-trust-baseline-history) and the judge with
+# no history at all (a new API, or --baseline-history 0).
 VARIANTS: dict[str, Callable[[], Ours]] = {
-    "ours_trusting_history": Ours.trusting_history,
+    "ours_strict": Ours.strict,
     "ours_without_history": lambda: Ours(use_history=False),
 }
 

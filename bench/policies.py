@@ -245,31 +245,41 @@ class Ours(Policy):
     """The judge (controller/judge.py) plus the adaptive ramp (controller/ramp.py), one pair per run.
 
     With `use_history` each run's judge gets the baseline history the simulator draws for it (24 hours at
-    the baseline's rate, what the controller reads from CloudWatch by default)."""
+    the baseline's rate, what the controller reads from CloudWatch by default). The ramp uses
+    `ramp_config` for a judge whose fail test is the split alone and `trusted_ramp_config` for one that
+    trusts the history, as the controller does."""
 
     judge_config: JudgeConfig = field(default_factory=JudgeConfig)
     ramp_config: RampConfig = field(default_factory=RampConfig)
+    trusted_ramp_config: RampConfig = field(default_factory=RampConfig.for_trusted_history)
     name: str = "ours"
     use_history: bool = True
 
     @classmethod
-    def trusting_history(cls) -> Ours:
-        """Ours with the judge's fail test trusting the baseline history (`--trust-baseline-history`)."""
-        return cls(JudgeConfig(history_fail=True), RampConfig.for_trusted_history())
+    def strict(cls) -> Ours:
+        """Ours with the fail test on the concurrent split alone (`--no-trust-baseline-history`)."""
+        return cls(JudgeConfig(history_fail=False))
 
     def start(self, runs: int, requests_per_period: float) -> None:
         super().start(runs, requests_per_period)
-        self.ramp = AdaptiveRamp(self.ramp_config)
-        self.judges = [Judge(self.judge_config) for _ in range(runs)]
-        self.share[:] = self.ramp.initial_percent(requests_per_period) / 100
+        self.requests_per_period = requests_per_period
+        self.ramp = AdaptiveRamp(self.ramp_config, self.trusted_ramp_config)
+        self._start_judges([Judge(self.judge_config) for _ in range(runs)])
+
+    def _start_judges(self, judges: list[Judge]) -> None:
+        self.judges = judges
+        rpp = self.requests_per_period
+        self.share[:] = [self.ramp.initial_percent(rpp, j.trusts_history) / 100 for j in judges]
 
     def see_history(self, requests: np.ndarray, errors: np.ndarray) -> None:
         if not self.use_history:
             return
-        self.judges = [
-            Judge(self.judge_config, BaselineHistory(int(n), int(k)))
-            for n, k in zip(requests.tolist(), errors.tolist(), strict=True)
-        ]
+        self._start_judges(
+            [
+                Judge(self.judge_config, BaselineHistory(int(n), int(k)))
+                for n, k in zip(requests.tolist(), errors.tolist(), strict=True)
+            ]
+        )
 
     def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
         rollback = np.zeros(idx.shape, dtype=bool)

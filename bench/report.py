@@ -22,7 +22,7 @@ def best_peer(scenario: dict) -> tuple[str, float] | None:
 
 
 VARIANT_LABELS = {
-    "ours_trusting_history": ("ours, trusting", "fail test trusts the baseline history"),
+    "ours_strict": ("ours, strict", "fail test on the concurrent split alone"),
     "ours_without_history": ("ours, no history", "concurrent tests only: no baseline history"),
 }
 

@@ -18,7 +18,7 @@ from controller.aws import (
 from controller.config import ControllerConfig, load_config
 from controller.events import Events
 from controller.judge import Judge, JudgeConfig
-from controller.ramp import AdaptiveRamp, RampConfig
+from controller.ramp import AdaptiveRamp
 from controller.runner import ShiftOptions, ShiftRun
 
 MIN_LEASE_S = 60.0
@@ -76,9 +76,9 @@ class App:
                 if judge
                 else None
             ),
-            ramp_factory=lambda: AdaptiveRamp(
-                RampConfig.for_trusted_history() if options.trust_history else RampConfig()
-            ),
+            # Both of the ramp's configurations: the judge's evidence says whether its fail test trusts the
+            # history (it cannot when the history is off or too short, e.g. a new API).
+            ramp_factory=AdaptiveRamp,
             call_counter=lambda: dict(self.clients.counter.calls),
             attempt_counter=lambda: dict(self.clients.counter.attempts),
         )

@@ -154,9 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     shift.add_argument(
         "--trust-baseline-history",
-        action="store_true",
-        help="let the judge also FAIL a canary against that history: fewer failed requests and faster "
-        "decisions, but a baseline whose error rate rises during the rollout can roll back a good release",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the judge may also FAIL a canary against that history (default when there is one): fewer "
+        "failed requests and faster decisions; a baseline whose error rate rises during the rollout is "
+        "watched and discounted, but can still roll back a good release. --no-trust-baseline-history keeps "
+        "the fail test on the concurrent split alone, whose false-rollback rate holds whatever the "
+        "baseline does",
     )
     shift.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
     common(sub.add_parser("promote", help="make the canary's slot live now and remove the canary"))
@@ -198,6 +202,7 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
         )
     if args.trust_baseline_history and (history_s == 0 or args.no_judge):
         raise UsageError("--trust-baseline-history needs the judge and a --baseline-history above 0")
+    trust_history = args.trust_baseline_history is not False and history_s > 0 and not args.no_judge
     policy = Policy(plan, thresholds, interval_s, float(period_s or 60), extension)
     return ShiftOptions(
         policy=policy,
@@ -207,7 +212,7 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
         dry_run=args.dry_run,
         hook_timeout_s=hook_timeout_s,
         baseline_history_s=history_s,
-        trust_history=args.trust_baseline_history,
+        trust_history=trust_history,
     )
 
 

@@ -145,7 +145,12 @@ class HumanView(Events):
         if kind == "baseline_history":
             rate = r.get("error_rate")
             rate_text = "n/a" if rate is None else f"{rate:.2%}"
-            use = "trusted by the fail test too" if r.get("trusted") else "for the pass test and the ramp"
+            if r.get("trusted"):
+                use = "trusted by the fail test too"
+            elif r.get("used", True):
+                use = "for the pass test and the ramp"
+            else:
+                use = "too little to use: the judge runs on the concurrent baseline alone"
             return (
                 f"{prefix}[dim]baseline history: {r['requests']:,} requests, 5xx {rate_text} over the last "
                 f"{_span(r['window_s'])} ({use})[/dim]"

@@ -65,18 +65,23 @@ more at a large share, and cannot be fast at all when the baseline itself sees f
   e-process with `history_weight` (the concurrent tests keep the rest), and beta is shared with the
   bound. If the baseline's rate has dropped since the history, the pass test is pinned to the history's
   lower bound: a canary that is better than the service's usual rate may pass although it is worse than
-  today's baseline. The concurrent fail test still watches it.
-* FAIL (only with `history_fail=True`, off by default): the same prior over regressions, as multiples of
-  the upper bound, bets on the canary's counts; the fail e-process becomes (1 - history_weight) * split +
+  today's baseline, so the pass evidence is divided by the drift watch's evidence of such a fall (below).
+  The concurrent fail test still watches it.
+* FAIL (`history_fail=True`, the default): the same prior over regressions, as multiples of the upper
+  bound, bets on the canary's counts; the fail e-process becomes (1 - history_weight) * split +
   history_weight * history and alpha is shared with the bound. This trusts the baseline's rate to hold
   still: under a stationary baseline it is anytime-valid at alpha; if the rate rises during the rollout
-  (an incident, a daily peak) the canary's own errors rise with it and can fail it. Two defences: the
-  bound follows the concurrent baseline once that is DRIFT_SDS standard deviations above it, and the
-  history fail evidence is divided by the concurrent baseline's likelihood ratio for "above the bound"
-  (scaled by the canary/baseline request ratio, so a large canary share cannot outrun it). Dividing an
-  e-process by anything >= 1 keeps its guarantee; what it buys under drift is measured, not guaranteed
-  (docs/judge.md). The default keeps the fail test on the concurrent split alone, whose alpha holds
-  whatever the baseline does.
+  (an incident, a daily peak) the canary's own errors rise with it and can fail it. Three defences: the
+  bound follows the concurrent baseline once that is DRIFT_SDS standard deviations above it; the history
+  fail evidence is divided by the concurrent baseline's likelihood ratio for "above the bound", squared
+  (DRIFT_FAIL_POWER) and scaled by the canary/baseline request ratio so a large canary share cannot
+  outrun it; and the drift watch (mixture e-processes on the baseline's counts for a rise or a fall past
+  the history's bounds, DRIFT_RISES / DRIFT_FALLS) keeps the ramp's share narrow while it sees a rise,
+  so the baseline's evidence keeps pace with the canary's. Dividing an e-process by anything >= 1 keeps
+  its guarantee; what the defences buy under drift is measured, not guaranteed: `bench/drift.py` rolls
+  back 3 % of good releases when the rate rises by 30 % mid-rollout, where CloudWatch alarms tuned to the
+  usual rate roll back 4-7 % (docs/judge.md). `history_fail=False` (`--no-trust-baseline-history`) keeps
+  the fail test on the concurrent split alone, whose alpha holds whatever the baseline does.
 
 Counts are binomial, not Poisson; conditionally on the period's error total the canary's count is then
 hypergeometric, which is less spread than the binomial the test assumes, so the fail test stays
@@ -207,8 +212,9 @@ class JudgeConfig:
         history tests get this share of the pass (and, with history_fail, the fail) e-process.
     history_weights/history_margin_weight: the history fail test's prior over `alternatives`.
     history_bound_share: the share of alpha (beta) spent on the history's upper (lower) rate bound.
-    history_fail: let the history test FAIL a canary too: faster and cheaper detection, but it trusts the
-        baseline's rate to hold still during the rollout (see "Baseline history" in the module docstring).
+    history_fail: let the history test FAIL a canary too (default): faster and cheaper detection, but it
+        trusts the baseline's rate to hold still during the rollout, watched and discounted when it does
+        not (see "Baseline history" in the module docstring). False: alpha holds under any drift.
     latency_*: percentiles breach at canary > baseline * (1 + relative) + ms, are judged only with at
         least latency_min_requests (p50, p90, p99) canary requests, and FAIL after latency_breach_periods
         breaching periods in a row.
@@ -235,7 +241,7 @@ class JudgeConfig:
     history_weights: tuple[float, ...] = DEFAULT_HISTORY_WEIGHTS
     history_margin_weight: float = DEFAULT_HISTORY_MARGIN_WEIGHT
     history_bound_share: float = 0.1
-    history_fail: bool = False
+    history_fail: bool = True
 
     def __post_init__(self) -> None:
         for name in ("alpha", "beta"):
@@ -295,6 +301,18 @@ HISTORY_PRIOR_ERRORS = 10.0
 # How far outside its own confidence bounds the concurrent baseline must be before it, not the history,
 # sets the rates the history tests are pinned to (the baseline's rate moved since the history).
 DRIFT_SDS = 3.0
+# The drift watch: e-processes on the concurrent baseline's own counts for "its rate has left the history's
+# bound", mixed evenly over these multiples of the upper bound (rises) and of the lower bound (falls). They
+# discount the history tests and keep the trusting ramp's share narrow (controller/ramp.py) while they are
+# above 1.
+DRIFT_RISES: tuple[float, ...] = (1.1, 1.2, 1.35, 1.5, 2.0, 3.0)
+DRIFT_FALLS: tuple[float, ...] = (0.9, 0.8, 0.65, 0.5)
+# The fail test's drift discount is the concurrent baseline's likelihood ratio for its own rate against the
+# history's upper bound, raised to this power times the canary/baseline request ratio. At 1 the discount
+# only matches the canary's evidence on average, and their difference wanders like a random walk that a
+# long rollout eventually carries over the threshold; 2 gives that difference a downward drift (measured:
+# a good release under a 30 % rise is rolled back 4 % of the time instead of 24 %).
+DRIFT_FAIL_POWER = 2.0
 # The history count test's bets, as multiples of r* = (history rate) / q: a canary like the baseline sits
 # at r*, so most of the weight goes there; the rest covers a spotless canary and a slightly worse one.
 HISTORY_COUNT_MULTIPLES: tuple[float, ...] = (0.0, 0.5, 1.0, 1.2)
@@ -350,6 +368,8 @@ class _HistoryTests:
         self.baseline_errors = 0
         self.null_rate = self.high
         self.regression_rate = self._regression(self.low)
+        self.log_rises = [0.0] * len(DRIFT_RISES)
+        self.log_falls = [0.0] * len(DRIFT_FALLS)
         r_star = min(0.95, self.rate / self.regression_rate) if self.regression_rate > 0 else 0.0
         self.count_ratios = tuple(min(0.97, m * r_star) for m in HISTORY_COUNT_MULTIPLES)
 
@@ -379,19 +399,35 @@ class _HistoryTests:
     def margin_multiple(self) -> float:
         return max(self.regression_rate / self.null_rate, 1.1) if self.null_rate > 0 else 1.1
 
-    def _drift_discount(self, bound: float, up: bool) -> float:
-        """log of the discount on a history test: how strongly the concurrent baseline says its rate has
-        left the history's bound (the likelihood ratio at its own rate), scaled up when the canary has had
-        more traffic than the baseline, or the canary's test would outrun the evidence that voids it."""
+    @property
+    def log_rise_e_value(self) -> float:
+        """log of the concurrent baseline's evidence that its rate rose above the history's upper bound."""
+        return _log_mix([1 / len(DRIFT_RISES)] * len(DRIFT_RISES), self.log_rises)
+
+    @property
+    def log_fall_e_value(self) -> float:
+        """log of the concurrent baseline's evidence that its rate fell below the history's lower bound."""
+        return _log_mix([1 / len(DRIFT_FALLS)] * len(DRIFT_FALLS), self.log_falls)
+
+    def _canary_to_baseline(self) -> float:
+        """How much more traffic the canary has had than the baseline (at least 1): a discount read from
+        the baseline is scaled by it, or a large canary share would outrun the evidence that voids it."""
+        return max(1.0, self.canary_requests / self.baseline_requests) if self.baseline_requests else 1.0
+
+    def _fail_discount(self) -> float:
+        """log of the fail test's drift discount: the concurrent baseline's likelihood ratio at its own rate
+        against the history's upper bound (0 while it is under the bound), see DRIFT_FAIL_POWER."""
         n, k = self.baseline_requests, self.baseline_errors
-        if n == 0 or bound <= 0:
+        if n == 0 or self.high <= 0 or k / n <= self.high:
             return 0.0
         rate = k / n
-        if (rate <= bound) if up else (rate >= bound):
-            return 0.0
-        log_d = (k * math.log(rate / bound) if k else 0.0) - (rate - bound) * n
-        scale = max(1.0, self.canary_requests / n)
-        return max(0.0, log_d) * scale
+        log_lr = k * math.log(rate / self.high) - (rate - self.high) * n
+        return DRIFT_FAIL_POWER * max(0.0, log_lr) * self._canary_to_baseline()
+
+    def _pass_discount(self) -> float:
+        """log of the pass test's drift discount: the drift watch's evidence of a fall (a baseline better
+        than its history would let a canary pass that is worse than today's baseline)."""
+        return max(0.0, self.log_fall_e_value) * self._canary_to_baseline()
 
     def observe(self, n: int, k: int, baseline_n: int, baseline_k: int) -> None:
         """One period: pin its rates on the baseline seen before it, count the baseline (the drift
@@ -400,6 +436,10 @@ class _HistoryTests:
         self.baseline_requests += baseline_n
         self.baseline_errors += baseline_k
         self.canary_requests += n
+        for j, m in enumerate(DRIFT_RISES):
+            self.log_rises[j] += baseline_k * math.log(m) - (m - 1) * self.high * baseline_n
+        for j, m in enumerate(DRIFT_FALLS):
+            self.log_falls[j] += baseline_k * math.log(m) - (m - 1) * self.low * baseline_n
         if n == 0:
             return
         p0 = self.null_rate
@@ -423,11 +463,11 @@ class _HistoryTests:
     def log_fail_e_value(self) -> float:
         c = self.config
         raw = _log_mix([*c.history_weights, c.history_margin_weight], [*self.log_fail, self.log_margin])
-        return raw - self._drift_discount(self.high, up=True)
+        return raw - self._fail_discount()
 
     @property
     def log_pass_e_value(self) -> float:
-        return _log_mix(HISTORY_COUNT_WEIGHTS, self.log_count) - self._drift_discount(self.low, up=False)
+        return _log_mix(HISTORY_COUNT_WEIGHTS, self.log_count) - self._pass_discount()
 
 
 @dataclass
@@ -467,6 +507,16 @@ class Judge:
         self._count_rate = self._regression_rate(0, 0)
         self._latency = _LatencyState()
         self._final: Judgement | None = None
+
+    @property
+    def uses_history(self) -> bool:
+        """Whether the judge uses the baseline history (given one of at least history_min_requests)."""
+        return self.history is not None
+
+    @property
+    def trusts_history(self) -> bool:
+        """Whether the fail test uses the baseline history (history_fail, and a history long enough)."""
+        return self._history_fail_weight > 0
 
     # -- evidence -----------------------------------------------------------------------------------------
 
@@ -709,6 +759,8 @@ class Judge:
             "regression_rate": hist.regression_rate,
             "weight": self._history_weight,
             "fail": self._history_fail_weight > 0,
+            "drift_rise_e_value": math.exp(min(hist.log_rise_e_value, 700.0)),
+            "drift_fall_e_value": math.exp(min(hist.log_fall_e_value, 700.0)),
         }
 
     def _judge(self) -> Judgement:

@@ -46,9 +46,12 @@ period, so whatever the canary serves in the deciding period comes on top. Five 
    read p90, few enough that a slow release is caught before it reaches many users.
 
 With a baseline history (`controller.judge.BaselineHistory`), the error-rate estimate behind rule 1 is the
-history's. When the judge's fail test also trusts that history (`JudgeConfig(history_fail=True)`, use
-`RampConfig.for_trusted_history()`), rule 3 no longer applies and the share may grow to
-`max_percent_with_history`: a one-sample test gains from every canary request, whatever the share.
+history's. When the judge's fail test also trusts that history (the default, `judge.trusts_history`), the
+ramp switches to its `trusted` configuration (`RampConfig.for_trusted_history()`): rule 3 no longer applies
+and the share may grow to `max_percent_with_history`, since a one-sample test gains from every canary
+request whatever the share, except while the judge's drift watch sees the baseline's rate rising above the
+history's: then the share stays under `max_percent`, so that the baseline, whose counts are the evidence
+that discounts the history, has at least as much traffic as the canary.
 """
 
 from __future__ import annotations
@@ -83,12 +86,14 @@ class RampConfig:
     def for_trusted_history(cls) -> RampConfig:
         """The ramp for a judge whose fail test trusts the baseline history (`JudgeConfig(history_fail=
         True)`): its one-sample tests gain from every canary request at any share, so the share may grow
-        to `max_percent_with_history` and faster, bounded by a smaller budget while a severe regression is
-        plausible and by the latency probe until the tail has been judged clean twice."""
+        to `max_percent_with_history` and faster (growth 6 against 4: a clear regression is bounded by the
+        budget, not the growth), bounded by a smaller budget while a severe regression is plausible and by
+        the latency probe until the tail has been judged clean twice."""
         return cls(
             first_period_requests=8.0,
-            budget=1.0,
-            severe_budget=0.4,
+            growth=6.0,
+            budget=0.9,
+            severe_budget=0.35,
             rule_out_odds=2.5,
             latency_probe_requests=40.0,
         )
@@ -118,27 +123,40 @@ def errors_to_detect(ratio: float, odds: float) -> float:
 
 
 class AdaptiveRamp:
-    def __init__(self, config: RampConfig | None = None) -> None:
-        self.config = config or RampConfig()
+    """`config` ramps for a judge whose fail test is the concurrent split alone (no usable history, or
+    `JudgeConfig(history_fail=False)`); `trusted` for one whose fail test trusts the baseline history. Each
+    judgement's evidence says which judge it came from."""
 
-    def _percent_for(self, requests: float, requests_per_period: float, top: float | None = None) -> float:
-        c = self.config
+    def __init__(self, config: RampConfig | None = None, trusted: RampConfig | None = None) -> None:
+        self.config = config or RampConfig()
+        self.trusted = trusted or RampConfig.for_trusted_history()
+
+    def config_for(self, trusts_history: bool) -> RampConfig:
+        return self.trusted if trusts_history else self.config
+
+    @staticmethod
+    def _percent_for(
+        c: RampConfig, requests: float, requests_per_period: float, top: float | None = None
+    ) -> float:
         if requests_per_period <= 0:
             return c.min_percent  # no traffic to size by: keep the canary as small as allowed
         percent = 100.0 * requests / requests_per_period
         return round(min(top or c.max_percent, max(c.min_percent, percent)), 4)
 
-    def initial_percent(self, requests_per_period: float) -> float:
-        """The first period's share: `first_period_requests` canary requests at this traffic."""
-        return self._percent_for(self.config.first_period_requests, requests_per_period)
+    def initial_percent(self, requests_per_period: float, trusts_history: bool = False) -> float:
+        """The first period's share: `first_period_requests` canary requests at this traffic
+        (`trusts_history`: the judge's `trusts_history`)."""
+        c = self.config_for(trusts_history)
+        return self._percent_for(c, c.first_period_requests, requests_per_period)
 
     def worst_plausible_ratio(self, judgement: Judgement) -> float:
         """The largest regression (canary/baseline error-rate ratio) the evidence has not ruled out."""
         ev = judgement.evidence
+        rule_out_odds = self.config_for(_trusts_history(ev)).rule_out_odds
         null = ev["null_ratio"] if math.isfinite(ev["null_ratio"]) else 1.0
         alternatives = ev["alternatives"]
         best = max([0.0] + [a["log_likelihood_ratio"] for a in alternatives])
-        floor = best - math.log(self.config.rule_out_odds)
+        floor = best - math.log(rule_out_odds)
         plausible = [a["ratio"] for a in alternatives if a["log_likelihood_ratio"] > floor]
         return null * max(plausible or [min(a["ratio"] for a in alternatives)])
 
@@ -148,8 +166,9 @@ class AdaptiveRamp:
             return 0.0
         if judgement.verdict is Verdict.PASS:
             return 100.0
-        c = self.config
         ev = judgement.evidence
+        trusting = _trusts_history(ev)
+        c = self.config_for(trusting)
         if ev["latency_breach_streak"] > 0:
             return current_percent
         worst = self.worst_plausible_ratio(judgement)
@@ -169,12 +188,18 @@ class AdaptiveRamp:
         progress = min(1.0, max(0.0, math.log(max(ev["pass_e_value"], 1e-300)) / math.log(c.wide_odds)))
         cap = narrow * (c.max_percent / narrow) ** progress if narrow < c.max_percent else c.max_percent
         clean = ev["baseline_errors_5xx"] == 0 and ev["canary_errors_5xx"] == 0
-        # With a baseline history the judge's deciding tests are one-sample (the canary's own errors
-        # against the history's rate): they gain from every canary request, so the split cap would only
-        # slow them.
+        # With a trusted history the judge's deciding tests are one-sample (the canary's own errors against
+        # the history's rate): they gain from every canary request, so the split cap would only slow them.
+        # While the baseline's own counts say its rate rose above the history's, the share stays under
+        # max_percent: the drift discount reads the baseline, which must keep pace with the canary.
         top = c.max_percent
-        if ev.get("history") and ev["history"].get("fail"):
+        if trusting and ev["history"].get("drift_rise_e_value", 0.0) <= 1.0:
             cap = top = c.max_percent_with_history
-        elif clean or ev["pass_margin_ratio"] >= c.clean_margin_ratio:
+        elif trusting or clean or ev["pass_margin_ratio"] >= c.clean_margin_ratio:
             cap = c.max_percent
-        return min(cap, self._percent_for(wanted, requests_per_period, top))
+        return min(cap, self._percent_for(c, wanted, requests_per_period, top))
+
+
+def _trusts_history(evidence: dict) -> bool:
+    history = evidence.get("history")
+    return bool(history and history.get("fail"))

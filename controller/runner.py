@@ -79,11 +79,14 @@ class AlarmsPort(Protocol):
 
 
 class JudgePort(Protocol):
+    uses_history: bool  # the history was long enough to use
+    trusts_history: bool  # and the fail test uses it too
+
     def observe(self, canary: WindowStats, baseline: WindowStats) -> Any: ...
 
 
 class RampPort(Protocol):
-    def initial_percent(self, requests_per_period: float) -> float: ...
+    def initial_percent(self, requests_per_period: float, trusts_history: bool = False) -> float: ...
     def next_percent(self, current_percent: float, judgement: Any, requests_per_period: float) -> float: ...
 
 
@@ -105,7 +108,7 @@ class ShiftOptions:
     hook_timeout_s: float = DEFAULT_HOOK_TIMEOUT_S
     metrics_lag_s: float | None = None  # None: one metric period (CloudWatch publishes with a delay)
     baseline_history_s: float = DEFAULT_BASELINE_HISTORY_S  # 0: give the judge no history
-    trust_history: bool = False  # the judge's fail test may use the history (JudgeConfig.history_fail)
+    trust_history: bool = True  # the judge's fail test may use the history (JudgeConfig.history_fail)
 
 
 @dataclass
@@ -348,9 +351,9 @@ class ShiftRun:
             lines.append(
                 f"  baseline history: the live version's last {window / 3600:g} h, "
                 + (
-                    "trusted by the fail test too (--trust-baseline-history)"
+                    "trusted by the fail test too, while today's baseline agrees with it"
                     if self.opts.trust_history
-                    else "for the pass test and the ramp"
+                    else "for the pass test and the ramp only (--no-trust-baseline-history)"
                 )
                 if window > 0
                 else "  baseline history: none (--baseline-history 0)"
@@ -398,7 +401,10 @@ class ShiftRun:
         if self.snapshot is not None:
             announce_snapshot(self.events, self.snapshot, slots.candidate)
         if self.judge_factory is not None:
-            self.judge = self.judge_factory(self._baseline_history())
+            history = self._baseline_history()
+            self.judge = self.judge_factory(history)
+            if history is not None:
+                self._announce_history(history, self.judge)
         if current_percent is None:
             self.stages.create_canary(self.prod, slots.candidate_deployment, slots.candidate, 0.0)
         if not current_percent:  # no production traffic has moved yet
@@ -475,7 +481,8 @@ class ShiftRun:
         assert self.ramp_factory is not None, "the adaptive strategy needs a ramp"
         ramp = self.ramp_factory()
         rpp = self._recent_requests_per_period(slots)
-        percent = current_percent or ramp.initial_percent(rpp)
+        trusting = self.judge is not None and self.judge.trusts_history
+        percent = current_percent or ramp.initial_percent(rpp, trusting)
         started = self.clock()
         step = 1
         self._set_adaptive_percent(percent, step)
@@ -546,15 +553,18 @@ class ShiftRun:
         except AwsError as exc:
             self.events.emit("warning", message=f"baseline history unavailable, judging without it: {exc}")
             return None
+        return history
+
+    def _announce_history(self, history: BaselineHistory, judge: JudgePort) -> None:
         self.events.emit(
             "baseline_history",
-            window_s=window,
+            window_s=self.opts.baseline_history_s,
             requests=history.requests,
             errors_5xx=history.errors_5xx,
             error_rate=history.errors_5xx / history.requests if history.requests else None,
-            trusted=self.opts.trust_history,
+            used=judge.uses_history,
+            trusted=judge.trusts_history,
         )
-        return history
 
     def _set_adaptive_percent(self, percent: float, step: int) -> None:
         self.stages.set_canary_percent(self.prod, percent)

@@ -176,7 +176,7 @@ def test_the_benchmark_writes_every_field_of_the_schema() -> None:
         for policy in scenario["policies"].values():
             assert keys <= set(policy)
         # ours in its other configurations sits beside "policies", so the schema holds as written
-        for variant in ("ours_trusting_history", "ours_without_history"):
+        for variant in ("ours_strict", "ours_without_history"):
             assert keys <= set(scenario[variant])
         if scenario["kind"] == "identical":
             assert all(p["detection_rate"] == 0 for p in scenario["policies"].values())
@@ -191,7 +191,7 @@ def test_the_judge_benchmark_writes_judge_json_with_goals(tmp_path) -> None:
     names = [s["name"] for s in document["scenarios"]]
     assert len(names) == 11 and sum(s["kind"] == "identical" for s in document["scenarios"]) == 5
     assert all({"goal", "value", "target", "met"} <= set(g) for g in document["goals"])
-    assert set(document["goals_by_variant"]) == {"ours_trusting_history", "ours_without_history"}
+    assert set(document["goals_by_variant"]) == {"ours_strict", "ours_without_history"}
     assert all(len(g) == len(document["goals"]) for g in document["goals_by_variant"].values())
 
 
@@ -231,10 +231,16 @@ def test_a_second_seed_reruns_every_scenario_on_fresh_streams() -> None:
     assert len({s.seed for s in first} | {s.seed for s in second}) == 2 * len(first)
 
 
-def test_the_drift_table_shows_the_default_holding_alpha_where_trusting_history_does_not() -> None:
-    rows = {r["case"]: r for r in drift.run(runs=150)}
-    # A doubled baseline: the default's fail test compares with today's baseline only.
-    assert rows["0.5% doubles"]["default"]["rolled_back"] <= 0.03
-    # A 30 % rise at 1 % is the trusting judge's weak spot, and the table must show it.
-    assert rows["1% rises 30%"]["trusting"]["rolled_back"] > rows["1% rises 30%"]["default"]["rolled_back"]
-    assert "trusting history" in drift.table(list(rows.values()))
+def test_the_drift_table_sets_ours_against_peers_tuned_at_the_historys_rate() -> None:
+    rows = {r["case"]: r for r in drift.run(runs=200)}
+    # The strict judge's fail test compares with today's baseline only: alpha holds whatever it does.
+    assert all(r["strict"]["rolled_back"] <= 0.03 for r in rows.values())
+    # Thresholds tuned at the usual rate fire on a doubled one; the default's drift watch does not.
+    doubled = rows["0.5% doubles"]
+    assert doubled["default"]["rolled_back"] <= 0.03 < doubled["codedeploy_canary"]["rolled_back"]
+    assert doubled["flagger"]["rolled_back"] > 0.5 and doubled["recipe"]["rolled_back"] > 0.5
+    # A 30 % rise at 1 % is the default's weak spot (a few %), and the table must show it next to the peers.
+    rise = rows["1% rises 30%"]
+    assert rise["strict"]["rolled_back"] <= rise["default"]["rolled_back"] < rise["flagger"]["rolled_back"]
+    text = drift.table(list(rows.values()))
+    assert "ours, strict" in text and "CD canary" in text and "1% rises 30%" in text

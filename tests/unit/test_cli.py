@@ -98,13 +98,17 @@ def test_shift_options_carry_the_thresholds_and_the_metric_period() -> None:
     assert options.policy.thresholds.min_requests == 7
 
 
-def test_the_judge_reads_a_day_of_history_unless_told_otherwise() -> None:
+def test_the_judge_reads_and_trusts_a_day_of_history_unless_told_otherwise() -> None:
     parse = cli.build_parser().parse_args
     default = cli.shift_options(parse(["shift"]))
-    assert (default.baseline_history_s, default.trust_history) == (86400, False)
+    assert (default.baseline_history_s, default.trust_history) == (86400, True)
     trusting = cli.shift_options(parse(["shift", "--baseline-history", "6h", "--trust-baseline-history"]))
     assert (trusting.baseline_history_s, trusting.trust_history) == (21600, True)
-    assert cli.shift_options(parse(["shift", "--baseline-history", "0"])).baseline_history_s == 0
+    strict = cli.shift_options(parse(["shift", "--no-trust-baseline-history"]))
+    assert (strict.baseline_history_s, strict.trust_history) == (86400, False)
+    none = cli.shift_options(parse(["shift", "--baseline-history", "0"]))
+    assert (none.baseline_history_s, none.trust_history) == (0, False)
+    assert cli.shift_options(parse(["shift", "--no-judge"])).trust_history is False
 
 
 def test_a_missing_outputs_file_is_exit_1_with_one_line(capsys, monkeypatch) -> None:

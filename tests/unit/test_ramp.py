@@ -108,7 +108,7 @@ def test_config_mistakes_are_explained() -> None:
         RampConfig(clean_margin_ratio=1)
 
 
-TRUSTING = AdaptiveRamp(RampConfig.for_trusted_history())
+TRUSTING = AdaptiveRamp()  # picks its trusted configuration from the judge's evidence
 
 
 def test_exposure_stays_at_the_latency_probe_until_the_tail_is_judged_clean_twice() -> None:
@@ -149,5 +149,22 @@ def test_a_severe_regression_in_sight_spends_the_smaller_budget() -> None:
     judgement = _with_history([(WindowStats(15, 1, 0, 40, 66), WindowStats(2985, 3, 0, 40, 66))], 4320)
     worst = TRUSTING.worst_plausible_ratio(judgement)
     assert worst >= RampConfig().severe_ratio
-    lenient = AdaptiveRamp(replace(RampConfig.for_trusted_history(), severe_budget=None))
+    lenient = AdaptiveRamp(trusted=replace(RampConfig.for_trusted_history(), severe_budget=None))
     assert TRUSTING.next_percent(0.5, judgement, 3000) < lenient.next_percent(0.5, judgement, 3000)
+
+
+def test_the_trusting_ramp_stays_narrow_while_the_baseline_rises_above_its_history() -> None:
+    # A day at 1 %, today's baseline at 1.6 %: the drift watch sees the rise, and the baseline (whose counts
+    # discount the history's fail evidence) must keep at least as much traffic as the canary.
+    c = RampConfig.for_trusted_history()
+    canary = WindowStats(600, 6, 0, 40, 66, 100)
+    risen = _with_history([(canary, WindowStats(2400, 39, 0, 40, 66, 100))] * 2, errors=43_200)
+    steady = _with_history([(canary, WindowStats(2400, 24, 0, 40, 66, 100))] * 2, errors=43_200)
+    assert risen.verdict is Verdict.CONTINUE and steady.verdict is Verdict.CONTINUE
+    assert (
+        risen.evidence["history"]["drift_rise_e_value"]
+        > 1
+        >= steady.evidence["history"]["drift_rise_e_value"]
+    )
+    assert TRUSTING.next_percent(40.0, risen, 3000) <= c.max_percent
+    assert TRUSTING.next_percent(40.0, steady, 3000) > c.max_percent

@@ -416,6 +416,8 @@ class _J:
 
 
 class _FailingJudge:
+    uses_history = trusts_history = False
+
     def __init__(self) -> None:
         self.seen = 0
 
@@ -433,6 +435,8 @@ def test_the_judge_sees_each_metric_period_once(world: World) -> None:
     seen: list[tuple[int, int]] = []
 
     class Spy:
+        uses_history = trusts_history = False
+
         def observe(self, canary, baseline):
             seen.append((canary.requests, baseline.requests))
             return _J(_V.CONTINUE, "collecting", {})
@@ -551,9 +555,26 @@ def test_the_judge_gets_the_live_versions_last_day_before_any_traffic_moves(worl
     assert world.traffic.history_asked == [(end - 86400, end)]
     (event,) = world.of("baseline_history")
     day = world.traffic.requests_per_period * 1440
-    assert event["requests"] == pytest.approx(day, rel=0.1) and event["trusted"] is False
+    assert event["requests"] == pytest.approx(day, rel=0.1)
+    assert event["used"] is True and event["trusted"] is True  # the default judge trusts a long history
     assert event["error_rate"] == pytest.approx(0.01, rel=0.05)
     assert judge.history is not None and judge.history.history.requests == event["requests"]
+
+
+def test_the_history_event_says_when_the_judge_does_not_trust_it(world: World) -> None:
+    from controller.judge import Judge, JudgeConfig
+
+    _adaptive(world, judge_factory=lambda history: Judge(JudgeConfig(history_fail=False), history))
+    (event,) = world.of("baseline_history")
+    assert (event["used"], event["trusted"]) == (True, False)
+
+
+def test_the_history_event_says_when_the_history_is_too_short_to_use(world: World) -> None:
+    from controller.judge import Judge, JudgeConfig
+
+    _adaptive(world, judge_factory=lambda history: Judge(JudgeConfig(history_min_requests=10**9), history))
+    (event,) = world.of("baseline_history")
+    assert (event["used"], event["trusted"]) == (False, False)
 
 
 def test_baseline_history_zero_reads_none(world: World) -> None:
