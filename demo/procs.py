@@ -189,7 +189,9 @@ def terraform_apply(env: Env, tf_dir: Path, variables: dict[str, str], log_name:
     state = env.out_dir / "terraform" / "terraform.tfstate"
     state.parent.mkdir(parents=True, exist_ok=True)
     tf = [_terraform(), f"-chdir={tf_dir}"]
-    if not (env.out_dir / "terraform" / ".terraform").exists():
+    # The lock file lives in the example's directory, not under out/: re-init if either is gone.
+    initialised = (env.out_dir / "terraform" / ".terraform").exists()
+    if not initialised or not (Path(tf_dir) / ".terraform.lock.hcl").exists():
         run_logged("terraform-init", [*tf, "init", "-input=false", "-no-color"], env, timeout_s=300)
     var_args = [f"-var={key}={value}" for key, value in variables.items()]
     run_logged(

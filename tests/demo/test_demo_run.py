@@ -191,3 +191,30 @@ def test_a_run_without_a_decision_event_takes_its_decision_from_the_exit_code():
     events = [{"event": "run_started", "at": 1.0}, {"event": "error", "at": 2.0, "message": "lock held"}]
     run = summarize("run 1", "promoted", events, 1, TrafficSnapshot(0, {}, 0, 0))
     assert (run.decision, run.reason, run.as_expected) == ("error", "lock held", False)
+
+
+@pytest.mark.parametrize(
+    ("data_dir", "lock_file", "inits"),
+    [(False, False, True), (True, False, True), (True, True, False)],
+    ids=["fresh", "lock-file-removed", "initialised"],
+)
+def test_terraform_is_initialised_unless_both_its_data_and_lock_file_are_there(
+    monkeypatch, tmp_path: Path, data_dir: bool, lock_file: bool, inits: bool
+) -> None:
+    # The lock file sits in the example's directory (tests that init there may remove it again), the
+    # data under out/: applying with only the data left fails with "Inconsistent dependency lock file".
+    example, out = tmp_path / "example", tmp_path / "out"
+    example.mkdir()
+    if data_dir:
+        (out / "terraform" / ".terraform").mkdir(parents=True)
+    if lock_file:
+        (example / ".terraform.lock.hcl").write_text("")
+    calls: list[str] = []
+
+    def logged(name: str, cmd: list[str], env, *, timeout_s: float, capture: bool = False, **_) -> str:
+        calls.append(name)
+        return "{}"
+
+    monkeypatch.setattr(procs, "run_logged", logged)
+    procs.terraform_apply(procs.Env("http://127.0.0.1:1", out), example, {}, "terraform-apply-1")
+    assert calls == (["terraform-init"] if inits else []) + ["terraform-apply-1", "terraform-apply-1-output"]
