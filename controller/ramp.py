@@ -29,6 +29,13 @@ period, so whatever the canary serves in the deciding period comes on top. Five 
    the errors its detection needs, and less as the verdict nears. While a severe regression
    (`severe_ratio` or worse) is still plausible, `severe_budget` replaces `budget` when set: such a
    release is caught in two or three errors, so the period it is caught in is most of its cost.
+   Patience (when `patient_budget` is set): once the fail evidence reaches `patient_odds`, the canary
+   looks worse than the baseline, and a period spends at most `patient_budget` of the errors still
+   needed. A bad release costs the errors it serves, not minutes, so smaller steps towards the verdict
+   cost no users; a good release rarely looks worse and keeps the ordinary budget. Patience waits only
+   where the traffic could carry `patient_traffic` times the period's budget: at low traffic it would
+   only run the clock out. No period carries fewer than `min_period_requests` (when set), so a share
+   sized for a severe regression that has not shown itself cannot starve the test.
 2. Doubling. Exposure never grows faster than `growth` times the canary requests seen so far; the first
    period carries `first_period_requests` whatever the traffic (about one error of a release that fails
    one request in ten).
@@ -71,6 +78,10 @@ class RampConfig:
     budget: float = 0.575
     severe_budget: float | None = None
     severe_ratio: float = 20.0
+    patient_budget: float | None = None
+    patient_odds: float = 2.0
+    patient_traffic: float = 6.0
+    min_period_requests: float | None = None
     latency_probe_requests: float | None = None
     latency_probe_clean_periods: int = 2
     rule_out_odds: float = 3.8
@@ -87,13 +98,16 @@ class RampConfig:
         """The ramp for a judge whose fail test trusts the baseline history (`JudgeConfig(history_fail=
         True)`): its one-sample tests gain from every canary request at any share, so the share may grow
         to `max_percent_with_history` and faster (growth 6 against 4: a clear regression is bounded by the
-        budget, not the growth), bounded by a smaller budget while a severe regression is plausible and by
-        the latency probe until the tail has been judged clean twice."""
+        budget, not the growth), bounded by a smaller budget while a severe regression is plausible or the
+        canary looks worse (patience), and by the latency probe until the tail has been judged clean
+        twice."""
         return cls(
             first_period_requests=8.0,
             growth=6.0,
             budget=0.9,
             severe_budget=0.35,
+            patient_budget=0.5,
+            min_period_requests=4.0,
             rule_out_odds=2.5,
             latency_probe_requests=40.0,
         )
@@ -103,8 +117,24 @@ class RampConfig:
             raise ValueError(
                 "RampConfig.first_period_requests, growth, budget and split_penalty must be positive"
             )
-        if self.rule_out_odds < 1 or self.min_remaining_odds <= 1 or self.wide_odds <= 1:
-            raise ValueError("RampConfig odds must exceed 1 (rule_out_odds may equal 1)")
+        if (
+            any(
+                value is not None and value <= 0
+                for value in (self.severe_budget, self.patient_budget, self.min_period_requests)
+            )
+            or self.patient_traffic <= 0
+        ):
+            raise ValueError(
+                "RampConfig severe_budget, patient_budget, min_period_requests and patient_traffic must be "
+                "positive (None switches the first three off)"
+            )
+        if (
+            self.rule_out_odds < 1
+            or self.patient_odds < 1
+            or self.min_remaining_odds <= 1
+            or self.wide_odds <= 1
+        ):
+            raise ValueError("RampConfig odds must exceed 1 (rule_out_odds and patient_odds may equal 1)")
         if self.clean_margin_ratio <= 1:
             raise ValueError("RampConfig.clean_margin_ratio must exceed 1; math.inf keeps the split cap")
         if not 0 < self.min_percent <= min(self.max_percent, self.max_percent_with_history):
@@ -178,7 +208,15 @@ class AdaptiveRamp:
         missing = max(ev["fail_threshold"] / max(ev["fail_e_value"], 1.0), c.min_remaining_odds)
         budget = c.severe_budget if c.severe_budget is not None and worst >= c.severe_ratio else c.budget
         affordable = budget * errors_to_detect(worst, missing) / (worst * base_rate)
+        if (
+            c.patient_budget is not None
+            and ev["fail_e_value"] >= c.patient_odds
+            and requests_per_period * c.max_percent_with_history / 100 >= c.patient_traffic * affordable
+        ):
+            affordable *= min(1.0, c.patient_budget / budget)
         wanted = min(affordable, c.growth * max(ev["canary_requests"], c.first_period_requests))
+        if c.min_period_requests is not None:
+            wanted = max(wanted, c.min_period_requests)
         if (
             c.latency_probe_requests is not None
             and ev.get("latency_tail_clean_periods", 0) < c.latency_probe_clean_periods

@@ -106,6 +106,12 @@ def test_config_mistakes_are_explained() -> None:
         RampConfig(growth=0)
     with pytest.raises(ValueError, match="clean_margin_ratio"):
         RampConfig(clean_margin_ratio=1)
+    with pytest.raises(ValueError, match="patient_budget"):
+        RampConfig(patient_budget=0)
+    with pytest.raises(ValueError, match="min_period_requests"):
+        RampConfig(min_period_requests=-1)
+    with pytest.raises(ValueError, match="odds"):
+        RampConfig(patient_odds=0.5)
 
 
 TRUSTING = AdaptiveRamp()  # picks its trusted configuration from the judge's evidence
@@ -149,8 +155,13 @@ def test_a_severe_regression_in_sight_spends_the_smaller_budget() -> None:
     judgement = _with_history([(WindowStats(15, 1, 0, 40, 66), WindowStats(2985, 3, 0, 40, 66))], 4320)
     worst = TRUSTING.worst_plausible_ratio(judgement)
     assert worst >= RampConfig().severe_ratio
-    lenient = AdaptiveRamp(trusted=replace(RampConfig.for_trusted_history(), severe_budget=None))
-    assert TRUSTING.next_percent(0.5, judgement, 3000) < lenient.next_percent(0.5, judgement, 3000)
+    # (without the floor on a period's requests, which both would hit here)
+    floorless = replace(RampConfig.for_trusted_history(), min_period_requests=None)
+    severe, lenient = (
+        AdaptiveRamp(trusted=floorless),
+        AdaptiveRamp(trusted=replace(floorless, severe_budget=None)),
+    )
+    assert severe.next_percent(0.5, judgement, 3000) < lenient.next_percent(0.5, judgement, 3000)
 
 
 def test_the_trusting_ramp_stays_narrow_while_the_baseline_rises_above_its_history() -> None:
@@ -168,3 +179,32 @@ def test_the_trusting_ramp_stays_narrow_while_the_baseline_rises_above_its_histo
     )
     assert TRUSTING.next_percent(40.0, risen, 3000) <= c.max_percent
     assert TRUSTING.next_percent(40.0, steady, 3000) > c.max_percent
+
+
+def test_a_canary_that_looks_worse_gets_smaller_steps_where_traffic_allows() -> None:
+    # A 0.5 % history and a canary at 2.5 %: the fail evidence is past patient_odds but not the threshold.
+    # A bad release costs errors, not minutes, so with traffic to spare the next period is smaller than the
+    # ordinary budget would allow; at 2 requests/s there is no traffic to spare and patience stays off.
+    worse = _with_history([(WindowStats(200, 5, 0, 40, 66, 100), WindowStats(2800, 14, 0, 40, 66, 100))])
+    c = RampConfig.for_trusted_history()
+    assert c.patient_odds <= worse.evidence["fail_e_value"] < worse.evidence["fail_threshold"]
+    impatient = AdaptiveRamp(trusted=replace(c, patient_budget=None))
+    assert TRUSTING.next_percent(6.0, worse, 3000) < impatient.next_percent(6.0, worse, 3000)
+    assert TRUSTING.next_percent(6.0, worse, 120) == impatient.next_percent(6.0, worse, 120)
+    # A healthy-looking canary keeps the ordinary budget.
+    fine = _with_history([(WindowStats(200, 1, 0, 40, 66, 100), WindowStats(2800, 14, 0, 40, 66, 100))])
+    assert fine.evidence["fail_e_value"] < c.patient_odds
+    assert TRUSTING.next_percent(6.0, fine, 3000) == impatient.next_percent(6.0, fine, 3000)
+
+
+def test_a_severe_regression_in_sight_cannot_starve_the_test() -> None:
+    # One error in the first 4 canary requests at a 0.1 % history: 50x is plausible and the severe budget
+    # alone would plan about one request a minute, which decides nothing in 30 minutes.
+    judgement = _with_history([(WindowStats(4, 1, 0, 40, 66), WindowStats(2996, 3, 0, 40, 66))], 4320)
+    c = RampConfig.for_trusted_history()
+    assert c.min_period_requests is not None
+    starving = AdaptiveRamp(trusted=replace(c, min_period_requests=None))
+    assert starving.next_percent(0.2, judgement, 3000) / 100 * 3000 < c.min_period_requests
+    assert TRUSTING.next_percent(0.2, judgement, 3000) / 100 * 3000 == pytest.approx(
+        c.min_period_requests, rel=1e-3
+    )
