@@ -310,8 +310,8 @@ DRIFT_FALLS: tuple[float, ...] = (0.9, 0.8, 0.65, 0.5)
 # The fail test's drift discount is the concurrent baseline's likelihood ratio for its own rate against the
 # history's upper bound, raised to this power times the canary/baseline request ratio. At 1 the discount
 # only matches the canary's evidence on average, and their difference wanders like a random walk that a
-# long rollout eventually carries over the threshold; 2 gives that difference a downward drift (measured:
-# a good release under a 30 % rise is rolled back 4 % of the time instead of 24 %).
+# long rollout eventually carries over the threshold; 2 gives that difference a downward drift (measured in
+# tests/unit/test_judge.py, good releases under a 30 % rise: 4.5 % rolled back with it, 9 % without).
 DRIFT_FAIL_POWER = 2.0
 # The history count test's bets, as multiples of r* = (history rate) / q: a canary like the baseline sits
 # at r*, so most of the weight goes there; the rest covers a spotless canary and a slightly worse one.

@@ -174,8 +174,8 @@ class AdaptiveRamp:
         return round(min(top or c.max_percent, max(c.min_percent, percent)), 4)
 
     def initial_percent(self, requests_per_period: float, trusts_history: bool = False) -> float:
-        """The first period's share: `first_period_requests` canary requests at this traffic
-        (`trusts_history`: the judge's `trusts_history`)."""
+        """The first period's share: `first_period_requests` canary requests at this traffic, from the
+        trusted configuration when the judge's fail test trusts the history (`Judge.trusts_history`)."""
         c = self.config_for(trusts_history)
         return self._percent_for(c, c.first_period_requests, requests_per_period)
 
