@@ -74,10 +74,10 @@ def run(runs: int = RUNS, seed: int = 41) -> list[dict]:
         today = Version(case.current_rate, twin.baseline.median_ms, SIGMA_P99_100)
         drifted = Scenario(case.name, "identical", RPS, today, today, seed + 100 * i + 2, runs)
         row: dict = {"case": case.name, "history_rate": case.history_rate, "current_rate": case.current_rate}
+        streams = _HistoryAt(runs, MINUTES, drifted.seed, case.history_rate)  # read-only: shared by all
         for label, make in OURS.items():
-            row[label] = _shares(make(), drifted, _HistoryAt(runs, MINUTES, drifted.seed, case.history_rate))
+            row[label] = _shares(make(), drifted, streams)
         for peer, cls in PEERS.items():
-            streams = _HistoryAt(runs, MINUTES, drifted.seed, case.history_rate)
             row[peer] = _shares(cls(tuned[peer]["error"].checks), drifted, streams)
         rows.append(row)
     return rows

@@ -679,7 +679,7 @@ class Judge:
         """Each regression the fail test bets on (ratio as a multiple of psi0) and its log-likelihood ratio
         against "no worse"; the ramp reads these to tell which regressions are still plausible. With
         history, the history test's (multiples of its null rate), which is the one that decides."""
-        if self.history is not None and self._history_fail_weight > 0:
+        if self.history is not None and self.trusts_history:
             hist = self.history
             return [
                 {"ratio": m, "log_likelihood_ratio": lf}
@@ -758,7 +758,7 @@ class Judge:
             "null_rate": hist.null_rate,
             "regression_rate": hist.regression_rate,
             "weight": self._history_weight,
-            "fail": self._history_fail_weight > 0,
+            "fail": self.trusts_history,
             "drift_rise_e_value": math.exp(min(hist.log_rise_e_value, 700.0)),
             "drift_fall_e_value": math.exp(min(hist.log_fall_e_value, 700.0)),
         }

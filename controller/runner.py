@@ -549,11 +549,10 @@ class ShiftRun:
         period = self.cfg.metrics.period_seconds
         end = math.floor(self.clock() / period) * period
         try:
-            history = self.metrics.history(end - window, end)
+            return self.metrics.history(end - window, end)
         except AwsError as exc:
             self.events.emit("warning", message=f"baseline history unavailable, judging without it: {exc}")
             return None
-        return history
 
     def _announce_history(self, history: BaselineHistory, judge: JudgePort) -> None:
         self.events.emit(
