@@ -79,8 +79,12 @@ def error_rate_gates(canary: WindowStats, baseline: WindowStats, t: Thresholds) 
     if base is None:
         results.append(GateResult("error_rate_vs_baseline", GateStatus.NO_DATA, "no baseline requests"))
         return results
-    excess = canary.errors_5xx - base * canary.requests
-    if rate > t.max_5xx_ratio * base and excess >= t.min_excess_errors:
+    # The rate that predicts the canary's errors counts one error more than the baseline served (the rule of
+    # succession): a small clean baseline, as when the canary carries 90 % of the traffic, is not a 0 % rate
+    # that a healthy canary's few errors would breach.
+    predicting = (baseline.errors_5xx + 1) / (baseline.requests + 1)
+    excess = canary.errors_5xx - predicting * canary.requests
+    if rate > t.max_5xx_ratio * predicting and excess >= t.min_excess_errors:
         results.append(
             GateResult(
                 "error_rate_vs_baseline",

@@ -45,6 +45,16 @@ def test_a_few_errors_over_a_clean_baseline_are_not_a_regression() -> None:
     assert results["error_rate_vs_baseline"].status is GateStatus.PASS
 
 
+def test_a_small_clean_baseline_is_not_read_as_a_zero_rate() -> None:
+    # A healthy 0.2 % canary at 90 % of the traffic: the baseline's 300 requests served no error, which at
+    # 0.2 % happens more often than not. The canary is judged against (0 + 1) / 301, not against 0 %.
+    healthy = by_gate(evaluate(WindowStats(2700, 6, p99_ms=40), WindowStats(300, 0, p99_ms=40), (), T))
+    assert healthy["error_rate_vs_baseline"].status is GateStatus.PASS
+    # A canary at 1.1 % is still too far above it.
+    bad = by_gate(evaluate(WindowStats(2700, 30, p99_ms=40), WindowStats(300, 0, p99_ms=40), (), T))
+    assert bad["error_rate_vs_baseline"].status is GateStatus.FAIL
+
+
 def test_canary_as_bad_as_the_baseline_passes_the_relative_gate() -> None:
     results = by_gate(evaluate(WindowStats(100, 3, p99_ms=40), WindowStats(900, 27, p99_ms=40), (), T))
     assert results["error_rate_vs_baseline"].status is GateStatus.PASS
