@@ -178,9 +178,21 @@ DEFAULT_MARGIN_WEIGHT = 0.24
 # The history fail test's prior over the same alternatives. It compares the canary with a known rate, so
 # each error carries more evidence than in the split test and the overshoot of the deciding period, not the
 # prior, dominates what a mild regression costs: the weight moves from the mild regression and the margin
-# to the clear and severe ones, whose cost is a handful of errors.
-DEFAULT_HISTORY_WEIGHTS: tuple[float, ...] = (0.01, 0.16, 0.01, 0.01, 0.3, 0.01, 0.01, 0.02, 0.37, 0.01)
-DEFAULT_HISTORY_MARGIN_WEIGHT = 0.09
+# to the clear and severe ones, whose cost is a handful of errors. The ratios in between keep half a
+# percent each: ln 2 nats (a fraction of an error at 3x or more) dearer than under the split test's prior.
+DEFAULT_HISTORY_WEIGHTS: tuple[float, ...] = (
+    0.005,
+    0.12,
+    0.005,
+    0.005,
+    0.42,
+    0.005,
+    0.005,
+    0.02,
+    0.35,
+    0.005,
+)
+DEFAULT_HISTORY_MARGIN_WEIGHT = 0.06
 
 # The count pass test's alternatives, as fractions r of the regression rate q, and their weights: most of
 # the bet on a spotless canary (r = 0: dies at the first canary error, passes fastest when none comes),
@@ -364,6 +376,8 @@ class _HistoryTests:
         self.log_margin = 0.0
         self.log_count = [0.0] * len(HISTORY_COUNT_MULTIPLES)
         self.canary_requests = 0
+        self.canary_errors = 0
+        self.null_expected_errors = 0.0
         self.baseline_requests = 0
         self.baseline_errors = 0
         self.null_rate = self.high
@@ -444,6 +458,8 @@ class _HistoryTests:
             return
         p0 = self.null_rate
         if p0 < 1:
+            self.canary_errors += k
+            self.null_expected_errors += p0 * n
             for j, m in enumerate(self.config.alternatives):
                 self.log_fail[j] += k * math.log(m) - (m - 1) * p0 * n
             m = self.margin_multiple
@@ -761,6 +777,8 @@ class Judge:
             "fail": self.trusts_history,
             "drift_rise_e_value": math.exp(min(hist.log_rise_e_value, 700.0)),
             "drift_fall_e_value": math.exp(min(hist.log_fall_e_value, 700.0)),
+            "canary_errors_5xx": hist.canary_errors,
+            "null_expected_errors": hist.null_expected_errors,
         }
 
     def _judge(self) -> Judgement:

@@ -35,7 +35,10 @@ period, so whatever the canary serves in the deciding period comes on top. Five 
    cost no users; a good release rarely looks worse and keeps the ordinary budget. Patience waits only
    where the traffic could carry `patient_traffic` times the period's budget: at low traffic it would
    only run the clock out. No period carries fewer than `min_period_requests` (when set), so a share
-   sized for a severe regression that has not shown itself cannot starve the test.
+   sized for a severe regression that has not shown itself cannot starve the test, nor fewer than
+   `min_growth` times the canary requests so far: a few unlucky early errors keep a severe regression
+   plausible, and periods sized for it would otherwise shrink the evidence's growth to a crawl that a
+   mild regression outlasts.
 2. Doubling. Exposure never grows faster than `growth` times the canary requests seen so far; the first
    period carries `first_period_requests` whatever the traffic (about one error of a release that fails
    one request in ten).
@@ -58,7 +61,10 @@ ramp switches to its `trusted` configuration (`RampConfig.for_trusted_history()`
 and the share may grow to `max_percent_with_history`, since a one-sample test gains from every canary
 request whatever the share, except while the judge's drift watch sees the baseline's rate rising above the
 history's: then the share stays under `max_percent`, so that the baseline, whose counts are the evidence
-that discounts the history, has at least as much traffic as the canary.
+that discounts the history, has at least as much traffic as the canary. Rule 1's r_worst is then read off
+the one-sample likelihood itself, k ln r - (r - 1) E for the canary's k errors against E expected at the
+null rate, not off the prior's grid of ratios, whose steps (3, 4, 6, ...) would round a plausible 3.9 down
+to 3 and size the period for a release a quarter less bad than the evidence allows.
 """
 
 from __future__ import annotations
@@ -82,6 +88,7 @@ class RampConfig:
     patient_odds: float = 2.0
     patient_traffic: float = 6.0
     min_period_requests: float | None = None
+    min_growth: float = 0.0
     latency_probe_requests: float | None = None
     latency_probe_clean_periods: int = 2
     rule_out_odds: float = 3.8
@@ -100,15 +107,18 @@ class RampConfig:
         to `max_percent_with_history` and faster (growth 6 against 4: a clear regression is bounded by the
         budget, not the growth), bounded by a smaller budget while a severe regression is plausible or the
         canary looks worse (patience), and by the latency probe until the tail has been judged clean
-        twice."""
+        twice. Its r_worst comes from the likelihood's continuous bound (see the module docstring), which
+        is tighter than the grid's, so it takes it at lower odds (1.5: about a one-sided 76 % bound) and
+        spends smaller budgets."""
         return cls(
             first_period_requests=8.0,
             growth=6.0,
-            budget=0.9,
-            severe_budget=0.35,
+            budget=0.65,
+            severe_budget=0.25,
             patient_budget=0.5,
             min_period_requests=4.0,
-            rule_out_odds=2.5,
+            min_growth=0.1,
+            rule_out_odds=1.5,
             latency_probe_requests=40.0,
         )
 
@@ -123,10 +133,11 @@ class RampConfig:
                 for value in (self.severe_budget, self.patient_budget, self.min_period_requests)
             )
             or self.patient_traffic <= 0
+            or self.min_growth < 0
         ):
             raise ValueError(
                 "RampConfig severe_budget, patient_budget, min_period_requests and patient_traffic must be "
-                "positive (None switches the first three off)"
+                "positive (None switches the first three off); min_growth cannot be negative"
             )
         if (
             self.rule_out_odds < 1
@@ -182,9 +193,16 @@ class AdaptiveRamp:
     def worst_plausible_ratio(self, judgement: Judgement) -> float:
         """The largest regression (canary/baseline error-rate ratio) the evidence has not ruled out."""
         ev = judgement.evidence
-        rule_out_odds = self.config_for(_trusts_history(ev)).rule_out_odds
+        trusting = _trusts_history(ev)
+        rule_out_odds = self.config_for(trusting).rule_out_odds
         null = ev["null_ratio"] if math.isfinite(ev["null_ratio"]) else 1.0
         alternatives = ev["alternatives"]
+        if trusting:
+            top = max(a["ratio"] for a in alternatives)
+            history = ev["history"]
+            return null * _plausible_multiple(
+                history["canary_errors_5xx"], history["null_expected_errors"], rule_out_odds, top
+            )
         best = max([0.0] + [a["log_likelihood_ratio"] for a in alternatives])
         floor = best - math.log(rule_out_odds)
         plausible = [a["ratio"] for a in alternatives if a["log_likelihood_ratio"] > floor]
@@ -217,6 +235,7 @@ class AdaptiveRamp:
         wanted = min(affordable, c.growth * max(ev["canary_requests"], c.first_period_requests))
         if c.min_period_requests is not None:
             wanted = max(wanted, c.min_period_requests)
+        wanted = max(wanted, c.min_growth * ev["canary_requests"])
         if (
             c.latency_probe_requests is not None
             and ev.get("latency_tail_clean_periods", 0) < c.latency_probe_clean_periods
@@ -236,6 +255,26 @@ class AdaptiveRamp:
         elif trusting or clean or ev["pass_margin_ratio"] >= c.clean_margin_ratio:
             cap = c.max_percent
         return min(cap, self._percent_for(c, wanted, requests_per_period, top))
+
+
+def _plausible_multiple(errors: int, expected: float, odds: float, top: float) -> float:
+    """The largest multiple r of the null rate (at most `top`) whose Poisson likelihood for `errors` canary
+    errors, `expected` of them expected at the null rate, is within `odds` of the best r >= 1."""
+    if expected <= 0:
+        return top
+
+    def log_likelihood(r: float) -> float:
+        return errors * math.log(r) - (r - 1) * expected
+
+    low = max(1.0, errors / expected)
+    floor = log_likelihood(low) - math.log(odds)
+    if log_likelihood(top) >= floor:
+        return top
+    high = top
+    for _ in range(50):  # bisection on a log scale; the likelihood falls monotonically past its peak
+        middle = math.sqrt(low * high)
+        low, high = (middle, high) if log_likelihood(middle) >= floor else (low, middle)
+    return low
 
 
 def _trusts_history(evidence: dict) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -112,6 +113,8 @@ def test_config_mistakes_are_explained() -> None:
         RampConfig(min_period_requests=-1)
     with pytest.raises(ValueError, match="odds"):
         RampConfig(patient_odds=0.5)
+    with pytest.raises(ValueError, match="min_growth"):
+        RampConfig(min_growth=-0.1)
 
 
 TRUSTING = AdaptiveRamp()  # picks its trusted configuration from the judge's evidence
@@ -207,4 +210,39 @@ def test_a_severe_regression_in_sight_cannot_starve_the_test() -> None:
     assert starving.next_percent(0.2, judgement, 3000) / 100 * 3000 < c.min_period_requests
     assert TRUSTING.next_percent(0.2, judgement, 3000) / 100 * 3000 == pytest.approx(
         c.min_period_requests, rel=1e-3
+    )
+
+
+def test_a_trusting_ramp_reads_the_worst_plausible_regression_off_the_likelihood_not_the_grid() -> None:
+    # 5 errors in 300 canary requests against a 0.5 % history (about 1.5 expected at the null rate): the
+    # plausible regressions reach about 4.8x. The prior's grid has 4x and then 6x, so reading it would
+    # size the next period for 4x.
+    judgement = _with_history([(WindowStats(300, 5, 0, 40, 66), WindowStats(2700, 14, 0, 40, 66))])
+    history = judgement.evidence["history"]
+    errors, expected = history["canary_errors_5xx"], history["null_expected_errors"]
+    assert errors == 5 and expected == pytest.approx(300 * history["null_rate"])
+    multiple = TRUSTING.worst_plausible_ratio(judgement) / judgement.evidence["null_ratio"]
+    assert 4.0 < multiple < 6.0
+
+    def log_likelihood(r: float) -> float:
+        return errors * math.log(r) - (r - 1) * expected
+
+    best = max(1.0, errors / expected)
+    odds = RampConfig.for_trusted_history().rule_out_odds
+    assert log_likelihood(best) - log_likelihood(multiple) == pytest.approx(math.log(odds), abs=1e-6)
+
+
+def test_periods_keep_growing_while_the_verdict_nears() -> None:
+    # 6 errors in the first 100 canary requests at a 1 % history: the fail evidence is close to its
+    # threshold and the budget alone plans under 8 requests for the next minute, a crawl that a mild
+    # regression's slowly growing evidence could outlast. The period still carries min_growth times the
+    # canary's requests so far.
+    judgement = _with_history([(WindowStats(100, 6, 0, 40, 66), WindowStats(2900, 30, 0, 40, 66))], 43_200)
+    assert judgement.verdict is Verdict.CONTINUE
+    c = RampConfig.for_trusted_history()
+    crawling = AdaptiveRamp(trusted=replace(c, min_growth=0.0))
+    per_period = 3000
+    assert crawling.next_percent(1.0, judgement, per_period) / 100 * per_period < c.min_growth * 100
+    assert TRUSTING.next_percent(1.0, judgement, per_period) / 100 * per_period == pytest.approx(
+        c.min_growth * 100, rel=1e-3
     )
