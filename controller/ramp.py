@@ -108,8 +108,8 @@ class RampConfig:
         budget, not the growth), bounded by a smaller budget while a severe regression is plausible or the
         canary looks worse (patience), and by the latency probe until the tail has been judged clean
         twice. Its r_worst comes from the likelihood's continuous bound (see the module docstring), which
-        is tighter than the grid's, so it takes it at lower odds (1.5: about a one-sided 76 % bound) and
-        spends smaller budgets."""
+        has no grid steps to round across, so it is taken at lower odds (1.5: about a one-sided 82 % bound)
+        and the budgets are smaller."""
         return cls(
             first_period_requests=8.0,
             growth=6.0,
