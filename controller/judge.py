@@ -79,8 +79,8 @@ more at a large share, and cannot be fast at all when the baseline itself sees f
   the history's bounds, DRIFT_RISES / DRIFT_FALLS) keeps the ramp's share narrow while it sees a rise,
   so the baseline's evidence keeps pace with the canary's. Dividing an e-process by anything >= 1 keeps
   its guarantee; what the defences buy under drift is measured, not guaranteed: `bench/drift.py` rolls
-  back 3 % of good releases when the rate rises by 30 % mid-rollout, where CloudWatch alarms tuned to the
-  usual rate roll back 4-7 % (docs/judge.md). `history_fail=False` (`--no-trust-baseline-history`) keeps
+  back 2.6 % of good releases when the rate rises by 30 % mid-rollout, where CloudWatch alarms tuned to
+  the usual rate roll back 4-7 % (docs/judge.md). `history_fail=False` (`--no-trust-baseline-history`) keeps
   the fail test on the concurrent split alone, whose alpha holds whatever the baseline does.
 
 Counts are binomial, not Poisson; conditionally on the period's error total the canary's count is then
@@ -181,17 +181,8 @@ DEFAULT_MARGIN_WEIGHT = 0.24
 # to the clear and severe ones, whose cost is a handful of errors. The ratios in between keep half a
 # percent each: ln 2 nats (a fraction of an error at 3x or more) dearer than under the split test's prior.
 DEFAULT_HISTORY_WEIGHTS: tuple[float, ...] = (
-    0.005,
-    0.12,
-    0.005,
-    0.005,
-    0.42,
-    0.005,
-    0.005,
-    0.02,
-    0.35,
-    0.005,
-)
+    0.005, 0.12, 0.005, 0.005, 0.42, 0.005, 0.005, 0.02, 0.35, 0.005
+)  # fmt: skip
 DEFAULT_HISTORY_MARGIN_WEIGHT = 0.06
 
 # The count pass test's alternatives, as fractions r of the regression rate q, and their weights: most of
