@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.judge_sim import simulate, tune_peers
-from bench.policies import PEERS, Ours
+from bench.ours import Ours
+from bench.policies import PEERS
 from bench.scenarios import MINUTES, SIGMA_P99_100, Scenario, identical
 from bench.streams import Streams, Version
 

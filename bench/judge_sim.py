@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.policies import INF, PEERS, Checks, Decision, Ours, Policy
+from bench.ours import Ours
+from bench.policies import INF, PEERS, Checks, Decision, Policy
 from bench.scenarios import MINUTES, Scenario, sprt_limit_failed
 from bench.streams import PERIOD_S, Streams
 

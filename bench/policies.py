@@ -1,4 +1,4 @@
-"""The policies the benchmark compares: ours (judge + adaptive ramp) and the peers, as documented.
+"""The peers the benchmark compares ours with (bench/ours.py runs the controller's engine), as documented.
 
 Each policy sees only what CloudWatch gives per 60 s period and acts only at period boundaries. The simulator
 (`bench.judge_sim`) calls `start(runs)` once, then after every period `decide(t, idx, period)` for the runs
@@ -13,13 +13,11 @@ tuner can find that setting.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from bench.streams import Period
-from controller.judge import BaselineHistory, Judge, JudgeConfig, Verdict, WindowStats
-from controller.ramp import AdaptiveRamp, RampConfig
 
 INF = math.inf
 
@@ -238,71 +236,6 @@ class Recipe(Policy):
         if t + 1 < len(self.SHARES):
             self.share[idx] = self.SHARES[t + 1]
         return Decision(rollback, promote)
-
-
-@dataclass
-class Ours(Policy):
-    """The judge (controller/judge.py) plus the adaptive ramp (controller/ramp.py), one pair per run.
-
-    With `use_history` each run's judge gets the baseline history the simulator draws for it (24 hours at
-    the baseline's rate, what the controller reads from CloudWatch by default). The ramp uses
-    `ramp_config` for a judge whose fail test is the split alone and `trusted_ramp_config` for one that
-    trusts the history, as the controller does."""
-
-    judge_config: JudgeConfig = field(default_factory=JudgeConfig)
-    ramp_config: RampConfig = field(default_factory=RampConfig)
-    trusted_ramp_config: RampConfig = field(default_factory=RampConfig.for_trusted_history)
-    name: str = "ours"
-    use_history: bool = True
-
-    @classmethod
-    def strict(cls) -> Ours:
-        """Ours with the fail test on the concurrent split alone (`--no-trust-baseline-history`)."""
-        return cls(JudgeConfig(history_fail=False))
-
-    def start(self, runs: int, requests_per_period: float) -> None:
-        super().start(runs, requests_per_period)
-        self.requests_per_period = requests_per_period
-        self.ramp = AdaptiveRamp(self.ramp_config, self.trusted_ramp_config)
-        self._start_judges([Judge(self.judge_config) for _ in range(runs)])
-
-    def _start_judges(self, judges: list[Judge]) -> None:
-        self.judges = judges
-        rpp = self.requests_per_period
-        self.share[:] = [self.ramp.initial_percent(rpp, j.trusts_history) / 100 for j in judges]
-
-    def see_history(self, requests: np.ndarray, errors: np.ndarray) -> None:
-        if not self.use_history:
-            return
-        self._start_judges(
-            [
-                Judge(self.judge_config, BaselineHistory(int(n), int(k)))
-                for n, k in zip(requests.tolist(), errors.tolist(), strict=True)
-            ]
-        )
-
-    def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
-        rollback = np.zeros(idx.shape, dtype=bool)
-        promote = np.zeros(idx.shape, dtype=bool)
-        lat_c = np.where(np.isnan(period.canary_latency), -1.0, period.canary_latency).tolist()
-        lat_b = np.where(np.isnan(period.baseline_latency), -1.0, period.baseline_latency).tolist()
-        n_c, x_c = period.canary_requests.tolist(), period.canary_errors.tolist()
-        n_b, x_b = period.baseline_requests.tolist(), period.baseline_errors.tolist()
-        for i, run in enumerate(idx.tolist()):
-            canary = WindowStats(n_c[i], x_c[i], 0, *(_ms(v) for v in lat_c[i]))
-            baseline = WindowStats(n_b[i], x_b[i], 0, *(_ms(v) for v in lat_b[i]))
-            judgement = self.judges[run].observe(canary, baseline)
-            if judgement.verdict is Verdict.FAIL:
-                rollback[i] = True
-                continue
-            percent = self.ramp.next_percent(self.share[run] * 100, judgement, n_c[i] + n_b[i])
-            promote[i] = judgement.verdict is Verdict.PASS
-            self.share[run] = percent / 100
-        return Decision(rollback, promote)
-
-
-def _ms(value: float) -> float | None:
-    return None if value < 0 else value
 
 
 PEERS = {

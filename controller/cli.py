@@ -12,13 +12,17 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any, NoReturn, TextIO
 
-from controller.errors import EXIT_ERROR, EXIT_OK, EXIT_ROLLED_BACK, ControllerError, UsageError
-from controller.events import Events, HumanView, JsonLines
+from controller.domain import Outcome
+from controller.errors import EXIT_ERROR, EXIT_OK, EXIT_ROLLED_BACK, EXIT_USAGE, ControllerError, UsageError
+from controller.event_types import ErrorEvent, GatesChecked
+from controller.events import Events, JsonLines
 from controller.gates import Thresholds
 from controller.hooks import DEFAULT_HOOK_TIMEOUT_S
-from controller.rollout import Policy
-from controller.runner import Outcome, ShiftOptions
+from controller.human_view import HumanView
+from controller.shift_options import ShiftOptions
+from controller.strategies import Policy
 from controller.strategy import PRESETS, build_plan, parse_duration
+from controller.user_gates import GatesFileError, load_gates
 
 PROG = "python -m controller"
 DEFAULT_INTERVAL = "60s"
@@ -68,7 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG, description="Progressive delivery for API Gateway + Lambda (blue/green slots)."
     )
     sub = parser.add_subparsers(
-        dest="command", required=True, metavar="{status,shift,promote,rollback,report}", parser_class=_Parser
+        dest="command",
+        required=True,
+        metavar="{status,shift,promote,rollback,report,gates}",
+        parser_class=_Parser,
     )
 
     def common(p: argparse.ArgumentParser) -> None:
@@ -162,12 +169,32 @@ def build_parser() -> argparse.ArgumentParser:
         "the fail test on the concurrent split alone, whose false-rollback rate holds whatever the "
         "baseline does",
     )
+    shift.add_argument(
+        "--gates",
+        metavar="FILE",
+        help="user gates (YAML or JSON): CloudWatch metrics, metric math or alarms judged every period "
+        "(docs/controller.md, examples/gates/); `gates validate FILE` checks one",
+    )
+    shift.add_argument(
+        "--gate-alarm",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an existing CloudWatch alarm that rolls the release back while in ALARM (repeatable)",
+    )
     shift.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
     common(sub.add_parser("promote", help="make the canary's slot live now and remove the canary"))
     common(sub.add_parser("rollback", help="remove the canary: production serves the live slot 100%%"))
     report = sub.add_parser("report", help="draw a --json event log as a chart (.png) or page (.html)")
     report.add_argument("events", help="the event log (JSON lines from shift --json)")
     report.add_argument("-o", "--output", required=True, help="FILE.png or FILE.html")
+    gates = sub.add_parser("gates", help="check a gates file for `shift --gates`")
+    gates_sub = gates.add_subparsers(dest="gates_command", required=True, metavar="{validate}")
+    validate = gates_sub.add_parser(
+        "validate", help="print each gate, or one line per mistake (exit 2); needs no AWS access"
+    )
+    validate.add_argument("file", help="the gates file (YAML, or JSON when it ends in .json)")
+    validate.add_argument("--json", action="store_true", help="one JSON event on stdout")
     return parser
 
 
@@ -204,6 +231,10 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
         raise UsageError("--trust-baseline-history needs the judge and a --baseline-history above 0")
     trust_history = args.trust_baseline_history is not False and history_s > 0 and not args.no_judge
     policy = Policy(plan, thresholds, interval_s, float(period_s or 60), extension)
+    user_gates = load_gates(args.gates).gates if args.gates else ()
+    for name in args.gate_alarm:
+        if not name.strip():
+            raise UsageError("--gate-alarm needs an alarm name")
     return ShiftOptions(
         policy=policy,
         pre_traffic=args.pre_traffic,
@@ -213,6 +244,9 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
         hook_timeout_s=hook_timeout_s,
         baseline_history_s=history_s,
         trust_history=trust_history,
+        judge=not args.no_judge,
+        user_gates=user_gates,
+        gate_alarms=tuple(args.gate_alarm),
     )
 
 
@@ -260,7 +294,7 @@ def run(args: argparse.Namespace, events: Events, stdin: TextIO) -> Outcome:
         return commands.promote(app.cfg, app.stages, app.deployments, app.lock(ttl_s=120), events)
     options = shift_options(args, app.cfg.metrics.period_seconds)
     with _Signals() as stop:
-        return app.shift(options, stop, judge=not args.no_judge).run()
+        return app.shift(options, stop).run()
 
 
 def main(
@@ -275,6 +309,8 @@ def main(
         args = build_parser().parse_args(argv)
         if args.command == "report":
             return _report(args)
+        if args.command == "gates":
+            return _validate_gates(args.file, events)
         outcome = run(args, events, stdin)
         return exit_code(args.command, outcome)
     except ControllerError as exc:
@@ -299,9 +335,22 @@ def _default_events(as_json: bool) -> Events:
 def _fail(events: Events, as_json: bool, message: str, code: int) -> int:
     message = " ".join(message.split())  # one line, always
     if as_json:
-        events.emit("error", message=message, exit_code=code)
+        events.emit(ErrorEvent(message=message, exit_code=code))
     print(f"error: {message}", file=sys.stderr)
     return code
+
+
+def _validate_gates(path: str, events: Events) -> int:
+    """Every gate of the file on a line, or every mistake on a line of its own (exit 2)."""
+    try:
+        gates = load_gates(path).gates
+    except GatesFileError as exc:
+        problems = tuple(f"{path}: {p}" for p in exc.problems)
+        events.emit(GatesChecked(path=path, gates=(), problems=problems))
+        return EXIT_USAGE
+    lines = tuple(f"ok  {gate.describe()}" for gate in gates)
+    events.emit(GatesChecked(path=path, gates=(*lines, f"{path}: {len(gates)} gate(s), valid")))
+    return EXIT_OK
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -15,6 +15,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from controller.event_types import HookRan
+
 DEFAULT_HOOK_TIMEOUT_S = 600.0
 
 
@@ -28,6 +30,15 @@ class HookResult:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0
+
+    def event(self, percent: float) -> HookRan:
+        return HookRan(
+            hook=self.hook,
+            command=self.command,
+            exit_code=self.exit_code,
+            seconds=round(self.seconds, 2),
+            percent=percent,
+        )
 
     def describe(self) -> str:
         if self.exit_code is None:

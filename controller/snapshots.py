@@ -7,18 +7,15 @@ deployment list, so failing to delete one is a warning, never a reason to fail a
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from controller.aws.deployments import Deployment, is_snapshot, snapshot_description
 from controller.errors import AwsError
+from controller.event_types import DeploymentChanged, WarningEvent
 from controller.events import Events
 
-
-class DeploymentsPort(Protocol):
-    def create(self, description: str) -> Deployment: ...
-    def list(self) -> list[Deployment]: ...
-    def in_use(self) -> set[str]: ...
-    def delete(self, deployment_id: str) -> None: ...
+if TYPE_CHECKING:
+    from controller.ports import DeploymentsPort
 
 
 def create_snapshot(deployments: DeploymentsPort, slot: str, version_label: str, now: float) -> Deployment:
@@ -27,11 +24,12 @@ def create_snapshot(deployments: DeploymentsPort, slot: str, version_label: str,
 
 def announce_snapshot(events: Events, snapshot: Deployment, slot: str) -> None:
     events.emit(
-        "deployment",
-        action="created",
-        deployment_id=snapshot.id,
-        description=snapshot.description,
-        message=f"snapshot of the API definition for {slot}: deployment {snapshot.id}",
+        DeploymentChanged(
+            action="created",
+            deployment_id=snapshot.id,
+            description=snapshot.description,
+            message=f"snapshot of the API definition for {slot}: deployment {snapshot.id}",
+        )
     )
 
 
@@ -50,21 +48,24 @@ def remove_unused_snapshots(
             if is_snapshot(d.description) and d.id not in used and (only is None or d.id in only)
         ]
     except AwsError as exc:
-        events.emit("warning", message=f"could not look for unused controller deployments to delete: {exc}")
+        events.emit(
+            WarningEvent(message=f"could not look for unused controller deployments to delete: {exc}")
+        )
         return []
     removed: list[str] = []
     for deployment in unused:
         try:
             deployments.delete(deployment.id)
         except AwsError as exc:
-            events.emit("warning", message=f"could not delete unused deployment {deployment.id}: {exc}")
+            events.emit(WarningEvent(message=f"could not delete unused deployment {deployment.id}: {exc}"))
             continue
         removed.append(deployment.id)
         events.emit(
-            "deployment",
-            action="deleted",
-            deployment_id=deployment.id,
-            description=deployment.description,
-            message=f"deleted deployment {deployment.id} ({deployment.description}): no stage uses it",
+            DeploymentChanged(
+                action="deleted",
+                deployment_id=deployment.id,
+                description=deployment.description,
+                message=f"deleted deployment {deployment.id} ({deployment.description}): no stage uses it",
+            )
         )
     return removed

@@ -57,6 +57,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
     period = args.metric_period or metric_period_from_env()
+    if args.no_canary_metrics:
+        os.environ["LOCALCLOUD_CANARY_METRICS"] = "off"
     serve(ServerConfig(host=args.host, port=args.port, metric_period=period), port_file=args.port_file)
     return 0
 
@@ -78,6 +80,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-m", "localcloud", "serve", "--host", "127.0.0.1", "--port", str(args.port)]
     if args.metric_period:
         cmd += ["--metric-period", str(args.metric_period)]
+    if args.no_canary_metrics:
+        cmd.append("--no-canary-metrics")
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(
             cmd,
@@ -203,6 +207,12 @@ def cmd_fault(args: argparse.Namespace) -> int:
     return 0
 
 
+NO_CANARY_HELP = (
+    "do not publish canary requests under Stage={stage}/Canary (env LOCALCLOUD_CANARY_METRICS=off): the "
+    "controller must then find the canary in the per-slot Lambda metrics"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -217,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="metric aggregation period in seconds (default: $LOCALCLOUD_METRIC_PERIOD or 60)",
     )
     serve.add_argument("--port-file", default=None, help="write {'port','pid'} JSON here once listening")
+    serve.add_argument("--no-canary-metrics", action="store_true", help=NO_CANARY_HELP)
     serve.set_defaults(func=cmd_serve)
 
     up = sub.add_parser("up", help="start in the background and wait until healthy")
@@ -224,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--state-dir", default=".localcloud")
     up.add_argument("--metric-period", type=int, default=None)
     up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for health (default 60)")
+    up.add_argument("--no-canary-metrics", action="store_true", help=NO_CANARY_HELP)
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="stop the background server and its Lambda workers")

@@ -65,6 +65,13 @@ def metric_period_from_env(default: int = 60) -> int:
     return value
 
 
+def canary_metrics_from_env() -> bool:
+    raw = os.environ.get("LOCALCLOUD_CANARY_METRICS", "on").strip().lower()
+    if raw not in ("on", "off"):
+        raise SystemExit(f"LOCALCLOUD_CANARY_METRICS must be on or off, got {raw!r}")
+    return raw == "on"
+
+
 def _json(data: Any, status: int = 200) -> Response:
     return Response(json.dumps(data), status=status, content_type="application/json")
 
@@ -109,6 +116,7 @@ class LocalCloudApp:
                     "status": "ok",
                     "pid": os.getpid(),
                     "metric_period": SETTINGS.period,
+                    "canary_metrics": SETTINGS.canary_dimension,
                     "uptime_s": round(time.time() - self.started_at, 3),
                 }
             )
@@ -160,6 +168,7 @@ class LocalCloudServer:
             raise SystemExit("--metric-period must be at least 1 second")
         self.config = config
         SETTINGS.period = config.metric_period
+        SETTINGS.canary_dimension = canary_metrics_from_env()
         install_patches()
         from moto.moto_server.werkzeug_app import MotoRequestHandler
 

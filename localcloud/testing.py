@@ -25,8 +25,15 @@ ACCOUNT_ID = "123456789012"
 
 
 class LocalCloudProcess:
-    def __init__(self, metric_period: int = 2, start_timeout: float = 60.0, log_path: str | None = None):
+    def __init__(
+        self,
+        metric_period: int = 2,
+        start_timeout: float = 60.0,
+        log_path: str | None = None,
+        canary_metrics: bool = True,
+    ):
         self.metric_period = metric_period
+        self.canary_metrics = canary_metrics
         self.start_timeout = start_timeout
         self._tmp = tempfile.mkdtemp(prefix="localcloud-test-")
         self.log_path = log_path or os.path.join(self._tmp, "localcloud.log")
@@ -65,6 +72,8 @@ class LocalCloudProcess:
             "--metric-period",
             str(self.metric_period),
         ]
+        if not self.canary_metrics:
+            cmd.append("--no-canary-metrics")
         root = str(Path(__file__).resolve().parent.parent)
         env = dict(os.environ)
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")

@@ -18,6 +18,10 @@ from botocore.exceptions import ClientError
 from controller.aws.clients import aws_errors
 from controller.errors import AwsError
 
+# Set on the production stage while the per-slot Lambda metrics decide instead of the canary dimension
+# (controller/measurement.py), so `status` can tell; removed when the run ends.
+METRICS_SOURCE_VARIABLE = "controller_metrics_source"
+
 
 @dataclass(frozen=True)
 class Canary:

@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 
+from controller.schema_check import assert_event_valid
 from demo.traffic import TrafficGenerator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,7 +55,9 @@ class ControllerProcess:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             if line.strip():
-                self.events.append(json.loads(line))
+                record = json.loads(line)
+                assert_event_valid(record)  # every event a real run writes matches the published schema
+                self.events.append(record)
 
     def event(self, name: str, **match: Any) -> dict[str, Any] | None:
         for record in list(self.events):

@@ -13,6 +13,7 @@ import pytest
 import bench.__main__ as bench_main
 from bench import drift
 from bench.judge_sim import HISTORY_S, run_benchmark, simulate, tune
+from bench.ours import Ours
 from bench.policies import (
     INF,
     Checks,
@@ -20,7 +21,6 @@ from bench.policies import (
     CodeDeployLinear,
     Flagger,
     Kayenta,
-    Ours,
     Recipe,
     binom_sf,
 )

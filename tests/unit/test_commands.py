@@ -7,9 +7,9 @@ from controller_fakes import FakeAlarms, FakeClock, FakeDeployments, FakeStages,
 
 from controller import commands
 from controller.aws.lock import LOCK_VARIABLE, Lease, StageLock
+from controller.domain import Outcome
 from controller.errors import LockHeldError, StateConflict
 from controller.events import Recorder
-from controller.runner import Outcome
 
 CFG = config()
 
