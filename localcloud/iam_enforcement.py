@@ -112,15 +112,15 @@ def denial_message(caller_arn: str, auth: Authorization, verdict: Verdict) -> st
     return f"User: {caller_arn} is not authorized to perform: {auth.action}{on}{verdict.reason(auth.action)}"
 
 
-def _iam_arn(kind: str, name: str) -> str | None:
+def _iam_arn(account: str, kind: str, name: str) -> str | None:
+    """The ARN (with its path) of an existing user, role or group of the caller's account."""
     from moto.iam.models import iam_backends
 
-    for per_account in list(iam_backends.values()):
-        for backend in list(per_account.values()):
-            entities = {"user": backend.users, "role": backend.roles, "group": backend.groups}[kind]
-            for entity in list(entities.values()):
-                if entity.name == name:
-                    return str(entity.arn)
+    for backend in list(iam_backends[account].values()) if account in iam_backends else ():
+        entities = {"user": backend.users, "role": backend.roles, "group": backend.groups}[kind]
+        for entity in list(entities.values()):
+            if entity.name == name:
+                return str(entity.arn)
     return None
 
 
@@ -138,7 +138,9 @@ class IamEnforcer:
         if caller is None:
             return None  # bootstrap credentials: all-powerful
         call = parse_call(environ, credentials)
-        target = Target(account=caller.account, caller_arn=caller.arn, iam_arn=_iam_arn)
+        target = Target(
+            account=caller.account, caller_arn=caller.arn, iam_arn=functools.partial(_iam_arn, caller.account)
+        )
         try:
             needed = authorizations(call, target)
             for auth in needed:

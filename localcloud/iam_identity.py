@@ -14,6 +14,7 @@ Policies collected, as AWS applies them
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,13 +48,19 @@ def _document(raw: Any) -> str:
     return urllib.parse.unquote(text) if text.lstrip().startswith("%7B") else text
 
 
+@functools.lru_cache(maxsize=1024)
+def _parse(document: str, name: str = "", arn: str | None = None) -> Policy:
+    """Policies are immutable once parsed, so each document is read once (AWS managed ones are large)."""
+    return Policy.parse(_document(document), name=name, arn=arn)
+
+
 def _managed(policy: Any) -> Policy:
     default = next((v for v in policy.versions if v.is_default), policy.versions[0])
-    return Policy.parse(_document(default.document), arn=policy.arn)
+    return _parse(str(default.document), arn=policy.arn)
 
 
 def _inline(name: str, document: Any, owner: str) -> Policy:
-    return Policy.parse(_document(document), name=f"inline policy {name} of {owner}")
+    return _parse(str(document), name=f"inline policy {name} of {owner}")
 
 
 def _backends(module: str) -> list[Any]:
@@ -99,7 +106,7 @@ def find_role(role_arn: str) -> Any | None:
 
 
 def trust_policy(role: Any) -> Policy:
-    return Policy.parse(_document(role.assume_role_policy_document), name=f"trust policy of {role.arn}")
+    return _parse(str(role.assume_role_policy_document), name=f"trust policy of {role.arn}")
 
 
 def _session_caller(session: Any, token: str | None) -> Caller:
@@ -125,7 +132,7 @@ def _session_caller(session: Any, token: str | None) -> Caller:
                 for backend in _backends("iam")
                 if role.permissions_boundary_arn in backend.managed_policies
             )
-    session_policies = (Policy.parse(session.policy, name="session policy"),) if session.policy else None
+    session_policies = (_parse(str(session.policy), name="session policy"),) if session.policy else None
     role_id = role.id if role is not None else ""
     return Caller(
         arn=session.arn,
