@@ -152,8 +152,14 @@ def sns(call: AwsCall, target: Target) -> list[Authorization]:
     return [Authorization(f"sns:{op}", topic or "*", _tag_context(call))]
 
 
+# moto does not record whose credentials these calls issue, so here they would act as the administrator.
+_UNTRACKED_CREDENTIALS = ("GetSessionToken", "GetFederationToken")
+
+
 def sts(call: AwsCall, target: Target) -> list[Authorization]:
     op = call.operation or ""
+    if op in _UNTRACKED_CREDENTIALS:
+        raise UnmappedCall(f"{op} credentials would not carry the caller's permissions here; use AssumeRole")
     if op in ("AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"):
         role = call.param("RoleArn") or "*"
         context: dict[str, tuple[str, ...]] = {}

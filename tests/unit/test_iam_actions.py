@@ -260,6 +260,13 @@ def test_get_caller_identity_needs_no_permission():
     assert "sts:GetCallerIdentity" in ALWAYS_ALLOWED
 
 
+@pytest.mark.parametrize("operation", ["GetSessionToken", "GetFederationToken"])
+def test_credentials_the_local_iam_cannot_tie_to_the_caller_are_not_issued_to_iam_callers(operation):
+    params = {"Name": "n"} if operation == "GetFederationToken" else {}
+    with pytest.raises(UnmappedCall, match="use AssumeRole"):
+        needed("sts", operation, params)
+
+
 def test_a_rest_call_no_operation_matches_cannot_be_authorised():
     env = EnvironBuilder(
         path="/2015-03-31/no-such-thing",
