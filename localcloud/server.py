@@ -3,6 +3,7 @@
 Routes, in order:
 - /_localcloud/*                          health, faults, alarm evaluation (our own endpoints)
 - /restapis/{id}/{stage}/_user_request_/* the execute-api data plane
+- with --enforce-iam, any AWS call its caller's IAM policies do not allow: AccessDenied (iam_enforcement)
 - any AWS call while a control-plane fault for its service is active: that fault's error
 - /tags/arn:...:apigateway:...            API Gateway tagging (moto 404s on it)
 - POST /service/{S}/operation/{Op} with smithy-protocol: rpc-v2-cbor   CBOR calls, run through moto as JSON
@@ -37,6 +38,7 @@ from .alarms import AlarmEvaluator
 from .aws_errors import fault_response
 from .dataplane import DataPlane
 from .faults import FaultError, FaultRegistry
+from .iam_enforcement import IamEnforcer
 from .lambda_runtime import LambdaRuntime
 from .metrics import SETTINGS
 
@@ -52,6 +54,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 4566
     metric_period: int = 60
+    enforce_iam: bool = False
 
 
 def metric_period_from_env(default: int = 60) -> int:
@@ -77,8 +80,16 @@ def _json(data: Any, status: int = 200) -> Response:
 
 
 class LocalCloudApp:
-    def __init__(self, moto_app: Any, dataplane: DataPlane, faults: FaultRegistry, evaluator: AlarmEvaluator):
+    def __init__(
+        self,
+        moto_app: Any,
+        dataplane: DataPlane,
+        faults: FaultRegistry,
+        evaluator: AlarmEvaluator,
+        iam: IamEnforcer | None = None,
+    ):
         self.moto_app = moto_app
+        self.iam = iam
         self.dataplane = dataplane
         self.faults = faults
         self.evaluator = evaluator
@@ -96,6 +107,9 @@ class LocalCloudApp:
                 request, match.group("api"), match.group("stage"), match.group("path") or "/"
             )
             return response(environ, start_response)
+        denied = self.iam(environ) if self.iam is not None else None
+        if denied is not None:
+            return denied(environ, start_response)
         scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", "") or "")
         service = scope.group("service") if scope else None
         status = self.faults.control_plane_status(service)
@@ -117,6 +131,7 @@ class LocalCloudApp:
                     "pid": os.getpid(),
                     "metric_period": SETTINGS.period,
                     "canary_metrics": SETTINGS.canary_dimension,
+                    "iam_enforced": self.iam is not None,
                     "uptime_s": round(time.time() - self.started_at, 3),
                 }
             )
@@ -169,6 +184,9 @@ class LocalCloudServer:
         self.config = config
         SETTINGS.period = config.metric_period
         SETTINGS.canary_dimension = canary_metrics_from_env()
+        if config.enforce_iam:
+            # AWS managed policies (arn:aws:iam::aws:policy/...) can then be attached; ~0.3 s per account.
+            os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
         install_patches()
         from moto.moto_server.werkzeug_app import MotoRequestHandler
 
@@ -190,7 +208,11 @@ class LocalCloudServer:
         os.environ["MOTO_PORT"] = str(self.port)
         self.runtime = LambdaRuntime(endpoint_url=f"http://127.0.0.1:{self.port}")
         self.app = LocalCloudApp(
-            build_moto_app(), DataPlane(self.runtime, self.faults), self.faults, self.evaluator
+            build_moto_app(),
+            DataPlane(self.runtime, self.faults),
+            self.faults,
+            self.evaluator,
+            IamEnforcer() if config.enforce_iam else None,
         )
         self._server.app = self.app
         self._stopped = threading.Event()
@@ -198,10 +220,11 @@ class LocalCloudServer:
     def serve_forever(self) -> None:
         self.evaluator.start()
         log.info(
-            "local cloud listening on http://%s:%d (metric period %ds)",
+            "local cloud listening on http://%s:%d (metric period %ds, IAM %s)",
             self.config.host,
             self.port,
             self.config.metric_period,
+            "enforced" if self.config.enforce_iam else "not enforced",
         )
         try:
             self._server.serve_forever(poll_interval=0.2)

@@ -31,9 +31,11 @@ class LocalCloudProcess:
         start_timeout: float = 60.0,
         log_path: str | None = None,
         canary_metrics: bool = True,
+        enforce_iam: bool = False,
     ):
         self.metric_period = metric_period
         self.canary_metrics = canary_metrics
+        self.enforce_iam = enforce_iam
         self.start_timeout = start_timeout
         self._tmp = tempfile.mkdtemp(prefix="localcloud-test-")
         self.log_path = log_path or os.path.join(self._tmp, "localcloud.log")
@@ -74,9 +76,13 @@ class LocalCloudProcess:
         ]
         if not self.canary_metrics:
             cmd.append("--no-canary-metrics")
+        if self.enforce_iam:
+            cmd.append("--enforce-iam")
         root = str(Path(__file__).resolve().parent.parent)
         env = dict(os.environ)
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        # enforce_iam decides, not a LOCALCLOUD_IAM the shell happens to export.
+        env["LOCALCLOUD_IAM"] = "enforce" if self.enforce_iam else "off"
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 cmd,

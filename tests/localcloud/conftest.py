@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from localcloud.testing import ACCOUNT_ID, REGION, zip_handler
+from localcloud.testing import ACCOUNT_ID, REGION, LocalCloudProcess, zip_handler
 
 HANDLER = """
 import json, os, time
@@ -181,3 +181,10 @@ def make_api(aws_client: Callable[[str], Any], localcloud: Any) -> Callable[...,
         return Api(api_id, name, resources, localcloud.endpoint_url)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def iam_cloud() -> Iterator[LocalCloudProcess]:
+    """A second local cloud, with IAM enforced (`serve --enforce-iam`), for the least-privilege tests."""
+    with LocalCloudProcess(metric_period=2, enforce_iam=True) as cloud:
+        yield cloud
