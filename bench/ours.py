@@ -52,6 +52,7 @@ class Ours(Policy):
     name: str = "ours"
     use_history: bool = True
     max_duration_s: float | None = None
+    judge_class: type = Judge  # the judge each run's engine gets (a judge's constructor: config, history)
 
     @classmethod
     def strict(cls) -> Ours:
@@ -64,7 +65,7 @@ class Ours(Policy):
         self._start_engines([None] * runs)
 
     def _engine(self, history: BaselineHistory | None) -> Engine:
-        judge = Judge(self.judge_config, history)
+        judge = self.judge_class(self.judge_config, history)
         strategy = Adaptive(
             rollout_policy(self.max_duration_s), AdaptiveRamp(self.ramp_config, self.trusted_ramp_config)
         )

@@ -84,6 +84,14 @@ class JudgeConfig:
     history_margin_weight: float = DEFAULT_HISTORY_MARGIN_WEIGHT
     history_bound_share: float = 0.1
     history_fail: bool = True
+    # The robust tests (controller/judge/robust.py):
+    drift_sd: float = 0.3  # prior sd of log(today's rate / the history's rate)
+    dispersion_floor: float = 0.0025  # c2 used at least (a CV of 5 %), whatever the history says
+    bound_miss: float = 0.05  # one-sided miss probability of the today's-rate bounds the tests are pinned to
+    onset_first_weight: float = 0.5  # weight of a regression present from the first period
+    onset_horizon: int = 60  # periods over which a later onset shares the rest
+    count_ratios: tuple[float, ...] = COUNT_RATIOS
+    count_weights: tuple[float, ...] = COUNT_WEIGHTS
 
     def __post_init__(self) -> None:
         for name in ("alpha", "beta"):

@@ -36,3 +36,53 @@ def log_mix(weights: tuple[float, ...] | list[float], logs: list[float]) -> floa
         return -math.inf
     top = max(lg for _, lg in live)
     return top + math.log(sum(w * math.exp(lg - top) for w, lg in live))
+
+
+# -- overdispersed likelihoods ---------------------------------------------------------------------------
+#
+# Per-minute error rates vary more than binomial noise (bursts, a dependency's hiccups). Modelled as a
+# mean-1 gamma factor on each period's rate with squared coefficient of variation c2 (shape k = 1 / c2), a
+# period's error count is negative binomial (gamma-Poisson); given a period's total errors, the canary's
+# share of them is beta-binomial. Betting with these likelihood ratios keeps each e-process's expectation
+# at 1 under the overdispersed null; the binomial and Poisson ones it generalises exceed 1 there, which is
+# how bursty errors roll good releases back. c2 = 0 gives back the Poisson and binomial ratios.
+
+BINOMIAL_PRECISION = 1e7  # a beta-binomial this precise is a binomial, to float precision
+
+
+def nb_log_lr(x: int, expected: float, ratio: float, c2: float) -> float:
+    """log NB(x; ratio * expected, k) / NB(x; expected, k), k = 1 / c2 (Poisson when c2 = 0)."""
+    if expected <= 0:
+        return 0.0
+    if c2 <= 0:
+        return x * math.log(ratio) - (ratio - 1) * expected
+    k = 1.0 / c2
+    shrink = math.log(k + expected) - math.log(k + ratio * expected)
+    return k * shrink + x * (math.log(ratio) + shrink)
+
+
+def split_precision(q: float, c2: float) -> float:
+    """The beta precision of a period's canary share of errors when both versions' rates carry independent
+    gamma noise of squared CV c2: Var(share) ~ q^2 (1 - q)^2 2 c2 = q (1 - q) / (precision + 1)."""
+    if c2 <= 0 or q <= 0 or q >= 1:
+        return BINOMIAL_PRECISION
+    return min(BINOMIAL_PRECISION, max(1.0, 1.0 / (2.0 * c2 * q * (1.0 - q)) - 1.0))
+
+
+def _log_beta(a: float, b: float) -> float:
+    return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+
+
+def _log_bb(x: int, s: int, q: float, precision: float) -> float:
+    """log of the beta-binomial probability of x of s (without the binomial coefficient)."""
+    if precision >= BINOMIAL_PRECISION:
+        return (x * math.log(q) if x else 0.0) + ((s - x) * math.log1p(-q) if s - x else 0.0)
+    a, b = q * precision, (1 - q) * precision
+    return _log_beta(x + a, s - x + b) - _log_beta(a, b)
+
+
+def bb_log_lr(x: int, s: int, q1: float, q0: float, c2: float) -> float:
+    """log of P(x of s errors on the canary | share q1) / P(same | q0), overdispersed by c2."""
+    if s <= 0:
+        return 0.0
+    return _log_bb(x, s, q1, split_precision(q1, c2)) - _log_bb(x, s, q0, split_precision(q0, c2))
