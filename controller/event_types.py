@@ -284,6 +284,7 @@ class StatusShown(Event):
     lock: LockView | None = None
     alarms: Mapping[str, str] = field(default_factory=dict)
     metrics_source: str | None = None
+    hold: str | None = None  # approval | pause: a running shift is held
 
 
 @dataclass(frozen=True, kw_only=True)

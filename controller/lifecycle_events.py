@@ -80,6 +80,17 @@ class Undone(Event):
     seconds: float  # from the request to the stage update's answer
 
 
+@dataclass(frozen=True, kw_only=True)
+class RequestSent(Event):
+    """`approve`, `abort`, `pause` or `resume` asked the running shift to act."""
+
+    kind: ClassVar[str] = "request_sent"
+    action: str
+    by: str
+    holder: str  # the running shift's lock holder
+    message: str
+
+
 LIFECYCLE_EVENT_TYPES: tuple[type[Event], ...] = (
     HoldStarted,
     HoldEnded,
@@ -88,4 +99,5 @@ LIFECYCLE_EVENT_TYPES: tuple[type[Event], ...] = (
     GuardChecked,
     GuardEnded,
     Undone,
+    RequestSent,
 )
