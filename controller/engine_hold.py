@@ -83,10 +83,10 @@ class HoldMixin:
             )
             return [Emit(started), Hold("pause"), self._hold_wait(at)]
         if request.action == RESUME and s.phase == "paused":
+            ended, clear = self._hold_ended("resumed", at, f"resumed by {by}", by), self._clear_hold()
             s.phase = "step"
             s.step_started_at += at - s.held_since  # the step's bake goes on where it stopped
-            ended = self._hold_ended("resumed", at, f"resumed by {by}", by)
-            return [Emit(ended), *self._clear_hold(), self._wait(at)]
+            return [Emit(ended), *clear, self._wait(at)]
         message = f"ignored {request.action} from {by}: the rollout is in phase {s.phase}"
         return [
             Emit(ev.WarningEvent(message=message)),
