@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from rollout_world import CFG, World, world  # noqa: F401 - the fixture
+from rollout_world import CFG, World
 
 from controller import request_commands
 from controller.aws.functions import FunctionIdentity
