@@ -35,6 +35,8 @@ output "controller_config" {
       initial = module.rest_api.initial_deployment_id
       staging = module.rest_api.staging_deployment_id
     }
+    # Every canary the controller creates carries these (the slot variable's override wins).
+    canary_stage_variable_overrides = var.canary_stage_variable_overrides
   }
 }
 

@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass
 from typing import TextIO
 
+from controller import request_commands
 from controller.aws import (
     AlarmsAdapter,
     AwsClients,
@@ -16,12 +17,17 @@ from controller.aws import (
     StageAdapter,
     StageLock,
 )
+from controller.aws.functions import FunctionsAdapter
 from controller.config import ControllerConfig, load_config
-from controller.events import Events
+from controller.domain import Outcome
+from controller.event_types import WarningEvent
+from controller.events import Events, Fanout
 from controller.judge import Judge, JudgeConfig
+from controller.notify import Notifier, NotifyTarget
 from controller.ramp import AdaptiveRamp
 from controller.runner import ShiftRun
 from controller.shift_options import ShiftOptions
+from controller.undo import undo
 from controller.user_gates import fill
 
 MIN_LEASE_S = 60.0
@@ -76,6 +82,36 @@ class App:
         from_file = tuple(fill(g.alarm, known) for g in options.user_gates if g.alarm is not None)
         return (*options.gate_alarms, *from_file)
 
+    @property
+    def functions(self) -> FunctionsAdapter:
+        return FunctionsAdapter(self.clients.lambda_)
+
+    def notify(self, targets: tuple[NotifyTarget, ...], level: str, report_url: str | None) -> None:
+        """Every event from now on also goes to the notifier; a failed notification is a warning."""
+        primary = self.events
+        notifier = Notifier(
+            targets,
+            f"{self.cfg.api_name}/{self.cfg.production_stage}",
+            level,
+            report_url,
+            sns=lambda: self.clients.sns,
+            on_failure=lambda message: primary.emit(WarningEvent(message=message)),
+        )
+        self.events = Fanout(primary, notifier)
+
+    def request(self, action: str) -> Outcome:
+        return request_commands.send(self.cfg, self.stages, action, self.events)
+
+    def undo(self) -> Outcome:
+        """`undo`: under the lease, like promote; a running shift (guarding) holds it: use abort then."""
+        lock = self.lock(ttl_s=120)
+        lock.acquire()
+        try:
+            undo(self.cfg, self.stages, self.deployments, self.functions, self.events, "manual undo")
+        finally:
+            lock.release()
+        return Outcome.PROMOTED
+
     def shift(self, options: ShiftOptions, stop: threading.Event) -> ShiftRun:
         stages = self.stages
         return ShiftRun(
@@ -93,6 +129,7 @@ class App:
             # Both of the ramp's configurations: the judge's evidence says whether its fail test trusts the
             # history (it cannot when the history is off or too short, e.g. a new API).
             ramp_factory=AdaptiveRamp,
+            functions=self.functions,
             call_counter=lambda: dict(self.clients.counter.calls),
             attempt_counter=lambda: dict(self.clients.counter.attempts),
         )

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any, NoReturn, TextIO
 
+from controller import cli_lifecycle as lifecycle
 from controller.domain import Outcome
 from controller.errors import EXIT_ERROR, EXIT_OK, EXIT_ROLLED_BACK, EXIT_USAGE, ControllerError, UsageError
 from controller.event_types import ErrorEvent, GatesChecked
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="command",
         required=True,
-        metavar="{status,shift,promote,rollback,report,gates}",
+        metavar="{status,shift,approve,abort,pause,resume,promote,rollback,undo,report,gates}",
         parser_class=_Parser,
     )
 
@@ -135,12 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the bake again, at least 3 metric periods)",
     )
     shift.add_argument(
-        "--pre-traffic", metavar="CMD", help="shell command run before any production traffic moves"
+        "--pre-traffic",
+        metavar="CMD|URL",
+        help="hook: before any production traffic moves (the canary is on at 0%%); failing rolls back",
     )
-    shift.add_argument("--post-step", metavar="CMD", help="shell command run after each step passes")
+    shift.add_argument(
+        "--post-step", metavar="CMD|URL", help="hook: after each step passes; failing rolls back"
+    )
     shift.add_argument(
         "--hook-timeout", default="10m", metavar="DURATION", help="limit for each hook (default 10m)"
     )
+    lifecycle.add_shift_flags(shift)
     shift.add_argument(
         "--on-interrupt",
         choices=("rollback", "leave"),
@@ -183,11 +189,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="an existing CloudWatch alarm that rolls the release back while in ALARM (repeatable)",
     )
     shift.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
-    common(sub.add_parser("promote", help="make the canary's slot live now and remove the canary"))
-    common(sub.add_parser("rollback", help="remove the canary: production serves the live slot 100%%"))
-    report = sub.add_parser("report", help="draw a --json event log as a chart (.png) or page (.html)")
+    lifecycle.add_commands(sub, common)
+    for name, text in (
+        ("promote", "make the canary's slot live now and remove the canary"),
+        ("rollback", "remove the canary: production serves the live slot 100%%"),
+    ):
+        one_shot = sub.add_parser(name, help=text)
+        common(one_shot)
+        lifecycle.add_notify_flags(one_shot)
+    report = sub.add_parser(
+        "report", help="draw a --json event log as a chart (.png), a page (.html) or Markdown (CI summary)"
+    )
     report.add_argument("events", help="the event log (JSON lines from shift --json)")
-    report.add_argument("-o", "--output", required=True, help="FILE.png or FILE.html")
+    report.add_argument("-o", "--output", help="FILE.png or FILE.html (Markdown: FILE.md, default stdout)")
+    report.add_argument(
+        "--format",
+        choices=("auto", "markdown"),
+        default="auto",
+        help="auto: by the output's suffix; markdown: for $GITHUB_STEP_SUMMARY",
+    )
     gates = sub.add_parser("gates", help="check a gates file for `shift --gates`")
     gates_sub = gates.add_subparsers(dest="gates_command", required=True, metavar="{validate}")
     validate = gates_sub.add_parser(
@@ -247,13 +267,14 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
         judge=not args.no_judge,
         user_gates=user_gates,
         gate_alarms=tuple(args.gate_alarm),
+        **lifecycle.shift_kwargs(args),
     )
 
 
 def exit_code(command: str, outcome: Outcome) -> int:
-    if outcome is Outcome.ROLLED_BACK and command == "shift":
+    if outcome in (Outcome.ROLLED_BACK, Outcome.UNDONE) and command == "shift":
         return EXIT_ROLLED_BACK
-    if outcome is Outcome.INTERRUPTED:
+    if outcome in (Outcome.INTERRUPTED, Outcome.PROMOTED_HOOK_FAILED):
         return EXIT_ERROR  # the rollout did not finish; CI must not go on as if it had
     return EXIT_OK
 
@@ -285,13 +306,22 @@ def run(args: argparse.Namespace, events: Events, stdin: TextIO) -> Outcome:
 
     if args.command == "shift":
         shift_options(args)  # usage errors before reading config or calling AWS
+    targets = lifecycle.notify_targets(args)
     app = App.from_args(args, events, stdin)
+    if targets:
+        app.notify(targets, args.notify_level, args.report_url)
+    if args.command in lifecycle.REQUEST_COMMANDS:
+        return app.request(args.command)
+    if args.command == "undo":
+        return app.undo()
     if args.command == "status":
-        return commands.status(app.cfg, app.stages, app.alarms, events)
+        return commands.status(app.cfg, app.stages, app.alarms, app.events)
     if args.command == "rollback":
-        return commands.rollback(app.cfg, app.stages, app.deployments, events)
+        return commands.rollback(app.cfg, app.stages, app.deployments, app.events)
     if args.command == "promote":
-        return commands.promote(app.cfg, app.stages, app.deployments, app.lock(ttl_s=120), events)
+        return commands.promote(
+            app.cfg, app.stages, app.deployments, app.lock(ttl_s=120), app.events, app.functions
+        )
     options = shift_options(args, app.cfg.metrics.period_seconds)
     with _Signals() as stop:
         return app.shift(options, stop).run()
@@ -358,9 +388,23 @@ def _report(args: argparse.Namespace) -> int:
 
     from controller.report import ReportError, render
 
+    markdown = args.format == "markdown" or (args.output or "").lower().endswith(".md")
+    if not markdown and not args.output:
+        raise UsageError("report needs -o FILE.png or FILE.html, or --format markdown")
     try:
-        render(Path(args.events), Path(args.output))
+        if markdown:
+            from controller.report_markdown import markdown as to_markdown
+
+            text = to_markdown(Path(args.events))
+            if not args.output:
+                sys.stdout.write(text)
+                return EXIT_OK
+            Path(args.output).write_text(text, encoding="utf-8")
+        else:
+            render(Path(args.events), Path(args.output))
     except ReportError as exc:
         raise ControllerError(str(exc)) from None
+    except OSError as exc:
+        raise ControllerError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     print(f"wrote {args.output}")
     return EXIT_OK

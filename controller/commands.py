@@ -11,11 +11,21 @@ from controller.aws.stage import METRICS_SOURCE_VARIABLE, StageState
 from controller.config import ControllerConfig
 from controller.domain import Outcome
 from controller.errors import AwsError, StateConflict
-from controller.event_types import CanaryView, LockView, NothingToDo, Promoted, StageView, StatusShown
+from controller.event_types import (
+    CanaryView,
+    LockView,
+    NothingToDo,
+    Promoted,
+    StageView,
+    StatusShown,
+    WarningEvent,
+)
 from controller.events import Events
-from controller.ports import AlarmsSource, DeploymentsPort, TrafficRouter
+from controller.holds import HoldState
+from controller.ports import AlarmsSource, DeploymentsPort, FunctionsPort, TrafficRouter
+from controller.traffic import PROMOTED_VARIABLE, roll_back
 from controller.traffic import promote as promote_canary
-from controller.traffic import roll_back
+from controller.undo import PromotionRecord, record_promotion
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,14 @@ def status(
     if view.phase == "idle":
         lines.append(f"  next shift: {label(view.staging_slot)} replaces {label(view.live)}")
     lines.append(f"  lock: {lease.describe(clock()) if lease else 'free'}")
+    hold = HoldState.read(prod)
+    if hold is not None:
+        lines.append(f"  held: {hold.describe(clock())}")
+    record = PromotionRecord.parse(prod.variable(PROMOTED_VARIABLE))
+    if record is not None and canary is None and view.live == record.promoted_slot:
+        lines.append(
+            f"  undo: would put {label(record.former_slot)} back (deployment {record.former_deployment})"
+        )
     if alarm_error:
         lines.append(f"  alarms: unavailable ({alarm_error})")
     for name in alarms.names:
@@ -106,6 +124,7 @@ def status(
             lock=None if lease is None else LockView(lease.holder, lease.expires),
             alarms={name: states.get(name, "MISSING") for name in alarms.names},
             metrics_source=source,
+            hold=None if hold is None else hold.kind,
         )
     )
     return Outcome.NOTHING_TO_DO
@@ -145,6 +164,8 @@ def promote(
     deployments: DeploymentsPort,
     lock: StageLock,
     events: Events,
+    functions: FunctionsPort | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Outcome:
     """Production adopts the canary's deployment and slot, the canary goes, staging gets the old live slot,
     and the controller's snapshots no stage uses any more are deleted.
@@ -184,15 +205,26 @@ def promote(
         )
     lock.acquire(prod)
     try:
+        former = view.live or cfg.other_slot(candidate)
+        record = None
+        if functions is not None:
+            try:
+                record = record_promotion(
+                    cfg, functions, former, candidate, prod.deployment_id, clock()
+                ).encode()
+            except AwsError as exc:
+                events.emit(WarningEvent(message=f"promoting without an undo record: {exc}"))
         promote_canary(
             cfg,
             stages,
             deployments,
             events,
             candidate=candidate,
-            former_live=view.live or cfg.other_slot(candidate),
+            former_live=former,
             deployment_id=canary.deployment_id,
             reason=f"manual promotion (canary was at {canary.percent:g}%)",
+            record=record,
+            former_deployment=prod.deployment_id,
         )
     finally:
         lock.release()

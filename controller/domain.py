@@ -217,3 +217,5 @@ class Outcome(Enum):
     NOTHING_TO_DO = "nothing_to_do"
     DRY_RUN = "dry_run"
     INTERRUPTED = "interrupted"
+    UNDONE = "undone"  # promoted, then put back on the former live slot (the guard, or abort while guarding)
+    PROMOTED_HOOK_FAILED = "promoted_hook_failed"  # promoted; the post-promotion hook failed

@@ -196,10 +196,13 @@ class MetricsSourceChosen(Event):
 class HookRan(Event):
     kind: ClassVar[str] = "hook"
     hook: str
-    command: str
-    exit_code: int | None
+    command: str  # the command, or the webhook's URL
+    exit_code: int | None  # a command's; None: timed out, or a webhook
     seconds: float
     percent: float
+    ok: bool = True
+    detail: str = ""  # why it failed; a webhook's HTTP status
+    attempts: int = 1  # a webhook's tries
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -281,6 +284,7 @@ class StatusShown(Event):
     lock: LockView | None = None
     alarms: Mapping[str, str] = field(default_factory=dict)
     metrics_source: str | None = None
+    hold: str | None = None  # approval | pause: a running shift is held
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -318,6 +322,10 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ErrorEvent,
     GatesChecked,
 )
+
+from controller.lifecycle_events import LIFECYCLE_EVENT_TYPES  # noqa: E402 - they subclass Event above
+
+EVENT_TYPES = (*EVENT_TYPES, *LIFECYCLE_EVENT_TYPES)
 BY_KIND: dict[str, type[Event]] = {cls.kind: cls for cls in EVENT_TYPES}
 
 

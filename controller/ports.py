@@ -8,14 +8,15 @@ that satisfies its Protocol, plus its tests.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from controller.aws.deployments import Deployment
+from controller.aws.functions import FunctionIdentity
 from controller.aws.metrics import MetricsRequest
 from controller.aws.stage import StageState
 from controller.domain import BaselineHistory
-from controller.hooks import HookResult
+from controller.hooks import HookPayload, HookResult
 from controller.measurement import RawSeries
 
 
@@ -23,9 +24,21 @@ class TrafficRouter(Protocol):
     """The REST API's stages: who serves production, and the canary's share and slot."""
 
     def get(self, stage: str) -> StageState: ...
-    def create_canary(self, stage: str, deployment_id: str, slot: str, percent: float) -> StageState: ...
+    def create_canary(
+        self,
+        stage: str,
+        deployment_id: str,
+        slot: str,
+        percent: float,
+        overrides: Mapping[str, str] | None = None,
+    ) -> StageState: ...
     def set_canary_percent(self, stage: str, percent: float) -> StageState: ...
-    def promote_canary(self, stage: str, deployment_id: str, slot: str) -> StageState: ...
+    def promote_canary(
+        self, stage: str, deployment_id: str, slot: str, variables: Mapping[str, str] | None = None
+    ) -> StageState: ...
+    def switch(
+        self, stage: str, deployment_id: str, slot: str, remove: tuple[str, ...] = ()
+    ) -> StageState: ...
     def remove_canary(self, stage: str) -> StageState: ...
     def set_slot(self, stage: str, slot: str) -> StageState: ...
     def set_variable(self, stage: str, name: str, value: str) -> StageState: ...
@@ -54,6 +67,7 @@ class DeploymentsPort(Protocol):
 
 class Lock(Protocol):
     holder: str
+    expires: float | None  # set while held
 
     def check_free(self, state: StageState) -> object: ...
     def acquire(self, state: StageState | None = None) -> tuple[StageState, object]: ...
@@ -62,4 +76,10 @@ class Lock(Protocol):
     def release(self) -> None: ...
 
 
-HookRunner = Callable[[str, str, dict[str, str], float, threading.Event], HookResult]
+class FunctionsPort(Protocol):
+    """The slots' Lambda functions: what code and configuration each one has now (for `undo`)."""
+
+    def identity(self, function_name: str) -> FunctionIdentity: ...
+
+
+HookRunner = Callable[[str, str, HookPayload, float, threading.Event], HookResult]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from controller import event_types as ev
+from controller import lifecycle_events as lev
 from controller.errors import ControllerError
 
 
@@ -142,6 +143,14 @@ def build_timeline(events: list[ev.Event]) -> Timeline:
                     timeline.outcome, timeline.reason = "error", reason
                 elif not timeline.reason:
                     timeline.reason = reason
+            case lev.Undone() | lev.Refused():
+                timeline.markers.append(Marker(t, event.kind, event.text))
+                timeline.outcome = "undone" if isinstance(event, lev.Undone) else "refused"
+                timeline.reason = event.text
+                if isinstance(event, lev.Undone):
+                    set_traffic(t, 0.0)
+            case lev.HoldStarted() | lev.HoldEnded() | lev.GuardEnded():
+                timeline.markers.append(Marker(t, event.kind, event.text))
     return timeline
 
 

@@ -1,11 +1,13 @@
-"""`shift`: the prelude around the engine, then a thin interpreter of the engine's actions.
+"""`shift`: the read-only prelude, then a thin interpreter of the engine's actions.
 
-Order of a fresh rollout: read both stages -> preflight (slots, alarms exist and are quiet) -> take the lease
--> snapshot the API definition into a deployment of the controller's own (CreateDeployment without a stage)
--> canary at 0% on production (that snapshot + slot override) -> the engine (controller/engine.py) decides
-the rest: hooks, shares, ticks, promote or roll back. Each Wait becomes a tick here: renew the lease, check
-the canary is as left, one GetMetricData, one DescribeAlarms, the measurement model, then the engine again.
-An AWS failure mid-rollout removes the canary before the error is reported; the lease is always released.
+Order of a fresh rollout: read both stages -> preflight (slots, alarms exist and are quiet, the lock is
+free) -> the engine (controller/engine.py) decides the rest: the confirm-rollout hook, then `Prepare` (take
+the lease, snapshot the API definition into a deployment of the controller's own, canary at 0 % on
+production), hooks, shares, ticks, the approval hold, promote or roll back, the guard, undo. Each Wait is a
+tick here (controller/rollout_actions.py): renew the lease, check production is as left, take a user's
+request (approve, abort, pause, resume), one GetMetricData, one DescribeAlarms, then the engine again. An
+AWS failure mid-rollout goes to the engine as `Failed` (roll back, on-rollback hook) before the error is
+reported; the lease is always released.
 """
 
 from __future__ import annotations
@@ -16,51 +18,34 @@ import threading
 import time
 from collections.abc import Callable
 
-from controller.aws.deployments import Deployment
+from controller import engine_io as eio
+from controller import rollout_actions as act
 from controller.config import ControllerConfig
-from controller.domain import BaselineHistory, Outcome
-from controller.engine import (
-    Begin,
-    Emit,
-    Engine,
-    EngineSettings,
-    HookFinished,
-    Input,
-    Interrupt,
-    JudgePort,
-    Leave,
-    Promote,
-    RollBack,
-    RunHook,
-    SetShare,
-    Tick,
-    Wait,
-)
-from controller.errors import AwsError, ControllerError, StateConflict
-from controller.event_types import (
-    LockEvent,
-    PlanShown,
-    TickEvent,
-    WarningEvent,
-)
+from controller.domain import BaselineHistory, Outcome, WindowStats
+from controller.engine import Engine, JudgePort
+from controller.errors import AwsError, ControllerError
+from controller.event_types import PlanShown, TickEvent, WarningEvent
 from controller.events import Events
 from controller.gates import builtin_gates
-from controller.hooks import HookResult, hook_env, run_hook
+from controller.guard import GuardSettings, GuardTest
+from controller.hooks import HookPayload, HookResult, run_target
 from controller.observer import Observer, placeholders
 from controller.plan_text import plan_lines
-from controller.ports import AlarmsSource, DeploymentsPort, HookRunner, Lock, MetricsSource, TrafficRouter
-from controller.preflight import check_alarms, check_unchanged, resolve_slots
+from controller.ports import (
+    AlarmsSource,
+    DeploymentsPort,
+    FunctionsPort,
+    HookRunner,
+    Lock,
+    MetricsSource,
+    TrafficRouter,
+)
+from controller.preflight import check_alarms, resolve_slots
 from controller.rollout_setup import announce_history, announce_run, read_history, recent_requests_per_period
 from controller.shift_options import ShiftOptions
-from controller.snapshots import announce_snapshot, create_snapshot
 from controller.strategies import Adaptive, FixedSteps, RampPort, Strategy
-from controller.traffic import Slots, promote, roll_back
-
-
-def _hook_runner(
-    hook: str, command: str, env: dict[str, str], timeout_s: float, stop: threading.Event
-) -> HookResult:
-    return run_hook(hook, command, env, timeout_s, stop)
+from controller.traffic import Slots, roll_back
+from controller.undo import undo
 
 
 class ShiftRun:
@@ -79,22 +64,19 @@ class ShiftRun:
         stop: threading.Event | None = None,
         judge_factory: Callable[[BaselineHistory | None], JudgePort] | None = None,
         ramp_factory: Callable[[], RampPort] | None = None,
-        hook_runner: HookRunner = _hook_runner,
+        hook_runner: HookRunner | None = None,
+        functions: FunctionsPort | None = None,
         call_counter: Callable[[], dict[str, int]] | None = None,
         attempt_counter: Callable[[], dict[str, int]] | None = None,
         sleep: Callable[[float], bool] | None = None,
     ) -> None:
         self.cfg, self.opts, self.events = cfg, options, events
-        self.stages, self.deployments, self.metrics, self.alarms, self.lock = (
-            stages,
-            deployments,
-            metrics,
-            alarms,
-            lock,
-        )
+        self.stages, self.metrics, self.alarms, self.lock = stages, metrics, alarms, lock
+        self.ports = act.RunPorts(cfg, stages, deployments, lock, events, clock, functions)
         self.clock = clock
         self.stop = stop or threading.Event()
-        self.judge_factory, self.ramp_factory, self.hook_runner = judge_factory, ramp_factory, hook_runner
+        self.judge_factory, self.ramp_factory = judge_factory, ramp_factory
+        self.hook_runner = hook_runner or self._run_target
         self.counters = (call_counter or dict, attempt_counter or dict)
         # Waits up to the given seconds; True when interrupted. Tests pass a fake that advances a fake clock.
         self.sleep = sleep or self.stop.wait
@@ -103,6 +85,14 @@ class ShiftRun:
         self.lag_s = self.period if options.metrics_lag_s is None else options.metrics_lag_s
         self.observer: Observer | None = None
         self.counts_before: tuple[dict[str, int], dict[str, int]] = ({}, {})
+        self.started_at = 0.0
+        self.canary_on = False  # a canary of ours is on production (an AWS failure must remove it)
+        self.held = False  # a hold is shown on production (removed at the end, whatever happens)
+
+    def _run_target(
+        self, hook: str, target: str, payload: HookPayload, timeout_s: float, stop: threading.Event
+    ) -> HookResult:
+        return run_target(hook, target, payload, timeout_s, stop, self.opts.hook_retries)
 
     def run(self) -> Outcome:
         production, staging = self.stages.get(self.prod), self.stages.get(self.cfg.staging_stage)
@@ -126,101 +116,137 @@ class ShiftRun:
             )
             return Outcome.DRY_RUN
         self.lock.check_free(production)
-        confirmed, taken_over = self.lock.acquire(production)
-        if taken_over is not None:
-            message = f"took over the stale lock of {getattr(taken_over, 'holder', taken_over)}"
-            self.events.emit(LockEvent(message=message, holder=self.lock.holder))
-        snapshot: Deployment | None = None
+        self.canary_on = resumed is not None
         try:
-            check_unchanged(self.cfg, self.stages, production, staging, confirmed)
-            if resumed is None:
-                # Never staging's deployment: Terraform replaces it at the next definition change, and AWS
-                # refuses to delete a deployment production points at. Nothing is on the stage yet.
-                label = self.cfg.slot(slots.candidate).version_label
-                snapshot = create_snapshot(self.deployments, slots.candidate, label, self.clock())
-                slots.candidate_deployment = snapshot.id
-        except BaseException:
-            self._release()
-            raise
-        try:
-            return self._drive(slots, resumed, snapshot)
-        except AwsError as exc:
-            # A stage change or the lease failed after botocore's retries: put production back on the live
-            # slot before reporting the error.
-            self._fail_safe(slots, exc)
-            raise
+            engine, begin = self._engine(slots, resumed)
+            return self._drive(engine, engine.step(begin), slots, production, staging)
         finally:
             self._release()
 
-    def _drive(self, slots: Slots, resumed: float | None, snapshot: Deployment | None) -> Outcome:
+    def _engine(self, slots: Slots, resumed: float | None) -> tuple[Engine, eio.Begin]:
+        """Everything the engine needs, read before anything changes (the confirm-rollout hook runs first)."""
+        opts = self.opts
         gates = builtin_gates(
-            self.opts.policy.thresholds,
-            judge=self.judge_factory is not None and self.opts.judge,
-            adaptive=self.opts.policy.plan.adaptive,
-            alarms=(*self.cfg.watched_alarms, *self.opts.gate_alarms),
+            opts.policy.thresholds,
+            judge=self.judge_factory is not None and opts.judge,
+            adaptive=opts.policy.plan.adaptive,
+            alarms=(*self.cfg.watched_alarms, *opts.gate_alarms),
         )
-        user_gates = tuple(g.bind(placeholders(self.cfg, slots)) for g in self.opts.user_gates)
-        observer = Observer(
+        user_gates = tuple(g.bind(placeholders(self.cfg, slots)) for g in opts.user_gates)
+        self.observer = Observer(
             self.cfg, self.metrics, self.alarms, self.stages, self.events, slots, self.lag_s, user_gates
         )
-        self.observer = observer
-        announce_run(
-            self.cfg, self.opts, self.events, slots, resumed, self.lock.holder, (*gates, *user_gates)
+        self.announce = lambda: announce_run(
+            self.cfg, opts, self.events, slots, resumed, self.lock.holder, (*gates, *user_gates)
         )
-        if snapshot is not None:
-            announce_snapshot(self.events, snapshot, slots.candidate)
-        judge = None
-        if self.judge_factory is not None and self.opts.judge:
+        judge, history = None, None
+        if self.judge_factory is not None and opts.judge or opts.guard_s > 0:
             history = read_history(
-                self.metrics, self.events, self.opts.baseline_history_s, self.period, self.clock()
+                self.metrics, self.events, opts.baseline_history_s, self.period, self.clock()
             )
+        if self.judge_factory is not None and opts.judge:
             judge = self.judge_factory(history)
             if history is not None:
-                announce_history(self.events, history, judge, self.opts.baseline_history_s)
-        strategy, requests = self._strategy(observer)
-        settings = EngineSettings(self.period, self.lag_s, frozenset(self.opts.hooks), self.opts.on_interrupt)
-        engine = Engine(settings, strategy, (*gates, *user_gates), judge)
-        if resumed is None:
-            self.stages.create_canary(self.prod, slots.candidate_deployment, slots.candidate, 0.0)
-        observer.since = math.floor(self.clock() / self.period) * self.period
-        actions = engine.step(Begin(self.clock(), resumed, requests))
+                announce_history(self.events, history, judge, opts.baseline_history_s)
+        strategy, requests = self._strategy(self.observer)
+        settings = eio.EngineSettings(
+            self.period,
+            self.lag_s,
+            frozenset(opts.hooks),
+            opts.on_interrupt,
+            prepare=True,
+            approval=opts.approval,
+            approval_timeout_s=opts.approval_timeout_s,
+            guard_s=opts.guard_s,
+            tick_s=opts.policy.interval_s,
+        )
+        t = opts.policy.thresholds
+        guard = GuardSettings(
+            ratio=t.max_5xx_ratio,
+            max_rate=t.max_5xx_rate,
+            p99_ratio=t.max_p99_ratio,
+            min_requests=t.min_requests,
+        )
+        engine = Engine(settings, strategy, (*gates, *user_gates), judge, lambda ref: GuardTest(ref, guard))
+        reference = None if history is None else WindowStats(history.requests, history.errors_5xx)
+        self.started_at = self.clock()
+        return engine, eio.Begin(self.started_at, resumed, requests, reference)
+
+    def _drive(
+        self, engine: Engine, actions: list[eio.EngineAction], slots: Slots, production, staging
+    ) -> Outcome:
         while True:
-            step_input: Input | None = None
-            for action in actions:
-                match action:
-                    case Emit(event=event):
-                        self._emit(event)
-                    case SetShare(percent=percent):
-                        self.stages.set_canary_percent(self.prod, percent)
-                    case RunHook():
-                        step_input = self._hook(action, slots)
-                    case Wait():
-                        step_input = (
-                            Interrupt(self.clock())
-                            if self._sleep_until(action.until)
-                            else self._observe(action, slots, observer)
-                        )
-                    case Promote(reason=reason):
-                        promote(
-                            self.cfg,
-                            self.stages,
-                            self.deployments,
-                            self.events,
-                            candidate=slots.candidate,
-                            former_live=slots.live,
-                            deployment_id=slots.candidate_deployment,
-                            reason=reason,
-                        )
-                        return Outcome.PROMOTED
-                    case RollBack(reason=reason, percent=percent, outcome=outcome):
-                        self._roll_back(slots, reason, percent)
-                        return outcome
-                    case Leave():
-                        return Outcome.INTERRUPTED
+            try:
+                step_input = self._interpret(actions, slots, production, staging)
+            except AwsError as exc:
+                if not self.canary_on or engine.done:
+                    raise
+                self._fail_safe(engine, exc, slots, production, staging)
+                raise
+            if engine.done:
+                return engine.outcome or Outcome.ROLLED_BACK
             assert step_input is not None, f"the engine stopped without an outcome: {actions}"
             actions = engine.step(step_input)
 
-    # -- interpreting actions --------------------------------------------------------------------------
+    def _interpret(
+        self, actions: list[eio.EngineAction], slots: Slots, production, staging
+    ) -> eio.Input | None:
+        """Do each action; the input the engine needs next (after a eio.Prepare, a hook or a wait)."""
+        step_input: eio.Input | None = None
+        for action in actions:
+            match action:
+                case eio.Emit(event=event):
+                    self._emit(event)
+                case eio.Prepare():
+                    act.prepare(
+                        self.ports, slots, production, staging, fresh=not self.canary_on, then=self.announce
+                    )
+                    self.canary_on = True
+                    assert self.observer is not None
+                    self.observer.since = math.floor(self.clock() / self.period) * self.period
+                    step_input = eio.Prepared(self.clock())
+                case eio.SetShare(percent=percent):
+                    self.stages.set_canary_percent(self.prod, percent)
+                case eio.RunHook(hook=hook):
+                    target = self.opts.hooks[hook]
+                    step_input = act.run_hook(
+                        self.ports,
+                        action,
+                        slots,
+                        target,
+                        self.hook_runner,
+                        self.opts.hook_timeout_s,
+                        self.stop,
+                    )
+                case eio.Wait():
+                    step_input = self._wait(action, slots)
+                case eio.Hold(kind=kind, until=until):
+                    act.show_hold(self.ports, kind, until)
+                    self.held = bool(kind)
+                case eio.Promote(reason=reason):
+                    act.promote_now(self.ports, slots, reason)
+                    self.canary_on = False
+                case eio.RollBack(reason=reason, percent=percent):
+                    self._roll_back(slots, reason, percent)
+                case eio.Undo(reason=reason):
+                    assert self.ports.functions is not None, "undo needs the slots' functions"
+                    undo(
+                        self.cfg,
+                        self.stages,
+                        self.ports.deployments,
+                        self.ports.functions,
+                        self.events,
+                        reason,
+                        self.clock,
+                    )
+        return step_input
+
+    def _wait(self, wait: eio.Wait, slots: Slots) -> eio.Input:
+        if self._sleep_until(wait.until):
+            return eio.Interrupt(self.clock())
+        self.counts_before = (self.counters[0](), self.counters[1]())
+        assert self.observer is not None
+        return act.observe(self.ports, wait, slots, self.observer, self.started_at)
 
     def _emit(self, event: object) -> None:
         if isinstance(event, TickEvent):
@@ -231,57 +257,14 @@ class ShiftRun:
             event = dataclasses.replace(event, aws_calls=calls, aws_attempts=attempts)
         self.events.emit(event)  # type: ignore[arg-type]
 
-    def _hook(self, action: RunHook, slots: Slots) -> Input:
-        command = self.opts.hooks[action.hook]
-        self.lock.extend_for(self.opts.hook_timeout_s)
-        env = hook_env(
-            hook=action.hook,
-            production_url=self.cfg.production_url,
-            staging_url=self.cfg.staging_url,
-            percent=action.percent,
-            step=action.step,
-            live_slot=slots.live,
-            candidate_slot=slots.candidate,
-            api_id=self.cfg.api_id,
-            stage=self.prod,
-        )
-        result = self.hook_runner(action.hook, command, env, self.opts.hook_timeout_s, self.stop)
-        self.events.emit(result.event(action.percent))
-        if self.stop.is_set():
-            return Interrupt(self.clock())  # interrupted, not failed
-        return HookFinished(self.clock(), action.hook, result.ok, "" if result.ok else result.describe())
-
     def _sleep_until(self, when: float) -> bool:
-        """Wait until `when` on the clock; True if interrupted (SIGINT/SIGTERM)."""
+        """eio.Wait until `when` on the clock; True if interrupted (SIGINT/SIGTERM)."""
         while True:
             left = when - self.clock()
             if left <= 0:
                 return self.stop.is_set()
             if self.sleep(min(left, 1.0)):
                 return True
-
-    def _observe(self, wait: Wait, slots: Slots, observer: Observer) -> Tick:
-        """Renew the lease, check the canary is as the engine left it, then read the tick's metrics."""
-        self.counts_before = (self.counters[0](), self.counters[1]())
-        self._check_canary(self.lock.renew(), slots, wait.percent)
-        return observer.observe(self.clock(), wait.fetch_from)
-
-    def _check_canary(self, stage: object, slots: Slots, percent: float) -> None:
-        canary = getattr(stage, "canary", None)
-        slot = stage.canary_slot(self.cfg.slot_variable)  # type: ignore[attr-defined]
-        if (
-            canary is None
-            or slot != slots.candidate
-            or not math.isclose(canary.percent, percent, abs_tol=0.01)
-        ):
-            found = "no canary" if canary is None else f"canary {canary.percent:g}% for {slot}"
-            raise StateConflict(
-                f"production changed under the controller (expected canary {percent:g}% for "
-                f"{slots.candidate}, found {found}); someone ran rollback or promote: stopping without "
-                "touching the stage"
-            )
-
-    # -- helpers ---------------------------------------------------------------------------------------
 
     def _strategy(self, observer: Observer) -> tuple[Strategy, float]:
         """The strategy, and for the adaptive one the stage's recent traffic to size its first share."""
@@ -297,7 +280,7 @@ class ShiftRun:
         roll_back(
             self.cfg,
             self.stages,
-            self.deployments,
+            self.ports.deployments,
             self.events,
             live_slot=slots.live,
             candidate_slot=slots.candidate,
@@ -305,10 +288,12 @@ class ShiftRun:
             percent=percent,
             deployment_id=slots.candidate_deployment,
         )
+        self.canary_on = False
 
-    def _fail_safe(self, slots: Slots, exc: AwsError) -> None:
+    def _fail_safe(self, engine: Engine, exc: AwsError, slots: Slots, production, staging) -> None:
+        """Production back on the live slot, the on-rollback hook, then the error is reported."""
         try:
-            self._roll_back(slots, f"AWS error: {exc}", None)
+            self._interpret(engine.step(eio.Failed(self.clock(), str(exc))), slots, production, staging)
         except AwsError as again:
             raise AwsError(f"{exc}; and the {again}") from None
 
@@ -316,6 +301,8 @@ class ShiftRun:
         try:
             if self.observer is not None:
                 self.observer.forget_source()
+            if self.held:
+                act.show_hold(self.ports, "", None)
             self.lock.release()
         except ControllerError as exc:
             self.events.emit(

@@ -34,9 +34,10 @@ def announce_snapshot(events: Events, snapshot: Deployment, slot: str) -> None:
 
 
 def remove_unused_snapshots(
-    deployments: DeploymentsPort, events: Events, only: set[str] | None = None
+    deployments: DeploymentsPort, events: Events, only: set[str] | None = None, keep: set[str] | None = None
 ) -> list[str]:
-    """Delete the controller's snapshots that no stage or canary uses (`only`: just these ids).
+    """Delete the controller's snapshots that no stage or canary uses (`only`: just these ids; `keep`: not
+    these, e.g. the former live deployment `undo` may go back to).
 
     Deployments without the controller's description prefix are never touched, whoever made them.
     """
@@ -45,7 +46,10 @@ def remove_unused_snapshots(
         unused = [
             d
             for d in deployments.list()
-            if is_snapshot(d.description) and d.id not in used and (only is None or d.id in only)
+            if is_snapshot(d.description)
+            and d.id not in used
+            and (only is None or d.id in only)
+            and d.id not in (keep or set())
         ]
     except AwsError as exc:
         events.emit(

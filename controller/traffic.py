@@ -16,6 +16,8 @@ from controller.events import Events
 from controller.ports import DeploymentsPort, TrafficRouter
 from controller.snapshots import remove_unused_snapshots
 
+PROMOTED_VARIABLE = "controller_promoted"  # the record `undo` reads (controller/undo.py)
+
 
 @dataclass
 class Slots:
@@ -61,9 +63,18 @@ def promote(
     former_live: str,
     deployment_id: str,
     reason: str,
+    record: str | None = None,
+    former_deployment: str | None = None,
 ) -> None:
-    """Call under the lease, so no other run's fresh snapshot can be caught between create and canary."""
-    stages.promote_canary(cfg.production_stage, deployment_id, candidate)
+    """Call under the lease, so no other run's fresh snapshot can be caught between create and canary.
+
+    `record` (controller/undo.py) goes on production in the same UpdateStage; `former_deployment` is kept
+    when unused snapshots are deleted, so `undo` can go back to it."""
+    variables = {PROMOTED_VARIABLE: record} if record else None
+    promoted = stages.promote_canary(cfg.production_stage, deployment_id, candidate, variables)
+    if not record and promoted.variable(PROMOTED_VARIABLE):
+        # An older record would point undo at the wrong slot.
+        stages.remove_variable(cfg.production_stage, PROMOTED_VARIABLE)
     stages.set_slot(cfg.staging_stage, former_live)
     events.emit(
         Promoted(
@@ -74,4 +85,4 @@ def promote(
             reason=reason,
         )
     )
-    remove_unused_snapshots(deployments, events)
+    remove_unused_snapshots(deployments, events, keep={former_deployment} if former_deployment else set())

@@ -107,13 +107,15 @@ class FakeStages:
         self._check("get")
         return self._state(stage)
 
-    def create_canary(self, stage: str, deployment_id: str, slot: str, percent: float) -> StageState:
+    def create_canary(
+        self, stage: str, deployment_id: str, slot: str, percent: float, overrides=None
+    ) -> StageState:
         self._check("create_canary")
         self.log.append(("create_canary", stage, deployment_id, slot, str(percent)))
         self.stages[stage].canary = {
             "percent": percent,
             "deployment_id": deployment_id,
-            "overrides": {"slot": slot},
+            "overrides": {**(overrides or {}), "slot": slot},
         }
         self.percent_history.append((self.clock(), percent))
         return self._state(stage)
@@ -126,14 +128,25 @@ class FakeStages:
         self.percent_history.append((self.clock(), percent))
         return self._state(stage)
 
-    def promote_canary(self, stage: str, deployment_id: str, slot: str) -> StageState:
+    def promote_canary(self, stage: str, deployment_id: str, slot: str, variables=None) -> StageState:
         self._check("promote_canary")
         self.log.append(("promote_canary", stage, deployment_id, slot))
         s = self.stages[stage]
         s.canary = None
         s.deployment_id = deployment_id
         s.variables["slot"] = slot
+        s.variables.update(variables or {})
         self.percent_history.append((self.clock(), 0.0))
+        return self._state(stage)
+
+    def switch(self, stage: str, deployment_id: str, slot: str, remove: tuple[str, ...] = ()) -> StageState:
+        self._check("switch")
+        self.log.append(("switch", stage, deployment_id, slot))
+        s = self.stages[stage]
+        s.deployment_id = deployment_id
+        s.variables["slot"] = slot
+        for name in remove:
+            s.variables.pop(name, None)
         return self._state(stage)
 
     def remove_canary(self, stage: str) -> StageState:

@@ -59,8 +59,8 @@ class World:
         }
         return ShiftRun(CFG, options, **injected).run()
 
-    def _hook(self, name, command, env, timeout_s, stop) -> HookResult:
-        self.hooks.append((name, command, env))
+    def _hook(self, name, command, payload, timeout_s, stop) -> HookResult:
+        self.hooks.append((name, command, payload.env()))
         return HookResult(name, command, self.hook_exit.get(name, 0), 1.0)
 
     def production(self):
