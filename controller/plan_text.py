@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from controller.aws.stage import StageState
 from controller.config import ControllerConfig
+from controller.event_types import PlanShown
 from controller.shift_options import ShiftOptions
 from controller.traffic import Slots
 
@@ -67,3 +68,22 @@ def plan_lines(
     for hook, command in options.hooks.items():
         lines.append(f"  {hook} hook: {command}")
     return lines
+
+
+def plan_event(
+    cfg: ControllerConfig,
+    options: ShiftOptions,
+    slots: Slots,
+    production: StageState,
+    alarm_states: dict[str, str],
+) -> PlanShown:
+    """The dry run's one event: the plan in words and in numbers."""
+    steps = options.policy.plan.steps
+    return PlanShown(
+        lines=tuple(plan_lines(cfg, options, slots, production, alarm_states)),
+        live_slot=slots.live,
+        candidate_slot=slots.candidate,
+        steps=tuple(s.percent for s in steps),
+        bakes_s=tuple(s.bake_s for s in steps),
+        alarms=alarm_states,
+    )

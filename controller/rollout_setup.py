@@ -4,7 +4,7 @@ that sizes an adaptive first share."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from controller.aws.metrics import MetricsRequest
 from controller.config import ControllerConfig
@@ -17,6 +17,7 @@ from controller.gates import Gate
 from controller.measurement import samples
 from controller.ports import MetricsSource
 from controller.shift_options import ShiftOptions
+from controller.strategies import Adaptive, FixedSteps, Policy, RampPort, Strategy
 from controller.traffic import Slots
 
 
@@ -103,3 +104,19 @@ def recent_requests_per_period(
     if not with_data:
         return 0.0
     return float(with_data[-1].canary.requests + with_data[-1].baseline.requests)
+
+
+def choose_strategy(
+    policy: Policy,
+    ramp_factory: Callable[[], RampPort] | None,
+    metrics: MetricsSource,
+    events: Events,
+    request: MetricsRequest,
+    now: float,
+) -> tuple[Strategy, float]:
+    """The strategy, and for the adaptive one the stage's recent traffic to size its first share."""
+    if not policy.plan.adaptive:
+        return FixedSteps(policy), 0.0
+    assert ramp_factory is not None, "the adaptive strategy needs a ramp"
+    requests = recent_requests_per_period(metrics, events, request, policy.period_s, now)
+    return Adaptive(policy, ramp_factory()), requests

@@ -24,13 +24,13 @@ from controller.config import ControllerConfig
 from controller.domain import BaselineHistory, Outcome, WindowStats
 from controller.engine import Engine, JudgePort
 from controller.errors import AwsError, ControllerError
-from controller.event_types import PlanShown, TickEvent, WarningEvent
+from controller.event_types import TickEvent, WarningEvent
 from controller.events import Events
 from controller.gates import builtin_gates
 from controller.guard import GuardSettings, GuardTest
 from controller.hooks import HookPayload, HookResult, run_target
 from controller.observer import Observer, placeholders
-from controller.plan_text import plan_lines
+from controller.plan_text import plan_event
 from controller.ports import (
     AlarmsSource,
     DeploymentsPort,
@@ -41,9 +41,9 @@ from controller.ports import (
     TrafficRouter,
 )
 from controller.preflight import check_alarms, resolve_slots
-from controller.rollout_setup import announce_history, announce_run, read_history, recent_requests_per_period
+from controller.rollout_setup import announce_history, announce_run, choose_strategy, read_history
 from controller.shift_options import ShiftOptions
-from controller.strategies import Adaptive, FixedSteps, RampPort, Strategy
+from controller.strategies import RampPort
 from controller.traffic import Slots, roll_back
 from controller.undo import undo
 
@@ -102,18 +102,7 @@ class ShiftRun:
         resumed = production.canary.percent if production.canary is not None else None
         states = check_alarms(self.alarms, quiet_required=resumed is None)
         if self.opts.dry_run:
-            lines = plan_lines(self.cfg, self.opts, slots, production, states)
-            steps = self.opts.policy.plan.steps
-            self.events.emit(
-                PlanShown(
-                    lines=tuple(lines),
-                    live_slot=slots.live,
-                    candidate_slot=slots.candidate,
-                    steps=tuple(s.percent for s in steps),
-                    bakes_s=tuple(s.bake_s for s in steps),
-                    alarms=states,
-                )
-            )
+            self.events.emit(plan_event(self.cfg, self.opts, slots, production, states))
             return Outcome.DRY_RUN
         self.lock.check_free(production)
         self.canary_on = resumed is not None
@@ -148,7 +137,14 @@ class ShiftRun:
             judge = self.judge_factory(history)
             if history is not None:
                 announce_history(self.events, history, judge, opts.baseline_history_s)
-        strategy, requests = self._strategy(self.observer)
+        strategy, requests = choose_strategy(
+            self.opts.policy,
+            self.ramp_factory,
+            self.metrics,
+            self.events,
+            self.observer.request,
+            self.clock(),
+        )
         settings = eio.EngineSettings(
             self.period,
             self.lag_s,
@@ -265,16 +261,6 @@ class ShiftRun:
                 return self.stop.is_set()
             if self.sleep(min(left, 1.0)):
                 return True
-
-    def _strategy(self, observer: Observer) -> tuple[Strategy, float]:
-        """The strategy, and for the adaptive one the stage's recent traffic to size its first share."""
-        if not self.opts.policy.plan.adaptive:
-            return FixedSteps(self.opts.policy), 0.0
-        assert self.ramp_factory is not None, "the adaptive strategy needs a ramp"
-        requests = recent_requests_per_period(
-            self.metrics, self.events, observer.request, self.period, self.clock()
-        )
-        return Adaptive(self.opts.policy, self.ramp_factory()), requests
 
     def _roll_back(self, slots: Slots, reason: str, percent: float | None) -> None:
         roll_back(

@@ -64,7 +64,9 @@ def test_notifications_reach_slack_teams_and_generic_receivers_and_an_sns_topic(
     sns, sqs = aws_client("sns"), aws_client("sqs")
     topic = sns.create_topic(Name="releases")["TopicArn"]
     queue = sqs.create_queue(QueueName="releases-inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     targets = tuple(
         NotifyTarget.parse(t)
@@ -88,11 +90,15 @@ def test_notifications_reach_slack_teams_and_generic_receivers_and_an_sns_topic(
             bake_left_s=0.0,
         )
     )
-    events.emit(ev.RolledBack(live_slot="blue", candidate_slot="green", reason="error_rate: 15%", percent=10.0))
+    events.emit(
+        ev.RolledBack(live_slot="blue", candidate_slot="green", reason="error_rate: 15%", percent=10.0)
+    )
     assert failures == [] and notifier.sent == 4
     (slack,) = receiver.on("/slack")
     assert "rolled back" in slack.body["text"] and "error_rate: 15%" in slack.body["text"]
-    assert "canary 200 requests, 30 5XX" in slack.body["text"] and "ci.example.com/run/7" in slack.body["text"]
+    assert (
+        "canary 200 requests, 30 5XX" in slack.body["text"] and "ci.example.com/run/7" in slack.body["text"]
+    )
     (teams,) = receiver.on("/teams")
     assert teams.body["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
     (generic,) = receiver.on("/any")
@@ -106,7 +112,9 @@ def test_notifications_reach_slack_teams_and_generic_receivers_and_an_sns_topic(
 def test_a_receiver_that_fails_is_a_warning_never_an_error(receiver: Receiver) -> None:
     receiver.status["/broken"] = 500
     failures: list[str] = []
-    notifier = Notifier((NotifyTarget.parse(f"{receiver.url}/broken"),), "shop/prod", on_failure=failures.append)
+    notifier = Notifier(
+        (NotifyTarget.parse(f"{receiver.url}/broken"),), "shop/prod", on_failure=failures.append
+    )
     Fanout(Recorder(), notifier).emit(lev.Refused(reason="change freeze"))
     assert len(failures) == 1 and "HTTP 500" in failures[0]
 
