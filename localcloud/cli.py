@@ -21,6 +21,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from .quotas import ENV_VAR as QUOTAS_ENV_VAR
+from .quotas import enforce_from_env
 from .server import ServerConfig, metric_period_from_env
 
 
@@ -57,7 +59,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
     period = args.metric_period or metric_period_from_env()
-    serve(ServerConfig(host=args.host, port=args.port, metric_period=period), port_file=args.port_file)
+    config = ServerConfig(host=args.host, port=args.port, metric_period=period)
+    config.enforce_quotas = enforce_from_env(args.enforce_quotas)
+    serve(config, port_file=args.port_file)
     return 0
 
 
@@ -78,6 +82,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-m", "localcloud", "serve", "--host", "127.0.0.1", "--port", str(args.port)]
     if args.metric_period:
         cmd += ["--metric-period", str(args.metric_period)]
+    if enforce_from_env(args.enforce_quotas):
+        cmd += ["--enforce-quotas"]
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(
             cmd,
@@ -97,7 +103,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         if health:
             print(
                 f"local cloud up on {url} in {time.monotonic() - started:.2f}s "
-                f"(pid {proc.pid}, metric period {health['metric_period']}s, log {log_file})"
+                f"(pid {proc.pid}, metric period {health['metric_period']}s, quotas {health['quotas']}, "
+                f"log {log_file})"
             )
             return 0
         time.sleep(0.05)
@@ -203,6 +210,17 @@ def cmd_fault(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quota_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--enforce-quotas",
+        action="store_true",
+        help=(
+            "answer API Gateway and CloudWatch calls over AWS's control-plane rate quotas with the service's "
+            f"throttling error, as AWS does (table: localcloud/README.md; also {QUOTAS_ENV_VAR}=enforce)"
+        ),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -217,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="metric aggregation period in seconds (default: $LOCALCLOUD_METRIC_PERIOD or 60)",
     )
     serve.add_argument("--port-file", default=None, help="write {'port','pid'} JSON here once listening")
+    _quota_flag(serve)
     serve.set_defaults(func=cmd_serve)
 
     up = sub.add_parser("up", help="start in the background and wait until healthy")
@@ -224,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--state-dir", default=".localcloud")
     up.add_argument("--metric-period", type=int, default=None)
     up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for health (default 60)")
+    _quota_flag(up)
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="stop the background server and its Lambda workers")

@@ -4,6 +4,7 @@ Routes, in order:
 - /_localcloud/*                          health, faults, alarm evaluation (our own endpoints)
 - /restapis/{id}/{stage}/_user_request_/* the execute-api data plane
 - any AWS call while a control-plane fault for its service is active: that fault's error
+- with --enforce-quotas, an API Gateway or CloudWatch call over its AWS rate quota: its throttle error
 - /tags/arn:...:apigateway:...            API Gateway tagging (moto 404s on it)
 - POST /service/{S}/operation/{Op} with smithy-protocol: rpc-v2-cbor   CBOR calls, run through moto as JSON
 - everything else                         moto's DomainDispatcherApplication (with our in-process patches)
@@ -39,6 +40,7 @@ from .dataplane import DataPlane
 from .faults import FaultError, FaultRegistry
 from .lambda_runtime import LambdaRuntime
 from .metrics import SETTINGS
+from .quotas import QuotaEnforcer
 
 log = logging.getLogger("localcloud")
 
@@ -52,6 +54,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 4566
     metric_period: int = 60
+    enforce_quotas: bool = False
 
 
 def metric_period_from_env(default: int = 60) -> int:
@@ -77,6 +80,7 @@ class LocalCloudApp:
         self.evaluator = evaluator
         self.cbor = rpcv2_cbor.CborFrontEnd(moto_app)
         self.started_at = time.time()
+        self.quotas: QuotaEnforcer | None = None  # set when the server enforces AWS's rate quotas
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "") or ""
@@ -94,6 +98,10 @@ class LocalCloudApp:
         status = self.faults.control_plane_status(service)
         if status is not None:
             return fault_response(environ, service, status)(environ, start_response)
+        if self.quotas is not None:
+            refused = self.quotas.check(environ, service, scope.group("region") if scope else None)
+            if refused is not None:
+                return refused(environ, start_response)
         if path.startswith("/tags/arn:") and ":apigateway:" in path and service in (None, "apigateway"):
             region = scope.group("region") if scope else "us-east-1"
             return apigateway_tags.handle(Request(environ), DEFAULT_ACCOUNT, region)(environ, start_response)
@@ -110,8 +118,11 @@ class LocalCloudApp:
                     "pid": os.getpid(),
                     "metric_period": SETTINGS.period,
                     "uptime_s": round(time.time() - self.started_at, 3),
+                    "quotas": "enforce" if self.quotas is not None else "off",
                 }
             )
+        if path == "/_localcloud/quotas":
+            return _json(self.quotas.describe() if self.quotas is not None else {"enforced": False})
         if path == "/_localcloud/faults":
             if request.method == "GET":
                 return _json({"faults": [f.to_json() for f in self.faults.list()]})
@@ -183,16 +194,18 @@ class LocalCloudServer:
         self.app = LocalCloudApp(
             build_moto_app(), DataPlane(self.runtime, self.faults), self.faults, self.evaluator
         )
+        self.app.quotas = QuotaEnforcer(account=DEFAULT_ACCOUNT) if config.enforce_quotas else None
         self._server.app = self.app
         self._stopped = threading.Event()
 
     def serve_forever(self) -> None:
         self.evaluator.start()
         log.info(
-            "local cloud listening on http://%s:%d (metric period %ds)",
+            "local cloud listening on http://%s:%d (metric period %ds, quotas %s)",
             self.config.host,
             self.port,
             self.config.metric_period,
+            "enforced" if self.config.enforce_quotas else "off",
         )
         try:
             self._server.serve_forever(poll_interval=0.2)

@@ -25,8 +25,15 @@ ACCOUNT_ID = "123456789012"
 
 
 class LocalCloudProcess:
-    def __init__(self, metric_period: int = 2, start_timeout: float = 60.0, log_path: str | None = None):
+    def __init__(
+        self,
+        metric_period: int = 2,
+        start_timeout: float = 60.0,
+        log_path: str | None = None,
+        enforce_quotas: bool = False,
+    ):
         self.metric_period = metric_period
+        self.enforce_quotas = enforce_quotas  # AWS's control-plane rate quotas (localcloud/quotas.py)
         self.start_timeout = start_timeout
         self._tmp = tempfile.mkdtemp(prefix="localcloud-test-")
         self.log_path = log_path or os.path.join(self._tmp, "localcloud.log")
@@ -65,9 +72,12 @@ class LocalCloudProcess:
             "--metric-period",
             str(self.metric_period),
         ]
+        if self.enforce_quotas:
+            cmd.append("--enforce-quotas")
         root = str(Path(__file__).resolve().parent.parent)
         env = dict(os.environ)
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        env.pop("LOCALCLOUD_QUOTAS", None)  # the enforce_quotas argument decides, not the caller's shell
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 cmd,
