@@ -32,6 +32,7 @@ from . import (
     apigateway_updates,
     cloudwatch,
     lambda_permissions,
+    route53_health,
     rpcv2_cbor,
 )
 from .alarms import AlarmEvaluator
@@ -41,6 +42,7 @@ from .faults import FaultError, FaultRegistry
 from .lambda_runtime import LambdaRuntime
 from .metrics import SETTINGS
 from .quotas import QuotaEnforcer
+from .route53_health import HealthCheckMonitor
 
 log = logging.getLogger("localcloud")
 
@@ -195,11 +197,14 @@ class LocalCloudServer:
             build_moto_app(), DataPlane(self.runtime, self.faults), self.faults, self.evaluator
         )
         self.app.quotas = QuotaEnforcer(account=DEFAULT_ACCOUNT) if config.enforce_quotas else None
+        self.health_checks = HealthCheckMonitor()
+        route53_health.install(self.health_checks)
         self._server.app = self.app
         self._stopped = threading.Event()
 
     def serve_forever(self) -> None:
         self.evaluator.start()
+        self.health_checks.start()
         log.info(
             "local cloud listening on http://%s:%d (metric period %ds, quotas %s)",
             self.config.host,
@@ -219,6 +224,7 @@ class LocalCloudServer:
 
     def _cleanup(self) -> None:
         self.evaluator.stop()
+        self.health_checks.stop()
         self.runtime.shutdown()
         self._server.server_close()
 
