@@ -33,6 +33,7 @@ from . import (
     cloudwatch,
     lambda_permissions,
     route53_health,
+    route53_records,
     rpcv2_cbor,
 )
 from .alarms import AlarmEvaluator
@@ -161,6 +162,7 @@ def install_patches() -> None:
     apigateway_updates.install()
     cloudwatch.install()
     lambda_permissions.install()
+    route53_records.install()
 
 
 class LocalCloudServer:
