@@ -32,6 +32,7 @@ from . import (
     apigateway_updates,
     cloudwatch,
     lambda_permissions,
+    route53_answers,
     route53_health,
     route53_records,
     rpcv2_cbor,
@@ -84,6 +85,7 @@ class LocalCloudApp:
         self.cbor = rpcv2_cbor.CborFrontEnd(moto_app)
         self.started_at = time.time()
         self.quotas: QuotaEnforcer | None = None  # set when the server enforces AWS's rate quotas
+        self.health_checks = HealthCheckMonitor()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "") or ""
@@ -145,6 +147,13 @@ class LocalCloudApp:
             return _json({"cleared": cleared}, 200 if cleared else 404)
         if path == "/_localcloud/alarms/evaluate" and request.method == "POST":
             return _json({"evaluated": self.evaluator.evaluate_all()})
+        if path == "/_localcloud/route53/answer":
+            try:
+                return _json(
+                    route53_answers.answer_query(request.args, DEFAULT_ACCOUNT, self.health_checks.healthy)
+                )
+            except route53_answers.AnswerError as exc:
+                return _json({"message": str(exc)}, 400)
         if path == "/_localcloud/workers":
             return _json({"pids": self.dataplane.runtime.worker_pids()})
         return _json({"message": f"No such local cloud endpoint: {request.method} {path}"}, 404)
@@ -199,7 +208,7 @@ class LocalCloudServer:
             build_moto_app(), DataPlane(self.runtime, self.faults), self.faults, self.evaluator
         )
         self.app.quotas = QuotaEnforcer(account=DEFAULT_ACCOUNT) if config.enforce_quotas else None
-        self.health_checks = HealthCheckMonitor()
+        self.health_checks = self.app.health_checks
         route53_health.install(self.health_checks)
         self._server.app = self.app
         self._stopped = threading.Event()

@@ -9,6 +9,8 @@ STATUS  https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetHealthChe
         (one HealthCheckObservation per health checker: Region, IPAddress, StatusReport{Status, CheckedTime})
 CONFIG  https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheckConfig.html (Regions: all
         checker regions when empty; Inverted; Disabled = always healthy)
+CHOOSE  https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/health-checks-how-route-53-chooses-records.html
+        (latency records: the healthy record with the lowest latency to the client)
 METRICS https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/monitoring-health-checks.html
         (AWS/Route53 HealthCheckStatus, 1 healthy / 0 unhealthy, dimension HealthCheckId, in us-east-1)
 LAMCONC https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html (reserved concurrency 0
@@ -198,8 +200,39 @@ def _status_metric(cw, check_id):
     return values[0] if values else None
 
 
+def _latency_records(route53, checks) -> tuple[str, str]:
+    """A zone with one latency record per region, each with its region's health check."""
+    zone_name = f"z{uuid.uuid4().hex[:8]}.test"
+    zone_id = route53.create_hosted_zone(Name=zone_name, CallerReference=uuid.uuid4().hex)["HostedZone"]["Id"]
+    changes = [
+        {
+            "Action": "CREATE",
+            "ResourceRecordSet": {
+                "Name": f"api.{zone_name}",
+                "Type": "A",
+                "SetIdentifier": region,
+                "Region": region,
+                "HealthCheckId": check_id,
+                "TTL": 60,
+                "ResourceRecords": [{"Value": address}],
+            },
+        }
+        for (region, (_, check_id)), address in zip(checks.items(), ("192.0.2.1", "192.0.2.2"), strict=True)
+    ]
+    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+    return zone_id.rsplit("/", 1)[-1], f"api.{zone_name}"
+
+
+def _answered(localcloud, zone_id, name, client_region) -> str:
+    """The set identifier Route 53 answers a client in client_region with (CHOOSE)."""
+    answer = localcloud.admin(
+        "GET", f"route53/answer?zone_id={zone_id}&name={name}&client_region={client_region}"
+    )
+    return next(r["set_identifier"] for r in answer["records"] if r["probability"] == 1.0)
+
+
 def test_stopping_one_regions_function_makes_only_that_regions_health_check_unhealthy(
-    make_function, make_api, aws_client, route53, wait_until
+    make_function, make_api, aws_client, route53, localcloud, wait_until
 ):
     checks = {}
     for region in (EAST, WEST):
@@ -207,12 +240,15 @@ def test_stopping_one_regions_function_makes_only_that_regions_health_check_unhe
         api = make_api(function=function, paths=("/hello", "/health"), region=region)
         aws_client("apigateway", region).create_deployment(restApiId=api.id, stageName="production")
         checks[region] = (function, _health_check(route53, api.url("production", "/health")))
+    zone_id, name = _latency_records(route53, checks)
     for _, check_id in checks.values():
         wait_until(lambda c=check_id: _all_report(route53, c, "Success: HTTP Status Code 200"), timeout=20)
     # STATUS/CONFIG: one observation per checker region, all eight when Regions is empty.
     observations = _observations(route53, checks[WEST][1])
     assert sorted(o["Region"] for o in observations) == sorted(CHECKER_REGIONS)
     assert all(o["IPAddress"] and o["StatusReport"]["CheckedTime"] for o in observations)
+
+    assert _answered(localcloud, zone_id, name, WEST) == WEST
 
     west_function, west_check = checks[WEST]
     # LAMCONC: reserved concurrency 0 throttles every invocation of the west function.
@@ -225,9 +261,13 @@ def test_stopping_one_regions_function_makes_only_that_regions_health_check_unhe
     wait_until(lambda: _status_metric(cw, west_check) == 0.0, timeout=20, message="west unhealthy")
     assert _status_metric(cw, checks[EAST][1]) == 1.0
     assert _all_report(route53, checks[EAST][1], "Success")
+    # CHOOSE: eu-west-1's clients now get us-east-1's record; us-east-1's clients never noticed.
+    assert _answered(localcloud, zone_id, name, WEST) == EAST
+    assert _answered(localcloud, zone_id, name, EAST) == EAST
 
     aws_client("lambda", WEST).delete_function_concurrency(FunctionName=west_function)
     wait_until(lambda: _status_metric(cw, west_check) == 1.0, timeout=20, message="west healthy again")
+    assert _answered(localcloud, zone_id, name, WEST) == WEST
 
 
 def test_a_health_check_reports_from_its_chosen_regions_only(
