@@ -21,7 +21,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .iam_enforcement import enforce_from_env
+from .iam_enforcement import enforce_from_env as iam_from_env
+from .quotas import ENV_VAR as QUOTAS_ENV_VAR
+from .quotas import enforce_from_env as quotas_from_env
 from .server import ServerConfig, metric_period_from_env
 
 
@@ -64,7 +66,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         metric_period=period,
-        enforce_iam=args.enforce_iam or enforce_from_env(),
+        enforce_iam=args.enforce_iam or iam_from_env(),
+        enforce_quotas=quotas_from_env(args.enforce_quotas),
     )
     serve(config, port_file=args.port_file)
     return 0
@@ -75,7 +78,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     state.mkdir(parents=True, exist_ok=True)
     pid_file, log_file = state / "localcloud.pid", state / "localcloud.log"
     url = f"http://127.0.0.1:{args.port}"
-    enforce_iam = args.enforce_iam or enforce_from_env()
+    enforce_iam = args.enforce_iam or iam_from_env()
     iam_mode = "IAM enforced" if enforce_iam else "IAM not enforced"
     if pid_file.exists():
         pid = int(pid_file.read_text().strip() or 0)
@@ -100,6 +103,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         cmd.append("--no-canary-metrics")
     if enforce_iam:
         cmd.append("--enforce-iam")
+    if quotas_from_env(args.enforce_quotas):
+        cmd.append("--enforce-quotas")
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(
             cmd,
@@ -119,7 +124,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         if health:
             print(
                 f"local cloud up on {url} in {time.monotonic() - started:.2f}s "
-                f"(pid {proc.pid}, metric period {health['metric_period']}s, {iam_mode}, log {log_file})"
+                f"(pid {proc.pid}, metric period {health['metric_period']}s, {iam_mode}, "
+                f"quotas {health['quotas']}, log {log_file})"
             )
             return 0
         time.sleep(0.05)
@@ -236,6 +242,17 @@ ENFORCE_IAM_HELP = (
 )
 
 
+def _quota_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--enforce-quotas",
+        action="store_true",
+        help=(
+            "answer API Gateway and CloudWatch calls over AWS's control-plane rate quotas with the service's "
+            f"throttling error, as AWS does (table: localcloud/README.md; also {QUOTAS_ENV_VAR}=enforce)"
+        ),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -252,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port-file", default=None, help="write {'port','pid'} JSON here once listening")
     serve.add_argument("--no-canary-metrics", action="store_true", help=NO_CANARY_HELP)
     serve.add_argument("--enforce-iam", action="store_true", help=ENFORCE_IAM_HELP)
+    _quota_flag(serve)
     serve.set_defaults(func=cmd_serve)
 
     up = sub.add_parser("up", help="start in the background and wait until healthy")
@@ -261,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for health (default 60)")
     up.add_argument("--no-canary-metrics", action="store_true", help=NO_CANARY_HELP)
     up.add_argument("--enforce-iam", action="store_true", help=ENFORCE_IAM_HELP)
+    _quota_flag(up)
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="stop the background server and its Lambda workers")

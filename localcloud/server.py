@@ -5,6 +5,7 @@ Routes, in order:
 - /restapis/{id}/{stage}/_user_request_/* the execute-api data plane
 - with --enforce-iam, any AWS call its caller's IAM policies do not allow: AccessDenied (iam_enforcement)
 - any AWS call while a control-plane fault for its service is active: that fault's error
+- with --enforce-quotas, an API Gateway or CloudWatch call over its AWS rate quota: its throttle error
 - /tags/arn:...:apigateway:...            API Gateway tagging (moto 404s on it)
 - POST /service/{S}/operation/{Op} with smithy-protocol: rpc-v2-cbor   CBOR calls, run through moto as JSON
 - everything else                         moto's DomainDispatcherApplication (with our in-process patches)
@@ -32,6 +33,9 @@ from . import (
     apigateway_updates,
     cloudwatch,
     lambda_permissions,
+    route53_answers,
+    route53_health,
+    route53_records,
     rpcv2_cbor,
 )
 from .alarms import AlarmEvaluator
@@ -41,6 +45,8 @@ from .faults import FaultError, FaultRegistry
 from .iam_enforcement import IamEnforcer
 from .lambda_runtime import LambdaRuntime
 from .metrics import SETTINGS
+from .quotas import QuotaEnforcer
+from .route53_health import HealthCheckMonitor
 
 log = logging.getLogger("localcloud")
 
@@ -55,6 +61,7 @@ class ServerConfig:
     port: int = 4566
     metric_period: int = 60
     enforce_iam: bool = False
+    enforce_quotas: bool = False
 
 
 def metric_period_from_env(default: int = 60) -> int:
@@ -95,6 +102,8 @@ class LocalCloudApp:
         self.evaluator = evaluator
         self.cbor = rpcv2_cbor.CborFrontEnd(moto_app)
         self.started_at = time.time()
+        self.quotas: QuotaEnforcer | None = None  # set when the server enforces AWS's rate quotas
+        self.health_checks = HealthCheckMonitor()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "") or ""
@@ -115,6 +124,10 @@ class LocalCloudApp:
         status = self.faults.control_plane_status(service)
         if status is not None:
             return fault_response(environ, service, status)(environ, start_response)
+        if self.quotas is not None:
+            refused = self.quotas.check(environ, service, scope.group("region") if scope else None)
+            if refused is not None:
+                return refused(environ, start_response)
         if path.startswith("/tags/arn:") and ":apigateway:" in path and service in (None, "apigateway"):
             region = scope.group("region") if scope else "us-east-1"
             return apigateway_tags.handle(Request(environ), DEFAULT_ACCOUNT, region)(environ, start_response)
@@ -133,8 +146,11 @@ class LocalCloudApp:
                     "canary_metrics": SETTINGS.canary_dimension,
                     "iam_enforced": self.iam is not None,
                     "uptime_s": round(time.time() - self.started_at, 3),
+                    "quotas": "enforce" if self.quotas is not None else "off",
                 }
             )
+        if path == "/_localcloud/quotas":
+            return _json(self.quotas.describe() if self.quotas is not None else {"enforced": False})
         if path == "/_localcloud/faults":
             if request.method == "GET":
                 return _json({"faults": [f.to_json() for f in self.faults.list()]})
@@ -154,6 +170,13 @@ class LocalCloudApp:
             return _json({"cleared": cleared}, 200 if cleared else 404)
         if path == "/_localcloud/alarms/evaluate" and request.method == "POST":
             return _json({"evaluated": self.evaluator.evaluate_all()})
+        if path == "/_localcloud/route53/answer":
+            try:
+                return _json(
+                    route53_answers.answer_query(request.args, DEFAULT_ACCOUNT, self.health_checks.healthy)
+                )
+            except route53_answers.AnswerError as exc:
+                return _json({"message": str(exc)}, 400)
         if path == "/_localcloud/workers":
             return _json({"pids": self.dataplane.runtime.worker_pids()})
         return _json({"message": f"No such local cloud endpoint: {request.method} {path}"}, 404)
@@ -171,6 +194,7 @@ def install_patches() -> None:
     apigateway_updates.install()
     cloudwatch.install()
     lambda_permissions.install()
+    route53_records.install()
 
 
 class LocalCloudServer:
@@ -214,17 +238,22 @@ class LocalCloudServer:
             self.evaluator,
             IamEnforcer() if config.enforce_iam else None,
         )
+        self.app.quotas = QuotaEnforcer(account=DEFAULT_ACCOUNT) if config.enforce_quotas else None
+        self.health_checks = self.app.health_checks
+        route53_health.install(self.health_checks)
         self._server.app = self.app
         self._stopped = threading.Event()
 
     def serve_forever(self) -> None:
         self.evaluator.start()
+        self.health_checks.start()
         log.info(
-            "local cloud listening on http://%s:%d (metric period %ds, IAM %s)",
+            "local cloud listening on http://%s:%d (metric period %ds, IAM %s, quotas %s)",
             self.config.host,
             self.port,
             self.config.metric_period,
             "enforced" if self.config.enforce_iam else "not enforced",
+            "enforced" if self.config.enforce_quotas else "off",
         )
         try:
             self._server.serve_forever(poll_interval=0.2)
@@ -238,6 +267,7 @@ class LocalCloudServer:
 
     def _cleanup(self) -> None:
         self.evaluator.stop()
+        self.health_checks.stop()
         self.runtime.shutdown()
         self._server.server_close()
 

@@ -35,13 +35,16 @@ def aws_session(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any
 
 @pytest.fixture
 def aws_client(aws_session: Any, aws_env: dict[str, str]) -> Callable[[str], Any]:
-    """aws_client("apigateway") -> a boto3 client on the local cloud."""
+    """aws_client("apigateway") -> a boto3 client on the local cloud; aws_client("lambda", "eu-west-1") for
+    another region."""
     from botocore.config import Config
 
     config = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=60)
 
-    def make(service: str) -> Any:
-        return aws_session.client(service, endpoint_url=aws_env["AWS_ENDPOINT_URL"], config=config)
+    def make(service: str, region: str | None = None) -> Any:
+        return aws_session.client(
+            service, endpoint_url=aws_env["AWS_ENDPOINT_URL"], config=config, region_name=region or REGION
+        )
 
     return make
 
