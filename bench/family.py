@@ -18,9 +18,9 @@ Cells are chosen, not crossed: an iid reference varied one or two factors at a t
 rate x traffic x ratio, and combination cells drawn at random (a fixed draw) across all factors. Every
 regression cell has an identical twin (the same bands, no change), where the peers are tuned. Both splits
 hold the same cells with disjoint seeds, so disjoint parameter draws and noise; the held-out cells
-(combinations of their own) exist only in the evaluation split: nothing of ours may be tuned on them. Their
-peers are still tuned on a tuning-seed draw of their twin, as every peer is (an operator tunes an alarm on
-their own service).
+(combinations of their own, drawn inside the regions the goals judge) exist only in the evaluation split:
+nothing of ours may be tuned on them. Their peers are still tuned on a tuning-seed draw of their twin, as
+every peer is (an operator tunes an alarm on their own service).
 `python -m bench --list-cells` prints the family.
 """
 
@@ -259,8 +259,14 @@ def _core() -> list[tuple[str, Setting, tuple[Change, ...]]]:
     ]
 
 
-def _random_setting(rng: np.random.Generator) -> Setting:
-    """A combination: every factor drawn at random, at least two of them away from the reference."""
+def _in_goals(setting: Setting) -> bool:
+    """Inside the false-rollback goal's region: overdispersion CV <= 0.5, history drift within +-30 %."""
+    return setting.dispersion.cv.high <= 0.5 and max(abs(setting.drift.low), abs(setting.drift.high)) <= 0.3
+
+
+def _random_setting(rng: np.random.Generator, in_goals: bool) -> Setting:
+    """A combination: every factor drawn at random, at least two of them away from the reference (with
+    `in_goals`, inside the false-rollback goal's region)."""
     while True:
         setting = Setting(
             BASE_RATES[rng.integers(len(BASE_RATES))],
@@ -272,22 +278,26 @@ def _random_setting(rng: np.random.Generator) -> Setting:
         away = (
             (setting.shape != "steady") + (setting.dispersion.kind != "none") + (setting.drift.label != "0")
         )
-        if away >= 2:
+        if away >= 2 and (_in_goals(setting) or not in_goals):
             return setting
 
 
 ONSET_WEIGHTS = (0.4, 0.25, 0.2, 0.15)  # combinations: mostly onsets a canary can catch
 
 
-def _random_change(rng: np.random.Generator) -> Change:
-    onset = ONSETS[rng.choice(len(ONSETS), p=ONSET_WEIGHTS)]
+def _random_change(rng: np.random.Generator, catchable: bool) -> Change:
+    """A regression of random kind, size and onset (`catchable`: onset by minute 10)."""
+    weights = np.array(ONSET_WEIGHTS[:3] if catchable else ONSET_WEIGHTS)
+    onset = ONSETS[rng.choice(weights.size, p=weights / weights.sum())]
     if rng.random() < 0.2:
         return _latency(LATENCY_RATIOS[rng.integers(len(LATENCY_RATIOS))], onset)
     return _errors(ERROR_RATIOS[rng.integers(len(ERROR_RATIOS))], onset)
 
 
 COMBINATIONS = 8  # combination cells in both splits (each an identical cell and one regression)
-HELD_OUT = (2, 1, 2, 1)  # held-out combinations, by how many regression cells each has: 4 + 6 cells
+# Held-out combinations, by how many regression cells each has: 4 + 6 cells. They are drawn inside the
+# regions the goals judge (CV <= 0.5, drift within +-30 %, onset by minute 10), so each one counts.
+HELD_OUT = (2, 1, 2, 1)
 
 
 def _combinations(taken: set[Setting]) -> list[tuple[str, Setting, tuple[Change, ...], bool]]:
@@ -295,13 +305,13 @@ def _combinations(taken: set[Setting]) -> list[tuple[str, Setting, tuple[Change,
     out = []
     plan = [(1, False)] * COMBINATIONS + [(n, True) for n in HELD_OUT]
     for regressions, held_out in plan:
-        setting = _random_setting(rng)
+        setting = _random_setting(rng, in_goals=held_out)
         while setting in taken:
-            setting = _random_setting(rng)
+            setting = _random_setting(rng, in_goals=held_out)
         taken.add(setting)
         changes: list[Change] = []
         while len(changes) < regressions:
-            change = _random_change(rng)
+            change = _random_change(rng, catchable=held_out)
             if change not in changes:
                 changes.append(change)
         out.append(("held-out" if held_out else "combination", setting, tuple(changes), held_out))

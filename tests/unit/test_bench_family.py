@@ -76,6 +76,9 @@ def test_the_held_out_cells_exist_only_in_the_evaluation_split() -> None:
     assert not tuning & {c.name for c in held_out}
     assert {c.name for c in select("evaluation")} == tuning | {c.name for c in held_out}
     assert not {c.setting for c in held_out} & {c.setting for c in family() if not c.held_out}
+    # drawn where the goals judge, so every held-out cell counts for one
+    assert all(c.setting.dispersion.cv.high <= 0.5 and abs(c.setting.drift.low) <= 0.3 for c in held_out)
+    assert all(c.setting.drift.high <= 0.3 and c.change.onset.high <= 10 for c in held_out)
 
 
 def test_a_cells_pattern_brings_the_identical_twins_along() -> None:
