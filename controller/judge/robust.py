@@ -107,6 +107,9 @@ class RobustErrorTests:
         self.null_rate = math.nan
         self.regression_rate = math.nan
         self.pass_ratio = 1 + c.regression_relative
+        self.margin: float | None = None  # the traffic-decided margin, once fixed (margin_ladder)
+        self.periods = 0
+        self.requests = 0
         # per history-test start: (canary errors, errors expected at the null rate) since that start
         self.windows: list[list[float]] = []
 
@@ -141,15 +144,16 @@ class RobustErrorTests:
 
     def observe(self, n: int, x: int, baseline_n: int, y: int) -> None:
         self._prepare()
-        c = self.config
         self._split(n, x, baseline_n, y)
-        self._count(n, x)
+        if self.passing:
+            self._count(n, x)
         if self.prior is not None:
             self._history(n, x)
             self.prior.add_baseline(baseline_n, y)
         self.baseline_requests += baseline_n
         self.baseline_errors += y
-        del c
+        self.periods += 1
+        self.requests += n + baseline_n
 
     def _split(self, n: int, x: int, baseline_n: int, y: int) -> None:
         c = self.config
@@ -166,7 +170,8 @@ class RobustErrorTests:
 
         q0 = share(psi0)
         self.split_fail.add([bb_log_lr(x, s, share(psi0 * r), q0, self.c2) for r in ratios])
-        self.log_split_pass += bb_log_lr(x, s, share(1.0), share(self.pass_ratio), self.c2)
+        if self.passing:
+            self.log_split_pass += bb_log_lr(x, s, share(1.0), share(self.pass_ratio), self.c2)
 
     def _count(self, n: int, x: int) -> None:
         """The canary's own count against the absolute margin, whatever the baseline (pass only)."""
@@ -196,7 +201,7 @@ class RobustErrorTests:
             window[0] += x
             window[1] += expected
         q = self.regression_rate
-        if q < 1:
+        if q < 1 and self.passing:
             for j, r in enumerate(c.count_ratios):
                 self.log_history_pass[j] += _lower_rate_log_lr(x, n * q, r, self.c2)
 

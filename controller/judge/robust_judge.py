@@ -22,6 +22,7 @@ def robust_config(**overrides: object) -> JudgeConfig:
         "alternatives": LOG_UNIFORM_ALTERNATIVES,
         "weights": tuple([(1 - margin) / n] * n),
         "margin_weight": margin,
+        "margin_ladder": (1.3, 1.5, 2.0, 3.0, 5.0),
     }
     return JudgeConfig(**{**base, **overrides})  # type: ignore[arg-type]
 

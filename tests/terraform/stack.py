@@ -51,6 +51,8 @@ module "stack" {
   lambda_build_dir                = var.stack.lambda_build_dir
   routes                          = var.stack.routes
   canary_percent                  = try(var.stack.canary_percent, 0)
+  blue_source_dir                 = try(var.stack.blue_source_dir, null)
+  green_source_dir                = try(var.stack.green_source_dir, null)
 
   lambda_vpc_subnet_ids                 = try(var.stack.lambda_vpc_subnet_ids, [])
   lambda_vpc_security_group_ids         = try(var.stack.lambda_vpc_security_group_ids, [])
