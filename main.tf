@@ -94,7 +94,10 @@ module "custom_domain" {
   create_dns_records     = var.custom_domain.create_dns_records
   create_ipv6_record     = var.custom_domain.create_ipv6_record
   evaluate_target_health = var.custom_domain.evaluate_target_health
-  weighted_routing       = var.custom_domain.weighted_routing
+  routing                = var.custom_domain.routing
+  health_check           = var.custom_domain.health_check
+  health_check_id        = var.custom_domain.health_check_id
+  execute_api_endpoint   = var.execute_api_endpoint
   rest_api_id            = module.rest_api.rest_api_id
   stage_name             = module.rest_api.production_stage_name
 

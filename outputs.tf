@@ -147,3 +147,8 @@ output "custom_domain_target" {
     for m in module.custom_domain : { domain_name = m.target_domain_name, zone_id = m.target_zone_id }
   ])
 }
+
+output "custom_domain_health_check_id" {
+  description = "Route 53 health check attached to this region's custom domain records (null without custom_domain.health_check or health_check_id)."
+  value       = one(module.custom_domain[*].health_check_id)
+}

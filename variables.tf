@@ -336,7 +336,7 @@ variable "create_dashboard" {
 ################################################################################
 
 variable "custom_domain" {
-  description = "Custom domain for the production stage (null = none). certificate_arn null requests an ACM certificate validated in zone_id; create_dns_records (default true, needs zone_id) writes the alias records, false leaves DNS to you; weighted_routing makes the alias records weighted, for one name served from several regions."
+  description = "Custom domain for the production stage (null = none). certificate_arn null requests an ACM certificate validated in zone_id; create_dns_records (default true, needs zone_id) writes the alias records, false leaves DNS to you. For one name served from several regions (one stack each): routing makes the records weighted or latency-based with a set_identifier per region, and health_check creates a Route 53 health check of this region's API on path (default /health, which must be a GET route in routes) and attaches it, so Route 53 stops answering with a failing region; health_check_id attaches one you manage instead. See modules/custom_domain for each field."
   type = object({
     domain_name            = string
     zone_id                = optional(string)
@@ -347,11 +347,31 @@ variable "custom_domain" {
     create_dns_records     = optional(bool, true)
     create_ipv6_record     = optional(bool, true)
     evaluate_target_health = optional(bool, true)
-    weighted_routing = optional(object({
-      set_identifier  = string
-      weight          = number
-      health_check_id = optional(string)
+    routing = optional(object({
+      policy         = string
+      set_identifier = string
+      weight         = optional(number)
+      region         = optional(string)
     }))
+    health_check = optional(object({
+      path              = optional(string, "/health")
+      failure_threshold = optional(number, 3)
+      request_interval  = optional(number, 30)
+      regions           = optional(list(string))
+    }))
+    health_check_id = optional(string)
   })
   default = null
+
+  validation {
+    # The health check calls production's path: without a route there, API Gateway answers 403 and the
+    # region would be reported unhealthy for good.
+    condition = try(var.custom_domain.health_check == null, true) || try(anytrue([
+      for r in var.routes : contains(["GET", "ANY"], upper(r.method)) && can(regex(
+        "^${replace(replace(r.path, "/\\{[^}/]+\\+\\}/", ".+"), "/\\{[^}/]+\\}/", "[^/]+")}$",
+        split("?", var.custom_domain.health_check.path)[0]
+      ))
+    ]), false)
+    error_message = "custom_domain.health_check.path must be served by a GET or ANY route in routes, for example { path = \"/health\", method = \"GET\" }, answered by your function with 2xx or 3xx."
+  }
 }

@@ -116,7 +116,8 @@ module "canary" {
     zone_id            = local.zone_id
     create_dns_records = local.manage_dns
     certificate_arn    = var.certificate_arn
-    weighted_routing = var.dns_weight == null ? null : {
+    routing = var.dns_weight == null ? null : {
+      policy         = "weighted"
       set_identifier = "${local.name}-${var.region}"
       weight         = var.dns_weight
     }
