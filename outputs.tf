@@ -22,7 +22,7 @@ output "controller_config" {
         version_label = m.version_label
       }
     }
-    alarm_names         = module.alarms.alarm_names
+    alarm_names         = concat(module.alarms.alarm_names, var.extra_rollback_alarm_names)
     canary_alarm_names  = module.alarms.canary_alarm_names
     rollback_alarm_name = module.alarms.rollback_alarm_name
     metrics = {

@@ -233,6 +233,17 @@ variable "canary_stage_variable_overrides" {
   default     = {}
 }
 
+variable "extra_rollback_alarm_names" {
+  description = "Existing CloudWatch alarms (names, in this stack's region and account) that roll a release back while in ALARM, as the module's own alarms do: the controller watches them (controller_config.alarm_names) and controller_iam_policy_json lets it read them."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for name in var.extra_rollback_alarm_names : length(name) >= 1 && length(name) <= 255 && !can(regex("[\\x00-\\x1f]", name))])
+    error_message = "extra_rollback_alarm_names must be CloudWatch alarm names: 1-255 characters, no control characters."
+  }
+}
+
 variable "controller_notification_topic_arns" {
   description = "SNS topics the controller may publish to (`shift --notify arn:...`); added to controller_iam_policy_json as sns:Publish on exactly these."
   type        = list(string)

@@ -126,16 +126,44 @@ class RobustErrorTests:
 
     def _regression(self, base: float) -> float:
         c = self.config
+        if self.margin is not None:
+            return base * self.margin
         return base + max(base * c.regression_relative, c.regression_absolute)
+
+    @property
+    def passing(self) -> bool:
+        """Whether the pass tests bet yet: with a traffic-decided margin, only once it is fixed."""
+        return not self.config.margin_ladder or self.margin is not None
+
+    def _decide_margin(self) -> None:
+        """The smallest ratio of the ladder whose pass test the coming traffic can settle in time: Wald's
+        expected requests, ln(1/beta) / (p (m - 1 - ln m)), inflated by the overdispersion of a period's
+        count, within `margin_traffic_share` of the requests `decision_periods` periods bring."""
+        c = self.config
+        rate = self.current_estimate()
+        per_period = self.requests / max(self.periods, 1)
+        available = c.margin_traffic_share * per_period * c.decision_periods
+        inflation = 1 + rate * per_period * self.c2
+        for m in sorted(c.margin_ladder):
+            needed = math.log(1 / c.beta) * inflation / (rate * (m - 1 - math.log(m)))
+            if needed <= available:
+                self.margin = m
+                return
+        self.margin = max(c.margin_ladder)
 
     def _prepare(self) -> None:
         c = self.config
+        if c.margin_ladder and self.margin is None and self.periods >= c.margin_periods:
+            self._decide_margin()
         high = self._baseline_bound(self.z_fail)
         low = self._baseline_bound(-self.z_pass)
         self.null_rate = (
             high * (1 + c.tolerance_relative) + c.tolerance_absolute if high == high else math.nan
         )
         self.regression_rate = self._regression(0.0 if low != low else low)
+        if self.margin is not None:
+            self.pass_ratio = self.margin
+            return
         estimate = self._baseline_bound(0.0)
         if estimate == estimate and estimate > 0:
             self.pass_ratio = 1 + max(c.regression_relative, c.regression_absolute / estimate)

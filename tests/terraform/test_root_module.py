@@ -20,6 +20,7 @@ from .conftest import record_timings
 from .stack import REPO, Stack
 
 PREFIX = "tft-root"
+EXTRA_ALARM = "payments-errors"  # an alarm the team already has, given to the module as a rollback alarm
 ROUTES = [{"path": "/hello", "method": "GET"}]
 CONFIG_KEYS = {
     "schema_version",
@@ -54,6 +55,7 @@ def root(
             "metric_period_seconds": 10,
             "lambda_build_dir": str(build_dir),
             "routes": ROUTES,
+            "extra_rollback_alarm_names": [EXTRA_ALARM],
         },
     )
     stack.init()
@@ -284,6 +286,9 @@ def test_controller_policy_patches_only_this_apis_stages(
     assert [s["Resource"] for s in deletes] == [f"{api}/deployments/*"]
     alarm_resources = by_sid["ReadAlarms"]["Resource"]
     assert f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{PREFIX}-rollback" in alarm_resources
+    # An extra rollback alarm is watched by the controller, so its policy may read it (and only read it).
+    assert f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{EXTRA_ALARM}" in alarm_resources
+    assert EXTRA_ALARM in config["alarm_names"]
 
 
 # --- traffic ------------------------------------------------------------------------------------------------
