@@ -89,10 +89,8 @@ class Ours(Policy):
         histories: list[BaselineHistory | None] = []
         for n, k in zip(np.asarray(requests).tolist(), np.asarray(errors).tolist(), strict=True):
             if isinstance(n, list):
-                periods = tuple((int(a), int(b)) for a, b in zip(n, k, strict=True) if a)
-                histories.append(
-                    BaselineHistory(sum(a for a, _ in periods), sum(b for _, b in periods), periods)
-                )
+                periods = tuple(zip(n, k, strict=True))
+                histories.append(BaselineHistory(sum(n), sum(k), periods))
             else:
                 histories.append(BaselineHistory(int(n), int(k)))
         self._start_engines(histories)

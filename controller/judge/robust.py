@@ -34,7 +34,7 @@ from statistics import NormalDist
 from controller.domain import BaselineHistory, HistoryEvidence
 from controller.judge.config import JudgeConfig
 from controller.judge.dispersion import Dispersion, estimate_c2
-from controller.judge.emath import bb_log_lr, nb_log_lr
+from controller.judge.emath import bb_log_lr, bb_log_lrs, nb_log_lr
 from controller.judge.onset import OnsetMixture
 
 
@@ -197,7 +197,7 @@ class RobustErrorTests:
             return w * psi / (w * psi + 1 - w)
 
         q0 = share(psi0)
-        self.split_fail.add([bb_log_lr(x, s, share(psi0 * r), q0, self.c2) for r in ratios])
+        self.split_fail.add(bb_log_lrs(x, s, [share(psi0 * r) for r in ratios], q0, self.c2))
         if self.passing:
             self.log_split_pass += bb_log_lr(x, s, share(1.0), share(self.pass_ratio), self.c2)
 
