@@ -21,14 +21,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+from controller.errors import ControllerError
 
-matplotlib.use("Agg")  # headless: CI runners and `make demo` have no display
+try:
+    import matplotlib
+except ModuleNotFoundError as missing:  # the `report` extra is not installed: render() says how to get it
+    if missing.name != "matplotlib":
+        raise
+    matplotlib = None
+else:
+    matplotlib.use("Agg")  # headless: CI runners and `make demo` have no display
+    import matplotlib.pyplot as plt  # must follow the backend choice
+    from matplotlib.ticker import FuncFormatter, MultipleLocator, PercentFormatter
 
-import matplotlib.pyplot as plt  # noqa: E402 - must follow the backend choice
-from matplotlib.ticker import FuncFormatter, MultipleLocator, PercentFormatter  # noqa: E402
-
-from controller.errors import ControllerError  # noqa: E402
+MISSING_MATPLOTLIB = (
+    "the report draws with matplotlib, which is not installed: pip install 'apigw-canary[report]'"
+)
 
 CANARY_COLOR = "#e8710a"
 BASELINE_COLOR = "#1a73e8"
@@ -424,6 +432,8 @@ tr.fail td {{ background: #fce8e6; }} tr.pass td {{ background: #e6f4ea; }}
 
 def render(events_path: Path, output: Path) -> None:
     """Draw the event log at `events_path` into `output` (.png or .html, chosen by the suffix)."""
+    if matplotlib is None:
+        raise ReportError(MISSING_MATPLOTLIB)
     output = Path(output)
     suffix = output.suffix.lower()
     if suffix not in (".png", ".html", ".htm"):
