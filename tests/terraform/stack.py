@@ -21,8 +21,12 @@ import tftest
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO / ".venv" / "bin" / "terraform"
 CACHE_DIR = Path(os.environ.get("APIGW_CANARY_CACHE", Path.home() / ".cache" / "apigw-canary"))
-PROVIDER_BINARY = (
-    CACHE_DIR / "mirror/registry.terraform.io/hashicorp/aws/6.47.1/linux_amd64/terraform-provider-aws_v6.47.1"
+PROVIDER_VERSION_DIR = CACHE_DIR / "mirror/registry.terraform.io/hashicorp/aws/6.47.1"
+# `make setup` puts it there either way: built from source (terraform-provider-aws_v6.47.1, linux_amd64) or
+# downloaded from the registry (terraform-provider-aws_v6.47.1_x5, for this machine's platform).
+PROVIDER_BINARY = next(
+    iter(sorted(PROVIDER_VERSION_DIR.glob("*/terraform-provider-aws_v6.47.1*"))),
+    PROVIDER_VERSION_DIR / "linux_amd64" / "terraform-provider-aws_v6.47.1",
 )
 
 # A root configuration that calls the repo's root module with a local-cloud provider. Terraform module
