@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -291,3 +292,30 @@ def test_the_registry_path_puts_hashicorp_aws_where_the_cli_config_looks(
     )
     assert init.returncode == 0, init.stdout + init.stderr
     assert 'version     = "6.47.1"' in (workdir / ".terraform.lock.hcl").read_text()
+
+
+def test_a_registry_that_answers_but_does_not_deliver_the_provider_falls_back_to_the_source_build(
+    scratch: dict[str, str],
+) -> None:
+    # The terraform on PATH here only prints a version, so its `init` delivers nothing; GOPROXY=off makes the
+    # source build that follows fail at once instead of compiling for half an hour.
+    fake_docs(Path(scratch["APIGW_CANARY_CACHE"]))
+    go = shutil.which("go")
+    assert go, "the source build needs go on PATH"
+    env = {
+        **scratch,
+        "PATH": f"{scratch['PATH']}{os.pathsep}{Path(go).parent}",
+        "APIGW_CANARY_TOOLCHAIN": "registry",
+        "GOPROXY": "off",
+    }
+    done = subprocess.run(
+        ["bash", str(SETUP)], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode != 0
+    assert done.stdout.startswith("toolchain: registry, because APIGW_CANARY_TOOLCHAIN=registry")
+    assert (
+        "toolchain: source build after all, because the registry answered, but terraform init could not "
+        "download hashicorp/aws 6.47.1"
+    ) in done.stderr
+    assert "GOPROXY=off" in done.stderr  # the source build was the next thing it tried
+    assert not (Path(scratch["APIGW_CANARY_CACHE"]) / "toolchain-path").exists()
