@@ -69,7 +69,7 @@ fmt: setup ## format Python and Terraform
 demo: setup ## the whole product on the local cloud: promote a good release, roll back a bad one
 	@$(BIN)/python -m demo
 
-docs: $(VENV)/.installed ## regenerate the terraform-docs tables (docs/module.md, module and example READMEs)
+docs: toolchain ## regenerate the terraform-docs tables (docs/module.md, module and example READMEs)
 	@bash scripts/terraform-docs.sh
 
 bench: $(VENV)/.installed ## benchmarks: judge vs peers, data-plane throughput
