@@ -30,6 +30,7 @@ from . import (
     apigateway_tags,
     apigateway_updates,
     cloudwatch,
+    lambda_dead_letter,
     lambda_permissions,
     rpcv2_cbor,
 )
@@ -148,6 +149,7 @@ def install_patches() -> None:
     apigateway_updates.install()
     cloudwatch.install()
     lambda_permissions.install()
+    lambda_dead_letter.install()
 
 
 class LocalCloudServer:
