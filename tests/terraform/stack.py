@@ -59,6 +59,7 @@ module "stack" {
   lambda_vpc_subnet_ids                 = try(var.stack.lambda_vpc_subnet_ids, [])
   lambda_vpc_security_group_ids         = try(var.stack.lambda_vpc_security_group_ids, [])
   lambda_dead_letter_target_arn         = try(var.stack.lambda_dead_letter_target_arn, null)
+  create_dlq                            = try(var.stack.create_dlq, false)
   lambda_kms_key_arn                    = try(var.stack.lambda_kms_key_arn, null)
   lambda_tracing_mode                   = try(var.stack.lambda_tracing_mode, "Active")
   lambda_reserved_concurrent_executions = try(var.stack.lambda_reserved_concurrent_executions, -1)
