@@ -42,13 +42,8 @@ def e2e_stack(aws_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
             "routes": [{"path": "/hello", "method": "GET"}],
         },
     )
-    try:
-        stack.init()
-        stack.apply()
+    with stack.applied():
         yield stack
-    finally:
-        stack.run("destroy", "-auto-approve", "-input=false", "-no-color")
-        stack.cleanup()
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,6 +141,17 @@ class Stack:
 
     def apply(self, label: str = "apply") -> None:
         self._timed(label, self.tf.apply)
+
+    @contextmanager
+    def applied(self) -> Iterator[Stack]:
+        """init and apply; destroy and remove the directory afterwards, however the block ends."""
+        try:
+            self.init()
+            self.apply()
+            yield self
+        finally:
+            self.run("destroy", "-auto-approve", "-input=false", "-no-color")
+            self.cleanup()
 
     def destroy(self) -> None:
         self._timed("destroy", self.tf.destroy)
