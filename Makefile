@@ -11,6 +11,10 @@ LOCALCLOUD_PORT ?= 4566
 # Seconds per metric datapoint in the local cloud: 60 like CloudWatch; 10 makes local rollouts take minutes.
 LOCALCLOUD_METRIC_PERIOD ?= 60
 LOCALCLOUD_DIR  := .localcloud
+# IAM in the local cloud: off (every caller all-powerful) or enforce (IAM users' and roles' policies apply).
+LOCALCLOUD_IAM  ?= off
+# enforce = answer API Gateway/CloudWatch calls over AWS's control-plane rate quotas with 429/Throttling.
+LOCALCLOUD_QUOTAS ?= off
 AWS_REGION    ?= us-east-1
 
 export APIGW_CANARY_CACHE := $(CACHE_DIR)
@@ -46,8 +50,8 @@ env: ## print shell exports for the local cloud: eval "$$(make -s env)"
 	@echo 'export AWS_REGION="$(AWS_REGION)"'
 	@echo 'export AWS_DEFAULT_REGION="$(AWS_REGION)"'
 
-up: $(VENV)/.installed ## start the local cloud on 127.0.0.1:$(LOCALCLOUD_PORT) (log: .localcloud/localcloud.log)
-	@$(BIN)/python -m localcloud up --port $(LOCALCLOUD_PORT) --metric-period $(LOCALCLOUD_METRIC_PERIOD) --state-dir $(LOCALCLOUD_DIR)
+up: $(VENV)/.installed ## start the local cloud on 127.0.0.1:$(LOCALCLOUD_PORT) (log: .localcloud/localcloud.log; LOCALCLOUD_IAM=enforce, LOCALCLOUD_QUOTAS=enforce)
+	@LOCALCLOUD_IAM=$(LOCALCLOUD_IAM) LOCALCLOUD_QUOTAS=$(LOCALCLOUD_QUOTAS) $(BIN)/python -m localcloud up --port $(LOCALCLOUD_PORT) --metric-period $(LOCALCLOUD_METRIC_PERIOD) --state-dir $(LOCALCLOUD_DIR)
 
 down: ## stop the local cloud
 	@test ! -x $(BIN)/python || $(BIN)/python -m localcloud down --state-dir $(LOCALCLOUD_DIR)

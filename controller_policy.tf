@@ -52,9 +52,20 @@ data "aws_iam_policy_document" "controller" {
     resources = ["*"]
   }
 
+  # The slots' code SHA-256 and revision: recorded at each promotion, compared by `undo`.
   statement {
     sid       = "ReadSlotFunctions"
     actions   = ["lambda:GetFunctionConfiguration"]
     resources = [for m in module.slot : m.function_arn]
+  }
+
+  # `--notify arn:aws:sns:...`: only the topics listed in controller_notification_topic_arns.
+  dynamic "statement" {
+    for_each = length(var.controller_notification_topic_arns) > 0 ? [1] : []
+    content {
+      sid       = "PublishNotifications"
+      actions   = ["sns:Publish"]
+      resources = var.controller_notification_topic_arns
+    }
   }
 }

@@ -28,6 +28,8 @@ output "controller_config" {
       api_name       = module.rest_api.rest_api_name
       period_seconds = var.metric_period_seconds
     }
+    # Every canary the controller creates carries these (the slot variable's override wins).
+    canary_stage_variable_overrides = var.canary_stage_variable_overrides
   }
 }
 

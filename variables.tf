@@ -309,9 +309,20 @@ variable "canary_percent" {
 }
 
 variable "canary_stage_variable_overrides" {
-  description = "Extra stage variables the initial canary overrides (the slot variable always points at the idle slot)."
+  description = "Extra stage variables every canary overrides: Terraform's initial one and each one the controller creates (the slot variable always points at the candidate slot)."
   type        = map(string)
   default     = {}
+}
+
+variable "controller_notification_topic_arns" {
+  description = "SNS topics the controller may publish to (`shift --notify arn:...`); added to controller_iam_policy_json as sns:Publish on exactly these."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.controller_notification_topic_arns : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+$", arn))])
+    error_message = "controller_notification_topic_arns must be SNS topic ARNs (arn:aws:sns:REGION:ACCOUNT:NAME)."
+  }
 }
 
 variable "execute_api_endpoint" {

@@ -1,4 +1,4 @@
-"""The policies the benchmark compares: ours (judge + adaptive ramp) and the peers, as documented.
+"""The peers the benchmark compares ours with (bench/ours.py runs the controller's engine), as documented.
 
 Each policy sees only what CloudWatch gives per 60 s period and acts only at period boundaries. The simulator
 (`bench.judge_sim`) calls `start(runs)` once, then after every period `decide(t, idx, period)` for the runs
@@ -13,13 +13,11 @@ tuner can find that setting.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from bench.streams import Period
-from controller.judge import BaselineHistory, Judge, JudgeConfig, Verdict, WindowStats
-from controller.ramp import AdaptiveRamp, RampConfig
 
 INF = math.inf
 
@@ -58,13 +56,17 @@ def binom_sf(x: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
 class Policy:
     name = "policy"
     threshold: str | None = None
+    reads_history = False  # the simulator hands the baseline history only to policies that read it
+    threshold_changes_path = True  # False: a fixed schedule that stops at the first breach (tuning is exact)
 
-    def start(self, runs: int, requests_per_period: float) -> None:
+    def start(self, runs: int, requests_per_period: float | np.ndarray) -> None:
+        """`requests_per_period`: the traffic a period carries, one figure or one per run."""
         self.share = np.zeros(runs)
         self.stat = np.full(runs, -INF)
 
     def see_history(self, requests: np.ndarray, errors: np.ndarray) -> None:
-        """Each run's baseline counts before the rollout; only policies that read history use them."""
+        """Each run's baseline before the rollout, per minute: requests and 5XX errors, each of shape
+        (runs, minutes); only policies that read history (`reads_history`) are handed it."""
 
     def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
         raise NotImplementedError
@@ -81,6 +83,16 @@ class Checks:
     error: float = INF  # canary 5XX rate above this fails (Kayenta: -log10 p-value above this)
     latency: float = INF  # canary p99 ms above this fails (Kayenta: canary/baseline p99 above this)
     mode: str = "error"  # which statistic `stat` records for tuning: "error" | "latency"
+    # The unit of `error`, one figure or one per run: 1 (absolute), or e.g. each service's usual 5XX rate for
+    # a threshold an operator sets as a multiple of it. The statistic recorded for tuning is in that unit.
+    error_unit: float | np.ndarray = 1.0
+
+    def per_unit(self, idx: np.ndarray, value: np.ndarray) -> np.ndarray:
+        """`value` (runs idx) in units of the error threshold."""
+        return value if np.ndim(self.error_unit) == 0 and self.error_unit == 1.0 else value / self._unit(idx)
+
+    def _unit(self, idx: np.ndarray) -> float | np.ndarray:
+        return self.error_unit if np.ndim(self.error_unit) == 0 else np.asarray(self.error_unit)[idx]
 
 
 def _p99(period: Period) -> np.ndarray:
@@ -90,11 +102,13 @@ def _p99(period: Period) -> np.ndarray:
 class _AlarmPolicy(Policy):
     """CloudWatch alarms on the canary's 5XX rate (and p99), breaching for one period rolls back."""
 
+    threshold_changes_path = False
+
     def __init__(self, checks: Checks) -> None:
         self.checks = checks
 
     def _breach(self, idx: np.ndarray, period: Period) -> np.ndarray:
-        rate = _rate(period.canary_errors, period.canary_requests)
+        rate = self.checks.per_unit(idx, _rate(period.canary_errors, period.canary_requests))
         p99 = _p99(period)
         self._record(idx, rate if self.checks.mode == "error" else p99)
         with np.errstate(invalid="ignore"):
@@ -157,7 +171,7 @@ class Flagger(Policy):
         self.failed = np.zeros(runs, dtype=np.int64)
 
     def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
-        rate = _rate(period.canary_errors, period.canary_requests)
+        rate = self.checks.per_unit(idx, _rate(period.canary_errors, period.canary_requests))
         p99 = _p99(period)
         self._record(idx, rate if self.checks.mode == "error" else p99)
         with np.errstate(invalid="ignore"):
@@ -181,6 +195,7 @@ class Kayenta(Policy):
     """
 
     name = "kayenta"
+    threshold_changes_path = False
 
     def __init__(self, checks: Checks, intervals: int = 5) -> None:
         self.checks = checks
@@ -215,6 +230,7 @@ class Recipe(Policy):
     """
 
     name = "recipe"
+    threshold_changes_path = False
     SHARES = (0.10, 0.10, 0.25, 0.25, 0.50, 0.50, 1.0, 1.0)
 
     def __init__(self, checks: Checks) -> None:
@@ -232,77 +248,13 @@ class Recipe(Policy):
             self.share[idx] = self.SHARES[t + 1]
             return Decision(nothing, nothing)
         window = self.stage_errors[idx, max(0, t - 4) : t + 1].sum(axis=1).astype(float)
+        window = self.checks.per_unit(idx, window)
         self._record(idx, window)
         rollback = window > self.checks.error
         promote = ~rollback & (t == len(self.SHARES) - 1)
         if t + 1 < len(self.SHARES):
             self.share[idx] = self.SHARES[t + 1]
         return Decision(rollback, promote)
-
-
-@dataclass
-class Ours(Policy):
-    """The judge (controller/judge.py) plus the adaptive ramp (controller/ramp.py), one pair per run.
-
-    With `use_history` each run's judge gets the baseline history the simulator draws for it (24 hours at
-    the baseline's rate, what the controller reads from CloudWatch by default). The ramp uses
-    `ramp_config` for a judge whose fail test is the split alone and `trusted_ramp_config` for one that
-    trusts the history, as the controller does."""
-
-    judge_config: JudgeConfig = field(default_factory=JudgeConfig)
-    ramp_config: RampConfig = field(default_factory=RampConfig)
-    trusted_ramp_config: RampConfig = field(default_factory=RampConfig.for_trusted_history)
-    name: str = "ours"
-    use_history: bool = True
-
-    @classmethod
-    def strict(cls) -> Ours:
-        """Ours with the fail test on the concurrent split alone (`--no-trust-baseline-history`)."""
-        return cls(JudgeConfig(history_fail=False))
-
-    def start(self, runs: int, requests_per_period: float) -> None:
-        super().start(runs, requests_per_period)
-        self.requests_per_period = requests_per_period
-        self.ramp = AdaptiveRamp(self.ramp_config, self.trusted_ramp_config)
-        self._start_judges([Judge(self.judge_config) for _ in range(runs)])
-
-    def _start_judges(self, judges: list[Judge]) -> None:
-        self.judges = judges
-        rpp = self.requests_per_period
-        self.share[:] = [self.ramp.initial_percent(rpp, j.trusts_history) / 100 for j in judges]
-
-    def see_history(self, requests: np.ndarray, errors: np.ndarray) -> None:
-        if not self.use_history:
-            return
-        self._start_judges(
-            [
-                Judge(self.judge_config, BaselineHistory(int(n), int(k)))
-                for n, k in zip(requests.tolist(), errors.tolist(), strict=True)
-            ]
-        )
-
-    def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
-        rollback = np.zeros(idx.shape, dtype=bool)
-        promote = np.zeros(idx.shape, dtype=bool)
-        lat_c = np.where(np.isnan(period.canary_latency), -1.0, period.canary_latency).tolist()
-        lat_b = np.where(np.isnan(period.baseline_latency), -1.0, period.baseline_latency).tolist()
-        n_c, x_c = period.canary_requests.tolist(), period.canary_errors.tolist()
-        n_b, x_b = period.baseline_requests.tolist(), period.baseline_errors.tolist()
-        for i, run in enumerate(idx.tolist()):
-            canary = WindowStats(n_c[i], x_c[i], 0, *(_ms(v) for v in lat_c[i]))
-            baseline = WindowStats(n_b[i], x_b[i], 0, *(_ms(v) for v in lat_b[i]))
-            judgement = self.judges[run].observe(canary, baseline)
-            if judgement.verdict is Verdict.FAIL:
-                rollback[i] = True
-                continue
-            percent = self.ramp.next_percent(self.share[run] * 100, judgement, n_c[i] + n_b[i])
-            promote[i] = judgement.verdict is Verdict.PASS
-            self.share[run] = percent / 100
-        return Decision(rollback, promote)
-
-
-def _ms(value: float) -> float | None:
-    return None if value < 0 else value
 
 
 PEERS = {

@@ -1,4 +1,5 @@
-"""Wiring: config + boto3 clients -> adapters -> a ShiftRun. Kept apart so `cli` stays argparse only."""
+"""Wiring, in one place: config + boto3 clients -> the AWS adapters behind each port -> a ShiftRun or a
+command. `cli` stays argparse only; a new provider is one adapter file plus a line here."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import threading
 from dataclasses import dataclass
 from typing import TextIO
 
+from controller import request_commands
 from controller.aws import (
     AlarmsAdapter,
     AwsClients,
@@ -15,11 +17,18 @@ from controller.aws import (
     StageAdapter,
     StageLock,
 )
+from controller.aws.functions import FunctionsAdapter
 from controller.config import ControllerConfig, load_config
-from controller.events import Events
+from controller.domain import Outcome
+from controller.event_types import WarningEvent
+from controller.events import Events, Fanout
 from controller.judge import Judge, JudgeConfig
+from controller.notify import Notifier, NotifyTarget
 from controller.ramp import AdaptiveRamp
-from controller.runner import ShiftOptions, ShiftRun
+from controller.runner import ShiftRun
+from controller.shift_options import ShiftOptions
+from controller.undo import undo
+from controller.user_gates import fill
 
 MIN_LEASE_S = 60.0
 
@@ -48,37 +57,79 @@ class App:
     def deployments(self) -> DeploymentAdapter:
         return DeploymentAdapter(self.clients.apigateway, self.cfg.api_id)
 
+    def alarms(self, extra: tuple[str, ...] = ()) -> AlarmsAdapter:
+        names = tuple(dict.fromkeys((*self.cfg.watched_alarms, *extra)))
+        return AlarmsAdapter(self.clients.cloudwatch, names)
+
     @property
-    def alarms(self) -> AlarmsAdapter:
-        return AlarmsAdapter(self.clients.cloudwatch, self.cfg.watched_alarms)
+    def metrics(self) -> MetricsAdapter:
+        m = self.cfg.metrics
+        return MetricsAdapter(
+            self.clients.cloudwatch,
+            m.namespace,
+            m.api_name,
+            self.cfg.production_stage,
+            m.period_seconds,
+            self.cfg.staging_stage,
+        )
 
     def lock(self, ttl_s: float) -> StageLock:
         return StageLock(self.stages, self.cfg.production_stage, ttl_s)
 
-    def shift(self, options: ShiftOptions, stop: threading.Event, judge: bool = True) -> ShiftRun:
-        m = self.cfg.metrics
+    def gate_alarm_names(self, options: ShiftOptions) -> tuple[str, ...]:
+        """--gate-alarm names and a gates file's alarm gates (their ${api_name}/${stage}/${region} filled)."""
+        known = {"api_name": self.cfg.api_name, "stage": self.cfg.production_stage, "region": self.cfg.region}
+        from_file = tuple(fill(g.alarm, known) for g in options.user_gates if g.alarm is not None)
+        return (*options.gate_alarms, *from_file)
+
+    @property
+    def functions(self) -> FunctionsAdapter:
+        return FunctionsAdapter(self.clients.lambda_)
+
+    def notify(self, targets: tuple[NotifyTarget, ...], level: str, report_url: str | None) -> None:
+        """Every event from now on also goes to the notifier; a failed notification is a warning."""
+        primary = self.events
+        notifier = Notifier(
+            targets,
+            f"{self.cfg.api_name}/{self.cfg.production_stage}",
+            level,
+            report_url,
+            sns=lambda: self.clients.sns,
+            on_failure=lambda message: primary.emit(WarningEvent(message=message)),
+        )
+        self.events = Fanout(primary, notifier)
+
+    def request(self, action: str) -> Outcome:
+        return request_commands.send(self.cfg, self.stages, action, self.events)
+
+    def undo(self) -> Outcome:
+        """`undo`: under the lease, like promote; a running shift (guarding) holds it: use abort then."""
+        lock = self.lock(ttl_s=120)
+        lock.acquire()
+        try:
+            undo(self.cfg, self.stages, self.deployments, self.functions, self.events, "manual undo")
+        finally:
+            lock.release()
+        return Outcome.PROMOTED
+
+    def shift(self, options: ShiftOptions, stop: threading.Event) -> ShiftRun:
         stages = self.stages
         return ShiftRun(
             self.cfg,
             options,
             stages=stages,
             deployments=self.deployments,
-            metrics=MetricsAdapter(
-                self.clients.cloudwatch, m.namespace, m.api_name, self.cfg.production_stage, m.period_seconds
-            ),
-            alarms=self.alarms,
+            metrics=self.metrics,
+            alarms=self.alarms(self.gate_alarm_names(options)),
             lock=StageLock(stages, self.cfg.production_stage, lease_ttl(options.policy.interval_s)),
             events=self.events,
             stop=stop,
-            # One judge per rollout: it accumulates evidence across steps (controller/judge.py).
-            judge_factory=(
-                (lambda history: Judge(JudgeConfig(history_fail=options.trust_history), history))
-                if judge
-                else None
-            ),
+            # One judge per rollout: it accumulates evidence across steps (controller/judge).
+            judge_factory=lambda history: Judge(JudgeConfig(history_fail=options.trust_history), history),
             # Both of the ramp's configurations: the judge's evidence says whether its fail test trusts the
             # history (it cannot when the history is off or too short, e.g. a new API).
             ramp_factory=AdaptiveRamp,
+            functions=self.functions,
             call_counter=lambda: dict(self.clients.counter.calls),
             attempt_counter=lambda: dict(self.clients.counter.attempts),
         )

@@ -7,12 +7,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from controller.aws.lock import Lease, StageLock
-from controller.aws.stage import StageState
+from controller.aws.stage import METRICS_SOURCE_VARIABLE, StageState
 from controller.config import ControllerConfig
+from controller.domain import Outcome
 from controller.errors import AwsError, StateConflict
+from controller.event_types import (
+    CanaryView,
+    LockView,
+    NothingToDo,
+    Promoted,
+    StageView,
+    StatusShown,
+    WarningEvent,
+)
 from controller.events import Events
-from controller.runner import AlarmsPort, Outcome, StagesPort
-from controller.snapshots import DeploymentsPort, remove_unused_snapshots
+from controller.holds import HoldState
+from controller.ports import AlarmsSource, DeploymentsPort, FunctionsPort, TrafficRouter
+from controller.traffic import PROMOTED_VARIABLE, roll_back
+from controller.traffic import promote as promote_canary
+from controller.undo import PromotionRecord, record_promotion
 
 
 @dataclass(frozen=True)
@@ -34,7 +47,7 @@ class View:
         return "idle"
 
 
-def read_view(cfg: ControllerConfig, stages: StagesPort) -> View:
+def read_view(cfg: ControllerConfig, stages: TrafficRouter) -> View:
     production = stages.get(cfg.production_stage)
     staging = stages.get(cfg.staging_stage)
     var = cfg.slot_variable
@@ -45,8 +58,8 @@ def read_view(cfg: ControllerConfig, stages: StagesPort) -> View:
 
 def status(
     cfg: ControllerConfig,
-    stages: StagesPort,
-    alarms: AlarmsPort,
+    stages: TrafficRouter,
+    alarms: AlarmsSource,
     events: Events,
     clock: Callable[[], float] = time.time,
 ) -> Outcome:
@@ -79,36 +92,46 @@ def status(
     if view.phase == "idle":
         lines.append(f"  next shift: {label(view.staging_slot)} replaces {label(view.live)}")
     lines.append(f"  lock: {lease.describe(clock()) if lease else 'free'}")
+    hold = HoldState.read(prod)
+    if hold is not None:
+        lines.append(f"  held: {hold.describe(clock())}")
+    record = PromotionRecord.parse(prod.variable(PROMOTED_VARIABLE))
+    if record is not None and canary is None and view.live == record.promoted_slot:
+        lines.append(
+            f"  undo: would put {label(record.former_slot)} back (deployment {record.former_deployment})"
+        )
     if alarm_error:
         lines.append(f"  alarms: unavailable ({alarm_error})")
     for name in alarms.names:
         lines.append(f"  alarm {name}: {states.get(name, 'MISSING')}")
+    source = prod.variable(METRICS_SOURCE_VARIABLE)
+    if source:
+        lines.append(f"  metrics source: {source} (API Gateway's canary dimension showed no requests)")
     events.emit(
-        "status",
-        lines=lines,
-        phase=view.phase,
-        api_id=cfg.api_id,
-        production={
-            "stage": cfg.production_stage,
-            "slot": view.live,
-            "deployment_id": prod.deployment_id,
-            "canary": None
-            if canary is None
-            else {"percent": canary.percent, "slot": view.canary_slot, "deployment_id": canary.deployment_id},
-        },
-        staging={
-            "stage": cfg.staging_stage,
-            "slot": view.staging_slot,
-            "deployment_id": view.staging.deployment_id,
-        },
-        lock=None if lease is None else {"holder": lease.holder, "expires": lease.expires},
-        alarms={name: states.get(name, "MISSING") for name in alarms.names},
+        StatusShown(
+            lines=tuple(lines),
+            phase=view.phase,
+            api_id=cfg.api_id,
+            production=StageView(
+                cfg.production_stage,
+                view.live,
+                prod.deployment_id,
+                None
+                if canary is None
+                else CanaryView(canary.percent, view.canary_slot, canary.deployment_id),
+            ),
+            staging=StageView(cfg.staging_stage, view.staging_slot, view.staging.deployment_id),
+            lock=None if lease is None else LockView(lease.holder, lease.expires),
+            alarms={name: states.get(name, "MISSING") for name in alarms.names},
+            metrics_source=source,
+            hold=None if hold is None else hold.kind,
+        )
     )
     return Outcome.NOTHING_TO_DO
 
 
 def rollback(
-    cfg: ControllerConfig, stages: StagesPort, deployments: DeploymentsPort, events: Events
+    cfg: ControllerConfig, stages: TrafficRouter, deployments: DeploymentsPort, events: Events
 ) -> Outcome:
     """Remove the canary: production serves its live slot 100%. Needs no lock: it is the emergency brake.
 
@@ -118,31 +141,31 @@ def rollback(
     view = read_view(cfg, stages)
     canary = view.production.canary
     if canary is None:
-        events.emit(
-            "nothing_to_do",
-            message=f"no canary on {cfg.production_stage}: it serves {view.live} 100% already",
-            live_slot=view.live,
-        )
+        message = f"no canary on {cfg.production_stage}: it serves {view.live} 100% already"
+        events.emit(NothingToDo(message=message, live_slot=view.live))
         return Outcome.NOTHING_TO_DO
-    stages.remove_canary(cfg.production_stage)
-    events.emit(
-        "rolled_back",
+    roll_back(
+        cfg,
+        stages,
+        deployments,
+        events,
         live_slot=view.live,
         candidate_slot=view.canary_slot,
         reason=f"manual rollback (canary was at {canary.percent:g}%)",
         percent=canary.percent,
+        deployment_id=canary.deployment_id,
     )
-    if canary.deployment_id:
-        remove_unused_snapshots(deployments, events, only={canary.deployment_id})
     return Outcome.ROLLED_BACK
 
 
 def promote(
     cfg: ControllerConfig,
-    stages: StagesPort,
+    stages: TrafficRouter,
     deployments: DeploymentsPort,
     lock: StageLock,
     events: Events,
+    functions: FunctionsPort | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Outcome:
     """Production adopts the canary's deployment and slot, the canary goes, staging gets the old live slot,
     and the controller's snapshots no stage uses any more are deleted.
@@ -157,18 +180,16 @@ def promote(
             former = cfg.other_slot(view.live)
             stages.set_slot(cfg.staging_stage, former)
             events.emit(
-                "promoted",
-                live_slot=view.live,
-                candidate_slot=view.live,
-                staging_slot=former,
-                reason="finished an interrupted promotion: staging now serves the former live slot",
+                Promoted(
+                    live_slot=view.live,
+                    candidate_slot=view.live,
+                    staging_slot=former,
+                    reason="finished an interrupted promotion: staging now serves the former live slot",
+                )
             )
             return Outcome.PROMOTED
-        events.emit(
-            "nothing_to_do",
-            message=f"no canary on {cfg.production_stage}: nothing to promote (start one with shift)",
-            live_slot=view.live,
-        )
+        message = f"no canary on {cfg.production_stage}: nothing to promote (start one with shift)"
+        events.emit(NothingToDo(message=message, live_slot=view.live))
         return Outcome.NOTHING_TO_DO
     candidate = view.canary_slot
     if (
@@ -184,19 +205,27 @@ def promote(
         )
     lock.acquire(prod)
     try:
-        stages.promote_canary(cfg.production_stage, canary.deployment_id, candidate)
         former = view.live or cfg.other_slot(candidate)
-        stages.set_slot(cfg.staging_stage, former)
-        events.emit(
-            "promoted",
-            live_slot=candidate,
-            candidate_slot=candidate,
-            staging_slot=former,
+        record = None
+        if functions is not None:
+            try:
+                record = record_promotion(
+                    cfg, functions, former, candidate, prod.deployment_id, clock()
+                ).encode()
+            except AwsError as exc:
+                events.emit(WarningEvent(message=f"promoting without an undo record: {exc}"))
+        promote_canary(
+            cfg,
+            stages,
+            deployments,
+            events,
+            candidate=candidate,
+            former_live=former,
             deployment_id=canary.deployment_id,
             reason=f"manual promotion (canary was at {canary.percent:g}%)",
+            record=record,
+            former_deployment=prod.deployment_id,
         )
-        # Under the lease, so a shift starting elsewhere cannot have a fresh snapshot not yet on its canary.
-        remove_unused_snapshots(deployments, events)
     finally:
         lock.release()
     return Outcome.PROMOTED

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -67,6 +67,9 @@ class ControllerConfig:
     alarm_names: tuple[str, ...]
     rollback_alarm_name: str | None
     metrics: MetricsSettings
+    # The module's canary_stage_variable_overrides: every canary the controller creates carries them (the
+    # slot variable's override wins).
+    canary_overrides: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def watched_alarms(self) -> tuple[str, ...]:
@@ -284,6 +287,13 @@ def _validate(value: Any, source: str) -> ControllerConfig:
             )
         )
     api_name = r.text(value, "api_name", "api_name")
+    overrides = value.get("canary_stage_variable_overrides") or {}
+    if not isinstance(overrides, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in overrides.items()
+    ):
+        raise r.fail(
+            "canary_stage_variable_overrides", "must be an object of stage variable names to strings"
+        )
     return ControllerConfig(
         schema_version=SCHEMA_VERSION,
         region=r.text(value, "region", "region", _REGION),
@@ -303,4 +313,5 @@ def _validate(value: Any, source: str) -> ControllerConfig:
             api_name=str(metrics.get("api_name") or api_name),
             period_seconds=int(period),
         ),
+        canary_overrides=dict(overrides),
     )

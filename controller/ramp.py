@@ -10,7 +10,7 @@ Pure functions of data, no clock and no AWS:
 latest period's, or before the canary starts the stage's own). The answer is a canary percent for API
 Gateway's `canarySettings/percentTraffic`: 0.0 means roll back (the judge failed), 100.0 means promote (the
 judge passed), anything between is the share for the next period. `judgement` is the latest
-`controller.judge.Judgement`; the ramp reads its `evidence`.
+`controller.domain.Judgement`; the ramp reads its typed `evidence`.
 
 Why it ramps this way
 ---------------------
@@ -55,7 +55,7 @@ period, so whatever the canary serves in the deciding period comes on top. Five 
    judged a tail percentile (p90 or p99) clean, a period carries at most the probe: enough requests to
    read p90, few enough that a slow release is caught before it reaches many users.
 
-With a baseline history (`controller.judge.BaselineHistory`), the error-rate estimate behind rule 1 is the
+With a baseline history (`controller.domain.BaselineHistory`), the error-rate estimate behind rule 1 is the
 history's. When the judge's fail test also trusts that history (the default, `judge.trusts_history`), the
 ramp switches to its `trusted` configuration (`RampConfig.for_trusted_history()`): rule 3 no longer applies
 and the share may grow to `max_percent_with_history`, since a one-sample test gains from every canary
@@ -72,7 +72,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from controller.judge import Judgement, Verdict
+from controller.domain import Judgement, Verdict
 
 __all__ = ["AdaptiveRamp", "RampConfig", "errors_to_detect"]
 
@@ -193,20 +193,20 @@ class AdaptiveRamp:
     def worst_plausible_ratio(self, judgement: Judgement) -> float:
         """The largest regression (canary/baseline error-rate ratio) the evidence has not ruled out."""
         ev = judgement.evidence
-        trusting = _trusts_history(ev)
+        trusting = ev.trusts_history
         rule_out_odds = self.config_for(trusting).rule_out_odds
-        null = ev["null_ratio"] if math.isfinite(ev["null_ratio"]) else 1.0
-        alternatives = ev["alternatives"]
+        null = ev.null_ratio if math.isfinite(ev.null_ratio) else 1.0
+        alternatives = ev.alternatives
         if trusting:
-            top = max(a["ratio"] for a in alternatives)
-            history = ev["history"]
+            assert ev.history is not None
+            top = max(a.ratio for a in alternatives)
             return null * _plausible_multiple(
-                history["canary_errors_5xx"], history["null_expected_errors"], rule_out_odds, top
+                ev.history.canary_errors_5xx, ev.history.null_expected_errors, rule_out_odds, top
             )
-        best = max([0.0] + [a["log_likelihood_ratio"] for a in alternatives])
+        best = max([0.0] + [a.log_likelihood_ratio for a in alternatives])
         floor = best - math.log(rule_out_odds)
-        plausible = [a["ratio"] for a in alternatives if a["log_likelihood_ratio"] > floor]
-        return null * max(plausible or [min(a["ratio"] for a in alternatives)])
+        plausible = [a.ratio for a in alternatives if a.log_likelihood_ratio > floor]
+        return null * max(plausible or [min(a.ratio for a in alternatives)])
 
     def next_percent(self, current_percent: float, judgement: Judgement, requests_per_period: float) -> float:
         """0.0 to roll back, 100.0 to promote, else the share for the next period."""
@@ -215,44 +215,42 @@ class AdaptiveRamp:
         if judgement.verdict is Verdict.PASS:
             return 100.0
         ev = judgement.evidence
-        trusting = _trusts_history(ev)
+        trusting = ev.trusts_history
         c = self.config_for(trusting)
-        if ev["latency_breach_streak"] > 0:
+        if ev.latency.breach_streak > 0:
             return current_percent
         worst = self.worst_plausible_ratio(judgement)
-        base_rate = ev.get("baseline_rate_estimate") or (
-            (ev["baseline_errors_5xx"] + 0.5) / max(ev["baseline_requests"], 1)
-        )
-        missing = max(ev["fail_threshold"] / max(ev["fail_e_value"], 1.0), c.min_remaining_odds)
+        base_rate = ev.baseline_rate_estimate or (ev.baseline_errors_5xx + 0.5) / max(ev.baseline_requests, 1)
+        missing = max(ev.fail_threshold / max(ev.fail_e_value, 1.0), c.min_remaining_odds)
         budget = c.severe_budget if c.severe_budget is not None and worst >= c.severe_ratio else c.budget
         affordable = budget * errors_to_detect(worst, missing) / (worst * base_rate)
         if (
             c.patient_budget is not None
-            and ev["fail_e_value"] >= c.patient_odds
+            and ev.fail_e_value >= c.patient_odds
             and requests_per_period * c.max_percent_with_history / 100 >= c.patient_traffic * affordable
         ):
             affordable *= min(1.0, c.patient_budget / budget)
-        wanted = min(affordable, c.growth * max(ev["canary_requests"], c.first_period_requests))
+        wanted = min(affordable, c.growth * max(ev.canary_requests, c.first_period_requests))
         if c.min_period_requests is not None:
             wanted = max(wanted, c.min_period_requests)
-        wanted = max(wanted, c.min_growth * ev["canary_requests"])
+        wanted = max(wanted, c.min_growth * ev.canary_requests)
         if (
             c.latency_probe_requests is not None
-            and ev.get("latency_tail_clean_periods", 0) < c.latency_probe_clean_periods
+            and ev.latency.tail_clean_periods < c.latency_probe_clean_periods
         ):
             wanted = min(wanted, c.latency_probe_requests)
-        narrow = 100 * c.split_penalty / (ev["pass_margin_ratio"] + c.split_penalty)
-        progress = min(1.0, max(0.0, math.log(max(ev["pass_e_value"], 1e-300)) / math.log(c.wide_odds)))
+        narrow = 100 * c.split_penalty / (ev.pass_margin_ratio + c.split_penalty)
+        progress = min(1.0, max(0.0, math.log(max(ev.pass_e_value, 1e-300)) / math.log(c.wide_odds)))
         cap = narrow * (c.max_percent / narrow) ** progress if narrow < c.max_percent else c.max_percent
-        clean = ev["baseline_errors_5xx"] == 0 and ev["canary_errors_5xx"] == 0
+        clean = ev.baseline_errors_5xx == 0 and ev.canary_errors_5xx == 0
         # With a trusted history the judge's deciding tests are one-sample (the canary's own errors against
         # the history's rate): they gain from every canary request, so the split cap would only slow them.
         # While the baseline's own counts say its rate rose above the history's, the share stays under
         # max_percent: the drift discount reads the baseline, which must keep pace with the canary.
         top = c.max_percent
-        if trusting and ev["history"].get("drift_rise_e_value", 0.0) <= 1.0:
+        if trusting and ev.history is not None and ev.history.drift_rise_e_value <= 1.0:
             cap = top = c.max_percent_with_history
-        elif trusting or clean or ev["pass_margin_ratio"] >= c.clean_margin_ratio:
+        elif trusting or clean or ev.pass_margin_ratio >= c.clean_margin_ratio:
             cap = c.max_percent
         return min(cap, self._percent_for(c, wanted, requests_per_period, top))
 
@@ -275,8 +273,3 @@ def _plausible_multiple(errors: int, expected: float, odds: float, top: float) -
         middle = math.sqrt(low * high)
         low, high = (middle, high) if log_likelihood(middle) >= floor else (low, middle)
     return low
-
-
-def _trusts_history(evidence: dict) -> bool:
-    history = evidence.get("history")
-    return bool(history and history.get("fail"))

@@ -13,15 +13,21 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import math
 import textwrap
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from controller.errors import ControllerError
+from controller import event_types as ev
+from controller.report_data import (
+    Marker,
+    ReportError,
+    Tick,
+    Timeline,
+    build_timeline,
+    details,
+    load_events,
+)
 
 try:
     import matplotlib
@@ -35,8 +41,11 @@ else:
     from matplotlib.ticker import FuncFormatter, MultipleLocator, PercentFormatter
 
 MISSING_MATPLOTLIB = (
-    "the report draws with matplotlib, which is not installed: pip install 'apigw-canary[report]'"
+    "the report draws with matplotlib, which is not installed: pip install 'apigw-canary[report]' "
+    "(--format markdown needs nothing more)"
 )
+
+__all__ = ["ReportError", "Timeline", "build_timeline", "draw", "html_page", "load_events", "render"]
 
 CANARY_COLOR = "#e8710a"
 BASELINE_COLOR = "#1a73e8"
@@ -53,153 +62,7 @@ _DECISIONS = {
 }
 
 
-# Absolute gate limits in run_started's `thresholds` (controller.gates.Thresholds field names first).
-_THRESHOLDS = {"error_rate": ("max_5xx_rate", "error_rate"), "p99_ms": ("max_p99_ms", "p99_ms")}
-
-
-class ReportError(ControllerError):
-    """An event log that cannot be drawn, or an output the report cannot write (exit code 1)."""
-
-
-@dataclass(frozen=True)
-class Side:
-    """One version's window as a tick reports it."""
-
-    requests: int
-    error_rate: float | None
-    p99_ms: float | None
-
-
-@dataclass(frozen=True)
-class Tick:
-    t: float  # seconds since the first event
-    percent: float | None
-    canary: Side
-    baseline: Side
-
-
-@dataclass(frozen=True)
-class Marker:
-    t: float
-    event: str
-    reason: str
-
-
-@dataclass
-class Timeline:
-    """What the chart shows, derived from the event log alone (pure, testable without matplotlib)."""
-
-    started_at: float
-    ticks: list[Tick] = field(default_factory=list)
-    traffic: list[tuple[float, float]] = field(default_factory=list)  # (t, candidate %) at each change
-    markers: list[Marker] = field(default_factory=list)
-    outcome: str = "in progress"  # promoted | rolled back | error | in progress
-    reason: str = ""
-    candidate: str = "candidate"
-    live: str = "live"
-    thresholds: dict[str, float] = field(default_factory=dict)
-    duration_s: float = 0.0
-
-
-# -- reading ----------------------------------------------------------------------------------------
-
-
-def load_events(path: Path) -> list[dict[str, Any]]:
-    """The JSON objects of an event log, one per non-empty line."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ReportError(f"cannot read event log {path}: {exc.strerror or exc}") from exc
-    events: list[dict[str, Any]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ReportError(
-                f"{path}:{number} is not JSON ({exc.msg}); the report reads the output of "
-                "`python -m controller shift --json`, one event per line"
-            ) from exc
-        if not isinstance(event, dict) or "event" not in event or "at" not in event:
-            raise ReportError(f"{path}:{number} is not a controller event (needs 'event' and 'at' fields)")
-        events.append(event)
-    if not events:
-        raise ReportError(f"{path} has no events; write it with `python -m controller shift --json > {path}`")
-    return events
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        return None
-    return float(value)
-
-
-def _side(stats: Any) -> Side:
-    if not isinstance(stats, dict):
-        return Side(0, None, None)
-    requests = int(_number(stats.get("requests")) or 0)
-    rate = _number(stats.get("error_rate"))
-    if rate is None:
-        errors = _number(stats.get("errors_5xx"))
-        rate = errors / requests if errors is not None and requests else None
-    if rate is not None and not requests:
-        rate = None  # no traffic in the window: a rate of 0 would be a claim, not a measurement
-    p99 = _number(stats.get("p99_ms", stats.get("p99")))
-    return Side(requests, rate, p99)
-
-
-def _label(event: dict[str, Any], role: str) -> str | None:
-    slot, version = event.get(f"{role}_slot"), event.get(f"{role}_version")
-    parts = [str(p) for p in (slot, version) if p]
-    return " ".join(parts) or None
-
-
-def build_timeline(events: list[dict[str, Any]]) -> Timeline:
-    events = sorted(events, key=lambda e: float(e["at"]))
-    start = float(events[0]["at"])
-    timeline = Timeline(started_at=start)
-    timeline.traffic.append((0.0, 0.0))
-
-    def set_traffic(t: float, percent: float | None) -> None:
-        if percent is not None and percent != timeline.traffic[-1][1]:
-            timeline.traffic.append((t, percent))
-
-    for event in events:
-        t = float(event["at"]) - start
-        kind = event["event"]
-        timeline.duration_s = max(timeline.duration_s, t)
-        if kind in ("run_started", "started"):
-            # The opening event names both releases; later events may repeat only the slot.
-            timeline.candidate = _label(event, "candidate") or timeline.candidate
-            timeline.live = _label(event, "live") or timeline.live
-            thresholds = event.get("thresholds")
-            if isinstance(thresholds, dict):
-                # Only the absolute limits can be drawn as lines; relative ones depend on the baseline.
-                for key, names in _THRESHOLDS.items():
-                    value = next((_number(thresholds.get(n)) for n in names if n in thresholds), None)
-                    if value is not None:
-                        timeline.thresholds[key] = value
-        elif kind == "step_started":
-            set_traffic(t, _number(event.get("percent")))
-        elif kind == "tick":
-            percent = _number(event.get("percent"))
-            set_traffic(t, percent)
-            timeline.ticks.append(Tick(t, percent, _side(event.get("canary")), _side(event.get("baseline"))))
-        elif kind in _DECISIONS:
-            reason = str(event.get("reason") or event.get("message") or "")
-            timeline.markers.append(Marker(t, kind, reason))
-            if kind == "promoted":
-                set_traffic(t, 100.0)
-                timeline.outcome, timeline.reason = "promoted", reason
-            elif kind == "rolled_back":
-                set_traffic(t, 0.0)
-                timeline.outcome, timeline.reason = "rolled back", reason
-            elif kind == "error":
-                timeline.outcome, timeline.reason = "error", reason
-            elif not timeline.reason:
-                timeline.reason = reason
-    return timeline
+_ROW_CLASS = {"gate_failed": "fail", "rolled_back": "fail", "error": "fail", "promoted": "pass"}
 
 
 # -- drawing ----------------------------------------------------------------------------------------
@@ -378,31 +241,15 @@ def draw(timeline: Timeline) -> bytes:
         plt.close(fig)
 
 
-def _details(event: dict[str, Any]) -> str:
-    rest = {k: v for k, v in event.items() if k not in ("event", "at")}
-    if event.get("event") == "tick":
-        parts = [f"{event.get('percent', '?')}% canary"]
-        for role in ("canary", "baseline"):
-            side = _side(event.get(role))
-            rate = "n/a" if side.error_rate is None else f"{side.error_rate:.1%}"
-            p99 = "n/a" if side.p99_ms is None else f"{side.p99_ms:.0f} ms"
-            parts.append(f"{role}: {side.requests} req, 5xx {rate}, p99 {p99}")
-        if event.get("verdict"):
-            parts.append(f"{event['verdict']}: {event.get('reason', '')}")
-        return "; ".join(parts)
-    return ", ".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in rest.items())
-
-
-def html_page(timeline: Timeline, events: list[dict[str, Any]], png: bytes) -> str:
+def html_page(timeline: Timeline, events: list[ev.Event], png: bytes) -> str:
     """A self-contained page: the chart inlined as base64 and every event in a table; no external assets."""
     rows = []
-    for event in sorted(events, key=lambda e: float(e["at"])):
-        kind = str(event["event"])
-        css = {"gate_failed": "fail", "rolled_back": "fail", "error": "fail", "promoted": "pass"}
-        css = css.get(kind, "")
+    for event in sorted(events, key=lambda e: e.at or 0.0):
+        kind = event.kind
+        css = _ROW_CLASS.get(kind, "")
         rows.append(
-            f'<tr class="{css}"><td>{_clock(float(event["at"]) - timeline.started_at)}</td>'
-            f"<td>{html.escape(kind)}</td><td>{html.escape(_details(event))}</td></tr>"
+            f'<tr class="{css}"><td>{_clock((event.at or 0.0) - timeline.started_at)}</td>'
+            f"<td>{html.escape(kind)}</td><td>{html.escape(details(event))}</td></tr>"
         )
     title = html.escape(_title(timeline))
     reason = f"<p><strong>Decision:</strong> {html.escape(timeline.reason)}</p>" if timeline.reason else ""

@@ -1,21 +1,17 @@
-"""Per-version window statistics, and how several metric periods add up to one window.
-
-`WindowStats` belongs to the judge (docs/contracts.md); it is imported from there so the judge, the gates
-and the metrics adapter share one type.
-"""
+"""How several metric periods of one version add up to one window."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from controller.judge import WindowStats
+from controller.domain import WindowStats
 
-__all__ = ["WindowStats", "combine", "error_rate", "stats_dict"]
+__all__ = ["WindowStats", "combine", "error_rate"]
 
 
 def error_rate(stats: WindowStats) -> float | None:
     """5XX share of requests; None without requests (0 % would be a claim, not a measurement)."""
-    return stats.errors_5xx / stats.requests if stats.requests > 0 else None
+    return stats.error_rate
 
 
 def _weighted(values: list[tuple[float | None, int]]) -> float | None:
@@ -43,21 +39,3 @@ def combine(windows: Iterable[WindowStats]) -> WindowStats:
         p90_ms=_weighted([(w.p90_ms, w.requests) for w in items]),
         p99_ms=_weighted([(w.p99_ms, w.requests) for w in items]),
     )
-
-
-def stats_dict(stats: WindowStats) -> dict[str, float | int | None]:
-    """The event-log form of a window (what `controller report` reads)."""
-    rate = error_rate(stats)
-    return {
-        "requests": stats.requests,
-        "errors_5xx": stats.errors_5xx,
-        "errors_4xx": stats.errors_4xx,
-        "error_rate": None if rate is None else round(rate, 6),
-        "p50_ms": _round(stats.p50_ms),
-        "p90_ms": _round(stats.p90_ms),
-        "p99_ms": _round(stats.p99_ms),
-    }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)

@@ -6,6 +6,7 @@ goes to a log under out/demo/logs/ and a failure raises `DemoError` with the log
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import queue
@@ -21,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
+
+from controller.event_types import Event, EventFormatError, parse_event
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -234,11 +237,11 @@ class Shift:
     """A running `python -m controller shift --json`; its events are read as they come."""
 
     process: subprocess.Popen[str]
-    events: queue.Queue[dict[str, Any] | None]
+    events: queue.Queue[Event | None]
     sink: TextIO
     reader: threading.Thread
 
-    def next_event(self, timeout_s: float) -> dict[str, Any] | None:
+    def next_event(self, timeout_s: float) -> Event | None:
         """The next event, or None if none came within `timeout_s` (or the process is done)."""
         try:
             return self.events.get(timeout=timeout_s)
@@ -267,16 +270,17 @@ class Shift:
         return self.process.returncode
 
 
-def _read_events(stdout: TextIO, sink: TextIO, events: queue.Queue[dict[str, Any] | None]) -> None:
+def _read_events(stdout: TextIO, sink: TextIO, events: queue.Queue[Event | None]) -> None:
     for line in stdout:
         sink.write(line)
         sink.flush()
         try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # not an event (the log keeps it; the report will name the line)
-        if isinstance(event, dict):
-            events.put(event)
+            record = json.loads(line)
+            event = parse_event(record) if isinstance(record, dict) else None
+        except (json.JSONDecodeError, EventFormatError):
+            continue  # not one of ours (the log keeps it; the report will name the line)
+        if event is not None:
+            events.put(dataclasses.replace(event, at=record.get("at")))
 
 
 @contextmanager
@@ -298,7 +302,7 @@ def controller_shift(
         text=True,
         bufsize=1,
     )
-    events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+    events: queue.Queue[Event | None] = queue.Queue()
     reader = threading.Thread(target=_read_events, args=(process.stdout, sink, events), daemon=True)
     reader.start()
     shift = Shift(process, events, sink, reader)

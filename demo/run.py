@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 from rich.console import Console
 from rich.markup import escape
 
-from controller.events import HumanView
+from controller.event_types import Event
+from controller.human_view import HumanView
 from controller.report import render
 from demo import procs
 from demo.procs import REPO, DemoError, Env
@@ -89,39 +90,6 @@ def _ms(value: Any) -> str:
     return "n/a" if not isinstance(value, int | float) else f"{value:.0f} ms"
 
 
-def describe(event: dict[str, Any]) -> str:
-    """One line of narration for a controller event (rich markup)."""
-    kind = event.get("event")
-    reason = event.get("reason") or event.get("message") or ""
-    if kind in ("run_started", "started"):
-        candidate, live = event.get("candidate_slot", "?"), event.get("live_slot", "?")
-        return f"rolling out [bold]{candidate}[/bold] (live: {live})"
-    if kind == "step_started":
-        step, percent = event.get("step", "?"), event.get("percent", "?")
-        return f"[bold]step {step}[/bold]: {percent}% of production to the canary"
-    if kind == "tick":
-        sides = []
-        for role in ("canary", "baseline"):
-            stats = event.get(role) or {}
-            sides.append(
-                f"{role} {stats.get('requests', 0)} req, 5xx {_pct(stats.get('error_rate'))}, "
-                f"p99 {_ms(stats.get('p99_ms'))}"
-            )
-        verdict = event.get("verdict")
-        tail = f" -> {verdict}" if verdict else ""
-        return "  " + " | ".join(sides) + f"[dim]{tail}[/dim]"
-    if kind == "gate_failed":
-        return f"[red]gate failed[/red]: {reason}"
-    if kind == "rolled_back":
-        return f"[bold red]rolled back[/bold red]: {reason}"
-    if kind == "promoted":
-        return f"[bold green]promoted[/bold green] {reason}".rstrip()
-    if kind == "error":
-        return f"[bold red]error[/bold red]: {reason}"
-    rest = {k: v for k, v in event.items() if k not in ("event", "at")}
-    return f"[dim]{kind} {json.dumps(rest)}[/dim]"
-
-
 def _traffic_line(snapshot: TrafficSnapshot) -> str:
     parts = [
         f"{version} {stats.requests}"
@@ -165,13 +133,9 @@ class Demo:
         self.outcome.phases.append({"step": title, "seconds": round(took, 1)})
         self.console.print(f"[green]✔[/green] {escape(title)} [dim]({took:.1f} s)[/dim]")
 
-    def _narrate(self, event: dict[str, Any]) -> str:
+    def _narrate(self, event: Event) -> str:
         """The controller's own human view of the event, so the demo reads like a real rollout."""
-        try:
-            line = self._view.render(event)
-        except (KeyError, TypeError, ValueError):  # an event shape the view does not know yet
-            line = None
-        return line if line is not None else describe(event)
+        return self._view.line(event) or f"[dim]{escape(event.kind)}[/dim]"
 
     def step(self, title: str, action: Callable[[], T]) -> T:
         with self.phase(title):
@@ -309,7 +273,7 @@ class Demo:
             f"[dim]$ python -m controller shift --outputs {outputs} --json {' '.join(args)}[/dim]"
         )
         before = self.traffic.snapshot()
-        events: list[dict[str, Any]] = []
+        events: list[Event] = []
         began = time.monotonic()
         with procs.controller_shift(self.env, outputs, events_path, args, events_path.stem) as shift:
             with self.console.status(_traffic_line(before)) as status:

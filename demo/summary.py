@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from rich.table import Table
 
+from controller import event_types as ev
 from demo.traffic import TrafficSnapshot, VersionStats
 
 # The controller's exit codes (docs/contracts.md) as the decision they stand for.
@@ -30,43 +30,39 @@ class RunSummary:
         return self.decision == self.expected
 
 
-def _reason(events: list[dict[str, Any]]) -> str:
-    gates = [e for e in events if e.get("event") == "gate_failed" and e.get("reason")]
+def _reason(events: list[ev.Event]) -> str:
+    gates = [e for e in events if isinstance(e, ev.GateFailed) and e.reason]
     if gates:
         # One line per rollback: the first gate that measured something (alarms only name themselves),
         # and how many more gates agreed.
-        lead = next((g for g in gates if g.get("gate") != "alarms"), gates[0])
-        others = sorted({str(g.get("gate")) for g in gates if g is not lead})
+        lead = next((g for g in gates if g.gate != "alarms"), gates[0])
+        others = sorted({g.gate for g in gates if g is not lead})
         more = f" (also failed: {', '.join(others)})" if others else ""
-        return f"{lead.get('gate', 'gate')}: {lead['reason']}{more}"
-    for kind in ("rolled_back", "promoted", "error"):
+        return f"{lead.gate}: {lead.reason}{more}"
+    for kind in (ev.RolledBack, ev.Promoted, ev.ErrorEvent):
         for event in reversed(events):
-            if event.get("event") == kind and (event.get("reason") or event.get("message")):
-                return str(event.get("reason") or event.get("message"))
+            if isinstance(event, kind) and event.text != event.kind:
+                return event.text
     return ""
 
 
 def summarize(
     name: str,
     expected: str,
-    events: list[dict[str, Any]],
+    events: list[ev.Event],
     exit_code: int | None,
     traffic: TrafficSnapshot,
 ) -> RunSummary:
     """`traffic` is the difference of the generator's snapshots taken around the run."""
-    kinds = [event.get("event") for event in events]
+    kinds = [event.kind for event in events]
     if "promoted" in kinds:
         decision = "promoted"
     elif "rolled_back" in kinds:
         decision = "rolled back"
     else:
         decision = DECISIONS.get(exit_code, f"exit {exit_code}") if exit_code is not None else "interrupted"
-    times = [float(event["at"]) for event in events if "at" in event]
-    percents = [
-        float(event["percent"])
-        for event in events
-        if event.get("event") in ("step_started", "tick") and isinstance(event.get("percent"), int | float)
-    ]
+    times = [event.at for event in events if event.at is not None]
+    percents = [event.percent for event in events if isinstance(event, ev.StepStarted | ev.TickEvent)]
     return RunSummary(
         name=name,
         expected=expected,

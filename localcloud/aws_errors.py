@@ -37,11 +37,20 @@ _MESSAGES = {
 }
 
 
-def fault_response(environ: dict[str, Any], service: str | None, status: int) -> Response:
-    code = _CODES.get(service or "", {}).get(status) or _DEFAULT.get(status, "InternalFailure")
-    message = _MESSAGES.get(status, "Injected fault")
+def fault_response(
+    environ: dict[str, Any],
+    service: str | None,
+    status: int,
+    code: str | None = None,
+    message: str | None = None,
+    extra_headers: dict[str, str] | None = None,
+) -> Response:
+    """The error in the caller's protocol; code and message default to the service's own for the status."""
+    code = code or _CODES.get(service or "", {}).get(status) or _DEFAULT.get(status, "InternalFailure")
+    message = message or _MESSAGES.get(status, "Injected fault")
     content_type = environ.get("CONTENT_TYPE", "") or ""
     headers = {"x-amzn-RequestId": "00000000-0000-0000-0000-000000000000", "x-amzn-ErrorType": code}
+    headers.update(extra_headers or {})
     if "cbor" in content_type or environ.get("HTTP_SMITHY_PROTOCOL") == "rpc-v2-cbor":
         headers["smithy-protocol"] = "rpc-v2-cbor"
         return Response(

@@ -21,6 +21,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from .iam_enforcement import enforce_from_env as iam_from_env
+from .quotas import ENV_VAR as QUOTAS_ENV_VAR
+from .quotas import enforce_from_env as quotas_from_env
 from .server import ServerConfig, metric_period_from_env
 
 
@@ -57,7 +60,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
     period = args.metric_period or metric_period_from_env()
-    serve(ServerConfig(host=args.host, port=args.port, metric_period=period), port_file=args.port_file)
+    if args.no_canary_metrics:
+        os.environ["LOCALCLOUD_CANARY_METRICS"] = "off"
+    config = ServerConfig(
+        host=args.host,
+        port=args.port,
+        metric_period=period,
+        enforce_iam=args.enforce_iam or iam_from_env(),
+        enforce_quotas=quotas_from_env(args.enforce_quotas),
+    )
+    serve(config, port_file=args.port_file)
     return 0
 
 
@@ -66,10 +78,19 @@ def cmd_up(args: argparse.Namespace) -> int:
     state.mkdir(parents=True, exist_ok=True)
     pid_file, log_file = state / "localcloud.pid", state / "localcloud.log"
     url = f"http://127.0.0.1:{args.port}"
+    enforce_iam = args.enforce_iam or iam_from_env()
+    iam_mode = "IAM enforced" if enforce_iam else "IAM not enforced"
     if pid_file.exists():
         pid = int(pid_file.read_text().strip() or 0)
-        if pid and _pid_alive(pid) and _health(url):
-            print(f"local cloud already running on {url} (pid {pid}, log {log_file})")
+        health = _health(url) if pid and _pid_alive(pid) else None
+        if health:
+            if bool(health.get("iam_enforced")) != enforce_iam:
+                running = "on" if health.get("iam_enforced") else "off"
+                raise CliError(
+                    f"The local cloud on {url} already runs with IAM enforcement {running}; "
+                    "stop it first (make down) to change that."
+                )
+            print(f"local cloud already running on {url} (pid {pid}, {iam_mode}, log {log_file})")
             return 0
         pid_file.unlink(missing_ok=True)
     if _health(url):
@@ -78,6 +99,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-m", "localcloud", "serve", "--host", "127.0.0.1", "--port", str(args.port)]
     if args.metric_period:
         cmd += ["--metric-period", str(args.metric_period)]
+    if args.no_canary_metrics:
+        cmd.append("--no-canary-metrics")
+    if enforce_iam:
+        cmd.append("--enforce-iam")
+    if quotas_from_env(args.enforce_quotas):
+        cmd.append("--enforce-quotas")
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(
             cmd,
@@ -97,7 +124,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         if health:
             print(
                 f"local cloud up on {url} in {time.monotonic() - started:.2f}s "
-                f"(pid {proc.pid}, metric period {health['metric_period']}s, log {log_file})"
+                f"(pid {proc.pid}, metric period {health['metric_period']}s, {iam_mode}, "
+                f"quotas {health['quotas']}, log {log_file})"
             )
             return 0
         time.sleep(0.05)
@@ -203,6 +231,28 @@ def cmd_fault(args: argparse.Namespace) -> int:
     return 0
 
 
+NO_CANARY_HELP = (
+    "do not publish canary requests under Stage={stage}/Canary (env LOCALCLOUD_CANARY_METRICS=off): the "
+    "controller must then find the canary in the per-slot Lambda metrics"
+)
+ENFORCE_IAM_HELP = (
+    "authorise every AWS call by its caller's IAM policies, as AWS does (keys created with IAM "
+    "CreateAccessKey or STS AssumeRole); the bootstrap test/test keys stay all-powerful. "
+    "Default: $LOCALCLOUD_IAM (enforce | off), else off"
+)
+
+
+def _quota_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--enforce-quotas",
+        action="store_true",
+        help=(
+            "answer API Gateway and CloudWatch calls over AWS's control-plane rate quotas with the service's "
+            f"throttling error, as AWS does (table: localcloud/README.md; also {QUOTAS_ENV_VAR}=enforce)"
+        ),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -217,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="metric aggregation period in seconds (default: $LOCALCLOUD_METRIC_PERIOD or 60)",
     )
     serve.add_argument("--port-file", default=None, help="write {'port','pid'} JSON here once listening")
+    serve.add_argument("--no-canary-metrics", action="store_true", help=NO_CANARY_HELP)
+    serve.add_argument("--enforce-iam", action="store_true", help=ENFORCE_IAM_HELP)
+    _quota_flag(serve)
     serve.set_defaults(func=cmd_serve)
 
     up = sub.add_parser("up", help="start in the background and wait until healthy")
@@ -224,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--state-dir", default=".localcloud")
     up.add_argument("--metric-period", type=int, default=None)
     up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for health (default 60)")
+    up.add_argument("--no-canary-metrics", action="store_true", help=NO_CANARY_HELP)
+    up.add_argument("--enforce-iam", action="store_true", help=ENFORCE_IAM_HELP)
+    _quota_flag(up)
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="stop the background server and its Lambda workers")

@@ -36,6 +36,7 @@ from werkzeug.wrappers import Request, Response
 from .cloudwatch import store_for
 from .faults import FaultRegistry
 from .lambda_runtime import FunctionSpec, InvokeOutcome, LambdaRuntime
+from .metrics import SETTINGS
 from .routes import ApiSnapshot, RouteSnapshot, snapshot_api
 from .throttle import Throttler
 
@@ -196,7 +197,8 @@ class DataPlane:
         else:
             deployment_id = stage.deployment_id
             variables = dict(stage.variables or {})
-        stage_dims = [stage_name, f"{stage_name}/Canary"] if use_canary else [stage_name]
+        publish_canary = use_canary and SETTINGS.canary_dimension
+        stage_dims = [stage_name, f"{stage_name}/Canary"] if publish_canary else [stage_name]
         integration_ms: float | None = None
         try:
             response, integration_ms = self._serve(

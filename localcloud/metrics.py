@@ -34,6 +34,10 @@ class MetricSettings:
     """Process-wide knobs set by the server at start-up."""
 
     period: int = 60  # the local equivalent of CloudWatch's 60 s standard resolution
+    # Whether canary requests are also published under Stage = "{stage}/Canary". AWS documents that name for
+    # the canary's log group; off lets the controller's check of its own metrics source be exercised
+    # (`--no-canary-metrics`, LOCALCLOUD_CANARY_METRICS=off).
+    canary_dimension: bool = True
 
 
 SETTINGS = MetricSettings()

@@ -3,7 +3,9 @@
 Routes, in order:
 - /_localcloud/*                          health, faults, alarm evaluation (our own endpoints)
 - /restapis/{id}/{stage}/_user_request_/* the execute-api data plane
+- with --enforce-iam, any AWS call its caller's IAM policies do not allow: AccessDenied (iam_enforcement)
 - any AWS call while a control-plane fault for its service is active: that fault's error
+- with --enforce-quotas, an API Gateway or CloudWatch call over its AWS rate quota: its throttle error
 - /tags/arn:...:apigateway:...            API Gateway tagging (moto 404s on it)
 - POST /service/{S}/operation/{Op} with smithy-protocol: rpc-v2-cbor   CBOR calls, run through moto as JSON
 - everything else                         moto's DomainDispatcherApplication (with our in-process patches)
@@ -32,14 +34,20 @@ from . import (
     cloudwatch,
     lambda_dead_letter,
     lambda_permissions,
+    route53_answers,
+    route53_health,
+    route53_records,
     rpcv2_cbor,
 )
 from .alarms import AlarmEvaluator
 from .aws_errors import fault_response
 from .dataplane import DataPlane
 from .faults import FaultError, FaultRegistry
+from .iam_enforcement import IamEnforcer
 from .lambda_runtime import LambdaRuntime
 from .metrics import SETTINGS
+from .quotas import QuotaEnforcer
+from .route53_health import HealthCheckMonitor
 
 log = logging.getLogger("localcloud")
 
@@ -53,6 +61,8 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 4566
     metric_period: int = 60
+    enforce_iam: bool = False
+    enforce_quotas: bool = False
 
 
 def metric_period_from_env(default: int = 60) -> int:
@@ -66,18 +76,35 @@ def metric_period_from_env(default: int = 60) -> int:
     return value
 
 
+def canary_metrics_from_env() -> bool:
+    raw = os.environ.get("LOCALCLOUD_CANARY_METRICS", "on").strip().lower()
+    if raw not in ("on", "off"):
+        raise SystemExit(f"LOCALCLOUD_CANARY_METRICS must be on or off, got {raw!r}")
+    return raw == "on"
+
+
 def _json(data: Any, status: int = 200) -> Response:
     return Response(json.dumps(data), status=status, content_type="application/json")
 
 
 class LocalCloudApp:
-    def __init__(self, moto_app: Any, dataplane: DataPlane, faults: FaultRegistry, evaluator: AlarmEvaluator):
+    def __init__(
+        self,
+        moto_app: Any,
+        dataplane: DataPlane,
+        faults: FaultRegistry,
+        evaluator: AlarmEvaluator,
+        iam: IamEnforcer | None = None,
+    ):
         self.moto_app = moto_app
+        self.iam = iam
         self.dataplane = dataplane
         self.faults = faults
         self.evaluator = evaluator
         self.cbor = rpcv2_cbor.CborFrontEnd(moto_app)
         self.started_at = time.time()
+        self.quotas: QuotaEnforcer | None = None  # set when the server enforces AWS's rate quotas
+        self.health_checks = HealthCheckMonitor()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "") or ""
@@ -90,11 +117,18 @@ class LocalCloudApp:
                 request, match.group("api"), match.group("stage"), match.group("path") or "/"
             )
             return response(environ, start_response)
+        denied = self.iam(environ) if self.iam is not None else None
+        if denied is not None:
+            return denied(environ, start_response)
         scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", "") or "")
         service = scope.group("service") if scope else None
         status = self.faults.control_plane_status(service)
         if status is not None:
             return fault_response(environ, service, status)(environ, start_response)
+        if self.quotas is not None:
+            refused = self.quotas.check(environ, service, scope.group("region") if scope else None)
+            if refused is not None:
+                return refused(environ, start_response)
         if path.startswith("/tags/arn:") and ":apigateway:" in path and service in (None, "apigateway"):
             region = scope.group("region") if scope else "us-east-1"
             return apigateway_tags.handle(Request(environ), DEFAULT_ACCOUNT, region)(environ, start_response)
@@ -110,9 +144,14 @@ class LocalCloudApp:
                     "status": "ok",
                     "pid": os.getpid(),
                     "metric_period": SETTINGS.period,
+                    "canary_metrics": SETTINGS.canary_dimension,
+                    "iam_enforced": self.iam is not None,
                     "uptime_s": round(time.time() - self.started_at, 3),
+                    "quotas": "enforce" if self.quotas is not None else "off",
                 }
             )
+        if path == "/_localcloud/quotas":
+            return _json(self.quotas.describe() if self.quotas is not None else {"enforced": False})
         if path == "/_localcloud/faults":
             if request.method == "GET":
                 return _json({"faults": [f.to_json() for f in self.faults.list()]})
@@ -132,6 +171,13 @@ class LocalCloudApp:
             return _json({"cleared": cleared}, 200 if cleared else 404)
         if path == "/_localcloud/alarms/evaluate" and request.method == "POST":
             return _json({"evaluated": self.evaluator.evaluate_all()})
+        if path == "/_localcloud/route53/answer":
+            try:
+                return _json(
+                    route53_answers.answer_query(request.args, DEFAULT_ACCOUNT, self.health_checks.healthy)
+                )
+            except route53_answers.AnswerError as exc:
+                return _json({"message": str(exc)}, 400)
         if path == "/_localcloud/workers":
             return _json({"pids": self.dataplane.runtime.worker_pids()})
         return _json({"message": f"No such local cloud endpoint: {request.method} {path}"}, 404)
@@ -150,6 +196,7 @@ def install_patches() -> None:
     cloudwatch.install()
     lambda_permissions.install()
     lambda_dead_letter.install()
+    route53_records.install()
 
 
 class LocalCloudServer:
@@ -162,6 +209,10 @@ class LocalCloudServer:
             raise SystemExit("--metric-period must be at least 1 second")
         self.config = config
         SETTINGS.period = config.metric_period
+        SETTINGS.canary_dimension = canary_metrics_from_env()
+        if config.enforce_iam:
+            # AWS managed policies (arn:aws:iam::aws:policy/...) can then be attached; ~0.3 s per account.
+            os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
         install_patches()
         from moto.moto_server.werkzeug_app import MotoRequestHandler
 
@@ -183,18 +234,28 @@ class LocalCloudServer:
         os.environ["MOTO_PORT"] = str(self.port)
         self.runtime = LambdaRuntime(endpoint_url=f"http://127.0.0.1:{self.port}")
         self.app = LocalCloudApp(
-            build_moto_app(), DataPlane(self.runtime, self.faults), self.faults, self.evaluator
+            build_moto_app(),
+            DataPlane(self.runtime, self.faults),
+            self.faults,
+            self.evaluator,
+            IamEnforcer() if config.enforce_iam else None,
         )
+        self.app.quotas = QuotaEnforcer(account=DEFAULT_ACCOUNT) if config.enforce_quotas else None
+        self.health_checks = self.app.health_checks
+        route53_health.install(self.health_checks)
         self._server.app = self.app
         self._stopped = threading.Event()
 
     def serve_forever(self) -> None:
         self.evaluator.start()
+        self.health_checks.start()
         log.info(
-            "local cloud listening on http://%s:%d (metric period %ds)",
+            "local cloud listening on http://%s:%d (metric period %ds, IAM %s, quotas %s)",
             self.config.host,
             self.port,
             self.config.metric_period,
+            "enforced" if self.config.enforce_iam else "not enforced",
+            "enforced" if self.config.enforce_quotas else "off",
         )
         try:
             self._server.serve_forever(poll_interval=0.2)
@@ -208,6 +269,7 @@ class LocalCloudServer:
 
     def _cleanup(self) -> None:
         self.evaluator.stop()
+        self.health_checks.stop()
         self.runtime.shutdown()
         self._server.server_close()
 

@@ -25,8 +25,19 @@ ACCOUNT_ID = "123456789012"
 
 
 class LocalCloudProcess:
-    def __init__(self, metric_period: int = 2, start_timeout: float = 60.0, log_path: str | None = None):
+    def __init__(
+        self,
+        metric_period: int = 2,
+        start_timeout: float = 60.0,
+        log_path: str | None = None,
+        canary_metrics: bool = True,
+        enforce_iam: bool = False,
+        enforce_quotas: bool = False,
+    ):
         self.metric_period = metric_period
+        self.canary_metrics = canary_metrics
+        self.enforce_iam = enforce_iam
+        self.enforce_quotas = enforce_quotas  # AWS's control-plane rate quotas (localcloud/quotas.py)
         self.start_timeout = start_timeout
         self._tmp = tempfile.mkdtemp(prefix="localcloud-test-")
         self.log_path = log_path or os.path.join(self._tmp, "localcloud.log")
@@ -65,9 +76,18 @@ class LocalCloudProcess:
             "--metric-period",
             str(self.metric_period),
         ]
+        if not self.canary_metrics:
+            cmd.append("--no-canary-metrics")
+        if self.enforce_iam:
+            cmd.append("--enforce-iam")
+        if self.enforce_quotas:
+            cmd.append("--enforce-quotas")
         root = str(Path(__file__).resolve().parent.parent)
         env = dict(os.environ)
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        # enforce_iam decides, not a LOCALCLOUD_IAM the shell happens to export.
+        env["LOCALCLOUD_IAM"] = "enforce" if self.enforce_iam else "off"
+        env.pop("LOCALCLOUD_QUOTAS", None)  # the enforce_quotas argument decides, not the caller's shell
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 cmd,

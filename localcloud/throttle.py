@@ -21,13 +21,23 @@ class TokenBucket:
     tokens: float
     updated: float
 
-    def take(self, now: float) -> bool:
+    def refill(self, now: float) -> None:
         self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
+
+    def take(self, now: float) -> bool:
+        self.refill(now)
         if self.tokens >= 1.0:
             self.tokens -= 1.0
             return True
         return False
+
+    def seconds_until_token(self, now: float) -> float:
+        """How long until take() would succeed (0 when it would now)."""
+        self.refill(now)
+        if self.tokens >= 1.0:
+            return 0.0
+        return (1.0 - self.tokens) / self.rate if self.rate > 0 else float("inf")
 
 
 def _limits(settings: dict[str, Any] | None) -> tuple[float, float] | None:

@@ -35,12 +35,35 @@ def aws_session(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any
 
 @pytest.fixture
 def aws_client(aws_session: Any, aws_env: dict[str, str]) -> Callable[[str], Any]:
-    """aws_client("apigateway") -> a boto3 client on the local cloud."""
+    """aws_client("apigateway") -> a boto3 client on the local cloud; aws_client("lambda", "eu-west-1") for
+    another region."""
     from botocore.config import Config
 
     config = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=60)
 
-    def make(service: str) -> Any:
-        return aws_session.client(service, endpoint_url=aws_env["AWS_ENDPOINT_URL"], config=config)
+    def make(service: str, region: str | None = None) -> Any:
+        return aws_session.client(
+            service, endpoint_url=aws_env["AWS_ENDPOINT_URL"], config=config, region_name=region or REGION
+        )
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def events_match_the_published_schema(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    """Every event any test emits is checked against docs/events.schema.json (the published contract)."""
+    from controller.events import Events
+    from controller.schema_check import assert_event_valid
+
+    original = Events.emit
+    checked: list[dict[str, Any]] = []
+
+    def emit(self: Events, event: Any) -> Any:
+        stamped = original(self, event)
+        record = stamped.to_dict()
+        assert_event_valid(record)
+        checked.append(record)
+        return stamped
+
+    monkeypatch.setattr(Events, "emit", emit)
+    yield checked

@@ -8,7 +8,7 @@ from controller.aws.alarms import AlarmsAdapter
 from controller.aws.clients import AwsClients, CallCounter
 from controller.aws.deployments import Deployment, DeploymentAdapter
 from controller.aws.lock import Lease, StageLock
-from controller.aws.metrics import MetricsAdapter, PeriodSample
+from controller.aws.metrics import FunctionPair, MetricsAdapter, MetricsRequest
 from controller.aws.stage import Canary, StageAdapter, StageState
 
 __all__ = [
@@ -20,7 +20,8 @@ __all__ = [
     "DeploymentAdapter",
     "Lease",
     "MetricsAdapter",
-    "PeriodSample",
+    "FunctionPair",
+    "MetricsRequest",
     "StageAdapter",
     "StageLock",
     "StageState",

@@ -53,7 +53,7 @@ class CallCounter:
 
 
 class AwsClients:
-    """The two clients the controller uses, made once, sharing one counter."""
+    """The clients the controller uses, made once, sharing one counter."""
 
     def __init__(self, region: str, session: boto3.Session | None = None) -> None:
         self.counter = CallCounter()
@@ -61,10 +61,22 @@ class AwsClients:
         try:
             self.apigateway = session.client("apigateway", region_name=region, config=client_config())
             self.cloudwatch = session.client("cloudwatch", region_name=region, config=client_config())
+            self.lambda_ = session.client("lambda", region_name=region, config=client_config())
         except (NoRegionError, BotoCoreError) as exc:
             raise AwsError(f"cannot create AWS clients: {exc}") from None
         self.counter.attach(self.apigateway)
         self.counter.attach(self.cloudwatch)
+        self.counter.attach(self.lambda_)
+        self._session, self._region = session, region
+        self._sns: Any = None
+
+    @property
+    def sns(self) -> Any:
+        """Made on first use: only `--notify` to an SNS topic needs it."""
+        if self._sns is None:
+            with aws_errors("create the SNS client"):
+                self._sns = self._session.client("sns", region_name=self._region, config=client_config())
+        return self._sns
 
 
 @contextlib.contextmanager

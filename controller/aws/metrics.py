@@ -1,48 +1,32 @@
-"""Canary and baseline metrics: ONE GetMetricData call per tick for every series the gates need.
+"""CloudWatch as the controller's `MetricsSource`: ONE GetMetricData call per tick for every series.
 
-Counts: API Gateway publishes a canary's requests under `Stage = "{stage}/Canary"` and also counts them in
-the stage's own metrics, so baseline = stage - canary for Count, 5XXError and 4XXError.
+It returns raw per-period datapoints (`controller.measurement.RawSeries`); turning them into the canary's and
+the baseline's numbers is the measurement model's job (controller/measurement.py), not this adapter's.
+
+Series read each tick (21, plus a user gate's): API Gateway `Count`, `5XXError`, `4XXError` for the
+production stage and for `{stage}/Canary` (with the canary's `Latency` p50/p90/p99), `Count` and `5XXError`
+for the staging stage, and `AWS/Lambda` `Duration` p50/p90/p99, `Invocations` and `Errors` per slot function.
 https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-metrics-and-dimensions.html
-https://docs.aws.amazon.com/apigateway/latest/developerguide/canary-release.html
-
-Latency: percentiles cannot be subtracted, and the stage's Latency mixes in the canary's requests (a slow
-canary at 50% drags the stage's p99 up with it). So the baseline's percentiles come from series that are
-not mixed: each slot is its own Lambda function, and `AWS/Lambda` `Duration` with dimension `FunctionName`
-gives per-slot percentiles (all versions and aliases of that function).
 https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
-The canary keeps its own API Gateway Latency (what its users see). The baseline's percentile q is the
-live function's Duration plus the API Gateway overhead measured on the canary's requests:
-
-    baseline_q = live_duration_q + max(0, canary_latency_q - candidate_duration_q)
-
-so canary_q - baseline_q is the two functions' Duration difference, on the scale users see. The candidate
-function also serves the staging stage, so its Duration includes staging's requests (docs/controller.md).
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from controller.aws.clients import aws_errors
-from controller.judge import BaselineHistory
-from controller.stats import WindowStats
+from controller.domain import BaselineHistory
+from controller.measurement import PERCENTILES, RawSeries, Series, gate_series
+from controller.user_gates import MetricQuery, MetricRef, UserGate
 
 LAMBDA_NAMESPACE = "AWS/Lambda"
-PERCENTILES = ("p50", "p90", "p99")
-
-# (query id suffix, metric name, statistic) per API Gateway stage dimension. The stage's own Latency is not
-# read: it mixes both versions, so it says nothing about either.
-CANARY_SERIES = (
-    ("count", "Count", "Sum"),
-    ("e5xx", "5XXError", "Sum"),
-    ("e4xx", "4XXError", "Sum"),
-    *((p, "Latency", p) for p in PERCENTILES),
-)
-STAGE_SERIES = CANARY_SERIES[:3]
-MAX_QUERIES = 500  # GetMetricData's limit per call; this adapter needs 15
+MAX_QUERIES = 500  # GetMetricData's limit per call
+HISTORY_PERIOD_S = 60  # the history is read per minute: the judge sees how much the rate varies
 
 
 @dataclass(frozen=True)
@@ -54,14 +38,9 @@ class FunctionPair:
 
 
 @dataclass(frozen=True)
-class PeriodSample:
-    start: float  # epoch seconds of the period's start
-    canary: WindowStats  # API Gateway: the canary's counts and Latency
-    baseline: WindowStats  # counts: stage - canary; latency: live Duration + the canary's overhead
-
-    @property
-    def has_data(self) -> bool:
-        return self.canary.requests > 0 or self.baseline.requests > 0
+class MetricsRequest:
+    functions: FunctionPair
+    user_gates: tuple[UserGate, ...] = ()  # bound (placeholders filled) metric and expression gates
 
 
 def _epoch(value: Any) -> float:
@@ -70,83 +49,138 @@ def _epoch(value: Any) -> float:
     return float(value)
 
 
+def _stat_query(qid: str, metric: MetricRef, period_s: int, return_data: bool = True) -> dict[str, Any]:
+    return {
+        "Id": qid,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": metric.namespace,
+                "MetricName": metric.name,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in metric.dimensions],
+            },
+            "Period": period_s,
+            "Stat": metric.stat,
+        },
+        "ReturnData": return_data,
+    }
+
+
+def _gate_queries(prefix: str, query: MetricQuery, period_s: int) -> list[dict[str, Any]]:
+    """One side of a user gate: its metric, or its metrics (hidden) and the expression over them, with the
+    ids renamed so that several gates' `m1`s do not collide in one request."""
+    if query.metric is not None:
+        return [_stat_query(prefix, query.metric, period_s)]
+    assert query.expression is not None
+    ids = {qid: f"{prefix}_{qid}" for qid, _ in query.metrics}
+    out = [_stat_query(ids[qid], metric, period_s, return_data=False) for qid, metric in query.metrics]
+    expression = re.sub(
+        r"\b[a-z][A-Za-z0-9_]*\b", lambda m: ids.get(m.group(0), m.group(0)), query.expression
+    )
+    out.append({"Id": prefix, "Expression": expression, "Period": period_s, "ReturnData": True})
+    return out
+
+
 class MetricsAdapter:
-    def __init__(self, client: Any, namespace: str, api_name: str, stage: str, period_s: int) -> None:
+    def __init__(
+        self,
+        client: Any,
+        namespace: str,
+        api_name: str,
+        stage: str,
+        period_s: int,
+        staging_stage: str = "staging",
+    ) -> None:
         self._client = client
         self.namespace = namespace
         self.api_name = api_name
         self.stage = stage
+        self.staging_stage = staging_stage
         self.period_s = period_s
 
-    def _query(
-        self,
-        qid: str,
-        namespace: str,
-        metric: str,
-        dims: list[dict[str, str]],
-        stat: str,
-        period_s: int | None = None,
-    ) -> dict:
-        return {
-            "Id": qid,
-            "MetricStat": {
-                "Metric": {"Namespace": namespace, "MetricName": metric, "Dimensions": dims},
-                "Period": period_s or self.period_s,
-                "Stat": stat,
-            },
-            "ReturnData": True,
+    def _api(self, stage: str, metric: str, stat: str) -> MetricRef:
+        return MetricRef(self.namespace, metric, stat, (("ApiName", self.api_name), ("Stage", stage)))
+
+    def _fn(self, function: str, metric: str, stat: str) -> MetricRef:
+        return MetricRef(LAMBDA_NAMESPACE, metric, stat, (("FunctionName", function),))
+
+    def series(self, functions: FunctionPair) -> dict[str, MetricRef]:
+        canary, stage, staging = f"{self.stage}/Canary", self.stage, self.staging_stage
+        out = {
+            Series.CANARY_COUNT: self._api(canary, "Count", "Sum"),
+            Series.CANARY_5XX: self._api(canary, "5XXError", "Sum"),
+            Series.CANARY_4XX: self._api(canary, "4XXError", "Sum"),
+            Series.STAGE_COUNT: self._api(stage, "Count", "Sum"),
+            Series.STAGE_5XX: self._api(stage, "5XXError", "Sum"),
+            Series.STAGE_4XX: self._api(stage, "4XXError", "Sum"),
+            Series.STAGING_COUNT: self._api(staging, "Count", "Sum"),
+            Series.STAGING_5XX: self._api(staging, "5XXError", "Sum"),
+            Series.LIVE_INVOCATIONS: self._fn(functions.live, "Invocations", "Sum"),
+            Series.LIVE_ERRORS: self._fn(functions.live, "Errors", "Sum"),
+            Series.CANDIDATE_INVOCATIONS: self._fn(functions.candidate, "Invocations", "Sum"),
+            Series.CANDIDATE_ERRORS: self._fn(functions.candidate, "Errors", "Sum"),
         }
+        for pct in PERCENTILES:
+            out[f"canary_{pct}"] = self._api(canary, "Latency", pct)
+            out[f"live_fn_{pct}"] = self._fn(functions.live, "Duration", pct)
+            out[f"candidate_fn_{pct}"] = self._fn(functions.candidate, "Duration", pct)
+        return {str(k): v for k, v in out.items()}
 
-    def queries(self, functions: FunctionPair) -> list[dict[str, Any]]:
-        queries = []
-        for role, stage, series in (
-            ("canary", f"{self.stage}/Canary", CANARY_SERIES),
-            ("stage", self.stage, STAGE_SERIES),
-        ):
-            dims = [{"Name": "ApiName", "Value": self.api_name}, {"Name": "Stage", "Value": stage}]
-            for suffix, metric, stat in series:
-                queries.append(self._query(f"{role}_{suffix}", self.namespace, metric, dims, stat))
-        for role, function in (("live", functions.live), ("candidate", functions.candidate)):
-            dims = [{"Name": "FunctionName", "Value": function}]
-            for pct in PERCENTILES:
-                queries.append(self._query(f"{role}_fn_{pct}", LAMBDA_NAMESPACE, "Duration", dims, pct))
-        assert len(queries) <= MAX_QUERIES
-        return queries
+    def queries(self, request: MetricsRequest) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        """The GetMetricData queries and, for each returned id, its RawSeries key."""
+        queries, keys = [], {}
+        for key, metric in sorted(self.series(request.functions).items()):
+            queries.append(_stat_query(key, metric, self.period_s))  # series names are valid query ids
+            keys[key] = key
+        for index, gate in enumerate(request.user_gates):
+            for side, query in (("candidate", gate.candidate), ("baseline", gate.baseline)):
+                if query is None:
+                    continue
+                prefix = f"g{index}{side[0]}"
+                queries += _gate_queries(prefix, query, self.period_s)
+                keys[prefix] = gate_series(gate.name, side)
+        if len(queries) > MAX_QUERIES:
+            raise ValueError(f"{len(queries)} metric queries exceed GetMetricData's {MAX_QUERIES}")
+        return queries, keys
 
-    def history(self, start: float, end: float) -> BaselineHistory:
-        """The live version's requests and 5XX errors in [start, end): stage minus canary, summed.
-
-        One GetMetricData of four Sum series at one-hour periods (one-minute periods when the window is not
-        a whole number of hours).
-        """
-        period = 3600 if (end - start) % 3600 == 0 else 60
-        queries = []
-        for role, stage in (("canary", f"{self.stage}/Canary"), ("stage", self.stage)):
-            dims = [{"Name": "ApiName", "Value": self.api_name}, {"Name": "Stage", "Value": stage}]
-            for suffix, metric, stat in STAGE_SERIES[:2]:
-                queries.append(self._query(f"{role}_{suffix}", self.namespace, metric, dims, stat, period))
-        totals: dict[str, float] = {}
-        for result in self._results(queries, start, end):
-            totals[result["Id"]] = totals.get(result["Id"], 0.0) + sum(result.get("Values", []))
-        requests = max(0, round(totals.get("stage_count", 0.0) - totals.get("canary_count", 0.0)))
-        errors = max(0, round(totals.get("stage_e5xx", 0.0) - totals.get("canary_e5xx", 0.0)))
-        return BaselineHistory(requests, min(errors, requests))
-
-    def fetch(self, start: float, end: float, functions: FunctionPair) -> list[PeriodSample]:
-        """Per-period samples in [start, end), oldest first; a period without any datapoint is absent."""
+    def fetch(self, start: float, end: float, request: MetricsRequest) -> RawSeries:
+        """Every series' datapoints in [start, end), one GetMetricData request (page after page)."""
+        queries, keys = self.queries(request)
         values: dict[str, dict[float, float]] = {}
-        for result in self._results(self.queries(functions), start, end, ScanBy="TimestampAscending"):
-            series = values.setdefault(result["Id"], {})
+        for result in self._results(queries, start, end, ScanBy="TimestampAscending"):
+            key = keys.get(result["Id"])
+            if key is None:
+                continue
+            series = values.setdefault(key, {})
             for ts, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
                 series[_epoch(ts)] = float(value)
-        return build_samples(values, start, end)
+        return RawSeries(values)
+
+    def history(self, start: float, end: float) -> BaselineHistory:
+        """The live version's requests and 5XX errors in [start, end), minute by minute: stage minus canary.
+
+        One GetMetricData of four Sum series at one-minute periods (the metric period when it is longer).
+        """
+        period = max(HISTORY_PERIOD_S, self.period_s)
+        roles = (
+            ("canary_count", self._api(f"{self.stage}/Canary", "Count", "Sum")),
+            ("canary_e5xx", self._api(f"{self.stage}/Canary", "5XXError", "Sum")),
+            ("stage_count", self._api(self.stage, "Count", "Sum")),
+            ("stage_e5xx", self._api(self.stage, "5XXError", "Sum")),
+        )
+        queries = [_stat_query(qid, metric, period) for qid, metric in roles]
+        per: dict[str, dict[float, float]] = {}
+        for result in self._results(queries, start, end, ScanBy="TimestampAscending"):
+            series = per.setdefault(result["Id"], {})
+            for ts, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
+                series[_epoch(ts)] = series.get(_epoch(ts), 0.0) + float(value)
+        return history_from(per)
 
     def _results(
-        self, queries: list[dict[str, Any]], start: float, end: float, **extra: Any
+        self, queries: Sequence[dict[str, Any]], start: float, end: float, **extra: Any
     ) -> Iterator[dict[str, Any]]:
         """Every MetricDataResult of one GetMetricData request in [start, end), page after page."""
         request: dict[str, Any] = {
-            "MetricDataQueries": queries,
+            "MetricDataQueries": list(queries),
             "StartTime": datetime.fromtimestamp(start, UTC),
             "EndTime": datetime.fromtimestamp(end, UTC),
             **extra,
@@ -161,57 +195,14 @@ class MetricsAdapter:
             request["NextToken"] = token
 
 
-def baseline_latency(
-    canary_latency: float | None, candidate_duration: float | None, live_duration: float | None
-) -> float | None:
-    """The live version's percentile as its users would see it, or None when a term is missing.
-
-    A request's API Gateway Latency includes its integration's Duration, so the canary's overhead is at
-    least 0; a negative difference only means staging's requests moved the candidate's Duration, and the
-    live function's Duration alone is then the honest (stricter) estimate. A missing term is no data, never
-    the stage's mixed Latency.
-    """
-    if canary_latency is None or candidate_duration is None or live_duration is None:
-        return None
-    return live_duration + max(0.0, canary_latency - candidate_duration)
-
-
-def build_samples(values: dict[str, dict[float, float]], start: float, end: float) -> list[PeriodSample]:
-    # Only API Gateway counts make a period: Duration alone (staging traffic) samples neither version.
-    count_ids = ("canary_count", "canary_e5xx", "canary_e4xx", "stage_count", "stage_e5xx", "stage_e4xx")
-    stamps = sorted({ts for qid in count_ids for ts in values.get(qid, {}) if start <= ts < end})
-
-    def get(qid: str, ts: float) -> float | None:
-        return values.get(qid, {}).get(ts)
-
-    samples = []
-    for ts in stamps:
-        c_count = int(get("canary_count", ts) or 0)
-        c_5xx = int(get("canary_e5xx", ts) or 0)
-        c_4xx = int(get("canary_e4xx", ts) or 0)
-        base_count = max(0, int(get("stage_count", ts) or 0) - c_count)
-        canary_ms = {p: get(f"canary_{p}", ts) if c_count else None for p in PERCENTILES}
-        base_ms = {
-            p: baseline_latency(canary_ms[p], get(f"candidate_fn_{p}", ts), get(f"live_fn_{p}", ts))
-            if base_count
-            else None
-            for p in PERCENTILES
-        }
-        canary = WindowStats(
-            requests=c_count,
-            errors_5xx=c_5xx,
-            errors_4xx=c_4xx,
-            p50_ms=canary_ms["p50"],
-            p90_ms=canary_ms["p90"],
-            p99_ms=canary_ms["p99"],
+def history_from(per: dict[str, dict[float, float]]) -> BaselineHistory:
+    """Stage minus canary, period by period, oldest first; periods without stage traffic are left out."""
+    periods = []
+    for ts in sorted(per.get("stage_count", {})):
+        requests = max(0, round(per["stage_count"][ts] - per.get("canary_count", {}).get(ts, 0.0)))
+        errors = max(
+            0, round(per.get("stage_e5xx", {}).get(ts, 0.0) - per.get("canary_e5xx", {}).get(ts, 0.0))
         )
-        baseline = WindowStats(
-            requests=base_count,
-            errors_5xx=max(0, int(get("stage_e5xx", ts) or 0) - c_5xx),
-            errors_4xx=max(0, int(get("stage_e4xx", ts) or 0) - c_4xx),
-            p50_ms=base_ms["p50"],
-            p90_ms=base_ms["p90"],
-            p99_ms=base_ms["p99"],
-        )
-        samples.append(PeriodSample(ts, canary, baseline))
-    return samples
+        if requests:
+            periods.append((requests, min(errors, requests)))
+    return BaselineHistory(sum(n for n, _ in periods), sum(k for _, k in periods), per_period=tuple(periods))

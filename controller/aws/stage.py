@@ -18,6 +18,10 @@ from botocore.exceptions import ClientError
 from controller.aws.clients import aws_errors
 from controller.errors import AwsError
 
+# Set on the production stage while the per-slot Lambda metrics decide instead of the canary dimension
+# (controller/measurement.py), so `status` can tell; removed when the run ends.
+METRICS_SOURCE_VARIABLE = "controller_metrics_source"
+
 
 @dataclass(frozen=True)
 class Canary:
@@ -85,14 +89,27 @@ class StageAdapter:
             raw = self._client.update_stage(restApiId=self.api_id, stageName=stage, patchOperations=ops)
         return parse_stage(raw)
 
-    def create_canary(self, stage: str, deployment_id: str, slot: str, percent: float) -> StageState:
-        """Add canary settings to an existing stage: the candidate's deployment and slot override.
+    def create_canary(
+        self,
+        stage: str,
+        deployment_id: str,
+        slot: str,
+        percent: float,
+        overrides: Mapping[str, str] | None = None,
+    ) -> StageState:
+        """Add canary settings to an existing stage: the candidate's deployment, the module's
+        `canary_stage_variable_overrides` and the slot override (which wins over one of the same name).
 
         The deployment id comes first: a canary must point at a deployment, even when it is the stage's own
         (same API definition; only the slot override differs).
         """
+        extra = {k: v for k, v in (overrides or {}).items() if k != self.slot_variable}
         ops = [
             {"op": "replace", "path": "/canarySettings/deploymentId", "value": deployment_id},
+            *(
+                {"op": "replace", "path": f"/canarySettings/stageVariableOverrides/{name}", "value": value}
+                for name, value in sorted(extra.items())
+            ),
             {
                 "op": "replace",
                 "path": f"/canarySettings/stageVariableOverrides/{self.slot_variable}",
@@ -107,8 +124,11 @@ class StageAdapter:
         ops = [{"op": "replace", "path": "/canarySettings/percentTraffic", "value": _percent(percent)}]
         return self._patch(stage, ops, f"set canary to {percent:g}%")
 
-    def promote_canary(self, stage: str, deployment_id: str, slot: str) -> StageState:
-        """The stage adopts the canary's deployment and slot, and the canary goes, in one UpdateStage.
+    def promote_canary(
+        self, stage: str, deployment_id: str, slot: str, variables: Mapping[str, str] | None = None
+    ) -> StageState:
+        """The stage adopts the canary's deployment and slot, and the canary goes, in one UpdateStage
+        (`variables`: more stage variables set in the same request, e.g. the record `undo` reads).
 
         The canary settings are removed first: API Gateway does not let a stage's deployment change while a
         canary is set, and within one request the operations apply in order. One request also means no
@@ -118,8 +138,18 @@ class StageAdapter:
             {"op": "remove", "path": "/canarySettings"},
             {"op": "replace", "path": "/deploymentId", "value": deployment_id},
             {"op": "replace", "path": f"/variables/{self.slot_variable}", "value": slot},
+            *({"op": "replace", "path": f"/variables/{k}", "value": v} for k, v in (variables or {}).items()),
         ]
         return self._patch(stage, ops, "promote canary")
+
+    def switch(self, stage: str, deployment_id: str, slot: str, remove: tuple[str, ...] = ()) -> StageState:
+        """Serve `slot` on `deployment_id` (no canary), removing `remove` variables, in one UpdateStage."""
+        ops = [
+            {"op": "replace", "path": "/deploymentId", "value": deployment_id},
+            {"op": "replace", "path": f"/variables/{self.slot_variable}", "value": slot},
+            *({"op": "remove", "path": f"/variables/{name}"} for name in remove),
+        ]
+        return self._patch(stage, ops, f"switch {stage} to slot {slot}")
 
     def remove_canary(self, stage: str) -> StageState:
         return self._patch(stage, [{"op": "remove", "path": "/canarySettings"}], "remove canary")

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from controller import event_types as ev
+from controller.report_data import load_events
 from demo import procs
 from demo import run as demo_run
 from demo.summary import summarize
@@ -170,7 +172,7 @@ def test_a_root_module_that_cannot_take_the_faulty_release_is_refused_before_any
 
 
 def test_the_summary_charges_errors_to_the_faulty_release_and_reads_the_decision_from_the_log():
-    events = [json.loads(line) for line in (FIXTURES / "rolled_back.jsonl").read_text().splitlines()]
+    events = load_events(FIXTURES / "rolled_back.jsonl")
     traffic = TrafficSnapshot(
         at=0,
         by_version={
@@ -188,7 +190,10 @@ def test_the_summary_charges_errors_to_the_faulty_release_and_reads_the_decision
 
 
 def test_a_run_without_a_decision_event_takes_its_decision_from_the_exit_code():
-    events = [{"event": "run_started", "at": 1.0}, {"event": "error", "at": 2.0, "message": "lock held"}]
+    started = ev.RunStarted(
+        at=1.0, api_name="a", stage="production", strategy="recipe", live_slot="blue", candidate_slot="green"
+    )
+    events = [started, ev.ErrorEvent(at=2.0, message="lock held", exit_code=1)]
     run = summarize("run 1", "promoted", events, 1, TrafficSnapshot(0, {}, 0, 0))
     assert (run.decision, run.reason, run.as_expected) == ("error", "lock held", False)
 

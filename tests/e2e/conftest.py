@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,25 +25,33 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-@pytest.fixture(scope="session")
-def e2e_stack(aws_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+@contextmanager
+def applied_root_module(
+    aws_env: dict[str, str], prefix: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The root module applied on the local cloud `aws_env` points at; destroyed afterwards."""
     if not TERRAFORM.exists() or not PROVIDER_BINARY.exists():
         pytest.fail(
             f"Terraform toolchain missing ({TERRAFORM} or {PROVIDER_BINARY}): run `make setup` first."
         )
-    workdir = tmp_path_factory.mktemp("e2e-stack")
     stack = Stack.for_root_module(
-        workdir,
+        tmp_path_factory.mktemp(f"{prefix}-stack"),
         terraform_env(aws_env),
         {
-            "name_prefix": PREFIX,
+            "name_prefix": prefix,
             "execute_api_endpoint": aws_env["AWS_ENDPOINT_URL"],
             "metric_period_seconds": METRIC_PERIOD_S,
-            "lambda_build_dir": str(tmp_path_factory.mktemp("e2e-build")),
+            "lambda_build_dir": str(tmp_path_factory.mktemp(f"{prefix}-build")),
             "routes": [{"path": "/hello", "method": "GET"}],
         },
     )
     with stack.applied():
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def e2e_stack(aws_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with applied_root_module(aws_env, PREFIX, tmp_path_factory) as stack:
         yield stack
 
 

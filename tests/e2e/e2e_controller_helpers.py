@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 
+from controller.schema_check import assert_event_valid
 from demo.traffic import TrafficGenerator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,7 +55,9 @@ class ControllerProcess:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             if line.strip():
-                self.events.append(json.loads(line))
+                record = json.loads(line)
+                assert_event_valid(record)  # every event a real run writes matches the published schema
+                self.events.append(record)
 
     def event(self, name: str, **match: Any) -> dict[str, Any] | None:
         for record in list(self.events):
@@ -103,9 +106,19 @@ class WatchedTraffic(TrafficGenerator):
         super().__init__(url, rate_per_s, **kwargs)
         self.first_seen: dict[str, float] = {}
         self.first_5xx: float | None = None
+        self.answers: list[tuple[float, str]] = []  # (when, version) of each answer
+
+    def first_seen_after(self, since: float) -> dict[str, float]:
+        """When each version first answered at or after `since`."""
+        seen: dict[str, float] = {}
+        for at, version in list(self.answers):
+            if at >= since:
+                seen.setdefault(version, at)
+        return seen
 
     def _record(self, version: str, status: int, latency_ms: float) -> None:
         now = time.time()
+        self.answers.append((now, version))
         self.first_seen.setdefault(version, now)
         if status >= 500 and self.first_5xx is None:
             self.first_5xx = now

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from localcloud.testing import ACCOUNT_ID, REGION, zip_handler
+from localcloud.testing import ACCOUNT_ID, REGION, LocalCloudProcess, zip_handler
 
 HANDLER = """
 import json, os, time
@@ -44,9 +44,14 @@ def lambda_handler(event, context):
 """
 
 SLOT_URI = (
-    f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
-    f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{{fn}}/invocations"
+    "arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/"
+    f"arn:aws:lambda:{{region}}:{ACCOUNT_ID}:function:{{fn}}/invocations"
 )
+
+
+def slot_uri(fn: str, region: str = REGION) -> str:
+    """The AWS_PROXY integration URI of function fn (a name or ${stageVariables.x}) in region."""
+    return SLOT_URI.format(fn=fn, region=region)
 
 
 def unique(prefix: str) -> str:
@@ -86,7 +91,7 @@ class Api:
 @pytest.fixture(scope="session")
 def function_uri() -> Callable[[str], str]:
     """function_uri("name or ${stageVariables.x}") -> the AWS_PROXY integration URI for it."""
-    return lambda fn: SLOT_URI.format(fn=fn)
+    return slot_uri
 
 
 @pytest.fixture(scope="session")
@@ -105,8 +110,7 @@ def lambda_role(localcloud: Any) -> str:
 
 @pytest.fixture
 def make_function(aws_client: Callable[[str], Any], lambda_role: str) -> Callable[..., str]:
-    """make_function(env={...}, timeout=3, permission=True) -> function name."""
-    lam = aws_client("lambda")
+    """make_function(env={...}, timeout=3, permission=True, region=REGION) -> function name."""
 
     def make(
         env: dict[str, str] | None = None,
@@ -114,7 +118,9 @@ def make_function(aws_client: Callable[[str], Any], lambda_role: str) -> Callabl
         permission: bool = True,
         name: str | None = None,
         source: str = HANDLER,
+        region: str = REGION,
     ) -> str:
+        lam = aws_client("lambda", region)
         name = name or unique("fn")
         lam.create_function(
             FunctionName=name,
@@ -131,7 +137,7 @@ def make_function(aws_client: Callable[[str], Any], lambda_role: str) -> Callabl
                 StatementId="apigateway-invoke",
                 Action="lambda:InvokeFunction",
                 Principal="apigateway.amazonaws.com",
-                SourceArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:*/*/*",
+                SourceArn=f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:*/*/*",
             )
         return name
 
@@ -140,15 +146,17 @@ def make_function(aws_client: Callable[[str], Any], lambda_role: str) -> Callabl
 
 @pytest.fixture
 def make_api(aws_client: Callable[[str], Any], localcloud: Any) -> Callable[..., Api]:
-    """make_api(function="${stageVariables.slot}", paths=("/hello",), timeout_ms=None) -> undeployed Api."""
-    apigw = aws_client("apigateway")
+    """make_api(function="${stageVariables.slot}", paths=("/hello",), timeout_ms=None, region=REGION)
+    -> undeployed Api."""
 
     def make(
         function: str = "${stageVariables.slot}",
         paths: tuple[str, ...] = ("/hello",),
         method: str = "GET",
         timeout_ms: int | None = None,
+        region: str = REGION,
     ) -> Api:
+        apigw = aws_client("apigateway", region)
         name = unique("api")
         api_id = apigw.create_rest_api(name=name)["id"]
         root = next(r["id"] for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
@@ -175,9 +183,16 @@ def make_api(aws_client: Callable[[str], Any], localcloud: Any) -> Callable[...,
                 httpMethod=method,
                 type="AWS_PROXY",
                 integrationHttpMethod="POST",
-                uri=SLOT_URI.format(fn=function),
+                uri=slot_uri(function, region),
                 **kwargs,
             )
         return Api(api_id, name, resources, localcloud.endpoint_url)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def iam_cloud() -> Iterator[LocalCloudProcess]:
+    """A second local cloud, with IAM enforced (`serve --enforce-iam`), for the least-privilege tests."""
+    with LocalCloudProcess(metric_period=2, enforce_iam=True) as cloud:
+        yield cloud

@@ -35,8 +35,14 @@ from localcloud.rpcv2_cbor import decode
 UTC = dt.UTC
 
 
-def cbor_client(service: str, endpoint: str, tmp: Path, **config: Any) -> Any:
-    """A boto3 client whose service model offers only smithy-rpc-v2-cbor."""
+def cbor_client(
+    service: str,
+    endpoint: str,
+    tmp: Path,
+    credentials: tuple[str, str, str | None] = ("test", "test", None),
+    **config: Any,
+) -> Any:
+    """A boto3 client whose service model offers only smithy-rpc-v2-cbor (credentials: key, secret, token)."""
     session = botocore.session.get_session()
     loader = session.get_component("data_loader")
     model = loader.load_service_model(service, "service-2")
@@ -48,8 +54,9 @@ def cbor_client(service: str, endpoint: str, tmp: Path, **config: Any) -> Any:
     boto = boto3.Session(
         botocore_session=session,
         region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
+        aws_access_key_id=credentials[0],
+        aws_secret_access_key=credentials[1],
+        aws_session_token=credentials[2],
     )
     return boto.client(service, endpoint_url=endpoint, config=Config(retries={"max_attempts": 1}, **config))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -48,9 +49,15 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _localcloud(*args: str) -> subprocess.CompletedProcess[str]:
+def _localcloud(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `python -m localcloud ARGS` with env (e.g. LOCALCLOUD_IAM="enforce") added to this environment."""
     return subprocess.run(
-        [sys.executable, "-m", "localcloud", *args], capture_output=True, text=True, timeout=90, cwd=ROOT
+        [sys.executable, "-m", "localcloud", *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=ROOT,
+        env={**os.environ, **env},
     )
 
 
@@ -138,3 +145,32 @@ def test_serve_refuses_non_loopback_hosts(host):
     result = _localcloud("serve", "--host", host, "--port", "0")
     assert result.returncode != 0
     assert "loopback only" in result.stderr
+
+
+def test_localcloud_iam_enforce_starts_with_iam_enforced_and_a_restart_must_not_silently_drop_it(tmp_path):
+    port = _free_port()
+    state = str(tmp_path / "state")
+    up = _localcloud("up", "--port", str(port), "--state-dir", state, LOCALCLOUD_IAM="enforce")
+    try:
+        assert up.returncode == 0, up.stderr
+        assert "IAM enforced" in up.stdout
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_localcloud/health", timeout=5) as resp:
+            assert json.load(resp)["iam_enforced"] is True
+        unenforced = _localcloud("up", "--port", str(port), "--state-dir", state, LOCALCLOUD_IAM="off")
+        assert unenforced.returncode == 1
+        assert "already runs with IAM enforcement on" in unenforced.stderr
+        same = _localcloud(
+            "up", "--port", str(port), "--state-dir", state, "--enforce-iam", LOCALCLOUD_IAM=""
+        )
+        assert same.returncode == 0 and "already running" in same.stdout
+    finally:
+        _localcloud("down", "--state-dir", state)
+
+
+@pytest.mark.parametrize("command", [("serve", "--port", "0"), ("up", "--port", "1", "--state-dir", "STATE")])
+def test_a_misspelt_localcloud_iam_is_a_one_line_error_and_nothing_starts(command, tmp_path):
+    args = [str(tmp_path) if arg == "STATE" else arg for arg in command]
+    result = _localcloud(*args, LOCALCLOUD_IAM="enforced")
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == ["LOCALCLOUD_IAM must be 'enforce' or 'off', got 'enforced'"]
+    assert not (tmp_path / "localcloud.pid").exists()

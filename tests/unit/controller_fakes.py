@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from controller.aws.deployments import Deployment
-from controller.aws.metrics import FunctionPair, MetricsAdapter, PeriodSample
+from controller.aws.metrics import FunctionPair, MetricsAdapter, MetricsRequest
 from controller.aws.stage import Canary, StageState
 from controller.config import parse_config
+from controller.domain import BaselineHistory
 from controller.errors import AwsError
-from controller.judge import BaselineHistory
+from controller.measurement import RawSeries
 
 CONFIG = {
     "schema_version": 1,
@@ -106,13 +107,15 @@ class FakeStages:
         self._check("get")
         return self._state(stage)
 
-    def create_canary(self, stage: str, deployment_id: str, slot: str, percent: float) -> StageState:
+    def create_canary(
+        self, stage: str, deployment_id: str, slot: str, percent: float, overrides=None
+    ) -> StageState:
         self._check("create_canary")
         self.log.append(("create_canary", stage, deployment_id, slot, str(percent)))
         self.stages[stage].canary = {
             "percent": percent,
             "deployment_id": deployment_id,
-            "overrides": {"slot": slot},
+            "overrides": {**(overrides or {}), "slot": slot},
         }
         self.percent_history.append((self.clock(), percent))
         return self._state(stage)
@@ -125,14 +128,25 @@ class FakeStages:
         self.percent_history.append((self.clock(), percent))
         return self._state(stage)
 
-    def promote_canary(self, stage: str, deployment_id: str, slot: str) -> StageState:
+    def promote_canary(self, stage: str, deployment_id: str, slot: str, variables=None) -> StageState:
         self._check("promote_canary")
         self.log.append(("promote_canary", stage, deployment_id, slot))
         s = self.stages[stage]
         s.canary = None
         s.deployment_id = deployment_id
         s.variables["slot"] = slot
+        s.variables.update(variables or {})
         self.percent_history.append((self.clock(), 0.0))
+        return self._state(stage)
+
+    def switch(self, stage: str, deployment_id: str, slot: str, remove: tuple[str, ...] = ()) -> StageState:
+        self._check("switch")
+        self.log.append(("switch", stage, deployment_id, slot))
+        s = self.stages[stage]
+        s.deployment_id = deployment_id
+        s.variables["slot"] = slot
+        for name in remove:
+            s.variables.pop(name, None)
         return self._state(stage)
 
     def remove_canary(self, stage: str) -> StageState:
@@ -255,6 +269,9 @@ class TrafficModel:
     functions_asked: set[FunctionPair] = field(default_factory=set)
     fail: bool = False
     history_asked: list[tuple[float, float]] = field(default_factory=list)
+    canary_dimension: bool = True  # False: API Gateway publishes no {stage}/Canary metrics
+    # More series, e.g. a user gate's metric: (namespace, name, dimensions, stat) -> value for a period
+    extra: dict[tuple, Callable[[float, float], float | None]] = field(default_factory=dict)
 
     def percent_at(self, t: float) -> float:
         percent = 0.0
@@ -263,10 +280,10 @@ class TrafficModel:
                 percent = p
         return percent
 
-    def fetch(self, start: float, end: float, functions: FunctionPair) -> list[PeriodSample]:
-        self.functions_asked.add(functions)
+    def fetch(self, start: float, end: float, request: MetricsRequest) -> RawSeries:
+        self.functions_asked.add(request.functions)
         adapter = MetricsAdapter(self, "AWS/ApiGateway", "apigw-canary", "production", self.period_s)
-        return adapter.fetch(start, end, functions)
+        return adapter.fetch(start, end, request)
 
     def history(self, start: float, end: float) -> BaselineHistory:
         self.history_asked.append((start, end))
@@ -289,6 +306,8 @@ class TrafficModel:
             t += self.period_s
         results = []
         for query in request["MetricDataQueries"]:
+            if "MetricStat" not in query:
+                continue  # metric math: this fake answers plain metrics only
             stat = query["MetricStat"]
             metric = stat["Metric"]
             key = (
@@ -299,9 +318,12 @@ class TrafficModel:
             )
             stamps, values = [], []
             for t, series in periods:
-                if key in series:
+                value = series.get(key)
+                if key in self.extra:
+                    value = self.extra[key](t, self.percent_at(t))
+                if value is not None:
                     stamps.append(datetime.fromtimestamp(t, UTC))
-                    values.append(series[key])
+                    values.append(value)
             results.append({"Id": query["Id"], "Timestamps": stamps, "Values": values})
         return {"MetricDataResults": results}
 
@@ -333,18 +355,22 @@ class TrafficModel:
             for pct in ("p50", "p90", "p99"):
                 out[("AWS/ApiGateway", "Latency", dims, pct)] = nearest_rank(latencies, pct)
 
-        def duration(function: str, values: list[float]) -> None:
+        def function(name: str, values: list[float], errors: int) -> None:
+            dims = (("FunctionName", name),)
+            if not values:
+                return
+            out[("AWS/Lambda", "Invocations", dims, "Sum")] = len(values)
+            out[("AWS/Lambda", "Errors", dims, "Sum")] = errors
             for pct in ("p50", "p90", "p99"):
-                if values:
-                    out[("AWS/Lambda", "Duration", (("FunctionName", function),), pct)] = nearest_rank(
-                        values, pct
-                    )
+                out[("AWS/Lambda", "Duration", dims, pct)] = nearest_rank(values, pct)
 
         overhead = self.api_overhead_ms
-        api("production/Canary", canary_n, canary_errors, [d + overhead for d in canary_ms])
+        if self.canary_dimension:
+            api("production/Canary", canary_n, canary_errors, [d + overhead for d in canary_ms])
         api("production", total, canary_errors + live_errors, [d + overhead for d in canary_ms + live_ms])
-        duration(self.live_function, live_ms)
-        duration(self.candidate_function, canary_ms + staging_ms)
+        api("staging", self.staging_requests_per_period, 0, [d + overhead for d in staging_ms])
+        function(self.live_function, live_ms, live_errors)
+        function(self.candidate_function, canary_ms + staging_ms, canary_errors)
         return out
 
 

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from controller import cli
+from controller.domain import Outcome
 from controller.errors import EXIT_ERROR, EXIT_OK, EXIT_ROLLED_BACK, EXIT_USAGE
 from controller.events import Recorder
-from controller.runner import Outcome
 
 
 @pytest.fixture(autouse=True)
@@ -153,17 +153,18 @@ def test_help_exits_zero(capsys) -> None:
 
 
 def test_the_baseline_history_reads_as_one_line_for_people() -> None:
-    from controller.events import HumanView
+    from controller.event_types import BaselineHistoryRead
+    from controller.human_view import render
 
-    line = HumanView().render(
-        {
-            "event": "baseline_history",
-            "at": 0,
-            "window_s": 86400,
-            "requests": 4_320_000,
-            "errors_5xx": 21_600,
-            "error_rate": 0.005,
-            "trusted": False,
-        }
+    line = render(
+        BaselineHistoryRead(
+            at=0,
+            window_s=86400,
+            requests=4_320_000,
+            errors_5xx=21_600,
+            error_rate=0.005,
+            used=True,
+            trusted=False,
+        )
     )
     assert "4,320,000 requests, 5xx 0.50% over the last 24h (for the pass test and the ramp)" in line

@@ -7,9 +7,9 @@ from controller_fakes import FakeAlarms, FakeClock, FakeDeployments, FakeStages,
 
 from controller import commands
 from controller.aws.lock import LOCK_VARIABLE, Lease, StageLock
+from controller.domain import Outcome
 from controller.errors import LockHeldError, StateConflict
 from controller.events import Recorder
-from controller.runner import Outcome
 
 CFG = config()
 
@@ -122,8 +122,14 @@ def test_promote_deletes_the_controllers_previous_snapshots_that_no_stage_uses(
     stages.create_canary("production", current, "blue", 100.0)
     events = Recorder()
     assert commands.promote(CFG, stages, deployments, lock(stages, clock), events) is Outcome.PROMOTED
-    # Terraform's deployments are never the controller's to delete, used or not.
-    assert set(stages.deployments) == {"dep-live", "dep-new", current}
+    # The former live deployment stays while `undo` may go back to it; Terraform's are never touched.
+    assert set(stages.deployments) == {"dep-live", "dep-new", previous, current}
+    stages.set_slot("staging", "green")
+    third = deployments.create("apigw-canary green v3 2026-01-03T00:00:00Z").id
+    stages.create_canary("production", third, "green", 100.0)
+    events = Recorder()
+    assert commands.promote(CFG, stages, deployments, lock(stages, clock), events) is Outcome.PROMOTED
+    assert set(stages.deployments) == {"dep-live", "dep-new", current, third}
     deleted = [e["deployment_id"] for e in events.records if e["event"] == "deployment"]
     assert deleted == [previous]
 

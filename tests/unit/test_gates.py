@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
+from judgements import judgement
 
-from controller.gates import GateStatus, Thresholds, evaluate, failures
+from controller.domain import AlarmReading, Judgement, Verdict
+from controller.gates import GateInput, GateStatus, Thresholds, blocking, builtin_gates
+from controller.gates import evaluate as evaluate_gates
 from controller.stats import WindowStats, combine
 
 T = Thresholds(max_5xx_rate=0.05, max_p99_ms=500, min_requests=50)
+
+
+def evaluate(canary, baseline, alarms, thresholds, judgement: Judgement | None = None):
+    """The built-in gates of a fixed-step rollout with the judge, over one window."""
+    reading = AlarmReading(tuple((name, "ALARM") for name in alarms))
+    gates = builtin_gates(thresholds, judge=True, adaptive=False)
+    return evaluate_gates(gates, GateInput(canary, baseline, reading, judgement))
+
+
+failures = blocking
 
 
 def by_gate(results):
@@ -83,25 +94,15 @@ def test_no_baseline_traffic_makes_relative_gates_no_data_not_fail() -> None:
     assert not failures(tuple(results.values()))
 
 
-class _V(Enum):
-    CONTINUE = "CONTINUE"
-    PASS = "PASS"
-    FAIL = "FAIL"
-
-
-@dataclass(frozen=True)
-class _Judgement:
-    verdict: _V
-    reason: str
-
-
 def test_a_judge_fail_verdict_is_a_gate_failure() -> None:
-    results = evaluate(WindowStats(10, 0), WindowStats(90, 0), (), T, _Judgement(_V.FAIL, "p < 0.01"))
+    results = evaluate(WindowStats(10, 0), WindowStats(90, 0), (), T, judgement(Verdict.FAIL, "p < 0.01"))
     assert [r.gate for r in failures(results)] == ["judge"]
 
 
 def test_a_judge_continue_verdict_does_not_fail_a_gate() -> None:
-    results = evaluate(WindowStats(10, 0), WindowStats(90, 0), (), T, _Judgement(_V.CONTINUE, "collecting"))
+    results = evaluate(
+        WindowStats(10, 0), WindowStats(90, 0), (), T, judgement(Verdict.CONTINUE, "collecting")
+    )
     assert not failures(results)
 
 
@@ -113,3 +114,19 @@ def test_windows_add_counts_and_weight_percentiles_by_requests() -> None:
 
 def test_an_empty_window_has_no_latency() -> None:
     assert combine([]).p99_ms is None
+
+
+def test_the_adaptive_strategy_keeps_only_the_absolute_ceilings_of_the_built_in_gates() -> None:
+    # 8 errors in 200 over a clean baseline fails the fixed-ratio check of a stepped rollout; with the
+    # adaptive strategy the judge is the comparison with the baseline, so only the 5 % ceiling applies.
+    data = GateInput(WindowStats(200, 8, p99_ms=400), WindowStats(1800, 0, p99_ms=40))
+    adaptive = by_gate(evaluate_gates(builtin_gates(T, judge=True, adaptive=True), data))
+    assert set(adaptive) == {"alarms", "error_rate", "p99_latency"}
+    assert not blocking(tuple(adaptive.values()))
+
+
+def test_a_shadow_gates_failure_is_reported_but_does_not_block() -> None:
+    from controller.domain import GateResult
+
+    shadow = GateResult("checkout", GateStatus.FAIL, "3 > max 0", shadow=True)
+    assert not blocking((shadow,)) and not shadow.blocks

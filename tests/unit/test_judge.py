@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
@@ -143,15 +144,15 @@ def test_the_absolute_margin_follows_the_baseline_estimate_unless_asked_to_be_co
     for judge in (estimate, high):
         judge.observe(*period)
         judge.observe(*period)
-    assert estimate.evidence()["pass_margin_ratio"] == pytest.approx(1 + 0.005 * 60000 / 61, rel=1e-9)
-    assert 1.5 < high.evidence()["pass_margin_ratio"] < estimate.evidence()["pass_margin_ratio"]
+    assert estimate.evidence().pass_margin_ratio == pytest.approx(1 + 0.005 * 60000 / 61, rel=1e-9)
+    assert 1.5 < high.evidence().pass_margin_ratio < estimate.evidence().pass_margin_ratio
 
 
 def test_the_relative_margin_holds_for_an_error_prone_baseline() -> None:
     judge = Judge()
     for _ in range(3):
         judge.observe(WindowStats(1000, 20), WindowStats(20000, 400))
-    assert judge.evidence()["pass_margin_ratio"] == pytest.approx(1.5)
+    assert judge.evidence().pass_margin_ratio == pytest.approx(1.5)
 
 
 def test_identical_versions_are_passed_with_enough_traffic() -> None:
@@ -203,7 +204,7 @@ def test_a_near_clean_canary_still_passes_after_an_error() -> None:
     judge.observe(WindowStats(1000, 1, 0, 40, 66, 100), CLEAN)
     judgement = judge.observe(WindowStats(3000, 0, 0, 40, 66, 100), WindowStats(3000, 0, 0, 40, 66, 100))
     assert judgement.verdict is Verdict.PASS
-    assert judgement.evidence["canary_errors_5xx"] == 1
+    assert judgement.evidence.canary_errors_5xx == 1
 
 
 def test_a_canary_that_errs_against_a_clean_baseline_fails() -> None:
@@ -228,7 +229,7 @@ def test_canary_periods_without_requests_add_no_pass_evidence() -> None:
     for _ in range(100):
         judgement = judge.observe(WindowStats(0, 0), WindowStats(5000, 0, 0, 40, 66, 100))
     assert judgement.verdict is Verdict.CONTINUE
-    assert judgement.evidence["pass_e_value"] == 1.0
+    assert judgement.evidence.pass_e_value == 1.0
 
 
 def test_one_period_cannot_pass_however_clear_it_is() -> None:
@@ -258,7 +259,7 @@ def test_percentiles_from_too_few_canary_requests_are_not_judged() -> None:
     for _ in range(5):
         judgement = judge.observe(tiny, baseline)
     assert judgement.verdict is Verdict.CONTINUE
-    assert judgement.evidence["latency_breach_streak"] == 0
+    assert judgement.evidence.latency.breach_streak == 0
 
 
 def test_a_severe_regression_fails_within_a_few_errors() -> None:
@@ -290,7 +291,7 @@ def test_verdicts_are_final_and_deterministic() -> None:
 def test_evidence_is_json_serialisable() -> None:
     judge = Judge()
     judgement = judge.observe(WindowStats(100, 1, 2, 40, 66, 100), WindowStats(2900, 15, 4, 40, 66, 100))
-    document = json.loads(json.dumps(judgement.evidence))
+    document = json.loads(json.dumps(dataclasses.asdict(judgement.evidence)))
     assert document["canary_requests"] == 100 and document["baseline_errors_4xx"] == 4
 
 
@@ -410,9 +411,9 @@ def test_history_makes_a_healthy_release_pass_sooner() -> None:
 def test_a_thin_history_is_ignored() -> None:
     judge = Judge(JudgeConfig(history_min_requests=10_000), BaselineHistory(9_999, 50))
     judgement = judge.observe(WindowStats(100, 0), WindowStats(900, 4))
-    assert judgement.evidence["history"] is None
+    assert judgement.evidence.history is None
     used = Judge(JudgeConfig(history_min_requests=10_000), BaselineHistory(10_000, 50))
-    assert used.observe(WindowStats(100, 0), WindowStats(900, 4)).evidence["history"]["error_rate"] == 0.005
+    assert used.observe(WindowStats(100, 0), WindowStats(900, 4)).evidence.history.error_rate == 0.005
 
 
 def test_a_history_never_passes_a_canary_without_data() -> None:
@@ -437,9 +438,9 @@ def test_the_drift_watch_reads_the_baseline_against_the_historys_bounds() -> Non
             judge.observe(
                 WindowStats(300, 3, 0, 40, 66, 100), WindowStats(2700, baseline_errors, 0, 40, 66, 100)
             )
-        return judge.evidence()["history"]
+        return judge.evidence().history
 
     steady, risen, fallen = watch(27), watch(54), watch(9)
-    assert steady["drift_rise_e_value"] < 1 and steady["drift_fall_e_value"] < 1
-    assert risen["drift_rise_e_value"] > 100 and risen["drift_fall_e_value"] < 1
-    assert fallen["drift_fall_e_value"] > 100 and fallen["drift_rise_e_value"] < 1
+    assert steady.drift_rise_e_value < 1 and steady.drift_fall_e_value < 1
+    assert risen.drift_rise_e_value > 100 and risen.drift_fall_e_value < 1
+    assert fallen.drift_fall_e_value > 100 and fallen.drift_rise_e_value < 1

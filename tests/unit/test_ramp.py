@@ -53,7 +53,7 @@ def test_the_share_never_exceeds_the_maximum() -> None:
 def test_a_latency_breach_freezes_the_share() -> None:
     slow = (WindowStats(300, 1, 0, 40, 66, 400), WindowStats(2700, 14, 0, 40, 66, 100))
     judgement = _judged([slow])
-    assert judgement.evidence["latency_breach_streak"] == 1
+    assert judgement.evidence.latency.breach_streak == 1
     assert RAMP.next_percent(10.0, judgement, 3000) == 10.0
 
 
@@ -81,7 +81,7 @@ def test_a_clean_service_is_not_held_to_the_split_cap() -> None:
     clean = _judged([(WindowStats(100, 0, 0, 40, 66, 100), WindowStats(2900, 0, 0, 40, 66, 100))] * 3)
     assert clean.verdict is Verdict.CONTINUE
     c = RampConfig()
-    split_cap = 100 * c.split_penalty / (clean.evidence["pass_margin_ratio"] + c.split_penalty)
+    split_cap = 100 * c.split_penalty / (clean.evidence.pass_margin_ratio + c.split_penalty)
     percent = RAMP.next_percent(3.3, clean, 3000)
     assert split_cap < percent <= 100 * c.growth * 300 / 3000
 
@@ -126,10 +126,10 @@ def test_exposure_stays_at_the_latency_probe_until_the_tail_is_judged_clean_twic
     probe = RampConfig.for_trusted_history().latency_probe_requests
     assert probe is not None
     unjudged = _with_history([(WindowStats(15, 0, 0, 40, None), WindowStats(2985, 15, 0, 40, 66))] * 2)
-    assert unjudged.evidence["latency_tail_clean_periods"] == 0
+    assert unjudged.evidence.latency.tail_clean_periods == 0
     assert TRUSTING.next_percent(0.5, unjudged, 3000) / 100 * 3000 <= probe + 1e-9
     judged = _with_history([(WindowStats(40, 0, 0, 40, 66), WindowStats(2960, 15, 0, 40, 66))] * 2)
-    assert judged.evidence["latency_tail_clean_periods"] == 2
+    assert judged.evidence.latency.tail_clean_periods == 2
     assert TRUSTING.next_percent(1.3, judged, 3000) / 100 * 3000 > probe
 
 
@@ -175,11 +175,7 @@ def test_the_trusting_ramp_stays_narrow_while_the_baseline_rises_above_its_histo
     risen = _with_history([(canary, WindowStats(2400, 39, 0, 40, 66, 100))] * 2, errors=43_200)
     steady = _with_history([(canary, WindowStats(2400, 24, 0, 40, 66, 100))] * 2, errors=43_200)
     assert risen.verdict is Verdict.CONTINUE and steady.verdict is Verdict.CONTINUE
-    assert (
-        risen.evidence["history"]["drift_rise_e_value"]
-        > 1
-        >= steady.evidence["history"]["drift_rise_e_value"]
-    )
+    assert risen.evidence.history.drift_rise_e_value > 1 >= steady.evidence.history.drift_rise_e_value
     assert TRUSTING.next_percent(40.0, risen, 3000) <= c.max_percent
     assert TRUSTING.next_percent(40.0, steady, 3000) > c.max_percent
 
@@ -190,13 +186,13 @@ def test_a_canary_that_looks_worse_gets_smaller_steps_where_traffic_allows() -> 
     # ordinary budget would allow; at 2 requests/s there is no traffic to spare and patience stays off.
     worse = _with_history([(WindowStats(200, 5, 0, 40, 66, 100), WindowStats(2800, 14, 0, 40, 66, 100))])
     c = RampConfig.for_trusted_history()
-    assert c.patient_odds <= worse.evidence["fail_e_value"] < worse.evidence["fail_threshold"]
+    assert c.patient_odds <= worse.evidence.fail_e_value < worse.evidence.fail_threshold
     impatient = AdaptiveRamp(trusted=replace(c, patient_budget=None))
     assert TRUSTING.next_percent(6.0, worse, 3000) < impatient.next_percent(6.0, worse, 3000)
     assert TRUSTING.next_percent(6.0, worse, 120) == impatient.next_percent(6.0, worse, 120)
     # A healthy-looking canary keeps the ordinary budget.
     fine = _with_history([(WindowStats(200, 1, 0, 40, 66, 100), WindowStats(2800, 14, 0, 40, 66, 100))])
-    assert fine.evidence["fail_e_value"] < c.patient_odds
+    assert fine.evidence.fail_e_value < c.patient_odds
     assert TRUSTING.next_percent(6.0, fine, 3000) == impatient.next_percent(6.0, fine, 3000)
 
 
@@ -218,10 +214,10 @@ def test_a_trusting_ramp_reads_the_worst_plausible_regression_off_the_likelihood
     # plausible regressions reach about 4.8x. The prior's grid has 4x and then 6x, so reading it would
     # size the next period for 4x.
     judgement = _with_history([(WindowStats(300, 5, 0, 40, 66), WindowStats(2700, 14, 0, 40, 66))])
-    history = judgement.evidence["history"]
-    errors, expected = history["canary_errors_5xx"], history["null_expected_errors"]
-    assert errors == 5 and expected == pytest.approx(300 * history["null_rate"])
-    multiple = TRUSTING.worst_plausible_ratio(judgement) / judgement.evidence["null_ratio"]
+    history = judgement.evidence.history
+    errors, expected = history.canary_errors_5xx, history.null_expected_errors
+    assert errors == 5 and expected == pytest.approx(300 * history.null_rate)
+    multiple = TRUSTING.worst_plausible_ratio(judgement) / judgement.evidence.null_ratio
     assert 4.0 < multiple < 6.0
 
     def log_likelihood(r: float) -> float:

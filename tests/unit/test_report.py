@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from controller import event_types as ev
 from controller.report import ReportError, build_timeline, load_events, render
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
@@ -47,7 +48,8 @@ def test_the_html_report_is_one_self_contained_page_with_the_chart_and_every_eve
 
 def test_event_text_is_escaped_in_the_html_page(tmp_path):
     log = tmp_path / "events.jsonl"
-    log.write_text(json.dumps({"event": "error", "at": 10.0, "message": "<script>alert(1)</script>"}) + "\n")
+    bad = {"event": "error", "at": 10.0, "message": "<script>alert(1)</script>", "exit_code": 1}
+    log.write_text(json.dumps(bad) + "\n")
     render(log, tmp_path / "run.html")
     page = (tmp_path / "run.html").read_text()
     assert "<script>" not in page
@@ -79,16 +81,17 @@ def test_the_timeline_of_a_rollback_marks_the_failed_gate_and_returns_traffic_to
 
 
 def test_a_window_without_requests_has_no_error_rate_rather_than_zero():
-    events = [
-        {
-            "event": "tick",
-            "at": 1.0,
-            "percent": 10,
-            "canary": {"requests": 0, "errors_5xx": 0, "error_rate": 0.0},
-            "baseline": {"requests": 100, "errors_5xx": 2},
-        },
-    ]
-    tick = build_timeline(events).ticks[0]
+    quiet = ev.TickEvent(
+        at=1.0,
+        step=1,
+        percent=10,
+        canary=ev.Window(requests=0, errors_5xx=0, error_rate=0.0),
+        baseline=ev.Window(requests=100, errors_5xx=2),
+        verdict="CONTINUE",
+        reason="baking",
+        bake_left_s=50,
+    )
+    tick = build_timeline([quiet]).ticks[0]
     assert tick.canary.error_rate is None
     assert tick.baseline.error_rate == pytest.approx(0.02)  # computed from errors_5xx / requests
     assert tick.canary.p99_ms is None
@@ -112,8 +115,16 @@ def test_an_empty_log_is_refused_with_a_hint_how_to_record_one(tmp_path):
 
 def test_a_line_that_is_not_json_is_reported_with_its_line_number(tmp_path):
     log = tmp_path / "events.jsonl"
-    log.write_text('{"event": "tick", "at": 1}\nStarting rollout...\n')
+    first = (FIXTURES / "promoted.jsonl").read_text().splitlines()[0]
+    log.write_text(first + "\nStarting rollout...\n")
     with pytest.raises(ReportError, match=r"events\.jsonl:2"):
+        load_events(log)
+
+
+def test_an_event_missing_a_field_is_reported_with_its_line_and_what_is_missing(tmp_path):
+    log = tmp_path / "events.jsonl"
+    log.write_text('{"event": "tick", "at": 1}\n')
+    with pytest.raises(ReportError, match=r"events\.jsonl:1: tick event: .*'step'"):
         load_events(log)
 
 

@@ -2,85 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
-
 import pytest
-from controller_fakes import FakeAlarms, FakeClock, FakeDeployments, FakeStages, TrafficModel, config
+from judgements import judgement
+from rollout_world import CFG, World, _adaptive
 
-from controller.aws.lock import LOCK_VARIABLE, Lease, StageLock
+from controller.aws.lock import LOCK_VARIABLE, Lease
 from controller.aws.metrics import FunctionPair
+from controller.domain import Outcome, Verdict
 from controller.errors import AwsError, LockHeldError, StateConflict
-from controller.events import Recorder
-from controller.gates import GateStatus, Thresholds, latency_gates
-from controller.hooks import HookResult
-from controller.rollout import Policy
-from controller.runner import Outcome, ShiftOptions, ShiftRun
+from controller.gates import GateInput, GateStatus, LatencyGate, Thresholds
 from controller.stats import WindowStats
-from controller.strategy import build_plan
-
-CFG = config()
-
-
-@dataclass
-class World:
-    clock: FakeClock
-    stages: FakeStages
-    deployments: FakeDeployments
-    traffic: TrafficModel
-    alarms: FakeAlarms
-    events: Recorder
-    hooks: list[tuple[str, str, dict[str, str]]]
-    hook_exit: dict[str, int]
-
-    def run(
-        self, strategy: str | None = "recipe", steps: str | None = None, judge=None, **options
-    ) -> Outcome:
-        thresholds = options.pop("thresholds", Thresholds(min_requests=50))
-        plan = build_plan(strategy if steps is None else None, steps, options.pop("bake", None))
-        policy = Policy(plan, thresholds, interval_s=options.pop("interval_s", 30), period_s=60)
-        lock = StageLock(self.stages, "production", ttl_s=120, holder="ci-host:4242", clock=self.clock)
-        run = ShiftRun(
-            CFG,
-            ShiftOptions(policy=policy, **options),
-            stages=self.stages,
-            deployments=self.deployments,
-            metrics=self.traffic,
-            alarms=self.alarms,
-            lock=lock,
-            events=self.events,
-            clock=self.clock,
-            stop=self.clock.stop,
-            sleep=self.clock.sleep,
-            # The runner hands each judge the baseline history it read; these judges ignore it.
-            judge_factory=(lambda history: judge()) if judge is not None else None,
-            hook_runner=self._hook,
-        )
-        return run.run()
-
-    def _hook(self, name, command, env, timeout_s, stop) -> HookResult:
-        self.hooks.append((name, command, env))
-        return HookResult(name, command, self.hook_exit.get(name, 0), 1.0)
-
-    def production(self):
-        return self.stages.get("production")
-
-    def staging(self):
-        return self.stages.get("staging")
-
-    def of(self, name: str) -> list[dict]:
-        return [r for r in self.events.records if r["event"] == name]
-
-
-@pytest.fixture
-def world() -> World:
-    clock = FakeClock()
-    stages = FakeStages(clock)
-    alarms = FakeAlarms(CFG.watched_alarms)
-    alarms.clock = clock
-    return World(
-        clock, stages, FakeDeployments(stages), TrafficModel(stages), alarms, Recorder(clock), [], {}
-    )
 
 
 def test_healthy_candidate_is_promoted_and_staging_gets_the_former_live_slot(world: World) -> None:
@@ -177,11 +108,11 @@ def test_a_slow_candidate_at_half_the_traffic_fails_the_latency_gate_the_mixed_s
     # The old baseline, the stage's own p99, counts the canary's requests too (API Gateway publishes them
     # under both Stage dimensions), so at 50% it sat near the canary's and the same gate passed:
     # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-metrics-and-dimensions.html
-    t = world.traffic.calls[-1][0]
+    t = world.traffic.calls[-1][1] - 60  # the last complete period read, at 50 %
     stage_dims = (("ApiName", "apigw-canary"), ("Stage", "production"))
     mixed = world.traffic.period(t)[("AWS/ApiGateway", "Latency", stage_dims, "p99")]
     canary = WindowStats(tick["canary"]["requests"], 0, p99_ms=tick["canary"]["p99_ms"])
-    (old,) = latency_gates(canary, WindowStats(500, 0, p99_ms=mixed), Thresholds())
+    (old,) = LatencyGate(Thresholds()).evaluate(GateInput(canary, WindowStats(500, 0, p99_ms=mixed)))
     assert old.status is GateStatus.PASS and mixed > 350
 
 
@@ -209,7 +140,7 @@ def test_staging_traffic_on_the_candidate_function_does_not_hide_a_slow_canary(w
 
 def test_every_metrics_call_reads_the_live_and_candidate_functions_in_the_same_batch(world: World) -> None:
     world.run()
-    assert set(world.traffic.queries_per_call) == {15}
+    assert set(world.traffic.queries_per_call) == {21}
     # production serves blue, so blue's function is the baseline's and green's the candidate's
     expected = FunctionPair(live="apigw-canary-blue", candidate="apigw-canary-green")
     assert world.traffic.functions_asked == {expected}
@@ -235,11 +166,12 @@ def test_metrics_unavailable_count_as_no_data_and_end_in_rollback(world: World) 
     assert world.of("warning")
 
 
-def test_metric_windows_cover_the_complete_periods_since_the_step_started(world: World) -> None:
+def test_metric_windows_cover_every_period_the_judge_has_yet_to_read_and_the_steps(world: World) -> None:
     world.run(strategy=None, steps="50,100", bake="5m", interval_s=60)
     step_at = world.of("step_started")[0]["at"]
     start, end = world.traffic.calls[0]
-    assert start == (int(step_at) // 60 + 1) * 60
+    # The period the canary started in is read too: the judge sees every period with canary traffic.
+    assert start == (int(step_at) // 60) * 60
     assert all(end <= at for (_, end), at in zip(world.traffic.calls, world.traffic.called_at, strict=True))
     assert all(end % 60 == 0 for _, end in world.traffic.calls)
 
@@ -402,19 +334,6 @@ def test_all_at_once_shifts_everything_and_promotes_after_one_alarm_check(world:
     assert world.clock() - world.of("run_started")[0]["at"] < 1
 
 
-class _V(Enum):
-    CONTINUE = 1
-    PASS = 2
-    FAIL = 3
-
-
-@dataclass(frozen=True)
-class _J:
-    verdict: _V
-    reason: str
-    evidence: dict
-
-
 class _FailingJudge:
     uses_history = trusts_history = False
 
@@ -423,7 +342,9 @@ class _FailingJudge:
 
     def observe(self, canary, baseline):
         self.seen += 1
-        return _J(_V.FAIL if self.seen >= 2 else _V.CONTINUE, "sequential test: canary worse", {})
+        return judgement(
+            Verdict.FAIL if self.seen >= 2 else Verdict.CONTINUE, "sequential test: canary worse"
+        )
 
 
 def test_a_judge_fail_verdict_rolls_back(world: World) -> None:
@@ -439,7 +360,7 @@ def test_the_judge_sees_each_metric_period_once(world: World) -> None:
 
         def observe(self, canary, baseline):
             seen.append((canary.requests, baseline.requests))
-            return _J(_V.CONTINUE, "collecting", {})
+            return judgement(Verdict.CONTINUE, "collecting")
 
     world.run(judge=Spy, bake="5m")
     assert len(seen) >= 8  # 4 steps of 5 minutes: several settled periods each
@@ -464,33 +385,6 @@ def test_without_the_judge_the_same_regression_gets_through_lenient_thresholds(w
     world.traffic.candidate_error_rate = 0.03
     lenient = Thresholds(max_5xx_rate=0.10, max_5xx_ratio=100, min_requests=50)
     assert world.run(thresholds=lenient, bake="5m") is Outcome.PROMOTED
-
-
-def _adaptive(world: World, judge_factory=None, **options) -> Outcome:
-    from controller.judge import Judge, JudgeConfig
-    from controller.ramp import AdaptiveRamp, RampConfig
-
-    thresholds = options.pop("thresholds", Thresholds(min_requests=50))
-    policy = Policy(
-        build_plan("adaptive", None, options.pop("bake", "2h")), thresholds, interval_s=30, period_s=60
-    )
-    run = ShiftRun(
-        CFG,
-        ShiftOptions(policy=policy, **options),
-        stages=world.stages,
-        deployments=world.deployments,
-        metrics=world.traffic,
-        alarms=world.alarms,
-        lock=StageLock(world.stages, "production", ttl_s=120, holder="ci-host:4242", clock=world.clock),
-        events=world.events,
-        clock=world.clock,
-        stop=world.clock.stop,
-        sleep=world.clock.sleep,
-        judge_factory=judge_factory or (lambda history: Judge(JudgeConfig(), history)),
-        ramp_factory=lambda: AdaptiveRamp(RampConfig()),
-        hook_runner=world._hook,
-    )
-    return run.run()
 
 
 def test_adaptive_promotes_a_healthy_candidate_once_the_judge_passes(world: World) -> None:

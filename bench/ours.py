@@ -1,0 +1,132 @@
+"""Ours in the benchmark: the controller's own rollout engine (controller/engine.py), one per run.
+
+The simulator calls `decide` once per 60 s period; each run's engine gets that period as a `Tick` at the
+period's end and its actions are read back: `SetShare` sets the run's canary share for the next period,
+`Promote` and `RollBack` end it. Nothing of the loop is re-implemented here: the judge, the ramp, the
+gates and the adaptive strategy are the ones `python -m controller shift --strategy adaptive` runs.
+
+Configured as a user of the benchmark's world would run it:
+- `--strategy adaptive` with the controller's judge and ramp defaults;
+- the absolute ceilings (`--max-5xx-rate`, `--max-p99-ms`) off: they are a user's SLO, not a detector, and a
+  5 % default ceiling would roll back identical releases of a service that errs at 5 %;
+- `metrics_lag_s = 0`: like every peer in the simulator, ours sees a period's metrics at its end (on
+  CloudWatch the controller reads a period one period later by default, and alarms have the same delay);
+- no time limit inside the simulated 30 minutes (`max_duration_s` None): the continuity table reports
+  releases still undecided at the horizon as not promoted, as it always has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bench.policies import Decision, Policy
+from bench.streams import PERIOD_S, Period
+from controller.domain import AlarmReading, BaselineHistory, PeriodSample, WindowStats
+from controller.engine import Begin, Engine, EngineSettings, Promote, RollBack, SetShare, Tick
+from controller.gates import Thresholds, builtin_gates
+from controller.judge import Judge, JudgeConfig
+from controller.ramp import AdaptiveRamp, RampConfig
+from controller.strategies import Adaptive
+from controller.strategies import Policy as RolloutPolicy
+from controller.strategy import Plan
+
+BENCH_THRESHOLDS = Thresholds(max_5xx_rate=1.0, max_p99_ms=None)
+NO_ALARMS = AlarmReading()
+
+
+def rollout_policy(max_duration_s: float | None = None) -> RolloutPolicy:
+    plan = Plan("adaptive", (), adaptive=True, max_duration_s=max_duration_s)
+    return RolloutPolicy(plan, BENCH_THRESHOLDS, interval_s=PERIOD_S, period_s=PERIOD_S)
+
+
+@dataclass
+class Ours(Policy):
+    """The judge plus the adaptive ramp, through the engine. With `use_history` each run's judge gets the
+    baseline history the simulator draws for it (what the controller reads from CloudWatch by default)."""
+
+    judge_config: JudgeConfig = field(default_factory=JudgeConfig)
+    ramp_config: RampConfig = field(default_factory=RampConfig)
+    trusted_ramp_config: RampConfig = field(default_factory=RampConfig.for_trusted_history)
+    name: str = "ours"
+    use_history: bool = True
+    max_duration_s: float | None = None
+    judge_class: type = Judge  # the judge each run's engine gets (a judge's constructor: config, history)
+    reads_history = True
+
+    @classmethod
+    def strict(cls) -> Ours:
+        """Ours with the fail test on the concurrent split alone (`--no-trust-baseline-history`)."""
+        return cls(JudgeConfig(history_fail=False))
+
+    def start(self, runs: int, requests_per_period: float | np.ndarray) -> None:
+        """`requests_per_period`: the traffic each run's engine is told at the start, one figure or one per
+        run (the scenario family's runs each have their own)."""
+        super().start(runs, requests_per_period)
+        self.requests_per_period = np.broadcast_to(np.asarray(requests_per_period, dtype=float), (runs,))
+        self._start_engines([None] * runs)
+
+    def _engine(self, history: BaselineHistory | None) -> Engine:
+        judge = self.judge_class(self.judge_config, history)
+        strategy = Adaptive(
+            rollout_policy(self.max_duration_s), AdaptiveRamp(self.ramp_config, self.trusted_ramp_config)
+        )
+        gates = builtin_gates(BENCH_THRESHOLDS, judge=True, adaptive=True)
+        return Engine(EngineSettings(PERIOD_S, metrics_lag_s=0.0), strategy, gates, judge)
+
+    def _start_engines(self, histories: list[BaselineHistory | None]) -> None:
+        self.engines = [self._engine(h) for h in histories]
+        self.judges = [engine.judge for engine in self.engines]
+        traffic = self.requests_per_period.tolist()
+        for run, engine in enumerate(self.engines):
+            self._apply(run, engine.step(Begin(0.0, None, traffic[run])))
+
+    def see_history(self, requests: np.ndarray, errors: np.ndarray) -> None:
+        """Totals per run, or per-minute series per run (2-D): the judge gets both."""
+        if not self.use_history:
+            return
+        histories: list[BaselineHistory | None] = []
+        for n, k in zip(np.asarray(requests).tolist(), np.asarray(errors).tolist(), strict=True):
+            if isinstance(n, list):
+                periods = tuple((int(a), int(b)) for a, b in zip(n, k, strict=True) if a)
+                histories.append(
+                    BaselineHistory(sum(a for a, _ in periods), sum(b for _, b in periods), periods)
+                )
+            else:
+                histories.append(BaselineHistory(int(n), int(k)))
+        self._start_engines(histories)
+
+    def _apply(self, run: int, actions: list) -> str | None:
+        outcome = None
+        for action in actions:
+            if isinstance(action, SetShare):
+                self.share[run] = action.percent / 100
+            elif isinstance(action, Promote):
+                outcome = "promote"
+            elif isinstance(action, RollBack):
+                outcome = "rollback"
+        return outcome
+
+    def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
+        rollback = np.zeros(idx.shape, dtype=bool)
+        promote = np.zeros(idx.shape, dtype=bool)
+        lat_c = np.where(np.isnan(period.canary_latency), -1.0, period.canary_latency).tolist()
+        lat_b = np.where(np.isnan(period.baseline_latency), -1.0, period.baseline_latency).tolist()
+        n_c, x_c = period.canary_requests.tolist(), period.canary_errors.tolist()
+        n_b, x_b = period.baseline_requests.tolist(), period.baseline_errors.tolist()
+        start = t * PERIOD_S
+        for i, run in enumerate(idx.tolist()):
+            sample = PeriodSample(
+                start,
+                WindowStats(n_c[i], x_c[i], 0, *(_ms(v) for v in lat_c[i])),
+                WindowStats(n_b[i], x_b[i], 0, *(_ms(v) for v in lat_b[i])),
+            )
+            outcome = self._apply(run, self.engines[run].step(Tick(start + PERIOD_S, (sample,), NO_ALARMS)))
+            rollback[i] = outcome == "rollback"
+            promote[i] = outcome == "promote"
+        return Decision(rollback, promote)
+
+
+def _ms(value: float) -> float | None:
+    return None if value < 0 else value

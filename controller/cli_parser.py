@@ -1,0 +1,226 @@
+"""The command line's grammar: every command, flag and its help (the `--help` users read)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from typing import NoReturn
+
+from controller import cli_lifecycle as lifecycle
+from controller.errors import UsageError
+from controller.gates import Thresholds
+from controller.strategy import PRESETS
+
+PROG = "python -m controller"
+CONSOLE_SCRIPT = "apigw-canary"  # [project.scripts] in pyproject.toml
+DEFAULT_INTERVAL = "60s"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError (one line, exit 2) instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _rate(text: str) -> float:
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a rate; write 0.01 or 1%") from None
+    if not math.isfinite(value) or not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside 0..1 (0%..100%)")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        # No data is not a pass: a watched step needs at least one canary request to judge.
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
+    return value
+
+
+def _prog() -> str:
+    """The name the user typed: the console script, or `python -m controller`."""
+    invoked = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return CONSOLE_SCRIPT if invoked == CONSOLE_SCRIPT else PROG
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{CONSOLE_SCRIPT} {version(CONSOLE_SCRIPT)}"
+    except PackageNotFoundError:  # a checkout on PYTHONPATH that was never pip-installed
+        return f"{CONSOLE_SCRIPT} (not installed: version unknown)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=_prog(), description="Progressive delivery for API Gateway + Lambda (blue/green slots)."
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="{status,shift,approve,abort,pause,resume,promote,rollback,undo,report,gates}",
+        parser_class=_Parser,
+    )
+
+    def common(p: argparse.ArgumentParser) -> None:
+        source = p.add_mutually_exclusive_group()
+        source.add_argument("--tf-dir", metavar="DIR", help="read `terraform output -json` here (default: .)")
+        source.add_argument(
+            "--outputs", metavar="FILE|-", help="a saved `terraform output -json`, or - for stdin"
+        )
+        p.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
+
+    common(sub.add_parser("status", help="show slots, canary, lock and alarm states"))
+    shift = sub.add_parser(
+        "shift", help="canary the candidate slot on production, step by step, then promote"
+    )
+    common(shift)
+    shift.add_argument("--strategy", help=f"preset: {', '.join(PRESETS)} (default canary10-5m)")
+    shift.add_argument("--steps", help="percents, increasing, ending at 100: e.g. 10,25,50,100")
+    shift.add_argument(
+        "--bake", help="how long each step is watched: 90s, 2m, 1h (default per strategy; 2m with --steps)"
+    )
+    shift.add_argument("--interval", default=DEFAULT_INTERVAL, help="time between gate checks (default 60s)")
+    shift.add_argument(
+        "--max-5xx-rate",
+        type=_rate,
+        default=Thresholds.max_5xx_rate,
+        metavar="R",
+        help="canary 5XX share allowed: 0.05 or 5%% (default 5%%)",
+    )
+    shift.add_argument(
+        "--max-p99-ms", type=_positive, default=None, metavar="N", help="canary p99 allowed (off by default)"
+    )
+    shift.add_argument(
+        "--min-requests",
+        type=_count,
+        default=Thresholds.min_requests,
+        metavar="N",
+        help="canary requests a step needs before it may pass (default 50)",
+    )
+    shift.add_argument(
+        "--max-5xx-ratio",
+        type=_positive,
+        default=Thresholds.max_5xx_ratio,
+        metavar="X",
+        help="canary 5XX rate allowed as a multiple of the baseline's (default 2)",
+    )
+    shift.add_argument(
+        "--max-p99-ratio",
+        type=_positive,
+        default=Thresholds.max_p99_ratio,
+        metavar="X",
+        help="canary p99 allowed as a multiple of the baseline's, plus 25 ms (default 1.5)",
+    )
+    shift.add_argument(
+        "--max-extension",
+        metavar="DURATION",
+        help="how long a finished bake waits for enough data before rolling back "
+        "(default: the bake again, at least 3 metric periods)",
+    )
+    shift.add_argument(
+        "--pre-traffic",
+        metavar="CMD|URL",
+        help="hook: before any production traffic moves (the canary is on at 0%%); failing rolls back",
+    )
+    shift.add_argument(
+        "--post-step", metavar="CMD|URL", help="hook: after each step passes; failing rolls back"
+    )
+    shift.add_argument(
+        "--hook-timeout", default="10m", metavar="DURATION", help="limit for each hook (default 10m)"
+    )
+    lifecycle.add_shift_flags(shift)
+    shift.add_argument(
+        "--on-interrupt",
+        choices=("rollback", "leave"),
+        default="rollback",
+        help="on SIGINT/SIGTERM: remove the canary (default) or leave it to resume later",
+    )
+    shift.add_argument(
+        "--no-judge",
+        action="store_true",
+        help="thresholds and alarms only: leave the statistical judge out of the gates",
+    )
+    shift.add_argument(
+        "--baseline-history",
+        default="24h",
+        metavar="DURATION",
+        help="how much of the live version's past traffic the judge reads to know its usual 5XX rate: "
+        "faster promotion (default 24h; 0 reads none)",
+    )
+    shift.add_argument(
+        "--trust-baseline-history",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the judge may also FAIL a canary against that history (default when there is one): fewer "
+        "failed requests and faster decisions; a baseline whose error rate rises during the rollout is "
+        "watched and discounted, but can still roll back a good release. --no-trust-baseline-history keeps "
+        "the fail test on the concurrent split alone, whose false-rollback rate holds whatever the "
+        "baseline does",
+    )
+    shift.add_argument(
+        "--gates",
+        metavar="FILE",
+        help="user gates (YAML or JSON): CloudWatch metrics, metric math or alarms judged every period "
+        "(docs/controller.md, examples/gates/); `gates validate FILE` checks one",
+    )
+    shift.add_argument(
+        "--gate-alarm",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an existing CloudWatch alarm that rolls the release back while in ALARM (repeatable)",
+    )
+    shift.add_argument("--dry-run", action="store_true", help="print the plan; change nothing")
+    lifecycle.add_commands(sub, common)
+    for name, text in (
+        ("promote", "make the canary's slot live now and remove the canary"),
+        ("rollback", "remove the canary: production serves the live slot 100%%"),
+    ):
+        one_shot = sub.add_parser(name, help=text)
+        common(one_shot)
+        lifecycle.add_notify_flags(one_shot)
+    report = sub.add_parser(
+        "report", help="draw a --json event log as a chart (.png), a page (.html) or Markdown (CI summary)"
+    )
+    report.add_argument("events", help="the event log (JSON lines from shift --json)")
+    report.add_argument("-o", "--output", help="FILE.png or FILE.html (Markdown: FILE.md, default stdout)")
+    report.add_argument(
+        "--format",
+        choices=("auto", "markdown"),
+        default="auto",
+        help="auto: by the output's suffix; markdown: for $GITHUB_STEP_SUMMARY",
+    )
+    gates = sub.add_parser("gates", help="check a gates file for `shift --gates`")
+    gates_sub = gates.add_subparsers(dest="gates_command", required=True, metavar="{validate}")
+    validate = gates_sub.add_parser(
+        "validate", help="print each gate, or one line per mistake (exit 2); needs no AWS access"
+    )
+    validate.add_argument("file", help="the gates file (YAML, or JSON when it ends in .json)")
+    validate.add_argument("--json", action="store_true", help="one JSON event on stdout")
+    return parser
+
+
+MAX_BASELINE_HISTORY_S = 14 * 24 * 3600.0  # one GetMetricData call, even at one-minute periods

@@ -1,0 +1,103 @@
+"""The post-promotion guard's test: is the promoted release's 5XX rate above the former version's?
+
+After a promotion there is no concurrent baseline any more: production serves the new release alone. The
+guard compares it with a fixed reference, the former live version's rate before the rollout (its CloudWatch
+history, or what it served during the rollout when no history was read). One-sample and anytime-valid: the
+test is read after every period and may stop at any of them, so its evidence is an e-process, not a p-value.
+
+    H0: p <= allowed, where allowed = max(ratio x upper(p0), upper(p0) + floor), capped at max_rate
+
+`upper(p0)` is a one-sided ~97.5 % upper bound of the reference rate (a short history is uncertain evidence,
+so it is widened, not trusted as exact). For each alternative q_k = allowed x m_k the likelihood ratio of the
+periods seen so far, prod (q/p)^x ((1-q)/(1-p))^(n-x), is a nonnegative supermartingale under H0 (its
+expectation per request is p q/a + (1-p)(1-q)/(1-a) <= 1 for every p <= a); their average is one too, and
+by Ville's inequality it reaches 1/alpha with probability at most alpha, however long the guard watches.
+
+Latency is a plain check: the guard window's p99 (request-weighted over its periods) above the former
+version's p99 x `p99_ratio` + 25 ms, once `min_requests` have been served, fails the release too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from controller.domain import WindowStats
+from controller.stats import combine
+
+ALTERNATIVES = (1.5, 2.0, 3.0, 5.0, 10.0)  # multiples of the allowed rate the mixture bets on
+P99_SLACK_MS = 25.0
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    alpha: float = 0.01  # the chance of undoing a release that is no worse than allowed
+    ratio: float = 2.0  # the new rate may be this multiple of the former one (the --max-5xx-ratio gate's)
+    floor: float = 0.001  # and at least this much above it (a former rate of 0 allows 0.1 %)
+    max_rate: float = 0.05  # never more than this (the --max-5xx-rate gate's)
+    p99_ratio: float | None = 1.5  # None: no latency check
+    min_requests: int = 50
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    failed: bool
+    reason: str
+    e_value: float
+    window: WindowStats
+
+
+def upper_rate(requests: int, errors: int) -> float | None:
+    """A ~97.5 % upper bound of a rate seen as `errors` in `requests` (Poisson approximation, +1 smoothed)."""
+    if requests <= 0:
+        return None
+    return min(1.0, (errors + 1 + 2.0 * math.sqrt(errors + 1)) / requests)
+
+
+class GuardTest:
+    def __init__(self, reference: WindowStats, settings: GuardSettings | None = None) -> None:
+        self.settings = s = settings or GuardSettings()
+        self.reference = reference
+        upper = upper_rate(reference.requests, reference.errors_5xx)
+        allowed = s.max_rate if upper is None else max(s.ratio * upper, upper + s.floor)
+        self.allowed = min(allowed, s.max_rate)
+        self._alternatives = tuple(min(self.allowed * m, 0.999) for m in ALTERNATIVES)
+        self._log_lr = [0.0] * len(self._alternatives)
+        self.periods: list[WindowStats] = []
+
+    @property
+    def e_value(self) -> float:
+        return sum(math.exp(min(v, 700.0)) for v in self._log_lr) / len(self._log_lr)
+
+    def observe(self, period: WindowStats) -> GuardResult:
+        """One settled period of the promoted release's traffic."""
+        a, n, x = self.allowed, period.requests, period.errors_5xx
+        if n > 0 and 0 < a < 1:
+            for k, q in enumerate(self._alternatives):
+                if q > a:
+                    self._log_lr[k] += x * math.log(q / a) + (n - x) * math.log((1 - q) / (1 - a))
+        self.periods.append(period)
+        window = combine(self.periods)
+        e_value, s = self.e_value, self.settings
+        rate = window.error_rate
+        shown = "no requests yet" if rate is None else f"5XX {rate:.2%} of {window.requests}"
+        if e_value >= 1 / s.alpha:
+            return GuardResult(
+                True,
+                f"5XX rate above the allowed {a:.2%} ({shown}; e-value {e_value:.0f} >= {1 / s.alpha:.0f})",
+                e_value,
+                window,
+            )
+        slow = self._slow(window)
+        if slow:
+            return GuardResult(True, slow, e_value, window)
+        return GuardResult(False, f"{shown}, allowed {a:.2%}, e-value {e_value:.2f}", e_value, window)
+
+    def _slow(self, window: WindowStats) -> str:
+        s, ref = self.settings, self.reference.p99_ms
+        if s.p99_ratio is None or ref is None or window.p99_ms is None or window.requests < s.min_requests:
+            return ""
+        limit = ref * s.p99_ratio + P99_SLACK_MS
+        if window.p99_ms > limit:
+            return f"p99 {window.p99_ms:.0f} ms above {limit:.0f} ms (the former version's {ref:.0f} ms)"
+        return ""

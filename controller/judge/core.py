@@ -1,0 +1,323 @@
+"""The Judge: accumulates evidence period by period and answers CONTINUE, PASS or FAIL.
+
+The split, count and history tests are described in the package docstring (controller/judge/__init__.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+from controller.domain import (
+    Alternative,
+    BaselineHistory,
+    Evidence,
+    HistoryEvidence,
+    Judgement,
+    Verdict,
+    WindowStats,
+)
+from controller.judge.config import COUNT_RATIOS, COUNT_SHARE, COUNT_WEIGHTS, JudgeConfig
+from controller.judge.emath import log_mix, log_ratio_factor, rate_bound
+from controller.judge.history import HistoryTests
+from controller.judge.latency import LatencyState
+
+
+class Judge:
+    """Accumulates evidence period by period; see the module docstring for the tests it runs."""
+
+    def __init__(self, config: JudgeConfig | None = None, history: BaselineHistory | None = None) -> None:
+        self.config = config or JudgeConfig()
+        c = self.config
+        usable = history is not None and history.requests >= c.history_min_requests and c.history_weight > 0
+        self.history = HistoryTests(c, history) if usable and history is not None else None
+        self._history_weight = c.history_weight if self.history else 0.0
+        spent = c.history_bound_share if self.history else 0.0
+        self._history_fail_weight = self._history_weight if c.history_fail else 0.0
+        self.fail_threshold = 1 / (c.alpha * (1 - (spent if c.history_fail else 0.0)))
+        self.pass_threshold = 1 / (c.beta * (1 - spent))
+        self.periods = 0
+        self.canary_requests = 0
+        self.canary_errors = 0
+        self.canary_errors_4xx = 0
+        self.baseline_requests = 0
+        self.baseline_errors = 0
+        self.baseline_errors_4xx = 0
+        self._log_fail = [0.0] * len(self.config.alternatives)
+        self._log_margin = 0.0
+        self._log_pass = 0.0
+        self._psi_pass = 1 + self.config.regression_relative
+        self._log_count = [0.0] * len(COUNT_RATIOS)
+        self._count_rate = self._regression_rate(0, 0)
+        self._latency = LatencyState()
+        self._final: Judgement | None = None
+
+    @property
+    def uses_history(self) -> bool:
+        """Whether the judge uses the baseline history (given one of at least history_min_requests)."""
+        return self.history is not None
+
+    @property
+    def trusts_history(self) -> bool:
+        """Whether the fail test uses the baseline history (history_fail, and a history long enough)."""
+        return self._history_fail_weight > 0
+
+    # -- evidence -----------------------------------------------------------------------------------------
+
+    def _null_ratio(self) -> float:
+        """psi0 for the coming period, from baseline data seen before it (predictable, so still valid)."""
+        c = self.config
+        if c.tolerance_absolute == 0:
+            return 1 + c.tolerance_relative
+        low = rate_bound(self.baseline_errors, self.baseline_requests, -2.0)
+        if not low or math.isnan(low):
+            return math.inf
+        return 1 + c.tolerance_relative + c.tolerance_absolute / low
+
+    def _pass_ratio(self) -> float:
+        """psi_pass for the coming period, from baseline data seen before it."""
+        c = self.config
+        rate = rate_bound(self.baseline_errors, self.baseline_requests, c.margin_sds)
+        if math.isnan(rate):
+            return 1 + c.regression_relative
+        return 1 + max(c.regression_relative, c.regression_absolute / rate)
+
+    def _regression_rate(self, errors: int, requests: int) -> float:
+        """q: the lowest canary rate that is a regression, from a low estimate of the baseline rate."""
+        c = self.config
+        low = rate_bound(errors, requests, -2.0)
+        low = 0.0 if math.isnan(low) else low
+        return low + max(low * c.regression_relative, c.regression_absolute)
+
+    @property
+    def fail_split_e_value(self) -> float:
+        """The split test's evidence against "canary no worse than tolerance"."""
+        logs = [*self._log_fail, self._log_margin]
+        weights = [*self.config.weights, self.config.margin_weight]
+        return math.exp(min(log_mix(weights, logs), 700.0))
+
+    @property
+    def fail_history_e_value(self) -> float | None:
+        """The history test's evidence against "canary no worse than tolerance" (None without history)."""
+        if self.history is None:
+            return None
+        return math.exp(min(self.history.log_fail_e_value, 700.0))
+
+    @property
+    def fail_e_value(self) -> float:
+        """Evidence against "canary no worse than tolerance" from both fail tests; FAIL at fail_threshold."""
+        h = self._history_fail_weight
+        return (1 - h) * self.fail_split_e_value + h * (self.fail_history_e_value or 0.0)
+
+    @property
+    def pass_split_e_value(self) -> float:
+        """The split test's evidence against "canary is a regression worth catching"."""
+        return math.exp(max(min(self._log_pass, 700.0), -700.0))
+
+    @property
+    def pass_count_e_value(self) -> float:
+        """The count test's evidence against "canary rate >= q" (0 once every alternative is refuted)."""
+        total = sum(
+            w * math.exp(min(lc, 700.0)) for w, lc in zip(COUNT_WEIGHTS, self._log_count, strict=True)
+        )
+        return min(total, math.exp(700.0))
+
+    @property
+    def pass_history_e_value(self) -> float | None:
+        """The history count test's evidence against "canary is a regression" (None without history)."""
+        if self.history is None:
+            return None
+        return math.exp(max(min(self.history.log_pass_e_value, 700.0), -700.0))
+
+    @property
+    def pass_e_value(self) -> float:
+        """Evidence against "canary is a regression worth catching" from all pass tests; PASS at
+        pass_threshold."""
+        h = self._history_weight
+        concurrent = (1 - COUNT_SHARE) * self.pass_split_e_value + COUNT_SHARE * self.pass_count_e_value
+        return (1 - h) * concurrent + h * (self.pass_history_e_value or 0.0)
+
+    def _update_errors(self, canary: WindowStats, baseline: WindowStats) -> None:
+        psi0 = self._null_ratio()
+        psi_pass = self._pass_ratio()
+        self._psi_pass = psi_pass
+        x = min(canary.errors_5xx, canary.requests)
+        y = min(baseline.errors_5xx, baseline.requests)
+        self._update_count(canary.requests, x, baseline.requests, y)
+        if self.history is not None:
+            self.history.observe(canary.requests, x, baseline.requests, y)
+        if canary.requests == 0 or baseline.requests == 0 or x + y == 0:
+            return  # no split to read: the period says nothing about the ratio
+        w = canary.requests / (canary.requests + baseline.requests)
+        if math.isfinite(psi0):
+            for k, multiple in enumerate(self.config.alternatives):
+                self._log_fail[k] += log_ratio_factor(x, x + y, w, psi0 * multiple, psi0)
+            # The margin moves with the baseline estimate, but only between periods: still a fixed bet.
+            self._log_margin += log_ratio_factor(x, x + y, w, max(psi_pass, psi0 * 1.1), psi0)
+        self._log_pass += log_ratio_factor(x, x + y, w, 1.0, psi_pass)
+
+    def _update_count(self, n: int, k: int, baseline_n: int, baseline_k: int) -> None:
+        """Bet on the canary's own errors; q comes from the baseline before this period (predictable)."""
+        q = self._regression_rate(self.baseline_errors - baseline_k, self.baseline_requests - baseline_n)
+        self._count_rate = q
+        if n == 0 or q >= 1:
+            return  # no canary requests, or no canary rate is a regression: nothing to bet on
+        for j, r in enumerate(COUNT_RATIOS):
+            if r == 0:
+                self._log_count[j] = -math.inf if k else self._log_count[j] - n * math.log1p(-q)
+            else:
+                self._log_count[j] += k * math.log(r) + (n - k) * (math.log1p(-r * q) - math.log1p(-q))
+
+    # -- verdict ------------------------------------------------------------------------------------------
+
+    def observe(self, canary: WindowStats, baseline: WindowStats) -> Judgement:
+        """Add one metric period of both versions and judge everything seen so far."""
+        if self._final is not None:
+            return self._final
+        self.periods += 1
+        self.canary_requests += canary.requests
+        self.canary_errors += min(canary.errors_5xx, canary.requests)
+        self.canary_errors_4xx += canary.errors_4xx
+        self.baseline_requests += baseline.requests
+        self.baseline_errors += min(baseline.errors_5xx, baseline.requests)
+        self.baseline_errors_4xx += baseline.errors_4xx
+        self._update_errors(canary, baseline)
+        self._latency.observe(self.config, canary, baseline)
+        judgement = self._judge()
+        if judgement.verdict is not Verdict.CONTINUE:
+            self._final = judgement
+        return judgement
+
+    def _rates(self) -> tuple[float | None, float | None]:
+        canary = self.canary_errors / self.canary_requests if self.canary_requests else None
+        base = self.baseline_errors / self.baseline_requests if self.baseline_requests else None
+        return canary, base
+
+    def _alternatives(self) -> tuple[Alternative, ...]:
+        """Each regression the fail test bets on (ratio as a multiple of psi0) and its log-likelihood ratio
+        against "no worse". With a trusted history, the history test's (multiples of its null rate), which
+        is the one that decides."""
+        if self.history is not None and self.trusts_history:
+            hist = self.history
+            ratios = [*self.config.alternatives, hist.margin_multiple]
+            logs = [*hist.log_fail, hist.log_margin]
+            return tuple(Alternative(m, lf) for m, lf in zip(ratios, logs, strict=True))
+        out = [Alternative(m, lf) for m, lf in zip(self.config.alternatives, self._log_fail, strict=True)]
+        psi0 = self._null_ratio()
+        if self.config.margin_weight > 0 and math.isfinite(psi0):
+            out.append(Alternative(max(self._psi_pass / psi0, 1.1), self._log_margin))
+        return tuple(out)
+
+    def evidence(self) -> Evidence:
+        """Everything the verdict rests on."""
+        return Evidence(
+            periods=self.periods,
+            canary_requests=self.canary_requests,
+            canary_errors_5xx=self.canary_errors,
+            canary_errors_4xx=self.canary_errors_4xx,
+            baseline_requests=self.baseline_requests,
+            baseline_errors_5xx=self.baseline_errors,
+            baseline_errors_4xx=self.baseline_errors_4xx,
+            fail_e_value=self.fail_e_value,
+            fail_threshold=self.fail_threshold,
+            pass_e_value=self.pass_e_value,
+            pass_threshold=self.pass_threshold,
+            pass_margin_ratio=self._psi_pass,
+            null_ratio=self._null_ratio() if not self._history_fail_weight else self._history_null_ratio(),
+            baseline_rate_estimate=self._baseline_estimate(),
+            alternatives=self._alternatives(),
+            latency=self._latency.evidence(),
+            history=None if self.history is None else self._history_evidence(),
+            components=tuple(
+                (name, value)
+                for name, value in (
+                    ("fail_split", self.fail_split_e_value),
+                    ("fail_history", self.fail_history_e_value),
+                    ("pass_split", self.pass_split_e_value),
+                    ("pass_count", self.pass_count_e_value),
+                    ("pass_history", self.pass_history_e_value),
+                    ("pass_count_rate", self._count_rate),
+                )
+                if value is not None
+            ),
+        )
+
+    def _baseline_estimate(self) -> float:
+        """The baseline's error rate for sizing decisions (the ramp): history-informed when available."""
+        if self.history is not None:
+            return self.history.current_estimate()
+        return (self.baseline_errors + 0.5) / max(self.baseline_requests, 1)
+
+    def _history_null_ratio(self) -> float:
+        assert self.history is not None
+        return self.history.null_rate / max(self._baseline_estimate(), 1e-12)
+
+    def _history_evidence(self) -> HistoryEvidence:
+        assert self.history is not None
+        hist = self.history
+        return HistoryEvidence(
+            requests=hist.history.requests,
+            errors_5xx=hist.history.errors_5xx,
+            error_rate=hist.rate,
+            rate_low=hist.low,
+            rate_high=hist.high,
+            null_rate=hist.null_rate,
+            regression_rate=hist.regression_rate,
+            weight=self._history_weight,
+            fail=self.trusts_history,
+            drift_rise_e_value=math.exp(min(hist.log_rise_e_value, 700.0)),
+            drift_fall_e_value=math.exp(min(hist.log_fall_e_value, 700.0)),
+            canary_errors_5xx=hist.canary_errors,
+            null_expected_errors=hist.null_expected_errors,
+        )
+
+    def _judge(self) -> Judgement:
+        c = self.config
+        ev = self.evidence()
+        canary_rate, base_rate = self._rates()
+        rates = f"canary 5XX {_pct(canary_rate)} of {self.canary_requests} vs baseline {_pct(base_rate)}"
+        if ev.fail_e_value >= self.fail_threshold:
+            return Judgement(
+                Verdict.FAIL,
+                f"{rates}: evidence {ev.fail_e_value:.0f} against 'no worse' reached "
+                f"{self.fail_threshold:.0f} (false-rollback rate {c.alpha:g}).",
+                ev,
+            )
+        lat = self._latency
+        if lat.streak >= c.latency_breach_periods:
+            worst = lat.worst_breach()
+            assert worst is not None
+            return Judgement(
+                Verdict.FAIL,
+                f"canary {worst.name} {worst.canary_ms:.0f} ms above the {worst.limit_ms:.0f} ms limit "
+                f"(baseline {worst.baseline_ms:.0f} ms) for {lat.streak} periods in a row.",
+                ev,
+            )
+        missing = []
+        regression = f"{self._psi_pass:.2g}x worse or at {_pct(self._count_rate)} 5XX"
+        if self.history is not None:
+            regression = (
+                f"at {_pct(self.history.regression_rate)} 5XX or worse (baseline history "
+                f"{_pct(self.history.rate)} of {self.history.history.requests})"
+            )
+        if ev.pass_e_value < self.pass_threshold:
+            missing.append(
+                f"evidence {ev.pass_e_value:.1f}/{self.pass_threshold:.0f} that it is not {regression}"
+            )
+        if self.periods < c.min_periods:
+            missing.append(f"{self.periods}/{c.min_periods} periods")
+        if self.canary_requests < c.min_canary_requests:
+            missing.append(f"{self.canary_requests}/{c.min_canary_requests} canary requests")
+        if lat.clean_periods == 0 or lat.last_judged_clean is not True:
+            missing.append("a clean latency period" if lat.streak == 0 else "latency back under its limit")
+        if not missing:
+            return Judgement(
+                Verdict.PASS,
+                f"{rates}: evidence {ev.pass_e_value:.0f} that it is not {regression} "
+                f"(missed-regression rate {c.beta:g}), latency within limits.",
+                ev,
+            )
+        return Judgement(Verdict.CONTINUE, f"{rates}; still needs " + ", ".join(missing) + ".", ev)
+
+
+def _pct(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate:.2%}"

@@ -1,0 +1,175 @@
+"""One-sample tests of the canary's own errors against the baseline's rate known from its history.
+
+See "Baseline history" in docs/judge.md and the package docstring.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+from controller.domain import BaselineHistory
+from controller.judge.config import JudgeConfig
+from controller.judge.emath import log_mix, poisson_bound
+
+# The share of alpha (and beta) spent on the history's confidence bound when history is used: the bound
+# misses the true baseline rate with probability alpha * history_bound_share, the e-processes get the rest.
+# Pseudo-errors the history lends the running estimate of the current baseline rate: enough to keep one
+# quiet period from moving it, few enough that a baseline whose rate really moved takes over in a period
+# or two of traffic.
+HISTORY_PRIOR_ERRORS = 10.0
+# How far outside its own confidence bounds the concurrent baseline must be before it, not the history,
+# sets the rates the history tests are pinned to (the baseline's rate moved since the history).
+DRIFT_SDS = 3.0
+# The drift watch: e-processes on the concurrent baseline's own counts for "its rate has left the history's
+# bound", mixed evenly over these multiples of the upper bound (rises) and of the lower bound (falls). They
+# discount the history tests and keep the trusting ramp's share narrow (controller/ramp.py) while they are
+# above 1.
+DRIFT_RISES: tuple[float, ...] = (1.1, 1.2, 1.35, 1.5, 2.0, 3.0)
+DRIFT_FALLS: tuple[float, ...] = (0.9, 0.8, 0.65, 0.5)
+# The fail test's drift discount is the concurrent baseline's likelihood ratio for its own rate against the
+# history's upper bound, raised to this power times the canary/baseline request ratio. At 1 the discount
+# only matches the canary's evidence on average, and their difference wanders like a random walk that a
+# long rollout eventually carries over the threshold; 2 gives that difference a downward drift (measured in
+# tests/unit/test_judge.py, good releases under a 30 % rise: 4.5 % rolled back with it, 9 % without).
+DRIFT_FAIL_POWER = 2.0
+# The history count test's bets, as multiples of r* = (history rate) / q: a canary like the baseline sits
+# at r*, so most of the weight goes there; the rest covers a spotless canary and a slightly worse one.
+HISTORY_COUNT_MULTIPLES: tuple[float, ...] = (0.0, 0.5, 1.0, 1.2)
+HISTORY_COUNT_WEIGHTS: tuple[float, ...] = (0.05, 0.1, 0.7, 0.15)
+
+
+class HistoryTests:
+    """One-sample tests of the canary's own errors against the baseline's rate known from its history.
+
+    See "Baseline history" in the module docstring. `null_rate` and `regression_rate` are what the fail and
+    the pass test are pinned to for the coming period: the history's confidence bounds, moved to the
+    concurrent baseline's own bounds when it has drifted past them (predictable: earlier periods only).
+    """
+
+    def __init__(self, config: JudgeConfig, history: BaselineHistory) -> None:
+        c = config
+        self.config = config
+        self.history = history
+        self.rate = history.errors_5xx / history.requests
+        z_fail = NormalDist().inv_cdf(1 - c.alpha * c.history_bound_share)
+        z_pass = NormalDist().inv_cdf(1 - c.beta * c.history_bound_share)
+        self.high = poisson_bound(history.errors_5xx, history.requests, z_fail)
+        self.low = poisson_bound(history.errors_5xx, history.requests, -z_pass)
+        # The running estimate of the current baseline rate starts at the history's rate, with the weight
+        # of HISTORY_PRIOR_ERRORS errors (a clean history lends its upper bound instead of zero).
+        prior_rate = self.rate if history.errors_5xx else self.high
+        self.prior_requests = HISTORY_PRIOR_ERRORS / prior_rate
+        self.prior_errors = HISTORY_PRIOR_ERRORS
+        self.log_fail = [0.0] * len(c.alternatives)
+        self.log_margin = 0.0
+        self.log_count = [0.0] * len(HISTORY_COUNT_MULTIPLES)
+        self.canary_requests = 0
+        self.canary_errors = 0
+        self.null_expected_errors = 0.0
+        self.baseline_requests = 0
+        self.baseline_errors = 0
+        self.null_rate = self.high
+        self.regression_rate = self._regression(self.low)
+        self.log_rises = [0.0] * len(DRIFT_RISES)
+        self.log_falls = [0.0] * len(DRIFT_FALLS)
+        r_star = min(0.95, self.rate / self.regression_rate) if self.regression_rate > 0 else 0.0
+        self.count_ratios = tuple(min(0.97, m * r_star) for m in HISTORY_COUNT_MULTIPLES)
+
+    def _regression(self, base: float) -> float:
+        c = self.config
+        return base + max(base * c.regression_relative, c.regression_absolute)
+
+    def current_estimate(self) -> float:
+        """The baseline's current rate: concurrent counts plus the history's pseudo-counts."""
+        return (self.baseline_errors + self.prior_errors) / (self.baseline_requests + self.prior_requests)
+
+    def _prepare(self) -> None:
+        """Fix the coming period's null and regression rates from the baseline seen before it.
+
+        The history's bounds hold unless the baseline's rate has moved since; the concurrent baseline's
+        own bounds (DRIFT_SDS wide, so noise rarely crosses them) take over once it shows that it has.
+        """
+        c = self.config
+        now_low = poisson_bound(self.baseline_errors, self.baseline_requests, -DRIFT_SDS)
+        now_high = poisson_bound(self.baseline_errors, self.baseline_requests, DRIFT_SDS)
+        high = max(self.high, 0.0 if math.isnan(now_low) else now_low)
+        low = min(self.low, math.inf if math.isnan(now_high) else now_high)
+        self.null_rate = high * (1 + c.tolerance_relative) + c.tolerance_absolute
+        self.regression_rate = self._regression(low)
+
+    @property
+    def margin_multiple(self) -> float:
+        return max(self.regression_rate / self.null_rate, 1.1) if self.null_rate > 0 else 1.1
+
+    @property
+    def log_rise_e_value(self) -> float:
+        """log of the concurrent baseline's evidence that its rate rose above the history's upper bound."""
+        return log_mix([1 / len(DRIFT_RISES)] * len(DRIFT_RISES), self.log_rises)
+
+    @property
+    def log_fall_e_value(self) -> float:
+        """log of the concurrent baseline's evidence that its rate fell below the history's lower bound."""
+        return log_mix([1 / len(DRIFT_FALLS)] * len(DRIFT_FALLS), self.log_falls)
+
+    def _canary_to_baseline(self) -> float:
+        """How much more traffic the canary has had than the baseline (at least 1): a discount read from
+        the baseline is scaled by it, or a large canary share would outrun the evidence that voids it."""
+        return max(1.0, self.canary_requests / self.baseline_requests) if self.baseline_requests else 1.0
+
+    def _fail_discount(self) -> float:
+        """log of the fail test's drift discount: the concurrent baseline's likelihood ratio at its own rate
+        against the history's upper bound (0 while it is under the bound), see DRIFT_FAIL_POWER."""
+        n, k = self.baseline_requests, self.baseline_errors
+        if n == 0 or self.high <= 0 or k / n <= self.high:
+            return 0.0
+        rate = k / n
+        log_lr = k * math.log(rate / self.high) - (rate - self.high) * n
+        return DRIFT_FAIL_POWER * max(0.0, log_lr) * self._canary_to_baseline()
+
+    def _pass_discount(self) -> float:
+        """log of the pass test's drift discount: the drift watch's evidence of a fall (a baseline better
+        than its history would let a canary pass that is worse than today's baseline)."""
+        return max(0.0, self.log_fall_e_value) * self._canary_to_baseline()
+
+    def observe(self, n: int, k: int, baseline_n: int, baseline_k: int) -> None:
+        """One period: pin its rates on the baseline seen before it, count the baseline (the drift
+        discounts read it), then bet on the canary's counts (n requests, k 5XX errors)."""
+        self._prepare()
+        self.baseline_requests += baseline_n
+        self.baseline_errors += baseline_k
+        self.canary_requests += n
+        for j, m in enumerate(DRIFT_RISES):
+            self.log_rises[j] += baseline_k * math.log(m) - (m - 1) * self.high * baseline_n
+        for j, m in enumerate(DRIFT_FALLS):
+            self.log_falls[j] += baseline_k * math.log(m) - (m - 1) * self.low * baseline_n
+        if n == 0:
+            return
+        p0 = self.null_rate
+        if p0 < 1:
+            self.canary_errors += k
+            self.null_expected_errors += p0 * n
+            for j, m in enumerate(self.config.alternatives):
+                self.log_fail[j] += k * math.log(m) - (m - 1) * p0 * n
+            m = self.margin_multiple
+            self.log_margin += k * math.log(m) - (m - 1) * p0 * n
+        q = self.regression_rate
+        if q >= 1:
+            return
+        for j, r in enumerate(self.count_ratios):
+            if self.log_count[j] == -math.inf:
+                continue
+            if r == 0:
+                self.log_count[j] = -math.inf if k else self.log_count[j] + n * q
+            else:
+                self.log_count[j] += k * math.log(r) + (1 - r) * q * n
+
+    @property
+    def log_fail_e_value(self) -> float:
+        c = self.config
+        raw = log_mix([*c.history_weights, c.history_margin_weight], [*self.log_fail, self.log_margin])
+        return raw - self._fail_discount()
+
+    @property
+    def log_pass_e_value(self) -> float:
+        return log_mix(HISTORY_COUNT_WEIGHTS, self.log_count) - self._pass_discount()

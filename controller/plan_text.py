@@ -1,0 +1,89 @@
+"""The dry run's plan, in words: what `shift` would do, with nothing changed."""
+
+from __future__ import annotations
+
+from controller.aws.stage import StageState
+from controller.config import ControllerConfig
+from controller.event_types import PlanShown
+from controller.shift_options import ShiftOptions
+from controller.traffic import Slots
+
+
+def plan_lines(
+    cfg: ControllerConfig,
+    options: ShiftOptions,
+    slots: Slots,
+    production: StageState,
+    alarm_states: dict[str, str],
+) -> list[str]:
+    plan, t = options.policy.plan, options.policy.thresholds
+    live_v = cfg.slot(slots.live).version_label
+    cand_v = cfg.slot(slots.candidate).version_label
+    canary = production.canary
+    start = plan.first_step_at_or_above(canary.percent) if canary is not None else 0
+    lines = [
+        f"Plan (dry run, nothing changed) for {cfg.api_name} stage {cfg.production_stage}:",
+        f"  live slot {slots.live} {live_v} (deployment {slots.live_deployment})",
+        f"  candidate {slots.candidate} {cand_v} "
+        + (
+            f"(the canary's deployment {slots.candidate_deployment})"
+            if canary is not None
+            else f"(a new deployment: a snapshot of the API definition {cfg.staging_stage} serves, "
+            f"deployment {slots.candidate_deployment} now)"
+        ),
+    ]
+    if canary is not None:
+        lines.append(f"  resume: canary already at {canary.percent:g}%, continuing from step {start + 1}")
+    for index, step in enumerate(plan.steps[start:], start=start + 1):
+        lines.append(f"  step {index}/{len(plan.steps)}: {step.percent:g}% for {step.bake_s:g}s")
+    if plan.adaptive:
+        lines.append(
+            "  adaptive: the ramp sizes the share after each judged metric period; the judge's PASS "
+            f"promotes, its FAIL rolls back; undecided after {plan.max_duration_s:g}s rolls back"
+        )
+    lines += [
+        f"  then promote: production -> {slots.candidate}; staging -> {slots.live}",
+        f"  ticks every {options.policy.interval_s:g}s; metric period {cfg.metrics.period_seconds}s",
+        f"  built-in thresholds: canary 5xx <= {t.max_5xx_rate:.1%}"
+        + ("" if plan.adaptive else f" and <= {t.max_5xx_ratio:g}x baseline")
+        + (f"; p99 <= {t.max_p99_ms:g} ms" if t.max_p99_ms else "")
+        + ("" if plan.adaptive else f"; p99 <= {t.max_p99_ratio:g}x baseline + {t.p99_slack_ms:g} ms")
+        + ("" if plan.adaptive else f"; >= {t.min_requests} requests per step"),
+        "  alarms: " + (", ".join(f"{n} ({s})" for n, s in alarm_states.items()) or "none configured"),
+    ]
+    for gate in options.user_gates:
+        lines.append(f"  gate {gate.describe()}")
+    if options.judge:
+        lines.append("  statistical judge: on (a FAIL verdict rolls back)")
+        window = options.baseline_history_s
+        if window > 0:
+            use = (
+                "trusted by the fail test too, while today's baseline agrees with it"
+                if options.trust_history
+                else "for the pass test and the ramp only (--no-trust-baseline-history)"
+            )
+            lines.append(f"  baseline history: the live version's last {window / 3600:g} h, {use}")
+        else:
+            lines.append("  baseline history: none (--baseline-history 0)")
+    for hook, command in options.hooks.items():
+        lines.append(f"  {hook} hook: {command}")
+    return lines
+
+
+def plan_event(
+    cfg: ControllerConfig,
+    options: ShiftOptions,
+    slots: Slots,
+    production: StageState,
+    alarm_states: dict[str, str],
+) -> PlanShown:
+    """The dry run's one event: the plan in words and in numbers."""
+    steps = options.policy.plan.steps
+    return PlanShown(
+        lines=tuple(plan_lines(cfg, options, slots, production, alarm_states)),
+        live_slot=slots.live,
+        candidate_slot=slots.candidate,
+        steps=tuple(s.percent for s in steps),
+        bakes_s=tuple(s.bake_s for s in steps),
+        alarms=alarm_states,
+    )

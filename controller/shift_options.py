@@ -1,0 +1,60 @@
+"""What one `shift` was asked to do, validated by `cli` before any AWS call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from controller.engine_io import (
+    CONFIRM_PROMOTION,
+    CONFIRM_ROLLOUT,
+    ON_ROLLBACK,
+    POST_PROMOTION,
+    POST_STEP,
+    PRE_TRAFFIC,
+)
+from controller.hooks import DEFAULT_HOOK_TIMEOUT_S, DEFAULT_WEBHOOK_RETRIES
+from controller.strategies import Policy
+from controller.user_gates import UserGate
+
+# The judge's baseline history: a day covers the daily cycle of most services and is one cheap
+# GetMetricData (4 series x 1,440 one-minute sums).
+DEFAULT_BASELINE_HISTORY_S = 24 * 3600.0
+DEFAULT_APPROVAL_TIMEOUT_S = 3600.0  # an hour: a person sees the notification and answers, else roll back
+DEFAULT_GUARD_S = 600.0  # `--guard` without a length: ten minutes, ten one-minute CloudWatch periods
+
+
+@dataclass(frozen=True)
+class ShiftOptions:
+    policy: Policy
+    pre_traffic: str | None = None
+    post_step: str | None = None
+    confirm_rollout: str | None = None  # each hook point: a shell command or an http(s) webhook
+    confirm_promotion: str | None = None
+    post_promotion: str | None = None
+    on_rollback: str | None = None
+    hook_retries: int = DEFAULT_WEBHOOK_RETRIES  # a webhook's retries after the first attempt
+    approval: bool = False  # --approval before-promotion: hold at the last step until `approve`
+    approval_timeout_s: float = DEFAULT_APPROVAL_TIMEOUT_S
+    guard_s: float = 0.0  # --guard: judge the promoted release this long; undo it on a regression
+    on_interrupt: str = "rollback"  # or "leave"
+    dry_run: bool = False
+    hook_timeout_s: float = DEFAULT_HOOK_TIMEOUT_S
+    metrics_lag_s: float | None = None  # None: one metric period (CloudWatch publishes with a delay)
+    baseline_history_s: float = DEFAULT_BASELINE_HISTORY_S  # 0: give the judge no history
+    trust_history: bool = True  # the judge's fail test may use the history (JudgeConfig.history_fail)
+    judge: bool = True  # the statistical judge is one of the gates
+    user_gates: tuple[UserGate, ...] = ()  # a gates file's gates (placeholders not yet filled)
+    gate_alarms: tuple[str, ...] = ()  # --gate-alarm: more alarms that roll back while in ALARM
+
+    @property
+    def hooks(self) -> dict[str, str]:
+        """The configured hook points and their commands."""
+        configured = {
+            CONFIRM_ROLLOUT: self.confirm_rollout,
+            PRE_TRAFFIC: self.pre_traffic,
+            POST_STEP: self.post_step,
+            CONFIRM_PROMOTION: self.confirm_promotion,
+            POST_PROMOTION: self.post_promotion,
+            ON_ROLLBACK: self.on_rollback,
+        }
+        return {name: command for name, command in configured.items() if command}

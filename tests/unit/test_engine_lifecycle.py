@@ -1,0 +1,198 @@
+"""The engine's lifecycle around the steps, with a fake clock: every hook point in order, the approval hold,
+pause and resume, abort, and the post-promotion guard that undoes a release."""
+
+from __future__ import annotations
+
+from test_engine import POLICY, T0, kinds, period
+
+from controller import lifecycle_events as lev
+from controller.domain import Outcome, PeriodSample, WindowStats
+from controller.engine import (
+    ABORT,
+    APPROVE,
+    HOOK_POINTS,
+    PAUSE,
+    RESUME,
+    Begin,
+    Emit,
+    Engine,
+    EngineSettings,
+    Hold,
+    HookFinished,
+    Prepare,
+    Prepared,
+    Promote,
+    RollBack,
+    RunHook,
+    SetShare,
+    Tick,
+    Undo,
+    UserRequest,
+    Wait,
+)
+from controller.gates import builtin_gates
+from controller.guard import GuardTest
+from controller.strategies import FixedSteps
+
+
+def engine(hooks=(), **settings) -> Engine:
+    gates = builtin_gates(POLICY.thresholds, judge=False, adaptive=False)
+    config = EngineSettings(60, 0.0, frozenset(hooks), prepare=True, tick_s=30, **settings)
+    return Engine(config, FixedSteps(POLICY), gates)
+
+
+def to_last_step(e: Engine, at: float = T0) -> list:
+    """Begin, prepare, and pass the 10 % step: the engine is at its 100 % decision."""
+    e.step(Begin(at))
+    e.step(Prepared(at))
+    return e.step(Tick(at + 120, (period(at), period(at + 60))))
+
+
+def events_of(actions: list, cls: type) -> list:
+    return [a.event for a in actions if isinstance(a, Emit) and isinstance(a.event, cls)]
+
+
+def live(start: float, requests: int = 1000, errors: int = 0) -> PeriodSample:
+    """A period after the promotion: production serves the new release alone (no canary)."""
+    return PeriodSample(start, WindowStats(0, 0), WindowStats(requests, errors, p99_ms=40))
+
+
+def test_every_hook_point_fires_once_in_the_documented_order_on_a_promoted_run() -> None:
+    e = engine(HOOK_POINTS)
+    ran: list[str] = []
+
+    def feed(actions: list, at: float) -> list:
+        while actions and isinstance(actions[-1], RunHook | Prepare):
+            last = actions[-1]
+            if isinstance(last, Prepare):
+                actions = e.step(Prepared(at))
+                continue
+            ran.append(last.hook)
+            actions = e.step(HookFinished(at, last.hook, ok=True))
+        return actions
+
+    feed(e.step(Begin(T0)), T0)
+    feed(e.step(Tick(T0 + 120, (period(T0), period(T0 + 60)))), T0 + 120)
+    feed(e.step(Tick(T0 + 150, ())), T0 + 150)
+    assert ran == ["confirm-rollout", "pre-traffic", "post-step", "post-step", "confirm-promotion",
+                   "post-promotion"]  # fmt: skip
+    assert e.done and e.outcome is Outcome.PROMOTED
+
+
+def test_a_failing_confirm_rollout_hook_stops_before_anything_changes() -> None:
+    e = engine({"confirm-rollout", "on-rollback"})
+    assert e.step(Begin(T0)) == [RunHook("confirm-rollout", 0.0, 0)]
+    actions = e.step(HookFinished(T0 + 1, "confirm-rollout", ok=False, reason="change freeze"))
+    assert kinds(actions) == ["GateFailed", "Refused", "Refuse"]  # no Prepare, no RollBack, no on-rollback
+    assert e.done and e.outcome is Outcome.ROLLED_BACK
+
+
+def test_a_failing_confirm_promotion_hook_rolls_back_then_runs_on_rollback() -> None:
+    e = engine({"confirm-promotion", "on-rollback"})
+    to_last_step(e)
+    actions = e.step(Tick(T0 + 150, ()))
+    assert actions[-1] == RunHook("confirm-promotion", 100.0, 2, actions[-1].reason)
+    actions = e.step(HookFinished(T0 + 151, "confirm-promotion", ok=False, reason="ticket closed"))
+    assert kinds(actions) == ["GateFailed", "RollBack", "RunHook"]
+    assert actions[-1].hook == "on-rollback" and actions[-1].reason == "ticket closed"
+    e.step(HookFinished(T0 + 152, "on-rollback", ok=True))
+    assert e.done and e.outcome is Outcome.ROLLED_BACK
+
+
+def test_approval_holds_at_the_last_step_until_approved_then_promotes() -> None:
+    e = engine(approval=True, approval_timeout_s=600)
+    to_last_step(e)
+    actions = e.step(Tick(T0 + 150, ()))
+    assert kinds(actions) == ["TickEvent", "HoldStarted", "Hold", "Wait"]
+    assert actions[2] == Hold("approval", T0 + 750)
+    held = e.step(Tick(T0 + 180, (period(T0 + 120),)))
+    assert kinds(held) == ["TickEvent", "Wait"]  # gates judged, share kept
+    actions = e.step(Tick(T0 + 210, (), request=UserRequest(APPROVE, "alice")))
+    assert kinds(actions) == ["HoldEnded", "Hold", "Promote"]
+    assert events_of(actions, lev.HoldEnded)[0].action == "approved"
+    assert e.done and e.outcome is Outcome.PROMOTED
+
+
+def test_an_abort_while_held_for_approval_rolls_back() -> None:
+    e = engine({"on-rollback"}, approval=True)
+    to_last_step(e)
+    e.step(Tick(T0 + 150, ()))
+    actions = e.step(Tick(T0 + 180, (), request=UserRequest(ABORT, "bob")))
+    assert kinds(actions) == ["HoldEnded", "Hold", "RollBack", "RunHook"]
+    assert actions[2] == RollBack("aborted by bob", 100.0)
+
+
+def test_no_approval_within_the_timeout_rolls_back() -> None:
+    e = engine(approval=True, approval_timeout_s=60)
+    to_last_step(e)
+    e.step(Tick(T0 + 150, ()))
+    actions = e.step(Tick(T0 + 210, ()))
+    assert isinstance(actions[-1], RollBack) and "no approval within 60s" in actions[-1].reason
+    assert events_of(actions, lev.HoldEnded)[0].action == "timed_out"
+
+
+def test_a_failing_gate_while_held_still_rolls_back() -> None:
+    e = engine(approval=True)
+    to_last_step(e)
+    e.step(Tick(T0 + 150, ()))
+    actions = e.step(Tick(T0 + 240, (period(T0 + 120, canary=100, errors=40),)))
+    assert isinstance(actions[-1], RollBack)
+    assert events_of(actions, lev.HoldEnded)[0].action == "rolled_back"
+
+
+def test_pause_holds_the_share_past_its_bake_and_resume_finishes_the_bake_where_it_stopped() -> None:
+    e = engine()
+    e.step(Begin(T0))
+    e.step(Prepared(T0))
+    actions = e.step(Tick(T0 + 60, (period(T0),), request=UserRequest(PAUSE, "carol")))
+    assert kinds(actions) == ["HoldStarted", "Hold", "Wait"] and actions[1] == Hold("pause")
+    for at in (T0 + 120, T0 + 300, T0 + 600):  # the 2 m bake is long over: still 10 %
+        held = e.step(Tick(at, (period(at - 60),)))
+        assert not any(isinstance(a, SetShare | Promote) for a in held)
+    actions = e.step(Tick(T0 + 660, (), request=UserRequest(RESUME, "carol")))
+    assert kinds(actions) == ["HoldEnded", "Hold", "Wait"]
+    assert e.state.step_started_at == T0 + 600  # paused 600 s: the bake has 60 s left
+    actions = e.step(Tick(T0 + 720, (period(T0 + 600), period(T0 + 660))))
+    assert SetShare(100.0) in actions
+
+
+def test_the_guard_undoes_a_release_that_turns_bad_after_the_promotion() -> None:
+    e = engine({"on-rollback", "post-promotion"}, guard_s=600)
+    to_last_step(e)
+    actions = e.step(Tick(T0 + 150, ()))
+    assert kinds(actions) == ["TickEvent", "Promote", "GuardStarted", "Wait"]
+    wait = actions[-1]
+    assert isinstance(wait, Wait) and wait.promoted and wait.fetch_from == T0 + 180
+    e.step(Tick(T0 + 240, (live(T0 + 180),)))
+    actions = e.step(Tick(T0 + 300, (live(T0 + 240, errors=80),)))
+    assert kinds(actions)[-3:] == ["GuardEnded", "Undo", "RunHook"]  # on-rollback, never post-promotion
+    assert isinstance(actions[-2], Undo) and actions[-1].hook == "on-rollback"
+    e.step(HookFinished(T0 + 301, "on-rollback", ok=True))
+    assert e.outcome is Outcome.UNDONE
+
+
+def test_a_quiet_guard_passes_then_the_post_promotion_hook_runs() -> None:
+    e = engine({"post-promotion"}, guard_s=120)
+    to_last_step(e)
+    e.step(Tick(T0 + 150, ()))
+    e.step(Tick(T0 + 240, (live(T0 + 180, errors=1),)))
+    actions = e.step(Tick(T0 + 300, (live(T0 + 240),)))
+    assert kinds(actions)[-2:] == ["GuardEnded", "RunHook"] and actions[-1].hook == "post-promotion"
+    actions = e.step(HookFinished(T0 + 310, "post-promotion", ok=False, reason="contract failed"))
+    assert kinds(actions) == ["WarningEvent"]
+    assert e.outcome is Outcome.PROMOTED_HOOK_FAILED  # reported, exit non-zero, nothing undone
+
+
+def test_the_guard_test_stays_quiet_at_the_former_rate_and_fails_a_tenfold_rate() -> None:
+    reference = WindowStats(100_000, 100)  # 0.1 % before the rollout
+    quiet = GuardTest(reference)
+    assert not any(quiet.observe(WindowStats(1000, 1)).failed for _ in range(200))
+    bad = GuardTest(reference)
+    results = [bad.observe(WindowStats(1000, 10)) for _ in range(10)]
+    assert results[-1].failed and "5XX rate above" in results[-1].reason
+
+
+def test_the_guard_fails_a_slower_release_on_p99() -> None:
+    guard = GuardTest(WindowStats(10_000, 0, p99_ms=100))
+    result = guard.observe(WindowStats(500, 0, p99_ms=400))
+    assert result.failed and "p99 400 ms" in result.reason

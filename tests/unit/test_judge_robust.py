@@ -1,0 +1,116 @@
+"""The robust judge's pieces: overdispersed likelihoods, the noise estimate, onset mixtures, today's rate."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from controller.domain import BaselineHistory
+from controller.judge.dispersion import estimate_c2
+from controller.judge.emath import bb_log_lr, log_ratio_factor, nb_log_lr
+from controller.judge.onset import OnsetMixture
+from controller.judge.robust import HistoryPrior
+from controller.judge.robust_judge import robust_config
+
+
+def test_without_overdispersion_the_likelihoods_are_the_poisson_and_binomial_ones() -> None:
+    assert nb_log_lr(7, 3.0, 4.0, 0.0) == pytest.approx(7 * math.log(4) - 3 * 3.0)
+    # The binomial split test of the idealised judge, for share w and ratios psi: the same numbers.
+    w, x, s = 0.2, 5, 12
+    q = lambda psi: w * psi / (w * psi + 1 - w)  # noqa: E731
+    assert bb_log_lr(x, s, q(3.0), q(1.0), 0.0) == pytest.approx(log_ratio_factor(x, s, w, 3.0, 1.0))
+
+
+@pytest.mark.parametrize(("c2", "mean", "ratio"), [(0.0625, 5.0, 2.0), (0.25, 20.0, 1.5), (0.25, 2.0, 10.0)])
+def test_the_negative_binomial_ratio_has_expectation_one_under_the_overdispersed_null(
+    c2: float, mean: float, ratio: float
+) -> None:
+    k = 1 / c2
+    # E[LR] = sum over x of NB(x; ratio * mean) = 1 exactly: summed over the support, not sampled.
+    total = 0.0
+    for x in range(0, 4000):
+        log_p0 = (
+            math.lgamma(x + k)
+            - math.lgamma(k)
+            - math.lgamma(x + 1)
+            + k * math.log(k / (k + mean))
+            + x * math.log(mean / (k + mean))
+        )
+        total += math.exp(log_p0 + nb_log_lr(x, mean, ratio, c2))
+    assert total == pytest.approx(1.0, abs=1e-6)
+
+
+def test_the_binomial_ratio_exceeds_one_under_the_same_null_which_is_how_bursts_roll_back_good_releases() -> (
+    None
+):
+    rng = np.random.default_rng(3)
+    c2, mean, ratio = 0.25, 20.0, 1.5
+    z = rng.gamma(1 / c2, c2, 400_000)
+    x = rng.poisson(mean * z)
+    poisson = np.exp(x * math.log(ratio) - (ratio - 1) * mean).mean()
+    assert poisson > 10  # a Poisson bet on 1.5x gains on average from noise alone
+
+
+def test_the_noise_estimate_finds_the_per_minute_cv_and_ignores_a_daily_swing() -> None:
+    rng = np.random.default_rng(4)
+    minutes = np.arange(1440)
+    swing = 1 + 0.5 * np.sin(2 * np.pi * minutes / 1440)  # the rate halves and rises by half over the day
+    for cv in (0.0, 0.3, 0.5):
+        z = rng.gamma(1 / cv**2, cv**2, 1440) if cv else np.ones(1440)
+        requests = np.full(1440, 3000)
+        errors = rng.poisson(requests * 0.005 * swing * z)
+        d = estimate_c2(list(zip(requests.tolist(), errors.tolist(), strict=True)), floor=0.0)
+        assert d.estimate == pytest.approx(cv**2, abs=0.04)
+        assert d.c2 >= d.estimate  # used at an upper bound
+
+
+def test_a_short_history_gives_the_floor() -> None:
+    assert estimate_c2([(100, 1)] * 10, floor=0.01).c2 == 0.01
+
+
+def test_an_onset_mixture_holds_alpha_however_often_it_is_read() -> None:
+    rng = np.random.default_rng(5)
+    alarms = 0
+    runs = 3000
+    for _ in range(runs):
+        mixture = OnsetMixture()
+        for _ in range(40):
+            x = rng.poisson(3.0)
+            mixture.add([x * math.log(r) - (r - 1) * 3.0 for r in (1.5, 4.0, 10.0)])
+            if mixture.log_e_value([1 / 3] * 3) >= math.log(100):
+                alarms += 1
+                break
+    assert alarms / runs <= 0.01
+
+
+def test_a_regression_that_starts_late_is_caught_soon_after_it_starts() -> None:
+    rng = np.random.default_rng(6)
+    delays = []
+    for _ in range(300):
+        from_start, mixture = OnsetMixture(first_weight=1.0), OnsetMixture()
+        caught = {}
+        for t in range(40):
+            x = rng.poisson(3.0 * (4 if t >= 15 else 1))
+            logs = [x * math.log(r) - (r - 1) * 3.0 for r in (1.5, 4.0, 10.0)]
+            for name, m in (("start", from_start), ("onset", mixture)):
+                m.add(logs)
+                if name not in caught and m.log_e_value([1 / 3] * 3) >= math.log(100):
+                    caught[name] = t
+        delays.append((caught.get("onset", 40) - 15, caught.get("start", 40) - 15))
+    onset, start = np.mean(delays, axis=0)
+    # The evidence 15 healthy periods gathered against 4x delays a test started at the first period.
+    assert onset < 2 < start
+
+
+def test_todays_rate_follows_a_drifted_baseline_once_it_has_errors() -> None:
+    config = robust_config()
+    history = BaselineHistory(4_320_000, 21_600)  # 0.5 %
+    prior = HistoryPrior(config, history, c2=0.0)
+    assert prior.todays_rate().bound(0) == pytest.approx(0.005, rel=0.01)
+    for _ in range(20):
+        prior.add_baseline(3000, 20)  # today's baseline errs at 0.67 %: a third above its history
+    today = prior.todays_rate()
+    assert today.bound(0) == pytest.approx(0.0067, rel=0.05)
+    assert today.bound(-1.645) < 0.0067 < today.bound(1.645)
