@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from controller import cli
+from controller.cli_parser import CONSOLE_SCRIPT
 
 PYPROJECT = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
 
@@ -22,4 +23,4 @@ def test_version_names_the_installed_distribution(capsys: pytest.CaptureFixture[
 
 
 def test_the_console_script_runs_the_same_main_as_python_m_controller() -> None:
-    assert PYPROJECT["project"]["scripts"] == {cli.CONSOLE_SCRIPT: "controller.cli:main"}
+    assert PYPROJECT["project"]["scripts"] == {CONSOLE_SCRIPT: "controller.cli:main"}
