@@ -202,12 +202,17 @@ def test_status_and_a_dry_run_shift_work_against_the_local_cloud(
     assert json.loads(after.stdout)["production"]["canary"] is None  # a dry run changes nothing
 
 
-def test_the_report_names_the_extra_it_needs(venv: Venv, tmp_path: Path) -> None:
+def test_the_chart_names_the_extra_it_needs_and_markdown_needs_none(venv: Venv, tmp_path: Path) -> None:
     events = REPO / "tests" / "fixtures" / "events" / "promoted.jsonl"
-    done = venv.run([venv.bin("apigw-canary"), "report", str(events), "-o", "run.png"], {}, tmp_path)
-    assert done.returncode == 1
-    assert done.stderr == (
+    chart = venv.run([venv.bin("apigw-canary"), "report", str(events), "-o", "run.png"], {}, tmp_path)
+    assert chart.returncode == 1
+    assert chart.stderr == (
         "error: the report draws with matplotlib, which is not installed: "
-        "pip install 'apigw-canary[report]'\n"
+        "pip install 'apigw-canary[report]' (--format markdown needs nothing more)\n"
     )
     assert not (tmp_path / "run.png").exists()
+    summary = venv.run(
+        [venv.bin("apigw-canary"), "report", str(events), "--format", "markdown"], {}, tmp_path
+    )
+    assert summary.returncode == 0, summary.stderr
+    assert summary.stdout.startswith("## ") and "promoted" in summary.stdout.splitlines()[0]
