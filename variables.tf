@@ -125,9 +125,38 @@ variable "lambda_reserved_concurrent_executions" {
 }
 
 variable "lambda_dead_letter_target_arn" {
-  description = "SQS queue or SNS topic for failed asynchronous invocations of either slot (null = none)."
+  description = "Existing SQS queue or SNS topic for failed asynchronous invocations of either slot (null = none; create_dlq makes one)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.lambda_dead_letter_target_arn == null || can(regex("^arn:[^:]+:(sqs|sns):", coalesce(var.lambda_dead_letter_target_arn, "x")))
+    error_message = "lambda_dead_letter_target_arn must be an SQS queue or SNS topic ARN."
+  }
+}
+
+variable "create_dlq" {
+  description = "Create an SQS dead-letter queue (<name_prefix>-dlq, encrypted with SSE-SQS) for both slots' failed asynchronous invocations, with a queue policy that lets only the slot roles send, and only over TLS. API Gateway invokes synchronously, so only other callers' events ever land there."
+  type        = bool
+  default     = false
+  nullable    = false
+
+  validation {
+    condition     = !(var.create_dlq && var.lambda_dead_letter_target_arn != null)
+    error_message = "Set create_dlq or lambda_dead_letter_target_arn, not both: each slot has one dead-letter target."
+  }
+}
+
+variable "dlq_message_retention_seconds" {
+  description = "How long the created dead-letter queue keeps a message, in seconds (60 to 1209600, 14 days)."
+  type        = number
+  default     = 1209600
+  nullable    = false
+
+  validation {
+    condition     = var.dlq_message_retention_seconds >= 60 && var.dlq_message_retention_seconds <= 1209600 && floor(var.dlq_message_retention_seconds) == var.dlq_message_retention_seconds
+    error_message = "dlq_message_retention_seconds must be a whole number of seconds from 60 to 1209600 (14 days)."
+  }
 }
 
 variable "lambda_tracing_mode" {
@@ -168,6 +197,44 @@ variable "endpoint_type" {
   default     = "REGIONAL"
 }
 
+variable "api_description" {
+  description = "Description of the REST API."
+  type        = string
+  default     = "Blue/green slots behind one REST API; the controller shifts traffic between them."
+  nullable    = false
+}
+
+# Stage names: letters, digits, hyphens and underscores, at most 128
+# (https://docs.aws.amazon.com/apigateway/latest/api/API_CreateStage.html).
+variable "production_stage_name" {
+  description = "Name of the stage that serves live traffic: part of its invoke URL and the Stage dimension of its metrics (its canary's is <name>/Canary)."
+  type        = string
+  default     = "production"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,128}$", var.production_stage_name))
+    error_message = "production_stage_name must be 1-128 letters, digits, hyphens or underscores."
+  }
+}
+
+variable "staging_stage_name" {
+  description = "Name of the stage that serves the idle slot, for tests before a rollout."
+  type        = string
+  default     = "staging"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,128}$", var.staging_stage_name))
+    error_message = "staging_stage_name must be 1-128 letters, digits, hyphens or underscores."
+  }
+
+  validation {
+    condition     = var.staging_stage_name != var.production_stage_name
+    error_message = "staging_stage_name must differ from production_stage_name."
+  }
+}
+
 variable "initial_live_slot" {
   description = "Slot production serves when the stack is created (staging serves the other). After that the controller decides."
   type        = string
@@ -195,6 +262,20 @@ variable "logging_level" {
   description = "Execution logging level of both stages: OFF, ERROR or INFO (anything but OFF needs the account's API Gateway CloudWatch role)."
   type        = string
   default     = "INFO"
+}
+
+variable "metrics_enabled" {
+  description = "Detailed CloudWatch metrics per method (ApiName, Method, Resource, Stage) on both stages. The alarms and the controller read the stage metrics, which API Gateway publishes either way."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "data_trace_enabled" {
+  description = "Log full requests and responses in both stages' execution logs. Off by default: it can write personal data to the logs."
+  type        = bool
+  default     = false
+  nullable    = false
 }
 
 variable "xray_tracing_enabled" {

@@ -45,13 +45,8 @@ def applied_root_module(
             "routes": [{"path": "/hello", "method": "GET"}],
         },
     )
-    try:
-        stack.init()
-        stack.apply()
+    with stack.applied():
         yield stack
-    finally:
-        stack.run("destroy", "-auto-approve", "-input=false", "-no-color")
-        stack.cleanup()
 
 
 @pytest.fixture(scope="session")
