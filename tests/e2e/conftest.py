@@ -27,9 +27,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @contextmanager
 def applied_root_module(
-    aws_env: dict[str, str], prefix: str, tmp_path_factory: pytest.TempPathFactory
+    aws_env: dict[str, str], prefix: str, tmp_path_factory: pytest.TempPathFactory, **extra: Any
 ) -> Iterator[Stack]:
-    """The root module applied on the local cloud `aws_env` points at; destroyed afterwards."""
+    """The root module applied on the local cloud `aws_env` points at (`extra`: more root inputs);
+    destroyed afterwards."""
     if not TERRAFORM.exists() or not PROVIDER_BINARY.exists():
         pytest.fail(
             f"Terraform toolchain missing ({TERRAFORM} or {PROVIDER_BINARY}): run `make setup` first."
@@ -43,6 +44,7 @@ def applied_root_module(
             "metric_period_seconds": METRIC_PERIOD_S,
             "lambda_build_dir": str(tmp_path_factory.mktemp(f"{prefix}-build")),
             "routes": [{"path": "/hello", "method": "GET"}],
+            **extra,
         },
     )
     with stack.applied():

@@ -57,7 +57,8 @@ module "stack" {
   lambda_build_dir                = var.stack.lambda_build_dir
   routes                          = var.stack.routes
   canary_percent                  = try(var.stack.canary_percent, 0)
-  extra_rollback_alarm_names      = try(var.stack.extra_rollback_alarm_names, [])
+  extra_rollback_alarm_names         = try(var.stack.extra_rollback_alarm_names, [])
+  controller_notification_topic_arns = try(var.stack.controller_notification_topic_arns, [])
   blue_source_dir                 = try(var.stack.blue_source_dir, null)
   green_source_dir                = try(var.stack.green_source_dir, null)
 
