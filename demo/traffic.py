@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -20,6 +21,8 @@ import requests
 UNKNOWN_VERSION = "unknown"
 # Latencies kept per version for percentiles; enough for several minutes at the default rate.
 _MAX_SAMPLES = 50_000
+# (wall time, version, status) of the latest answers, for "when did this version first answer after t".
+_MAX_ANSWERS = 200_000
 
 
 class TrafficError(ValueError):
@@ -156,6 +159,7 @@ class TrafficGenerator:
         self._counters: dict[str, _Counters] = {}
         self._failed = 0
         self._missed = 0
+        self._answers: deque[tuple[float, str, int]] = deque(maxlen=_MAX_ANSWERS)
         self._threads: list[threading.Thread] = []
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -214,8 +218,29 @@ class TrafficGenerator:
                 at=time.time(), by_version=by_version, failed=self._failed, missed=self._missed
             )
 
+    def first_seen_after(self, since: float) -> dict[str, float]:
+        """When (wall time, `time.time()`) each version first answered at or after `since`."""
+        with self._lock:
+            answers = list(self._answers)
+        seen: dict[str, float] = {}
+        for at, version, _ in answers:
+            if at >= since:
+                seen.setdefault(version, at)
+        return seen
+
+    def answered_between(self, start: float, end: float) -> dict[str, int]:
+        """How many answers each version gave between two wall times (any status)."""
+        with self._lock:
+            answers = list(self._answers)
+        counts: dict[str, int] = {}
+        for at, version, _ in answers:
+            if start <= at < end:
+                counts[version] = counts.get(version, 0) + 1
+        return counts
+
     def _record(self, version: str, status: int, latency_ms: float) -> None:
         with self._lock:
+            self._answers.append((time.time(), version, status))
             counters = self._counters.setdefault(version, _Counters())
             counters.requests += 1
             if status >= 500:

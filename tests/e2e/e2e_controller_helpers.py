@@ -119,25 +119,16 @@ def run_controller(args: list[str], env: dict[str, str], timeout_s: float = 120,
 
 
 class WatchedTraffic(TrafficGenerator):
-    """The demo's open-loop generator, also noting when each version (or a 5xx) was first seen."""
+    """The demo's open-loop generator (which knows when each version answered after a given time), also
+    noting when each version, and the first 5xx, were first seen at all."""
 
     def __init__(self, url: str, rate_per_s: float, **kwargs: Any) -> None:
         super().__init__(url, rate_per_s, **kwargs)
         self.first_seen: dict[str, float] = {}
         self.first_5xx: float | None = None
-        self.answers: list[tuple[float, str]] = []  # (when, version) of each answer
-
-    def first_seen_after(self, since: float) -> dict[str, float]:
-        """When each version first answered at or after `since`."""
-        seen: dict[str, float] = {}
-        for at, version in list(self.answers):
-            if at >= since:
-                seen.setdefault(version, at)
-        return seen
 
     def _record(self, version: str, status: int, latency_ms: float) -> None:
         now = time.time()
-        self.answers.append((now, version))
         self.first_seen.setdefault(version, now)
         if status >= 500 and self.first_5xx is None:
             self.first_5xx = now
