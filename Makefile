@@ -70,7 +70,7 @@ fmt: setup ## format Python and Terraform
 	@$(BIN)/ruff check --fix controller localcloud bench demo tests || true
 	@$(BIN)/terraform fmt -recursive
 
-demo: setup ## the whole product on the local cloud: promote a good release, roll back a bad one
+demo: setup ## the whole product on the local cloud: promote a good release, undo it, roll back a bad one
 	@$(BIN)/python -m demo
 
 docs: toolchain ## regenerate the terraform-docs tables (docs/module.md, module and example READMEs)

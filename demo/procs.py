@@ -270,17 +270,23 @@ class Shift:
         return self.process.returncode
 
 
+def _parse_line(line: str) -> Event | None:
+    """One of the controller's `--json` events, or None for anything else (the log keeps the line)."""
+    try:
+        record = json.loads(line)
+        event = parse_event(record) if isinstance(record, dict) else None
+    except (json.JSONDecodeError, EventFormatError):
+        return None
+    return None if event is None else dataclasses.replace(event, at=record.get("at"))
+
+
 def _read_events(stdout: TextIO, sink: TextIO, events: queue.Queue[Event | None]) -> None:
     for line in stdout:
         sink.write(line)
         sink.flush()
-        try:
-            record = json.loads(line)
-            event = parse_event(record) if isinstance(record, dict) else None
-        except (json.JSONDecodeError, EventFormatError):
-            continue  # not one of ours (the log keeps it; the report will name the line)
+        event = _parse_line(line)
         if event is not None:
-            events.put(dataclasses.replace(event, at=record.get("at")))
+            events.put(event)
 
 
 @contextmanager
@@ -311,6 +317,18 @@ def controller_shift(
     finally:
         shift.stop()
         stderr.close()
+
+
+def parse_events(lines: str) -> list[Event]:
+    """The controller's `--json` events in `lines`, in order."""
+    return [event for event in map(_parse_line, lines.splitlines()) if event is not None]
+
+
+def controller_command(env: Env, command: str, outputs: Path, args: list[str], log_name: str) -> list[Event]:
+    """A one-shot `python -m controller COMMAND --outputs FILE --json ARGS` (undo, status, ...): its
+    events; a non-zero exit raises `DemoError` with the log's tail."""
+    cmd = [sys.executable, "-m", "controller", command, "--outputs", str(outputs), "--json", *args]
+    return parse_events(run_logged(log_name, cmd, env, timeout_s=120, capture=True))
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.2) -> None:

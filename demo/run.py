@@ -1,22 +1,20 @@
 """`python -m demo`: the whole product on the local cloud, start to finish, in a few minutes.
 
 1. start the local cloud (short metric period), 2. apply examples/basic, 3. send steady traffic to the
-production URL, 4. shift to the healthy green release until promoted, 5. put a faulty release in the
-now idle blue slot and apply, 6. shift again until the gates roll it back, 7. charts + summary.
+production URL and start a webhook receiver for the notifications, 4. shift to the healthy green release
+until promoted, 5. undo the promotion under traffic, 6. put a faulty release in the slot undo left idle
+(green) and apply, 7. shift again until the gates roll it back, 8. charts + summary.
 Everything started here is stopped here, on success, failure and Ctrl-C alike.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,19 +26,27 @@ from controller.human_view import HumanView
 from controller.report import render
 from demo import procs
 from demo.procs import REPO, DemoError, Env
-from demo.summary import RunSummary, summarize, table
+from demo.receiver import Receiver, start_receiver
+from demo.summary import Notification, Outcome, RunSummary, summarize
 from demo.traffic import TrafficGenerator, TrafficSnapshot
+from demo.undo import UndoSummary, undo_under_traffic
 
 T = TypeVar("T")
 
 FAULTY_RELEASE = REPO / "demo" / "releases" / "faulty"
 FAULTY_VERSION = "v3.0.0-faulty"  # what demo/releases/faulty/handler.py answers with
-STAGES = 8  # numbered steps the demo shows: up, apply, traffic, run 1, apply, run 2, charts, down
+SLOTS = ("blue", "green")
+# Numbered steps the demo shows: up, apply, traffic, run 1, undo, apply, run 2, charts, down.
+STAGES = 9
+NOTIFY_PATH = "/notify"
 INTRO = """\
 What happens: a local cloud starts on 127.0.0.1 (no AWS account), Terraform applies examples/basic
 (blue v1.0.0 live on production, green v2.0.0 on staging), steady traffic hits production, then
   run 1: `controller shift` moves production to green step by step and promotes it;
-  run 2: a faulty build (30 % errors, +250 ms) goes to the now idle blue slot and `shift` rolls it back.
+  undo:  `controller undo` puts blue v1.0.0 back in one stage update, timed under the same traffic;
+  run 2: a faulty build (30 % errors, +250 ms) goes to the slot undo left idle (green) and `shift`
+         rolls it back.
+Every decision is also sent as a notification to a webhook receiver the demo runs on 127.0.0.1.
 Charts, event logs and a summary land in {out}."""
 
 
@@ -60,24 +66,11 @@ class Options:
     shift_args: tuple[str, ...] = ()
 
 
-@dataclass
-class Outcome:
-    runs: list[RunSummary] = field(default_factory=list)
-    phases: list[dict[str, Any]] = field(default_factory=list)  # {"step": title, "seconds": s}
-    requests_served: int = 0
-    charts: list[Path] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        decisions = [run.decision for run in self.runs]
-        return decisions == ["promoted", "rolled back"]
-
-
 def _shown(path: Path) -> str:
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
 
 
-def _clock(seconds: float) -> str:
+def clock_text(seconds: float) -> str:
     seconds = max(0, round(seconds))
     return f"{seconds // 60}:{seconds % 60:02d}"
 
@@ -108,6 +101,7 @@ class Demo:
         self.console = console
         self.outcome = Outcome()
         self.traffic: TrafficGenerator | None = None
+        self.receiver: Receiver | None = None
         self.env: Env | None = None
         self.started = time.monotonic()
         self._done = 0
@@ -153,7 +147,7 @@ class Demo:
         port = opts.port or procs.free_loopback_port()
         endpoint = f"http://127.0.0.1:{port}"
         self.env = env = Env(endpoint_url=endpoint, out_dir=out)
-        variables, faulty_variables = self._variables(endpoint)
+        variables = self._variables(endpoint)
         with ExitStack() as cleanup:
             self.step(
                 f"Start the local cloud on {endpoint} (metric period {opts.metric_period_s} s)",
@@ -168,40 +162,55 @@ class Demo:
             outputs_path = self._write_outputs(outputs)
             url = self._production_url(outputs)
 
+            self.receiver = start_receiver()
+            cleanup.callback(self._stop_receiver)
+            self.outcome.receiver_url = self.receiver.url + NOTIFY_PATH
             self.traffic = TrafficGenerator(url, opts.rate, opts.workers)
             cleanup.callback(self._stop_traffic)
             self.step(
-                f"Start traffic: {opts.rate:g} requests/s to {url}",
+                f"Start traffic: {opts.rate:g} requests/s to {url}; "
+                f"notifications to {self.outcome.receiver_url}",
                 lambda: self._start_traffic(),
             )
 
             first = self._shift("run 1: healthy green", "promoted", outputs_path, out / "run1-events.jsonl")
-            self.outcome.runs.append(first)
+            self.outcome.rows.append(first)
             if first.decision != "promoted":
                 self._charts(["run1"])
                 raise DemoError(f"run 1 ended {first.decision!r}, expected a promotion; see {out / 'logs'}")
 
+            undo = self.step(
+                f"controller undo under traffic: {first.live} back in place of {first.candidate}",
+                lambda: self._undo(first, outputs_path),
+            )
+            self.outcome.rows.append(undo)
+            self.console.print(
+                ("[green]✔[/green] " if undo.as_expected else "[red]✘[/red] ") + escape(undo.line())
+            )
+
+            faulty = FAULTY_RELEASE.relative_to(REPO)
             outputs = self.step(
-                f"Deploy the faulty release to the idle blue slot ({FAULTY_RELEASE.relative_to(REPO)})",
+                f"Deploy the faulty release to the idle {undo.idle_slot} slot ({faulty})",
                 lambda: procs.terraform_apply(
-                    env,
-                    opts.tf_dir,
-                    faulty_variables,
-                    "terraform-apply-2",
+                    env, opts.tf_dir, self._faulty(variables, undo.idle_slot), "terraform-apply-2"
                 ),
             )
             outputs_path = self._write_outputs(outputs)
 
-            second = self._shift("run 2: faulty blue", "rolled back", outputs_path, out / "run2-events.jsonl")
-            self.outcome.runs.append(second)
+            second = self._shift(
+                f"run 2: faulty {undo.idle_slot}", "rolled back", outputs_path, out / "run2-events.jsonl"
+            )
+            self.outcome.rows.append(second)
             self.step("Draw the rollout charts (controller report)", lambda: self._charts(["run1", "run2"]))
         return self.outcome
 
-    def _variables(self, endpoint: str) -> tuple[dict[str, str], dict[str, str]]:
-        """`-var`s for the first apply and for the faulty one; checked before anything starts."""
+    def _variables(self, endpoint: str) -> dict[str, str]:
+        """`-var`s for the first apply; the module is checked to take the faulty release's ones before
+        anything starts (which slot gets it is known once undo has run: the one it left idle)."""
         opts = self.options
         declared = procs.declared_variables(opts.tf_dir)
-        needed = {"name_prefix", "execute_api_endpoint", "metric_period_seconds", "blue_source_dir"}
+        needed = {"name_prefix", "execute_api_endpoint", "metric_period_seconds"}
+        needed |= {f"{slot}_source_dir" for slot in SLOTS}
         missing = sorted(needed - declared)
         if missing:
             raise DemoError(
@@ -215,10 +224,26 @@ class Demo:
         }
         if "canary_percent" in declared:
             first["canary_percent"] = "0"  # the controller, not the first apply, opens the canary
-        faulty = {**first, "blue_source_dir": str(FAULTY_RELEASE)}
-        if "blue_version_label" in declared:
-            faulty["blue_version_label"] = FAULTY_VERSION
-        return first, faulty
+        return first
+
+    def _faulty(self, variables: dict[str, str], slot: str) -> dict[str, str]:
+        faulty = {**variables, f"{slot}_source_dir": str(FAULTY_RELEASE)}
+        if f"{slot}_version_label" in procs.declared_variables(self.options.tf_dir):
+            faulty[f"{slot}_version_label"] = FAULTY_VERSION
+        return faulty
+
+    def _notify_args(self) -> list[str]:
+        return ["--notify", f"webhook:{self.outcome.receiver_url}"] if self.outcome.receiver_url else []
+
+    def _undo(self, promoted: RunSummary, outputs: Path) -> UndoSummary:
+        """`controller undo` while the traffic runs: the run's former release must answer again."""
+        assert self.env is not None and self.traffic is not None
+        env = self.env
+
+        def run_undo() -> list[Event]:
+            return procs.controller_command(env, "undo", outputs, self._notify_args(), "undo")
+
+        return undo_under_traffic(self.traffic, run_undo, promoted.live, promoted.candidate)
 
     def _write_outputs(self, outputs: dict[str, Any]) -> Path:
         path = self.options.out_dir / "outputs.json"
@@ -266,6 +291,7 @@ class Demo:
             f"{opts.bake_periods * period}s",
             "--interval",
             f"{period}s",
+            *self._notify_args(),
             *opts.shift_args,
         ]
         self.console.rule(f"[bold]{escape(self._numbered(name))}[/bold]")
@@ -283,7 +309,7 @@ class Demo:
                         events.append(event)
                         self.console.print(self._narrate(event))
                     status.update(
-                        f"{name} · {_clock(time.monotonic() - began)} · "
+                        f"{name} · {clock_text(time.monotonic() - began)} · "
                         + _traffic_line(self.traffic.snapshot().since(before))
                     )
                     if time.monotonic() - began > opts.shift_timeout_s:
@@ -325,129 +351,19 @@ class Demo:
                 "[yellow]traffic workers did not stop in time (they are daemon threads)[/yellow]"
             )
 
+    def _stop_receiver(self) -> None:
+        if self.receiver is None:
+            return
+        self.outcome.notifications = [
+            Notification(str(r.body["event"].get("event", "?")), str(r.body.get("title", "")), r.at)
+            for r in self.receiver.on(NOTIFY_PATH)
+            if isinstance(r.body, dict) and isinstance(r.body.get("event"), dict)
+        ]
+        self.receiver.stop()
+
     def _stop_localcloud(self) -> None:
         assert self.env is not None
         try:
             self.step("Stop the local cloud", lambda: procs.localcloud_down(self.env))
         except DemoError as exc:
             self.console.print(f"[yellow]{exc}[/yellow]")
-
-
-def _write_summary(outcome: Outcome, options: Options, wall_s: float, console: Console) -> Path:
-    path = options.out_dir / "summary.json"
-    faulty = [run for run in outcome.runs if run.expected == "rolled back"]
-    payload = {
-        "ok": outcome.ok,
-        "wall_time_s": round(wall_s, 1),
-        "requests_served": outcome.requests_served,
-        "rate_per_s": options.rate,
-        "metric_period_s": options.metric_period_s,
-        "phases": outcome.phases,
-        "runs": [
-            {**asdict(run), "traffic": {v: asdict(s) for v, s in run.traffic.items()}} for run in outcome.runs
-        ],
-        "faulty_release_errors_before_rollback": sum(
-            s.errors_5xx for run in faulty for v, s in run.traffic.items() if v.endswith(FAULTY_VERSION)
-        ),
-        "charts": [str(p) for p in outcome.charts],
-    }
-    path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    return path
-
-
-def parse_args(argv: list[str] | None) -> Options:
-    parser = argparse.ArgumentParser(
-        prog="python -m demo",
-        description="The whole product on the local cloud: promote a good release, roll back a bad one.",
-    )
-    parser.add_argument(
-        "--rate", type=float, default=50.0, help="requests per second to production (default 50)"
-    )
-    parser.add_argument("--workers", type=int, default=8, help="traffic threads (default 8)")
-    parser.add_argument("--port", type=int, default=None, help="local cloud port (default: a free one)")
-    parser.add_argument(
-        "--metric-period",
-        type=int,
-        default=10,
-        dest="metric_period_s",
-        help="local cloud metric period and alarm period in seconds: 10, 30 or a multiple of 60 "
-        "(default 10; AWS's standard metrics use 60)",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=REPO / "out" / "demo",
-        dest="out_dir",
-        help="where events, charts, logs and the summary go (default out/demo)",
-    )
-    parser.add_argument(
-        "--tf-dir",
-        type=Path,
-        default=REPO / "examples" / "basic",
-        help="the Terraform root module to apply (default examples/basic)",
-    )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=240.0,
-        dest="shift_timeout_s",
-        help="give up on a rollout after this many seconds (default 240)",
-    )
-    args = parser.parse_args(argv)
-    if args.rate <= 0 or args.workers < 1:
-        parser.error("--rate and --workers must be positive")
-    # CloudWatch alarms take 10, 30 or a multiple of 60 seconds as their period:
-    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
-    if not (
-        args.metric_period_s in (10, 30) or (args.metric_period_s > 0 and args.metric_period_s % 60 == 0)
-    ):
-        parser.error("--metric-period must be 10, 30 or a multiple of 60 (CloudWatch alarm periods)")
-    return Options(
-        rate=args.rate,
-        workers=args.workers,
-        port=args.port,
-        metric_period_s=args.metric_period_s,
-        out_dir=args.out_dir.resolve(),
-        tf_dir=args.tf_dir.resolve(),
-        shift_timeout_s=args.shift_timeout_s,
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    options = parse_args(argv)
-    # CI logs are not terminals; rich would wrap them at 80 columns and crush the summary table.
-    console = Console(record=True, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
-    console.rule("[bold]apigw-canary demo[/bold]: progressive delivery on a local cloud")
-    console.print(INTRO.format(out=options.out_dir), highlight=False)
-    demo = Demo(options, console)
-    code = 1
-    try:
-        demo.run()
-        code = 0 if demo.outcome.ok else 1
-    except DemoError as exc:
-        console.print(f"[bold red]demo failed:[/bold red] {exc}")
-    except KeyboardInterrupt:
-        console.print("[yellow]interrupted: everything the demo started has been stopped[/yellow]")
-        code = 130
-    wall = time.monotonic() - demo.started
-    outcome = demo.outcome
-    if outcome.runs:
-        console.print(table(outcome.runs))
-    summary = _write_summary(outcome, options, wall, console)
-    console.print(f"requests served: {outcome.requests_served}; wall time {_clock(wall)}")
-    for run in outcome.runs:
-        if run.expected == "rolled back":
-            bad = [stats for version, stats in run.traffic.items() if version.endswith(FAULTY_VERSION)]
-            failed, served = sum(s.errors_5xx for s in bad), sum(s.requests for s in bad)
-            console.print(
-                f"faulty release: {failed} failed requests (of {served} it answered) before rollback"
-            )
-    for chart in outcome.charts:
-        console.print(f"chart: {chart}")
-    console.print(
-        f"summary: {summary}; event logs: {options.out_dir}/run*-events.jsonl; logs: {options.out_dir}/logs/"
-    )
-    verdict = "[bold green]demo OK[/bold green]: the healthy release was promoted, the faulty one rolled back"
-    console.print(verdict if code == 0 else f"[bold red]demo FAILED[/bold red] (exit {code})")
-    console.save_text(str(options.out_dir / "demo.txt"))
-    return code

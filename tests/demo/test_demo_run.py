@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import json
 import queue
+import socket
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from controller import event_types as ev
+from controller import lifecycle_events as lev
+from controller.notify import Notifier, NotifyTarget
 from controller.report_data import load_events
-from demo import procs
+from demo import cli as demo_cli
+from demo import procs, undo
 from demo import run as demo_run
+from demo.receiver import Receiver, start_receiver
 from demo.summary import summarize
 from demo.traffic import TrafficSnapshot, VersionStats
 
@@ -53,6 +60,8 @@ def stack_dir(tmp_path) -> Path:
         "execute_api_endpoint",
         "metric_period_seconds",
         "blue_source_dir",
+        "green_source_dir",
+        "green_version_label",
         "canary_percent",
     )
     (stack / "variables.tf").write_text("".join(f'variable "{name}" {{}}\n' for name in names))
@@ -60,56 +69,137 @@ def stack_dir(tmp_path) -> Path:
 
 
 @pytest.fixture
-def demo_main(stack_dir, tmp_path):
+def demo_main(stack_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(undo, "SETTLE_S", 0.5)
+
     def main(*argv: str) -> int:
-        return demo_run.main(["--tf-dir", str(stack_dir), "--out", str(tmp_path / "out"), *argv])
+        return demo_cli.main(["--tf-dir", str(stack_dir), "--out", str(tmp_path / "out"), *argv])
 
     return main
 
 
+def notify(args: list[str], events: list[ev.Event]) -> None:
+    """What the controller does with `--notify`: the real notifier, to the targets the demo passed."""
+    targets = tuple(NotifyTarget.parse(args[i + 1]) for i, arg in enumerate(args) if arg == "--notify")
+    notifier = Notifier(targets, "apigw-canary-demo")
+    for event in events:
+        notifier.write(event)
+
+
+@dataclass
+class Fakes:
+    """The local cloud, Terraform and the controller replaced; what each was asked, in order."""
+
+    calls: list[str]
+    production: Any  # tests/demo/conftest.py's Production: what the stand-in stage answers
+    notify: bool = True  # whether the fake controller sends its notifications
+
+
 @pytest.fixture
-def fakes(monkeypatch, hello_server):
-    calls: list[str] = []
-    runs = iter([("promoted.jsonl", 0), ("rolled_back.jsonl", 3)])
+def fakes(monkeypatch, production) -> Fakes:
+    state = Fakes([], production)
+    runs = iter([("promoted.jsonl", 0, "green v2.0.0"), ("rolled_back.jsonl", 3, None)])
 
     def apply(env, tf_dir, variables, log_name):
         assert variables["canary_percent"] == "0"  # the controller opens the canary, not the apply
-        calls.append(f"apply {variables.get('blue_source_dir', '-')}")
+        state.calls.append(
+            f"apply {variables.get('green_source_dir', '-')} {variables.get('green_version_label', '-')}"
+        )
         config = {
-            "invoke_urls": {"production": f"{hello_server}/restapis/x/production/_user_request_"},
+            "invoke_urls": {"production": f"{production.url}/restapis/x/production/_user_request_"},
             "routes": [{"path": "/hello", "method": "GET"}],
         }
         return {"controller_config": {"value": config}}
 
     @contextmanager
     def shift(env, outputs, events_path, args, log_name):
-        name, code = next(runs)
-        calls.append(f"shift {' '.join(args)}")
-        lines = (FIXTURES / name).read_text()
-        events_path.write_text(lines)
-        yield FakeShift(load_events(FIXTURES / name), code)
+        name, code, serves = next(runs)
+        state.calls.append(f"shift {' '.join(args)}")
+        events_path.write_text((FIXTURES / name).read_text())
+        events = load_events(FIXTURES / name)
+        if state.notify:
+            notify(args, events)
+        if serves:
+            production.serve(serves)  # the promotion
+        yield FakeShift(events, code)
 
-    monkeypatch.setattr(procs, "localcloud_up", lambda env, port, period: calls.append(f"up {period}"))
-    monkeypatch.setattr(procs, "localcloud_down", lambda env: calls.append("down"))
+    def command(env, name, outputs, args, log_name):
+        state.calls.append(f"{name} {' '.join(args)}")
+        production.serve("blue v1.0.0")  # one stage update
+        events = [ev_undone()]
+        if state.notify:
+            notify(args, events)
+        return events
+
+    monkeypatch.setattr(procs, "localcloud_up", lambda env, port, period: state.calls.append(f"up {period}"))
+    monkeypatch.setattr(procs, "localcloud_down", lambda env: state.calls.append("down"))
     monkeypatch.setattr(procs, "terraform_apply", apply)
     monkeypatch.setattr(procs, "controller_shift", shift)
-    return calls
+    monkeypatch.setattr(procs, "controller_command", command)
+    return state
 
 
-def test_the_demo_promotes_then_rolls_back_and_leaves_charts_and_a_summary(fakes, demo_main, tmp_path):
+def ev_undone() -> lev.Undone:
+    return lev.Undone(
+        at=1.0, live_slot="blue", undone_slot="green", deployment_id="d1", reason="undo by ci:1", seconds=0.04
+    )
+
+
+def test_the_demo_promotes_undoes_then_rolls_back_and_leaves_charts_and_a_summary(fakes, demo_main, tmp_path):
     code = demo_main("--rate", "40", "--metric-period", "30")
-    tmp_path = tmp_path / "out"
-    assert code == 0
-    assert fakes[0] == "up 30"
-    assert fakes[-1] == "down"
-    assert fakes[2] == "shift --steps 10,50,100 --bake 60s --interval 30s"
-    assert fakes[3] == f"apply {demo_run.FAULTY_RELEASE}"  # the faulty release goes to the idle blue slot
+    out = tmp_path / "out"
+    assert code == 0, (out / "demo.txt").read_text()
+    calls = fakes.calls
+    assert calls[0] == "up 30"
+    assert calls[-1] == "down"
+    assert calls[2].startswith(
+        "shift --steps 10,50,100 --bake 60s --interval 30s --notify webhook:http://127.0.0.1:"
+    )
+    assert calls[3].startswith("undo --notify webhook:http://127.0.0.1:")
+    # The faulty release goes to the slot undo left idle: green.
+    assert calls[4] == f"apply {demo_run.FAULTY_RELEASE} {demo_run.FAULTY_VERSION}"
     for name in ("run1.png", "run1.html", "run2.png", "run2.html", "run1-events.jsonl", "demo.txt"):
-        assert (tmp_path / name).stat().st_size > 0, name
-    summary = json.loads((tmp_path / "summary.json").read_text())
+        assert (out / name).stat().st_size > 0, name
+    summary = json.loads((out / "summary.json").read_text())
     assert summary["ok"] is True
     assert [run["decision"] for run in summary["runs"]] == ["promoted", "rolled back"]
     assert summary["requests_served"] >= 10  # the warm-up waits for ten good answers
+    assert summary["undo"]["answered_s"] < 5 and summary["undo"]["failed_requests"] == 0
+    assert [n["event"] for n in summary["notifications"]["received"]] == ["promoted", "undone", "rolled_back"]
+    text = (out / "demo.txt").read_text()
+    assert "undo: blue v1.0.0 answered" in text and "0 failed of" in text
+    assert "notifications: 3 arrived at the webhook receiver" in text
+    assert "run 2: faulty green" in text
+
+
+def test_the_demo_fails_when_the_notifications_do_not_arrive(fakes, demo_main, tmp_path):
+    fakes.notify = False
+    assert demo_main() == 1
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["notifications"]["received"] == [] and summary["ok"] is False
+    assert "missing: promoted, undone, rolled_back" in (tmp_path / "out" / "demo.txt").read_text()
+
+
+def test_the_demo_fails_when_requests_fail_while_undo_switches(fakes, monkeypatch, demo_main, tmp_path):
+    def failing_undo(env, name, outputs, args, log_name):
+        fakes.production.serve("blue v1.0.0", status=502)  # the former release answers, but badly
+        notify(args, [ev_undone()])
+        return [ev_undone()]
+
+    monkeypatch.setattr(procs, "controller_command", failing_undo)
+    assert demo_main() == 1
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["undo"]["failed_requests"] > 0 and summary["undo"]["as_expected"] is False
+
+
+def test_a_refused_undo_stops_the_demo_and_everything_it_started(fakes, monkeypatch, demo_main):
+    def refused(env, name, outputs, args, log_name):
+        raise procs.DemoError("undo failed (exit 1); log: somewhere")
+
+    monkeypatch.setattr(procs, "controller_command", refused)
+    assert demo_main() == 1
+    assert fakes.calls[-1] == "down"
+    assert not any(call.startswith(f"apply {demo_run.FAULTY_RELEASE}") for call in fakes.calls)
 
 
 def test_the_demo_fails_when_the_healthy_release_is_not_promoted(fakes, monkeypatch, demo_main):
@@ -121,8 +211,8 @@ def test_the_demo_fails_when_the_healthy_release_is_not_promoted(fakes, monkeypa
 
     monkeypatch.setattr(procs, "controller_shift", rolled_back_first)
     assert demo_main() == 1
-    assert fakes[-1] == "down"
-    assert not any(call.startswith(f"apply {demo_run.FAULTY_RELEASE}") for call in fakes)
+    assert fakes.calls[-1] == "down"
+    assert not any(call.startswith(f"apply {demo_run.FAULTY_RELEASE}") for call in fakes.calls)
 
 
 def test_ctrl_c_stops_the_local_cloud_it_started(fakes, monkeypatch, demo_main):
@@ -131,25 +221,33 @@ def test_ctrl_c_stops_the_local_cloud_it_started(fakes, monkeypatch, demo_main):
 
     monkeypatch.setattr(procs, "terraform_apply", interrupted)
     assert demo_main() == 130
-    assert fakes == ["up 10", "down"]
+    assert fakes.calls == ["up 10", "down"]
 
 
-def test_a_failed_step_stops_traffic_and_the_local_cloud(fakes, monkeypatch, demo_main):
+def test_a_failed_step_stops_traffic_the_receiver_and_the_local_cloud(fakes, monkeypatch, demo_main):
     started: list[demo_run.TrafficGenerator] = []
+    receivers: list[Receiver] = []
     original_start = demo_run.TrafficGenerator.start
 
     def start(self):
         started.append(self)
         return original_start(self)
 
+    def receiver():
+        receivers.append(start_receiver())
+        return receivers[-1]
+
     def broken_shift(*args: object):
         raise procs.DemoError("controller shift failed (exit 1); log: somewhere")
 
     monkeypatch.setattr(demo_run.TrafficGenerator, "start", start)
+    monkeypatch.setattr(demo_run, "start_receiver", receiver)
     monkeypatch.setattr(procs, "controller_shift", broken_shift)
     assert demo_main() == 1
-    assert fakes[-1] == "down"
+    assert fakes.calls[-1] == "down"
     assert started and not started[0].running
+    with pytest.raises(OSError):  # the receiver's port is closed
+        socket.create_connection(receivers[0].server.server_address[:2], timeout=1).close()
 
 
 @pytest.mark.parametrize(
@@ -159,7 +257,7 @@ def test_nonsense_options_are_refused_before_anything_starts(argv, fakes, demo_m
     with pytest.raises(SystemExit) as exit_info:
         demo_main(*argv)
     assert exit_info.value.code == 2
-    assert fakes == []
+    assert fakes.calls == []
 
 
 def test_a_root_module_that_cannot_take_the_faulty_release_is_refused_before_anything_starts(
@@ -167,7 +265,7 @@ def test_a_root_module_that_cannot_take_the_faulty_release_is_refused_before_any
 ):
     (stack_dir / "variables.tf").write_text('variable "name_prefix" {}\n')
     assert demo_main() == 1
-    assert fakes == []
+    assert fakes.calls == []
 
 
 def test_the_summary_charges_errors_to_the_faulty_release_and_reads_the_decision_from_the_log():
