@@ -29,7 +29,7 @@ class UndoSummary:
     undone: str  # the release that was promoted, "green v2.0.0"
     idle_slot: str  # the promoted release's slot, which staging serves after undo (the next release's)
     answered_s: float | None  # from the command's start to the former release's first answer
-    update_s: float | None  # the controller's own figure: its stage update, from the `undone` event
+    update_s: float | None  # the controller's own figure (`undone` event): its checks and the stage update
     traffic: dict[str, VersionStats]  # every answer in the window, per version
     failed: int  # requests with no HTTP answer in the window
     settled: dict[str, int]  # answers per version in the second half of the settle time
@@ -60,7 +60,7 @@ class UndoSummary:
     def line(self) -> str:
         if self.answered_s is None:
             return f"undo: {self.former} did not answer within {self.limit_s * 2:.0f} s of `controller undo`"
-        update = f" (its stage update: {self.update_s:.2f} s)" if self.update_s is not None else ""
+        update = f" (its checks and stage update: {self.update_s:.2f} s)" if self.update_s is not None else ""
         return (
             f"undo: {self.former} answered {self.answered_s:.2f} s after `controller undo` started{update}; "
             f"{self.failed_requests} failed of {self.requests} requests meanwhile"
