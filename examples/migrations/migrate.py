@@ -1,9 +1,10 @@
-"""The release's migration hook: `python migrate.py expand|contract|on-rollback` (DATABASE_URL set).
+"""The release's migration hook: `python migrate.py baseline|expand|contract|on-rollback` (DATABASE_URL set).
 
     shift --pre-traffic    "python examples/migrations/migrate.py expand" \
           --post-promotion "python examples/migrations/migrate.py contract" \
           --on-rollback    "python examples/migrations/migrate.py on-rollback" --guard 10m
 
+baseline -> alembic upgrade 0001 (the schema v1 serves on; once, when the database is created)
 expand   -> alembic upgrade 0002 (additive: both versions work on the result)
 contract -> alembic upgrade 0003 (only once the old version is gone: after the promotion and the guard)
 on-rollback -> nothing: expand stays, the old version serves on the expanded schema; it says so.
@@ -19,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 
 HERE = Path(__file__).resolve().parent
-TARGETS = {"expand": "0002", "contract": "0003"}
+TARGETS = {"baseline": "0001", "expand": "0002", "contract": "0003"}
 
 
 def main(step: str) -> int:
@@ -30,7 +31,7 @@ def main(step: str) -> int:
               "on the expanded schema; contract was not run", file=sys.stderr)  # fmt: skip
         return 0
     if step not in TARGETS:
-        print(f"usage: migrate.py expand|contract|on-rollback (got {step!r})", file=sys.stderr)
+        print(f"usage: migrate.py baseline|expand|contract|on-rollback (got {step!r})", file=sys.stderr)
         return 2
     config = Config(str(HERE / "alembic.ini"))
     command.upgrade(config, TARGETS[step])

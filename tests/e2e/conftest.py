@@ -57,14 +57,18 @@ def e2e_stack(aws_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
         yield stack
 
 
-@pytest.fixture(scope="session")
-def outputs_file(e2e_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`terraform output -json` saved, as CI would pass it with --outputs."""
-    result = e2e_stack.run("output", "-json", "-no-color")
+def saved_outputs(stack: Stack, tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """`terraform output -json` of `stack` saved, as CI would pass it with --outputs."""
+    result = stack.run("output", "-json", "-no-color")
     assert result.returncode == 0, result.stderr
-    path = tmp_path_factory.mktemp("e2e-outputs") / "outputs.json"
+    path = tmp_path_factory.mktemp(name) / "outputs.json"
     path.write_text(result.stdout)
     return path
+
+
+@pytest.fixture(scope="session")
+def outputs_file(e2e_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return saved_outputs(e2e_stack, tmp_path_factory, "e2e-outputs")
 
 
 @pytest.fixture(scope="session")

@@ -61,6 +61,8 @@ module "stack" {
   controller_notification_topic_arns = try(var.stack.controller_notification_topic_arns, [])
   blue_source_dir                 = try(var.stack.blue_source_dir, null)
   green_source_dir                = try(var.stack.green_source_dir, null)
+  lambda_environment_variables    = try(var.stack.lambda_environment_variables, {})
+  canary_stage_variable_overrides = try(var.stack.canary_stage_variable_overrides, {})
 
   lambda_vpc_subnet_ids                 = try(var.stack.lambda_vpc_subnet_ids, [])
   lambda_vpc_security_group_ids         = try(var.stack.lambda_vpc_security_group_ids, [])
