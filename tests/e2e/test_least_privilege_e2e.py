@@ -3,9 +3,9 @@
 A CI user gets exactly `controller_iam_policy_json` (Terraform renders it for this stack) and nothing else.
 With its keys every controller command a release needs succeeds; with the same keys, what is outside the
 job is refused with AccessDenied and changes nothing. The calls each command made are recorded from the
-local cloud's log (out/e2e/least_privilege_calls.json) for docs/controller.md: the local cloud traces each
-allowed (action, resource) with LOCALCLOUD_IAM_TRACE=1, and each command runs with AWS_SDK_UA_APP_ID set to
-its name.
+local cloud's log (out/e2e/least_privilege_calls.json): the local cloud traces each allowed (action,
+resource) with LOCALCLOUD_IAM_TRACE=1, and each command runs with AWS_SDK_UA_APP_ID set to its name. The last
+test holds docs/iam.md's table of each command's calls to that trace.
 https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonapigatewaymanagement.html
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
 """
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import iam_docs_table
 import pytest
 from conftest import StackView, applied_root_module
 from e2e_controller_helpers import REPO, ControllerProcess, WatchedTraffic, controller_env, run_controller
@@ -33,6 +34,7 @@ FAST = ["--interval", "2s", "--min-requests", "10", "--steps", "50,100", "--bake
 EXTRA_ALARM = "lp-payments-errors"
 APPROVAL = ["--approval", "before-promotion", "--approval-timeout", "5m"]
 CALLS = REPO / "out" / "e2e" / "least_privilege_calls.json"
+NO_ROW = iam_docs_table.Row("", "", "", frozenset())
 _TRACED = re.compile(r"iam: allowed (?P<action>\S+) (?P<resource>\S+) caller=\S+ app=(?P<app>\S+)")
 
 
@@ -49,13 +51,19 @@ def guarded_cloud() -> Iterator[LocalCloudProcess]:
         record_calls(Path(cloud.log_path))
 
 
-def record_calls(log: Path) -> None:
-    """(action, resource) pairs each tagged command was allowed, from the trace (out/ is not versioned)."""
+def traced_calls(log: Path) -> dict[str, set[tuple[str, str]]]:
+    """(action, resource) pairs each tagged command was allowed so far, from the local cloud's trace."""
     calls: dict[str, set[tuple[str, str]]] = {}
     for line in log.read_text(errors="replace").splitlines():
         found = _TRACED.search(line)
         if found and found["app"] != "-":
             calls.setdefault(found["app"], set()).add((found["action"], found["resource"]))
+    return calls
+
+
+def record_calls(log: Path) -> None:
+    """The trace, by command tag, in out/e2e (out/ is not versioned)."""
+    calls = traced_calls(log)
     CALLS.parent.mkdir(parents=True, exist_ok=True)
     CALLS.write_text(json.dumps({app: sorted(pairs) for app, pairs in sorted(calls.items())}, indent=2))
 
@@ -308,3 +316,47 @@ def test_a_gate_alarm_the_policy_does_not_cover_is_a_one_line_error_that_changes
     assert done.returncode == 1
     assert "AccessDenied" in done.stderr and done.stderr.strip().count("\n") == 0
     assert view.snapshot() == before
+
+
+# A traced resource as docs/iam.md writes it: this stack's names become the page's placeholders.
+_AS_DOCUMENTED = (
+    (
+        re.compile(r"^arn:aws:apigateway:[^:]+::/restapis/[^/]+"),
+        "arn:aws:apigateway:REGION::/restapis/API_ID",
+    ),
+    (
+        re.compile(r"/deployments/[^/]+$"),
+        "/deployments/DEPLOYMENT_ID",
+    ),
+    (
+        re.compile(r"^arn:aws:cloudwatch:[^:]+:\d+:alarm:.+$"),
+        "arn:aws:cloudwatch:REGION:ACCOUNT:alarm:ALARM",
+    ),
+    (
+        re.compile(r"^arn:aws:lambda:[^:]+:\d+:function:.+$"),
+        "arn:aws:lambda:REGION:ACCOUNT:function:FUNCTION",
+    ),
+    (
+        re.compile(r"^arn:aws:sns:[^:]+:\d+:.+$"),
+        "arn:aws:sns:REGION:ACCOUNT:TOPIC",
+    ),
+)
+
+
+def as_documented(resource: str) -> str:
+    for pattern, placeholder in _AS_DOCUMENTED:
+        resource = pattern.sub(placeholder, resource)
+    return resource
+
+
+def test_the_calls_each_command_made_are_the_ones_docs_iam_md_lists(guarded_cloud: LocalCloudProcess) -> None:
+    # Runs last: the commands above are the measurement. A tag is a command and how it was run
+    # ("shift--approval"); docs/iam.md's columns are commands.
+    made: set[tuple[str, str, str]] = set()
+    for tag, pairs in traced_calls(Path(guarded_cloud.log_path)).items():
+        made |= {(tag.split("-")[0], action, as_documented(resource)) for action, resource in pairs}
+    rows = {(row.action, row.resource): row for row in iam_docs_table.rows()}
+    undocumented = sorted(call for call in made if call[0] not in rows.get(call[1:], NO_ROW).made_by)
+    assert not undocumented, f"made, but not marked in docs/iam.md: {undocumented}"
+    documented = {(command, *key) for key, row in rows.items() for command in row.made_by}
+    assert documented <= made, f"marked in docs/iam.md, never made: {sorted(documented - made)}"

@@ -249,7 +249,7 @@ def test_the_execute_api_data_plane_is_not_iam_authorised(iam_cloud: Any) -> Non
 def test_the_trace_logs_each_allowed_action_and_resource_with_the_callers_app_id(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    # LOCALCLOUD_IAM_TRACE=1: what docs/controller.md's table of each command's calls is measured with.
+    # LOCALCLOUD_IAM_TRACE=1: what docs/iam.md's table of each command's calls is measured with.
     monkeypatch.setenv("LOCALCLOUD_IAM_TRACE", "1")
     log = tmp_path / "localcloud.log"
     with LocalCloudProcess(enforce_iam=True, log_path=str(log)) as cloud:

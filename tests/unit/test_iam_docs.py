@@ -20,10 +20,11 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 import botocore.session
+import iam_docs_table
 import pytest
+from iam_docs_table import DOC, Row
 
 REPO = Path(__file__).resolve().parents[2]
-DOC = REPO / "docs" / "iam.md"
 POLICY_TF = REPO / "controller_policy.tf"
 # The module's stage names (modules/rest_api): the `${stage}` of the policy's stage resources.
 STAGES = ("production", "staging")
@@ -56,29 +57,9 @@ PATH_PARAMS = {"{restapi_id}": "API_ID", "{deployment_id}": "DEPLOYMENT_ID", "{s
 
 
 @dataclass(frozen=True)
-class Row:
-    action: str
-    resource: str
-    statement: str
-
-
-@dataclass(frozen=True)
 class Statement:
     actions: tuple[str, ...]
     resources: tuple[str, ...]  # glob patterns
-
-
-def doc_rows() -> list[Row]:
-    rows, in_table = [], False
-    for line in DOC.read_text().splitlines():
-        if line.startswith("| IAM action | resource ARN pattern | statement |"):
-            in_table = True
-        elif in_table and not line.startswith("|"):
-            break
-        elif in_table and not line.startswith("|---"):
-            cells = [cell.strip() for cell in line.strip("|").split("|")]
-            rows.append(Row(cells[0].strip("`"), cells[1].strip("`"), cells[2]))
-    return rows
 
 
 def _locals(text: str) -> dict[str, str]:
@@ -140,12 +121,12 @@ def needs(service: str, operation: str) -> tuple[str, str]:
 
 
 def test_the_table_is_there_and_names_only_statements_of_the_policy() -> None:
-    rows, statements = doc_rows(), policy_statements()
+    rows, statements = iam_docs_table.rows(), policy_statements()
     assert len(rows) >= 10
     assert {row.statement for row in rows} == set(statements)
 
 
-@pytest.mark.parametrize("row", doc_rows(), ids=lambda row: f"{row.action} {row.resource}")
+@pytest.mark.parametrize("row", iam_docs_table.rows(), ids=lambda row: f"{row.action} {row.resource}")
 def test_each_call_in_the_table_is_allowed_by_the_statement_it_names(row: Row) -> None:
     statement = policy_statements()[row.statement]
     assert row.action in statement.actions
@@ -160,7 +141,7 @@ def test_every_aws_call_the_controller_makes_is_a_row_of_the_table() -> None:
     # GetStage, UpdateStage, CreateDeployment, GetDeployments, GetStages, DeleteDeployment, GetMetricData,
     # DescribeAlarms, GetFunctionConfiguration, Publish: the scan found the adapters' calls.
     assert len(calls) >= 10, calls
-    rows = doc_rows()
+    rows = iam_docs_table.rows()
     for service, operation in sorted(calls):
         action, resource = needs(service, operation)
         matching = [row for row in rows if row.action == action]
