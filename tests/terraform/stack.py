@@ -63,6 +63,9 @@ module "stack" {
   green_source_dir                = try(var.stack.green_source_dir, null)
   lambda_environment_variables    = try(var.stack.lambda_environment_variables, {})
   canary_stage_variable_overrides = try(var.stack.canary_stage_variable_overrides, {})
+  # The module's own defaults unless a test sets them.
+  error_5xx_rate_threshold_percent = try(var.stack.error_5xx_rate_threshold_percent, 5)
+  lambda_errors_threshold          = try(var.stack.lambda_errors_threshold, 5)
 
   lambda_vpc_subnet_ids                 = try(var.stack.lambda_vpc_subnet_ids, [])
   lambda_vpc_security_group_ids         = try(var.stack.lambda_vpc_security_group_ids, [])
