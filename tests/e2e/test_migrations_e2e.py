@@ -30,7 +30,14 @@ HOOKS = [
     "--post-promotion", f"{MIGRATE} contract",
     "--on-rollback", f"{MIGRATE} on-rollback",
 ]  # fmt: skip
-FAST = ["--interval", "2s", "--min-requests", "10", "--steps", "50,100", "--bake", "6s"]
+# Latency is not what these tests judge: v2 writes two columns under SQLite's single write lock, and on a
+# loaded 2-core machine its p99 was seen at twice v1's (352 ms against 176 ms), which the default p99 gate
+# (1.5x + 25 ms) rolls back before the hook under test runs. The 5XX gates and alarms stay on, and each test
+# counts every failed request itself.
+FAST = [
+    "--interval", "2s", "--min-requests", "10", "--steps", "50,100", "--bake", "6s",
+    "--max-p99-ratio", "10", "--no-judge",
+]  # fmt: skip
 RATE_PER_S = 20.0
 
 
@@ -127,10 +134,8 @@ def test_a_rollback_leaves_v1_serving_on_the_expanded_schema_with_no_failed_requ
         rolled_back = rolled_back_event["at"]
         wait_for(lambda: traffic.first_seen_after(rolled_back + 2), 10, "answers after the rollback")
         after = traffic.answered_between(rolled_back + 2, float("inf"))
-    assert hooks_ran(run) == [("pre-traffic", True), ("confirm-promotion", False), ("on-rollback", True)], (
-        rolled_back_event,
-        [e for e in run.events if e["event"] in ("gate_failed", "tick")][-3:],
-    )
+    why = [f"{e['gate']}: {e['reason']}" for e in run.events if e["event"] == "gate_failed"]
+    assert hooks_ran(run) == [("pre-traffic", True), ("confirm-promotion", False), ("on-rollback", True)], why
     assert set(traffic.snapshot().by_version) == {live, candidate}  # both served, on one database
     assert set(after) == {live}
     no_request_failed(traffic)
