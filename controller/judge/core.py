@@ -17,7 +17,8 @@ from controller.domain import (
     WindowStats,
 )
 from controller.judge.config import COUNT_RATIOS, COUNT_SHARE, COUNT_WEIGHTS, JudgeConfig
-from controller.judge.emath import log_mix, log_ratio_factor, rate_bound
+from controller.judge.dispersion import estimate_c2
+from controller.judge.emath import log_mix, nb_log_lr, rate_bound, split_log_lr
 from controller.judge.history import HistoryTests
 from controller.judge.latency import LatencyState
 
@@ -29,7 +30,12 @@ class Judge:
         self.config = config or JudgeConfig()
         c = self.config
         usable = history is not None and history.requests >= c.history_min_requests and c.history_weight > 0
-        self.history = HistoryTests(c, history) if usable and history is not None else None
+        # Extra-binomial noise per period, read off the live version's per-period history (an upper bound;
+        # the floor when there is none): every test's likelihood carries it, so bursts are not evidence.
+        self.c2 = estimate_c2(history.per_period if history is not None else (), c.dispersion_floor).c2
+        if not c.overdispersion:
+            self.c2 = 0.0
+        self.history = HistoryTests(c, history, self.c2) if usable and history is not None else None
         self._history_weight = c.history_weight if self.history else 0.0
         spent = c.history_bound_share if self.history else 0.0
         self._history_fail_weight = self._history_weight if c.history_fail else 0.0
@@ -148,12 +154,13 @@ class Judge:
         if canary.requests == 0 or baseline.requests == 0 or x + y == 0:
             return  # no split to read: the period says nothing about the ratio
         w = canary.requests / (canary.requests + baseline.requests)
+        c2 = self.c2
         if math.isfinite(psi0):
             for k, multiple in enumerate(self.config.alternatives):
-                self._log_fail[k] += log_ratio_factor(x, x + y, w, psi0 * multiple, psi0)
+                self._log_fail[k] += split_log_lr(x, x + y, w, psi0 * multiple, psi0, c2)
             # The margin moves with the baseline estimate, but only between periods: still a fixed bet.
-            self._log_margin += log_ratio_factor(x, x + y, w, max(psi_pass, psi0 * 1.1), psi0)
-        self._log_pass += log_ratio_factor(x, x + y, w, 1.0, psi_pass)
+            self._log_margin += split_log_lr(x, x + y, w, max(psi_pass, psi0 * 1.1), psi0, c2)
+        self._log_pass += split_log_lr(x, x + y, w, 1.0, psi_pass, c2)
 
     def _update_count(self, n: int, k: int, baseline_n: int, baseline_k: int) -> None:
         """Bet on the canary's own errors; q comes from the baseline before this period (predictable)."""
@@ -163,9 +170,12 @@ class Judge:
             return  # no canary requests, or no canary rate is a regression: nothing to bet on
         for j, r in enumerate(COUNT_RATIOS):
             if r == 0:
-                self._log_count[j] = -math.inf if k else self._log_count[j] - n * math.log1p(-q)
-            else:
+                clean = -n * math.log1p(-q) if self.c2 <= 0 else math.log1p(n * q * self.c2) / self.c2
+                self._log_count[j] = -math.inf if k else self._log_count[j] + clean
+            elif self.c2 <= 0:
                 self._log_count[j] += k * math.log(r) + (n - k) * (math.log1p(-r * q) - math.log1p(-q))
+            else:
+                self._log_count[j] += nb_log_lr(k, n * q, r, self.c2)
 
     # -- verdict ------------------------------------------------------------------------------------------
 

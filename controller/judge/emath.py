@@ -12,6 +12,17 @@ def log_ratio_factor(x: int, e: int, w: float, psi: float, psi_ref: float) -> fl
     )
 
 
+def split_log_lr(x: int, e: int, w: float, psi: float, psi_ref: float, c2: float) -> float:
+    """`log_ratio_factor` with each period's canary share of errors overdispersed by c2 (equal at c2 = 0)."""
+    if c2 <= 0:
+        return log_ratio_factor(x, e, w, psi, psi_ref)
+
+    def share(ratio: float) -> float:
+        return w * ratio / (w * ratio + 1 - w)
+
+    return bb_log_lr(x, e, share(psi), share(psi_ref), c2)
+
+
 def rate_bound(errors: int, requests: int, sds: float) -> float:
     """A rough upper (sds > 0) or lower (sds < 0) bound on a rate; only sizes margins, never the guarantee."""
     if requests <= 0:

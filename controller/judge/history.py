@@ -10,7 +10,7 @@ from statistics import NormalDist
 
 from controller.domain import BaselineHistory
 from controller.judge.config import JudgeConfig
-from controller.judge.emath import log_mix, poisson_bound
+from controller.judge.emath import log_mix, nb_log_lr, poisson_bound
 
 # The share of alpha (and beta) spent on the history's confidence bound when history is used: the bound
 # misses the true baseline rate with probability alpha * history_bound_share, the e-processes get the rest.
@@ -47,9 +47,10 @@ class HistoryTests:
     concurrent baseline's own bounds when it has drifted past them (predictable: earlier periods only).
     """
 
-    def __init__(self, config: JudgeConfig, history: BaselineHistory) -> None:
+    def __init__(self, config: JudgeConfig, history: BaselineHistory, c2: float = 0.0) -> None:
         c = config
         self.config = config
+        self.c2 = c2  # extra-binomial noise per period: the counts are negative binomial, not Poisson
         self.history = history
         self.rate = history.errors_5xx / history.requests
         z_fail = NormalDist().inv_cdf(1 - c.alpha * c.history_bound_share)
@@ -139,10 +140,11 @@ class HistoryTests:
         self.baseline_requests += baseline_n
         self.baseline_errors += baseline_k
         self.canary_requests += n
+        c2 = self.c2
         for j, m in enumerate(DRIFT_RISES):
-            self.log_rises[j] += baseline_k * math.log(m) - (m - 1) * self.high * baseline_n
+            self.log_rises[j] += nb_log_lr(baseline_k, self.high * baseline_n, m, c2)
         for j, m in enumerate(DRIFT_FALLS):
-            self.log_falls[j] += baseline_k * math.log(m) - (m - 1) * self.low * baseline_n
+            self.log_falls[j] += nb_log_lr(baseline_k, self.low * baseline_n, m, c2)
         if n == 0:
             return
         p0 = self.null_rate
@@ -150,9 +152,8 @@ class HistoryTests:
             self.canary_errors += k
             self.null_expected_errors += p0 * n
             for j, m in enumerate(self.config.alternatives):
-                self.log_fail[j] += k * math.log(m) - (m - 1) * p0 * n
-            m = self.margin_multiple
-            self.log_margin += k * math.log(m) - (m - 1) * p0 * n
+                self.log_fail[j] += nb_log_lr(k, p0 * n, m, c2)
+            self.log_margin += nb_log_lr(k, p0 * n, self.margin_multiple, c2)
         q = self.regression_rate
         if q >= 1:
             return
@@ -160,9 +161,10 @@ class HistoryTests:
             if self.log_count[j] == -math.inf:
                 continue
             if r == 0:
-                self.log_count[j] = -math.inf if k else self.log_count[j] + n * q
+                clean = n * q if c2 <= 0 else math.log1p(n * q * c2) / c2
+                self.log_count[j] = -math.inf if k else self.log_count[j] + clean
             else:
-                self.log_count[j] += k * math.log(r) + (1 - r) * q * n
+                self.log_count[j] += nb_log_lr(k, q * n, r, c2)
 
     @property
     def log_fail_e_value(self) -> float:

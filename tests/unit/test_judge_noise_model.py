@@ -1,4 +1,4 @@
-"""The robust judge's pieces: overdispersed likelihoods, the noise estimate, onset mixtures, today's rate."""
+"""The judge's noise model: overdispersed likelihoods and the noise estimate read off the history."""
 
 from __future__ import annotations
 
@@ -7,12 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from controller.domain import BaselineHistory
 from controller.judge.dispersion import estimate_c2
 from controller.judge.emath import bb_log_lr, log_ratio_factor, nb_log_lr
-from controller.judge.onset import OnsetMixture
-from controller.judge.robust import HistoryPrior
-from controller.judge.robust_judge import robust_config
 
 
 def test_without_overdispersion_the_likelihoods_are_the_poisson_and_binomial_ones() -> None:
@@ -68,49 +64,3 @@ def test_the_noise_estimate_finds_the_per_minute_cv_and_ignores_a_daily_swing() 
 
 def test_a_short_history_gives_the_floor() -> None:
     assert estimate_c2([(100, 1)] * 10, floor=0.01).c2 == 0.01
-
-
-def test_an_onset_mixture_holds_alpha_however_often_it_is_read() -> None:
-    rng = np.random.default_rng(5)
-    alarms = 0
-    runs = 3000
-    for _ in range(runs):
-        mixture = OnsetMixture()
-        for _ in range(40):
-            x = rng.poisson(3.0)
-            mixture.add([x * math.log(r) - (r - 1) * 3.0 for r in (1.5, 4.0, 10.0)])
-            if mixture.log_e_value([1 / 3] * 3) >= math.log(100):
-                alarms += 1
-                break
-    assert alarms / runs <= 0.01
-
-
-def test_a_regression_that_starts_late_is_caught_soon_after_it_starts() -> None:
-    rng = np.random.default_rng(6)
-    delays = []
-    for _ in range(300):
-        from_start, mixture = OnsetMixture(first_weight=1.0), OnsetMixture()
-        caught = {}
-        for t in range(40):
-            x = rng.poisson(3.0 * (4 if t >= 15 else 1))
-            logs = [x * math.log(r) - (r - 1) * 3.0 for r in (1.5, 4.0, 10.0)]
-            for name, m in (("start", from_start), ("onset", mixture)):
-                m.add(logs)
-                if name not in caught and m.log_e_value([1 / 3] * 3) >= math.log(100):
-                    caught[name] = t
-        delays.append((caught.get("onset", 40) - 15, caught.get("start", 40) - 15))
-    onset, start = np.mean(delays, axis=0)
-    # The evidence 15 healthy periods gathered against 4x delays a test started at the first period.
-    assert onset < 2 < start
-
-
-def test_todays_rate_follows_a_drifted_baseline_once_it_has_errors() -> None:
-    config = robust_config()
-    history = BaselineHistory(4_320_000, 21_600)  # 0.5 %
-    prior = HistoryPrior(config, history, c2=0.0)
-    assert prior.todays_rate().bound(0) == pytest.approx(0.005, rel=0.01)
-    for _ in range(20):
-        prior.add_baseline(3000, 20)  # today's baseline errs at 0.67 %: a third above its history
-    today = prior.todays_rate()
-    assert today.bound(0) == pytest.approx(0.0067, rel=0.05)
-    assert today.bound(-1.645) < 0.0067 < today.bound(1.645)
