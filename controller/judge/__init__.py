@@ -25,10 +25,19 @@ however it moves between periods (Lindon, Sanden, Shirikian, KDD 2022, test coun
   psi0. Under "canary no worse than tolerance" it is a nonnegative supermartingale with mean <= 1, so by
   Ville's inequality it ever reaches 1/alpha with probability <= alpha, however often it is looked at
   (anytime-valid; no peeking penalty). The mixture is the prior over regressions (`alternatives`,
-  `weights`): weight near a regression is what makes it fail after few errors, so the default puts it
-  near a mild, a clear and a severe regression and on the regression margin (`margin_weight`), and
-  spreads a little over the rest. Everything the mixture needs is known before the period it bets on
-  (psi0 and the margin use only earlier baseline counts), which keeps the supermartingale property.
+  `weights`): weight near a regression is what makes it fail after few errors; the default spreads it
+  evenly over ratios from 1.25x to 100x and the regression margin (`margin_weight`), favouring none
+  (a prior peaked on the named scenarios' ratios did no better on the scenario family). Everything the
+  mixture needs is known before the period it bets on (psi0 and the margin use only earlier baseline
+  counts), which keeps the supermartingale property.
+* NOISE: production error rates vary from minute to minute more than binomial sampling explains (bursts,
+  retries, a noisy dependency). The judge estimates that extra variance, as a squared coefficient of
+  variation c2 of each period's rate, from the live version's per-period history (`BaselineHistory.
+  per_period`, the controller reads 24 h of one-minute points) at an upper confidence bound, never under
+  `dispersion_floor` (controller/judge/dispersion.py). Every test then uses the overdispersed likelihood:
+  beta-binomial for the split of a period's errors, negative binomial for one version's count
+  (controller/judge/emath.py). Under such noise a binomial bet gains on average from noise alone; these
+  stay supermartingales under the null with c2 noise. `overdispersion=False` restores the binomial ones.
 * PASS: the likelihood ratio of "as good as the baseline" (psi = 1) against "a regression worth catching"
   (psi_pass = 1 + max(regression_relative, regression_absolute / baseline rate)) reaching 1/beta. A
   regression at or beyond that margin passes with probability <= beta. The absolute part keeps low-error
