@@ -1,4 +1,5 @@
-"""`python -m bench`: the judge benchmark (table + bench/out/judge.json), then the data-plane benchmark.
+"""`python -m bench`: the judge benchmark (table + bench/out/judge.json), the data-plane benchmark, then the
+fleet benchmark (bench/fleet.py: N stacks in one wave under the control-plane quotas, bench/out/fleet.json).
 
 The data-plane benchmark lives in `bench/dataplane.py` (another part of the project); it runs after the
 judge benchmark when that module exists and has a `main()`.
@@ -68,16 +69,32 @@ def main(argv: list[str] | None = None) -> int:
         "(default 0, the published figures)",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the judge JSON")
-    parser.add_argument("--only", choices=("judge", "dataplane"), help="run one benchmark only")
+    parser.add_argument("--only", choices=("judge", "dataplane", "fleet"), help="run one benchmark only")
+    parser.add_argument(
+        "--fleet-sizes",
+        default="1,5,20,50",
+        help="stacks per wave for the fleet benchmark, comma-separated (default 1,5,20,50: about 15 minutes)",
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    if args.only != "dataplane":
+    try:
+        sizes = tuple(int(n) for n in args.fleet_sizes.split(","))
+    except ValueError:
+        parser.error(f"--fleet-sizes {args.fleet_sizes!r}: write whole numbers, like 1,5,20")
+    if not sizes or min(sizes) < 1 or list(sizes) != sorted(sizes):
+        parser.error("--fleet-sizes must be increasing whole numbers of at least 1")
+    if args.only in (None, "judge"):
         judge_main(args.runs, args.out, args.seed)
-    if args.only != "judge":
+    if args.only in (None, "dataplane"):
         result = dataplane_main()
         if isinstance(result, int) and result != 0:
             return result
+    if args.only in (None, "fleet"):
+        from bench import fleet
+
+        print("\nfleet benchmark", flush=True)
+        return fleet.main(sizes)
     return 0
 
 
