@@ -7,7 +7,6 @@ VENV          := .venv
 BIN           := $(abspath $(VENV))/bin
 CACHE_DIR     ?= $(HOME)/.cache/apigw-canary
 TF_RC         := $(CACHE_DIR)/terraform.rc
-PROVIDER_STAMP := $(CACHE_DIR)/.provider-$(shell sed -n 's/^PROVIDER_PIN="$${AWS_PROVIDER_PIN:-\(.*\)}"/\1/p' scripts/build-provider.sh)
 LOCALCLOUD_PORT ?= 4566
 # Seconds per metric datapoint in the local cloud: 60 like CloudWatch; 10 makes local rollouts take minutes.
 LOCALCLOUD_METRIC_PERIOD ?= 60
@@ -22,31 +21,25 @@ export APIGW_CANARY_CACHE := $(CACHE_DIR)
 export TF_CLI_CONFIG_FILE := $(TF_RC)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup tools env up down test test-unit lint fmt docs demo bench clean
+.PHONY: help setup toolchain tools env up down test test-unit lint fmt docs demo bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.installed $(BIN)/terraform $(PROVIDER_STAMP) $(TF_RC) tools ## install everything (idempotent, quiet when warm)
+setup: $(VENV)/.installed toolchain tools ## install everything (idempotent; one line when warm)
 
-tools: ## terraform-docs (Go module proxy) and checkov (own venv), both cached under $(CACHE_DIR)
-	@bash scripts/build-go-tool.sh terraform-docs > /dev/null
+# Says which path it takes and why: the Terraform registry's released builds when it answers, else a build
+# from the Go module proxy (scripts/setup-toolchain.sh; APIGW_CANARY_TOOLCHAIN=registry|source decides).
+toolchain: $(VENV)/.installed ## terraform, hashicorp/aws and terraform-docs, cached under $(CACHE_DIR)
+	@VENV_BIN=$(BIN) bash scripts/setup-toolchain.sh
+
+tools: ## checkov (own venv, cached under $(CACHE_DIR))
 	@bash scripts/install-checkov.sh > /dev/null
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $@
-
-$(BIN)/terraform: scripts/terraform-launcher.py $(VENV)/.installed
-	@{ echo '#!$(BIN)/python'; cat scripts/terraform-launcher.py; } > $@ && chmod +x $@
-
-$(PROVIDER_STAMP): scripts/build-provider.sh
-	@bash scripts/build-provider.sh
-	@touch $@
-
-$(TF_RC): scripts/write-terraformrc.sh
-	@bash scripts/write-terraformrc.sh "$(CACHE_DIR)" > $@
 
 env: ## print shell exports for the local cloud: eval "$$(make -s env)"
 	@echo 'export PATH="$(BIN):$$PATH"'
@@ -80,7 +73,7 @@ fmt: setup ## format Python and Terraform
 demo: setup ## the whole product on the local cloud: promote a good release, roll back a bad one
 	@$(BIN)/python -m demo
 
-docs: $(VENV)/.installed ## regenerate the terraform-docs tables (docs/module.md, module and example READMEs)
+docs: toolchain ## regenerate the terraform-docs tables (docs/module.md, module and example READMEs)
 	@bash scripts/terraform-docs.sh
 
 bench: $(VENV)/.installed ## benchmarks: judge vs peers, data-plane throughput, fleets of stacks under the quotas

@@ -41,7 +41,7 @@ data "aws_iam_policy_document" "controller" {
   statement {
     sid       = "ReadAlarms"
     actions   = ["cloudwatch:DescribeAlarms"]
-    resources = [for name in concat(module.alarms.alarm_names, [module.alarms.rollback_alarm_name]) : "${local.alarm_arn_prefix}${name}"]
+    resources = [for name in concat(module.alarms.alarm_names, [module.alarms.rollback_alarm_name], var.extra_rollback_alarm_names) : "${local.alarm_arn_prefix}${name}"]
   }
 
   # CloudWatch metric reads have no resource-level permissions

@@ -6,6 +6,7 @@ locals {
     green       = "${var.name_prefix}-green"
     alarms      = var.name_prefix
     controller  = "${var.name_prefix}-controller"
+    dlq         = "${var.name_prefix}-dlq"
     slot_prefix = var.name_prefix
   }
 
@@ -45,4 +46,34 @@ locals {
     for key, stage in local.stage_names :
     key => "${var.execute_api_endpoint}/restapis/${module.rest_api.rest_api_id}/${stage}/_user_request_"
   }
+
+  # One curl per route and stage. Path parameters get a sample value, ANY is tried as GET, and AWS_IAM routes
+  # are signed with the caller's credentials (curl 7.75+; the session token header only when there is one).
+  sigv4 = join(" ", [
+    "--aws-sigv4 'aws:amz:${data.aws_region.current.region}:execute-api'",
+    "--user \"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY\"",
+    "$${AWS_SESSION_TOKEN:+-H \"x-amz-security-token: $AWS_SESSION_TOKEN\"}",
+  ])
+  curl_commands = {
+    for stage, url in local.invoke_urls : stage => [
+      for r in var.routes : join(" ", compact([
+        "curl -sS",
+        r.method == "HEAD" ? "-I" : (contains(["GET", "ANY"], r.method) ? "" : "-X ${r.method}"),
+        contains(["POST", "PUT", "PATCH"], r.method) ? "-H 'Content-Type: application/json' -d '{}'" : "",
+        r.authorization == "AWS_IAM" ? local.sigv4 : "",
+        "'${url}${replace(r.path, "/\\{[^}]+\\}/", "example")}'",
+      ]))
+    ]
+  }
+
+  # The console's address for a dashboard, by partition; null where there is none to name.
+  console_hosts = {
+    aws        = "https://console.aws.amazon.com"
+    aws-cn     = "https://console.amazonaws.cn"
+    aws-us-gov = "https://console.amazonaws-us-gov.com"
+  }
+  console_host = lookup(local.console_hosts, data.aws_partition.current.partition, null)
+  dashboard_url = (module.alarms.dashboard_name == null || local.console_host == null ? null :
+    "${local.console_host}/cloudwatch/home?region=${data.aws_region.current.region}#dashboards:name=${module.alarms.dashboard_name}"
+  )
 }

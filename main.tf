@@ -25,7 +25,7 @@ module "slot" {
   vpc_subnet_ids                 = var.lambda_vpc_subnet_ids
   vpc_security_group_ids         = var.lambda_vpc_security_group_ids
   reserved_concurrent_executions = var.lambda_reserved_concurrent_executions
-  dead_letter_target_arn         = var.lambda_dead_letter_target_arn
+  dead_letter_target_arn         = local.dead_letter_target_arn
   log_retention_days             = var.lambda_log_retention_days
 
   tags = merge(local.tags, { "apigw-canary:slot" = each.key })
@@ -35,15 +35,21 @@ module "rest_api" {
   source = "./modules/rest_api"
 
   name                 = local.names.api
+  description          = var.api_description
   endpoint_type        = var.endpoint_type
   routes               = var.routes
   function_name_prefix = local.names.slot_prefix
   slot_functions       = { for slot, m in module.slot : slot => { function_name = m.function_name } }
   initial_live_slot    = var.initial_live_slot
 
+  production_stage_name = var.production_stage_name
+  staging_stage_name    = var.staging_stage_name
+
   throttling_rate_limit          = var.throttling_rate_limit
   throttling_burst_limit         = var.throttling_burst_limit
   logging_level                  = var.logging_level
+  metrics_enabled                = var.metrics_enabled
+  data_trace_enabled             = var.data_trace_enabled
   xray_tracing_enabled           = var.xray_tracing_enabled
   access_log_retention_days      = var.access_log_retention_days
   log_kms_key_arn                = var.log_kms_key_arn
@@ -94,7 +100,10 @@ module "custom_domain" {
   create_dns_records     = var.custom_domain.create_dns_records
   create_ipv6_record     = var.custom_domain.create_ipv6_record
   evaluate_target_health = var.custom_domain.evaluate_target_health
-  weighted_routing       = var.custom_domain.weighted_routing
+  routing                = var.custom_domain.routing
+  health_check           = var.custom_domain.health_check
+  health_check_id        = var.custom_domain.health_check_id
+  execute_api_endpoint   = var.execute_api_endpoint
   rest_api_id            = module.rest_api.rest_api_id
   stage_name             = module.rest_api.production_stage_name
 

@@ -125,9 +125,38 @@ variable "lambda_reserved_concurrent_executions" {
 }
 
 variable "lambda_dead_letter_target_arn" {
-  description = "SQS queue or SNS topic for failed asynchronous invocations of either slot (null = none)."
+  description = "Existing SQS queue or SNS topic for failed asynchronous invocations of either slot (null = none; create_dlq makes one)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.lambda_dead_letter_target_arn == null || can(regex("^arn:[^:]+:(sqs|sns):", coalesce(var.lambda_dead_letter_target_arn, "x")))
+    error_message = "lambda_dead_letter_target_arn must be an SQS queue or SNS topic ARN."
+  }
+}
+
+variable "create_dlq" {
+  description = "Create an SQS dead-letter queue (<name_prefix>-dlq, encrypted with SSE-SQS) for both slots' failed asynchronous invocations, with a queue policy that lets only the slot roles send, and only over TLS. API Gateway invokes synchronously, so only other callers' events ever land there."
+  type        = bool
+  default     = false
+  nullable    = false
+
+  validation {
+    condition     = !(var.create_dlq && var.lambda_dead_letter_target_arn != null)
+    error_message = "Set create_dlq or lambda_dead_letter_target_arn, not both: each slot has one dead-letter target."
+  }
+}
+
+variable "dlq_message_retention_seconds" {
+  description = "How long the created dead-letter queue keeps a message, in seconds (60 to 1209600, 14 days)."
+  type        = number
+  default     = 1209600
+  nullable    = false
+
+  validation {
+    condition     = var.dlq_message_retention_seconds >= 60 && var.dlq_message_retention_seconds <= 1209600 && floor(var.dlq_message_retention_seconds) == var.dlq_message_retention_seconds
+    error_message = "dlq_message_retention_seconds must be a whole number of seconds from 60 to 1209600 (14 days)."
+  }
 }
 
 variable "lambda_tracing_mode" {
@@ -168,6 +197,44 @@ variable "endpoint_type" {
   default     = "REGIONAL"
 }
 
+variable "api_description" {
+  description = "Description of the REST API."
+  type        = string
+  default     = "Blue/green slots behind one REST API; the controller shifts traffic between them."
+  nullable    = false
+}
+
+# Stage names: letters, digits, hyphens and underscores, at most 128
+# (https://docs.aws.amazon.com/apigateway/latest/api/API_CreateStage.html).
+variable "production_stage_name" {
+  description = "Name of the stage that serves live traffic: part of its invoke URL and the Stage dimension of its metrics (its canary's is <name>/Canary)."
+  type        = string
+  default     = "production"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,128}$", var.production_stage_name))
+    error_message = "production_stage_name must be 1-128 letters, digits, hyphens or underscores."
+  }
+}
+
+variable "staging_stage_name" {
+  description = "Name of the stage that serves the idle slot, for tests before a rollout."
+  type        = string
+  default     = "staging"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,128}$", var.staging_stage_name))
+    error_message = "staging_stage_name must be 1-128 letters, digits, hyphens or underscores."
+  }
+
+  validation {
+    condition     = var.staging_stage_name != var.production_stage_name
+    error_message = "staging_stage_name must differ from production_stage_name."
+  }
+}
+
 variable "initial_live_slot" {
   description = "Slot production serves when the stack is created (staging serves the other). After that the controller decides."
   type        = string
@@ -195,6 +262,20 @@ variable "logging_level" {
   description = "Execution logging level of both stages: OFF, ERROR or INFO (anything but OFF needs the account's API Gateway CloudWatch role)."
   type        = string
   default     = "INFO"
+}
+
+variable "metrics_enabled" {
+  description = "Detailed CloudWatch metrics per method (ApiName, Method, Resource, Stage) on both stages. The alarms and the controller read the stage metrics, which API Gateway publishes either way."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "data_trace_enabled" {
+  description = "Log full requests and responses in both stages' execution logs. Off by default: it can write personal data to the logs."
+  type        = bool
+  default     = false
+  nullable    = false
 }
 
 variable "xray_tracing_enabled" {
@@ -231,6 +312,17 @@ variable "canary_stage_variable_overrides" {
   description = "Extra stage variables every canary overrides: Terraform's initial one and each one the controller creates (the slot variable always points at the candidate slot)."
   type        = map(string)
   default     = {}
+}
+
+variable "extra_rollback_alarm_names" {
+  description = "Existing CloudWatch alarms (names, in this stack's region and account) that roll a release back while in ALARM, as the module's own alarms do: the controller watches them (controller_config.alarm_names) and controller_iam_policy_json lets it read them."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for name in var.extra_rollback_alarm_names : length(name) >= 1 && length(name) <= 255 && !can(regex("[\\x00-\\x1f]", name))])
+    error_message = "extra_rollback_alarm_names must be CloudWatch alarm names: 1-255 characters, no control characters."
+  }
 }
 
 variable "controller_notification_topic_arns" {
@@ -336,7 +428,7 @@ variable "create_dashboard" {
 ################################################################################
 
 variable "custom_domain" {
-  description = "Custom domain for the production stage (null = none). certificate_arn null requests an ACM certificate validated in zone_id; create_dns_records (default true, needs zone_id) writes the alias records, false leaves DNS to you; weighted_routing makes the alias records weighted, for one name served from several regions."
+  description = "Custom domain for the production stage (null = none). certificate_arn null requests an ACM certificate validated in zone_id; create_dns_records (default true, needs zone_id) writes the alias records, false leaves DNS to you. For one name served from several regions (one stack each): routing makes the records weighted or latency-based with a set_identifier per region, and health_check creates a Route 53 health check of this region's API on path (default /health, which must be a GET route in routes) and attaches it, so Route 53 stops answering with a failing region; health_check_id attaches one you manage instead. See modules/custom_domain for each field."
   type = object({
     domain_name            = string
     zone_id                = optional(string)
@@ -347,11 +439,31 @@ variable "custom_domain" {
     create_dns_records     = optional(bool, true)
     create_ipv6_record     = optional(bool, true)
     evaluate_target_health = optional(bool, true)
-    weighted_routing = optional(object({
-      set_identifier  = string
-      weight          = number
-      health_check_id = optional(string)
+    routing = optional(object({
+      policy         = string
+      set_identifier = string
+      weight         = optional(number)
+      region         = optional(string)
     }))
+    health_check = optional(object({
+      path              = optional(string, "/health")
+      failure_threshold = optional(number, 3)
+      request_interval  = optional(number, 30)
+      regions           = optional(list(string))
+    }))
+    health_check_id = optional(string)
   })
   default = null
+
+  validation {
+    # The health check calls production's path: without a route there, API Gateway answers 403 and the
+    # region would be reported unhealthy for good.
+    condition = try(var.custom_domain.health_check == null, true) || try(anytrue([
+      for r in var.routes : contains(["GET", "ANY"], upper(r.method)) && can(regex(
+        "^${replace(replace(r.path, "/\\{[^}/]+\\+\\}/", ".+"), "/\\{[^}/]+\\}/", "[^/]+")}$",
+        split("?", var.custom_domain.health_check.path)[0]
+      ))
+    ]), false)
+    error_message = "custom_domain.health_check.path must be served by a GET or ANY route in routes, for example { path = \"/health\", method = \"GET\" }, answered by your function with 2xx or 3xx."
+  }
 }

@@ -1,8 +1,21 @@
-"""`python -m bench`: the judge benchmark (table + bench/out/judge.json), the data-plane benchmark, then the
-fleet benchmark (bench/fleet.py: N stacks in one wave under the control-plane quotas, bench/out/fleet.json).
+"""`python -m bench`: the judge benchmarks, the data-plane benchmark, then the fleet benchmark.
+
+The judge is measured twice, both written to bench/out/judge.json:
+
+- the continuity table: the named scenarios (bench/scenarios.py), idealised, 2,000 runs each, against the
+  peers tuned on each scenario's identical twin (the keys `scenarios`, `goals`, `goals_by_variant`,
+  `drift`);
+- the scenario family (bench/family.py): about 140 cells drawn from ranges of base error rate, traffic and
+  its shape, overdispersion, history drift, regression size and onset; peers tuned per cell on the tuning
+  split, everything scored on the evaluation split (the key `family`). A rollout undecided at 30 minutes
+  counts as rolled back.
+
+Quick iterations on the family: `python -m bench --only family --runs 400 --cells 'od:ind' --split
+tuning` (tune ours on the tuning split only; the evaluation split and its held-out cells are for reporting).
 
 The data-plane benchmark lives in `bench/dataplane.py` (another part of the project); it runs after the
-judge benchmark when that module exists and has a `main()`.
+judge benchmarks when that module exists and has a `main()`. The fleet benchmark (bench/fleet.py: N stacks in
+one wave under the control-plane quotas, bench/out/fleet.json) runs last.
 """
 
 from __future__ import annotations
@@ -14,7 +27,9 @@ import sys
 import time
 from pathlib import Path
 
-from bench import drift
+from bench import drift, family_report
+from bench.family import SPLITS, describe, select
+from bench.family_sim import run_family
 from bench.judge_sim import run_benchmark
 from bench.report import VARIANT_LABELS, goals, table
 from bench.scenarios import RUNS, all_scenarios
@@ -42,6 +57,39 @@ def judge_main(runs: int = RUNS, out: Path = DEFAULT_OUT, seed: int = 0) -> dict
     return document
 
 
+def family_main(
+    runs: int = RUNS,
+    out: Path = DEFAULT_OUT,
+    seed: int = 0,
+    split: str = "evaluation",
+    pattern: str | None = None,
+    judge_goals: list[dict] | None = None,
+) -> dict:
+    """Run the family (or the cells matching `pattern`) on `split`, print its tables and put it under the
+    key `family` of `out`, keeping the file's other keys. `judge_goals`: the continuity table's goals, to
+    count as one goal of the family's summary."""
+    cells = select(split, pattern)
+    started = time.perf_counter()
+    print(
+        f"\nscenario family: {len(cells)} cells x {runs} runs, {split} split, seed {seed}; "
+        "peers tuned on the tuning split",
+        flush=True,
+    )
+    results = run_family(cells, split, runs, seed, log=lambda line: print(line, flush=True))
+    goal_list = family_report.goals(results)
+    if judge_goals is not None:
+        goal_list.append(family_report.continuity_goal(judge_goals))
+    section = family_report.to_json(results, goal_list, runs, split, seed)
+    section["summary"]["wall_time_s"] = time.perf_counter() - started
+    document = json.loads(out.read_text()) if out.exists() else {}
+    document["family"] = section
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=2) + "\n")
+    print("\n" + family_report.table(results, goal_list, runs, split))
+    print(f"\nwrote the family to {out} in {section['summary']['wall_time_s']:.0f} s")
+    return section
+
+
 def dataplane_main() -> int | None:
     try:
         module = importlib.import_module("bench.dataplane")
@@ -57,24 +105,44 @@ def dataplane_main() -> int | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
-        "--runs", type=int, default=RUNS, help=f"runs per scenario and policy (default {RUNS})"
+        "--runs", type=int, default=RUNS, help=f"runs per scenario, cell and policy (default {RUNS})"
     )
     parser.add_argument(
         "--seed",
         type=int,
         default=0,
-        help="added to every scenario's seed: another value re-runs the benchmark on fresh random traffic "
-        "(default 0, the published figures)",
+        help="added to every scenario's seed and mixed into every family cell's: another value re-runs the "
+        "benchmarks on fresh random traffic (default 0, the published figures)",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the judge JSON")
-    parser.add_argument("--only", choices=("judge", "dataplane", "fleet"), help="run one benchmark only")
+    parser.add_argument(
+        "--only",
+        choices=("judge", "family", "dataplane", "fleet"),
+        help="run one benchmark only: judge (the continuity table), family, dataplane, fleet",
+    )
     parser.add_argument(
         "--fleet-sizes",
         default="1,5,20,50",
         help="stacks per wave for the fleet benchmark, comma-separated (default 1,5,20,50: about 15 minutes)",
     )
+    parser.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="evaluation",
+        help="the family's split to score (default evaluation; tune ours on tuning, which leaves out the "
+        "held-out cells)",
+    )
+    parser.add_argument(
+        "--cells",
+        metavar="PATTERN",
+        help="run only the family cells whose name matches this regular expression (and their identical "
+        "twins), e.g. 'od:sha', '^x2-5 onset:0', '10-50rps'",
+    )
+    parser.add_argument("--list-cells", action="store_true", help="print the family's cells and exit")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -84,8 +152,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--fleet-sizes {args.fleet_sizes!r}: write whole numbers, like 1,5,20")
     if not sizes or min(sizes) < 1 or list(sizes) != sorted(sizes):
         parser.error("--fleet-sizes must be increasing whole numbers of at least 1")
+    if args.list_cells:
+        print(describe(select(args.split)))
+        return 0
+    try:
+        chosen = select(args.split, args.cells)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if not chosen:
+        parser.error(f"--cells {args.cells!r} matches no cell of the {args.split} split (see --list-cells)")
+    judge_goals = None
     if args.only in (None, "judge"):
-        judge_main(args.runs, args.out, args.seed)
+        judge_goals = judge_main(args.runs, args.out, args.seed)["goals"]
+    if args.only in (None, "family"):
+        family_main(args.runs, args.out, args.seed, args.split, args.cells, judge_goals)
     if args.only in (None, "dataplane"):
         result = dataplane_main()
         if isinstance(result, int) and result != 0:

@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from bench.ours import Ours
 from bench.policies import INF, PEERS, Checks, Decision, Policy
 from bench.scenarios import MINUTES, Scenario, sprt_limit_failed
-from bench.streams import PERIOD_S, Streams
+from bench.streams import PERIOD_S, Period, Streams
 
 FRR_TARGET = 0.01
 # The baseline history ours reads before a rollout (the controller's default --baseline-history). The peers
@@ -49,12 +50,60 @@ class Outcome:
     failed: np.ndarray
     canary_requests: np.ndarray  # canary requests until the decision (or minute 30)
 
+    @property
+    def undecided(self) -> np.ndarray:
+        return ~(self.rolled_back | self.promoted)
 
-def simulate(policy: Policy, scenario: Scenario, streams: Streams, *, until_decided: bool = False) -> Outcome:
-    runs, periods = streams.runs, min(streams.periods, MINUTES)
-    volume = scenario.requests_per_s * PERIOD_S
-    policy.start(runs, volume)
-    policy.see_history(*streams.history(scenario.requests_per_s, HISTORY_S, scenario.baseline))
+
+class World(Protocol):
+    """What a policy's rollouts run in: `runs` independent runs of up to `periods` one-minute periods.
+
+    `requests_per_period` is the traffic a policy is told at the start (one figure, or one per run);
+    `history` each run's baseline before the rollout, per minute (requests and 5XX errors, each of shape
+    (runs, minutes)); `period` what CloudWatch reports for period t of runs idx at canary share `share`."""
+
+    runs: int
+    periods: int
+
+    def requests_per_period(self) -> float | np.ndarray: ...
+
+    def history(self) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def period(self, t: int, idx: np.ndarray, share: np.ndarray, latency: bool = True) -> Period: ...
+
+
+@dataclass
+class ScenarioWorld:
+    """A named scenario on its streams: constant traffic and error rates, a day of history at today's rate."""
+
+    scenario: Scenario
+    streams: Streams
+
+    @property
+    def runs(self) -> int:
+        return self.streams.runs
+
+    @property
+    def periods(self) -> int:
+        return self.streams.periods
+
+    def requests_per_period(self) -> float:
+        return self.scenario.requests_per_s * PERIOD_S
+
+    def history(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.streams.history(self.scenario.requests_per_s, HISTORY_S, self.scenario.baseline)
+
+    def period(self, t: int, idx: np.ndarray, share: np.ndarray, latency: bool = True) -> Period:
+        s = self.scenario
+        return self.streams.period(t, idx, share, s.requests_per_s, s.canary, s.baseline, latency)
+
+
+def play(policy: Policy, world: World, *, until_decided: bool = False) -> Outcome:
+    """Every run of `world` under `policy`, for up to MINUTES periods (or until every run is decided)."""
+    runs, periods = world.runs, min(world.periods, MINUTES)
+    policy.start(runs, world.requests_per_period())
+    if policy.reads_history:
+        policy.see_history(*world.history())
     status = np.zeros(runs, dtype=np.int8)  # 0 undecided, 1 rolled back, 2 promoted
     decided = np.full(runs, np.nan)
     failed = np.zeros(runs)
@@ -62,24 +111,14 @@ def simulate(policy: Policy, scenario: Scenario, streams: Streams, *, until_deci
     for t in range(periods):
         promoted = np.flatnonzero(status == 2)
         if promoted.size and not until_decided:
-            everyone = streams.period(
-                t,
-                promoted,
-                np.ones(promoted.size),
-                scenario.requests_per_s,
-                scenario.canary,
-                scenario.baseline,
-                latency=False,
-            )
+            everyone = world.period(t, promoted, np.ones(promoted.size), latency=False)
             failed[promoted] += everyone.canary_errors
         idx = np.flatnonzero(status == 0)
         if idx.size == 0:
             if until_decided or promoted.size == 0:
                 break
             continue
-        period = streams.period(
-            t, idx, policy.share[idx], scenario.requests_per_s, scenario.canary, scenario.baseline
-        )
+        period = world.period(t, idx, policy.share[idx])
         failed[idx] += period.canary_errors
         canary_requests[idx] += period.canary_requests
         decision: Decision = policy.decide(t, idx, period)
@@ -87,6 +126,10 @@ def simulate(policy: Policy, scenario: Scenario, streams: Streams, *, until_deci
         status[idx[decision.rollback]] = 1
         decided[idx[decision.promote | decision.rollback]] = (t + 1) * PERIOD_S
     return Outcome(status == 1, status == 2, decided, failed, canary_requests)
+
+
+def simulate(policy: Policy, scenario: Scenario, streams: Streams, *, until_decided: bool = False) -> Outcome:
+    return play(policy, ScenarioWorld(scenario, streams), until_decided=until_decided)
 
 
 def _mean_or_none(values: np.ndarray) -> float | None:
@@ -112,30 +155,35 @@ def summarise(outcome: Outcome, scenario: Scenario, threshold: str | None) -> di
 # -- tuning the peers ---------------------------------------------------------------------------------------
 
 
-def tune(make: Callable[[float], Policy], scenario: Scenario, streams: Streams) -> tuple[float, float]:
-    """The most sensitive threshold whose false-rollback rate on `scenario` (identical versions) is <= 1 %.
+def tune(make: Callable[[float], Policy], world: World) -> tuple[float, float]:
+    """The most sensitive threshold whose false-rollback rate in `world` (identical versions) is <= 1 %.
 
-    Candidates are the statistics the policy's checks produced with no threshold at all; a bisection over
-    them keeps the smallest one that holds 1 %. (For policies whose path does not depend on the threshold
-    this is exact; Flagger's holds change its path, so each candidate is simulated.) Returns (threshold,
-    its false-rollback rate).
+    A rollout left undecided at the horizon counts as rolled back (the controller rolls it back). The
+    candidates are the statistics the policy's checks produced with no threshold at all. For a policy whose
+    path does not depend on the threshold (a fixed schedule that stops at the first breach), a run is rolled
+    back at threshold c exactly when one of those statistics exceeds c, so one run with no threshold gives
+    every candidate's rate; otherwise (Flagger's holds change its path) a bisection simulates each candidate
+    it tries. Returns (threshold, its false-rollback rate).
     """
     probe = make(INF)
-    simulate(probe, scenario, streams, until_decided=True)
+    free = play(probe, world, until_decided=True)
     candidates = np.unique(probe.stat[np.isfinite(probe.stat)])
-    allowed = math.floor(FRR_TARGET * streams.runs)
+    allowed = math.floor(FRR_TARGET * world.runs) / world.runs
+    if candidates.size == 0:
+        return INF, float(free.undecided.mean())
 
     def frr(threshold: float) -> float:
-        return float(simulate(make(threshold), scenario, streams, until_decided=True).rolled_back.mean())
+        if not probe.threshold_changes_path:
+            return float(((probe.stat > threshold) | free.undecided).mean())
+        outcome = play(make(threshold), world, until_decided=True)
+        return float((~outcome.promoted).mean())
 
-    if candidates.size == 0:
-        return INF, 0.0
     lo, hi = 0, candidates.size - 1  # invariant: candidates[hi] holds 1 % (nothing exceeds the largest)
-    if frr(candidates[hi]) > allowed / streams.runs:
-        return INF, 0.0
+    if frr(candidates[hi]) > allowed:
+        return INF, float(free.undecided.mean())
     while lo < hi:
         mid = (lo + hi) // 2
-        if frr(candidates[mid]) <= allowed / streams.runs:
+        if frr(candidates[mid]) <= allowed:
             hi = mid
         else:
             lo = mid + 1
@@ -143,20 +191,28 @@ def tune(make: Callable[[float], Policy], scenario: Scenario, streams: Streams) 
     return best, frr(best)
 
 
-def _describe(peer: str, mode: str, threshold: float) -> str:
+def _describe(peer: str, mode: str, threshold: float, relative: bool = False) -> str:
+    """The tuned check in words; `relative`: the error threshold is a multiple of the service's usual
+    figure (its usual 5XX rate; for the recipe its usual 5XX count in 5 minutes)."""
     if not math.isfinite(threshold):
         return "no finite threshold holds 1% (check disabled)"
     if mode == "latency":
         if peer == "kayenta":
             return f"canary p99 > {threshold:.3g}x baseline p99 in an interval"
         return f"canary p99 > {threshold:.0f} ms in a period"
-    if peer == "recipe":
-        return f"stage 5XX sum over 5 min > {threshold:.0f}"
     if peer == "kayenta":
         return f"one-sided split test p < {10**-threshold:.2g} in an interval"
+    if relative:
+        if peer == "recipe":
+            return f"stage 5XX sum over 5 min > {threshold:.3g}x its usual count"
+        rate = f"canary 5XX rate > {threshold:.3g}x the usual rate"
+    else:
+        if peer == "recipe":
+            return f"stage 5XX sum over 5 min > {threshold:.0f}"
+        rate = f"canary 5XX rate > {threshold:.3%}"
     if peer == "flagger":
-        return f"canary 5XX rate > {threshold:.3%} fails a check (5 failed checks roll back)"
-    return f"canary 5XX rate > {threshold:.3%} in a period"
+        return f"{rate} fails a check (5 failed checks roll back)"
+    return f"{rate} in a period"
 
 
 @dataclass
@@ -166,25 +222,32 @@ class PeerSetting:
     text: str
 
 
-def tune_peers(identical: Scenario, streams: Streams) -> dict[str, dict[str, PeerSetting]]:
-    """Per peer, the tuned error-rate setting and (except the recipe) the tuned latency setting."""
+def tune_peers(
+    identical: World, literal_note: bool = True, error_units: Mapping[str, float | np.ndarray] | None = None
+) -> dict[str, dict[str, PeerSetting]]:
+    """Per peer, the tuned error-rate setting and (except the recipe) the tuned latency setting; with
+    `literal_note` the recipe's text also says what its literal "non-zero" rule does to good releases.
+    `error_units` (per peer, one figure or one per run of `identical`) makes a peer's error threshold a
+    multiple of it (`Checks.error_unit`); absent, thresholds are absolute."""
     settings: dict[str, dict[str, PeerSetting]] = {}
     for peer, cls in PEERS.items():
         settings[peer] = {}
+        unit = 1.0 if error_units is None else error_units.get(peer, 1.0)
+        relative = np.ndim(unit) > 0 or unit != 1.0
         for mode in ("error", "latency"):
             if peer == "recipe" and mode == "latency":
                 continue  # the recipe's rollback rule reads only the 5XX sum
 
-            def make(thr: float, cls=cls, mode=mode) -> Policy:
-                return cls(
-                    Checks(error=thr, mode=mode) if mode == "error" else Checks(latency=thr, mode=mode)
-                )
+            def make(thr: float, cls=cls, mode=mode, unit=unit) -> Policy:
+                if mode == "error":
+                    return cls(Checks(error=thr, mode=mode, error_unit=unit))
+                return cls(Checks(latency=thr, mode=mode))
 
-            threshold, frr = tune(make, identical, streams)
-            checks = Checks(error=threshold) if mode == "error" else Checks(latency=threshold, mode=mode)
-            settings[peer][mode] = PeerSetting(checks, frr, _describe(peer, mode, threshold))
-        if peer == "recipe":
-            literal = simulate(cls(Checks(error=0.0)), identical, streams, until_decided=True)
+            threshold, frr = tune(make, identical)
+            checks = make(threshold).checks
+            settings[peer][mode] = PeerSetting(checks, frr, _describe(peer, mode, threshold, relative))
+        if peer == "recipe" and literal_note:
+            literal = play(cls(Checks(error=0.0)), identical, until_decided=True)
             note = (
                 f"; the literal 'non-zero' rule rolls back {literal.rolled_back.mean():.0%} of good releases"
             )
@@ -217,7 +280,7 @@ def run_benchmark(
     for s in scenarios:
         if s.kind == "identical":
             started = time.perf_counter()
-            tuned[s.name] = tune_peers(s, streams[s.name])
+            tuned[s.name] = tune_peers(ScenarioWorld(s, streams[s.name]))
             log(f"  tuned peers on {s.name} in {time.perf_counter() - started:.1f} s")
     results = []
     for s in scenarios:

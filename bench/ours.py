@@ -53,15 +53,18 @@ class Ours(Policy):
     use_history: bool = True
     max_duration_s: float | None = None
     judge_class: type = Judge  # the judge each run's engine gets (a judge's constructor: config, history)
+    reads_history = True
 
     @classmethod
     def strict(cls) -> Ours:
         """Ours with the fail test on the concurrent split alone (`--no-trust-baseline-history`)."""
         return cls(JudgeConfig(history_fail=False))
 
-    def start(self, runs: int, requests_per_period: float) -> None:
+    def start(self, runs: int, requests_per_period: float | np.ndarray) -> None:
+        """`requests_per_period`: the traffic each run's engine is told at the start, one figure or one per
+        run (the scenario family's runs each have their own)."""
         super().start(runs, requests_per_period)
-        self.requests_per_period = requests_per_period
+        self.requests_per_period = np.broadcast_to(np.asarray(requests_per_period, dtype=float), (runs,))
         self._start_engines([None] * runs)
 
     def _engine(self, history: BaselineHistory | None) -> Engine:
@@ -75,8 +78,9 @@ class Ours(Policy):
     def _start_engines(self, histories: list[BaselineHistory | None]) -> None:
         self.engines = [self._engine(h) for h in histories]
         self.judges = [engine.judge for engine in self.engines]
+        traffic = self.requests_per_period.tolist()
         for run, engine in enumerate(self.engines):
-            self._apply(run, engine.step(Begin(0.0, None, self.requests_per_period)))
+            self._apply(run, engine.step(Begin(0.0, None, traffic[run])))
 
     def see_history(self, requests: np.ndarray, errors: np.ndarray) -> None:
         """Totals per run, or per-minute series per run (2-D): the judge gets both."""
@@ -85,10 +89,8 @@ class Ours(Policy):
         histories: list[BaselineHistory | None] = []
         for n, k in zip(np.asarray(requests).tolist(), np.asarray(errors).tolist(), strict=True):
             if isinstance(n, list):
-                periods = tuple((int(a), int(b)) for a, b in zip(n, k, strict=True) if a)
-                histories.append(
-                    BaselineHistory(sum(a for a, _ in periods), sum(b for _, b in periods), periods)
-                )
+                periods = tuple(zip(n, k, strict=True))
+                histories.append(BaselineHistory(sum(n), sum(k), periods))
             else:
                 histories.append(BaselineHistory(int(n), int(k)))
         self._start_engines(histories)

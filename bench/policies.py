@@ -56,13 +56,17 @@ def binom_sf(x: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
 class Policy:
     name = "policy"
     threshold: str | None = None
+    reads_history = False  # the simulator hands the baseline history only to policies that read it
+    threshold_changes_path = True  # False: a fixed schedule that stops at the first breach (tuning is exact)
 
-    def start(self, runs: int, requests_per_period: float) -> None:
+    def start(self, runs: int, requests_per_period: float | np.ndarray) -> None:
+        """`requests_per_period`: the traffic a period carries, one figure or one per run."""
         self.share = np.zeros(runs)
         self.stat = np.full(runs, -INF)
 
     def see_history(self, requests: np.ndarray, errors: np.ndarray) -> None:
-        """Each run's baseline counts before the rollout; only policies that read history use them."""
+        """Each run's baseline before the rollout, per minute: requests and 5XX errors, each of shape
+        (runs, minutes); only policies that read history (`reads_history`) are handed it."""
 
     def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
         raise NotImplementedError
@@ -79,6 +83,16 @@ class Checks:
     error: float = INF  # canary 5XX rate above this fails (Kayenta: -log10 p-value above this)
     latency: float = INF  # canary p99 ms above this fails (Kayenta: canary/baseline p99 above this)
     mode: str = "error"  # which statistic `stat` records for tuning: "error" | "latency"
+    # The unit of `error`, one figure or one per run: 1 (absolute), or e.g. each service's usual 5XX rate for
+    # a threshold an operator sets as a multiple of it. The statistic recorded for tuning is in that unit.
+    error_unit: float | np.ndarray = 1.0
+
+    def per_unit(self, idx: np.ndarray, value: np.ndarray) -> np.ndarray:
+        """`value` (runs idx) in units of the error threshold."""
+        return value if np.ndim(self.error_unit) == 0 and self.error_unit == 1.0 else value / self._unit(idx)
+
+    def _unit(self, idx: np.ndarray) -> float | np.ndarray:
+        return self.error_unit if np.ndim(self.error_unit) == 0 else np.asarray(self.error_unit)[idx]
 
 
 def _p99(period: Period) -> np.ndarray:
@@ -88,11 +102,13 @@ def _p99(period: Period) -> np.ndarray:
 class _AlarmPolicy(Policy):
     """CloudWatch alarms on the canary's 5XX rate (and p99), breaching for one period rolls back."""
 
+    threshold_changes_path = False
+
     def __init__(self, checks: Checks) -> None:
         self.checks = checks
 
     def _breach(self, idx: np.ndarray, period: Period) -> np.ndarray:
-        rate = _rate(period.canary_errors, period.canary_requests)
+        rate = self.checks.per_unit(idx, _rate(period.canary_errors, period.canary_requests))
         p99 = _p99(period)
         self._record(idx, rate if self.checks.mode == "error" else p99)
         with np.errstate(invalid="ignore"):
@@ -155,7 +171,7 @@ class Flagger(Policy):
         self.failed = np.zeros(runs, dtype=np.int64)
 
     def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
-        rate = _rate(period.canary_errors, period.canary_requests)
+        rate = self.checks.per_unit(idx, _rate(period.canary_errors, period.canary_requests))
         p99 = _p99(period)
         self._record(idx, rate if self.checks.mode == "error" else p99)
         with np.errstate(invalid="ignore"):
@@ -179,6 +195,7 @@ class Kayenta(Policy):
     """
 
     name = "kayenta"
+    threshold_changes_path = False
 
     def __init__(self, checks: Checks, intervals: int = 5) -> None:
         self.checks = checks
@@ -213,6 +230,7 @@ class Recipe(Policy):
     """
 
     name = "recipe"
+    threshold_changes_path = False
     SHARES = (0.10, 0.10, 0.25, 0.25, 0.50, 0.50, 1.0, 1.0)
 
     def __init__(self, checks: Checks) -> None:
@@ -230,6 +248,7 @@ class Recipe(Policy):
             self.share[idx] = self.SHARES[t + 1]
             return Decision(nothing, nothing)
         window = self.stage_errors[idx, max(0, t - 4) : t + 1].sum(axis=1).astype(float)
+        window = self.checks.per_unit(idx, window)
         self._record(idx, window)
         rollback = window > self.checks.error
         promote = ~rollback & (t == len(self.SHARES) - 1)

@@ -108,33 +108,36 @@ def poisson_inv(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     return out
 
 
-def binomial_inv(u: np.ndarray, n: np.ndarray, p: float) -> np.ndarray:
-    """Binomial(n, p) counts from uniforms, exact for small means."""
+def binomial_inv(u: np.ndarray, n: np.ndarray, p: float | np.ndarray) -> np.ndarray:
+    """Binomial(n, p) counts from uniforms, exact for small means; `p` is one rate or one per draw."""
     u = np.asarray(u, dtype=float)
     n = np.broadcast_to(np.asarray(n, dtype=np.int64), u.shape)
+    rates = np.broadcast_to(np.asarray(p, dtype=float), u.shape)
     out = np.zeros(u.shape, dtype=np.int64)
-    if p <= 0:
-        return out
-    if p >= 1:
-        return n.copy()
-    mean = n * p
-    small = (n > 0) & (mean <= EXACT_BELOW)
+    full = rates >= 1
+    out[full] = n[full]
+    mean = n * rates
+    small = (n > 0) & (rates > 0) & ~full & (mean <= EXACT_BELOW)
     if small.any():
-        ns = n[small].astype(float)
-        odds = p / (1 - p)
+        ns, ps = n[small].astype(float), rates[small]
+        log_q = math.log1p(-float(p)) if np.ndim(p) == 0 else np.log1p(-ps)
+        odds = ps / (1 - ps)
         out[small] = _exact_count(
-            u[small], np.exp(ns * math.log1p(-p)), lambda k: np.maximum(ns - k, 0) / (k + 1) * odds
+            u[small], np.exp(ns * log_q), lambda k: np.maximum(ns - k, 0) / (k + 1) * odds
         )
-    big = mean > EXACT_BELOW
+    big = (rates > 0) & ~full & (mean > EXACT_BELOW)
     if big.any():
-        nb = n[big].astype(float)
-        var = nb * p * (1 - p)
-        out[big] = np.minimum(_normal_count(u[big], nb * p, var, (1 - 2 * p) / np.sqrt(var)), n[big])
+        nb, pb = n[big].astype(float), rates[big]
+        var = nb * pb * (1 - pb)
+        out[big] = np.minimum(_normal_count(u[big], nb * pb, var, (1 - 2 * pb) / np.sqrt(var)), n[big])
     return out
 
 
-def percentile_sample(z: np.ndarray, n: np.ndarray, q: float, median_ms: float, sigma: float) -> np.ndarray:
-    """The q-quantile of n lognormal latencies, as one draw of its order statistic (NaN for n = 0).
+def percentile_sample(
+    z: np.ndarray, n: np.ndarray, q: float, median_ms: float, sigma: float | np.ndarray
+) -> np.ndarray:
+    """The q-quantile of n lognormal latencies, as one draw of its order statistic (NaN for n = 0); `sigma`
+    is one lognormal shape or one per draw.
 
     The k-th of n uniforms is Beta(k, n + 1 - k); a normal on its logit with the same mean and variance
     stands in for it, which keeps one normal per draw (common random numbers) and stays inside (0, 1).
@@ -150,15 +153,43 @@ def percentile_sample(z: np.ndarray, n: np.ndarray, q: float, median_ms: float, 
     s = np.sqrt(m * (1 - m) / (nn + 2))
     logit = np.log(m / (1 - m)) + z[has] * s / (m * (1 - m))
     level = 1 / (1 + np.exp(-logit))
-    out[has] = median_ms * np.exp(sigma * norm_ppf(level))
+    shape = np.broadcast_to(np.asarray(sigma, dtype=float), n.shape)[has]
+    out[has] = median_ms * np.exp(shape * norm_ppf(level))
     return out
+
+
+def split_by_minute(
+    rng: np.random.Generator, requests: np.ndarray, errors: np.ndarray, minutes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Spread each run's total requests and errors over `minutes` equal minutes, keeping the totals.
+
+    Requests follow the multinomial a Poisson stream conditioned on its total gives (minute j gets a
+    binomial share of what the earlier minutes left); each minute's errors are a binomial share of the
+    errors left in proportion to its requests, clipped so no minute has more errors than requests and the
+    rest still fit (the hypergeometric split, to within the errors' share of the requests).
+    """
+    n_left = np.asarray(requests, dtype=np.int64).copy()
+    k_left = np.asarray(errors, dtype=np.int64).copy()
+    n = np.empty((n_left.size, minutes), dtype=np.int64)
+    k = np.empty((n_left.size, minutes), dtype=np.int64)
+    for j in range(minutes - 1):
+        n_j = rng.binomial(n_left, 1.0 / (minutes - j))
+        k_j = rng.binomial(k_left, n_j / np.maximum(n_left, 1))
+        k_j = np.clip(k_j, k_left - (n_left - n_j), n_j)
+        n[:, j], k[:, j] = n_j, k_j
+        n_left -= n_j
+        k_left -= k_j
+    n[:, -1], k[:, -1] = n_left, k_left
+    return n, k
 
 
 @dataclass(frozen=True)
 class Version:
-    error_rate: float
+    """A version's 5XX rate and lognormal latency; `Streams.draw` also takes one rate and sigma per run."""
+
+    error_rate: float | np.ndarray
     median_ms: float
-    sigma: float  # lognormal shape: p99 = median * exp(2.326 * sigma)
+    sigma: float | np.ndarray  # lognormal shape: p99 = median * exp(2.326 * sigma)
 
 
 @dataclass
@@ -180,17 +211,26 @@ class Streams:
         rng = np.random.default_rng(seed)
         self.runs = runs
         self.periods = periods
+        self.seed = seed
         self.u_requests = rng.random((2, runs, periods))  # canary, baseline
         self.u_errors = rng.random((2, runs, periods))
         self.z_latency = rng.standard_normal((2, runs, periods, len(PERCENTILES)))
         self.u_history = rng.random((2, runs))  # requests, errors (drawn last: earlier streams unchanged)
+        self._histories: dict[tuple[float, float, float], tuple[np.ndarray, np.ndarray]] = {}
 
     def history(self, rps: float, seconds: float, baseline: Version) -> tuple[np.ndarray, np.ndarray]:
-        """Each run's baseline history before the rollout: (requests, 5XX errors) over `seconds`."""
-        idx = np.arange(self.runs)
-        requests = poisson_inv(self.u_history[0, idx], np.full(self.runs, rps * seconds))
-        errors = binomial_inv(self.u_history[1, idx], requests, baseline.error_rate)
-        return requests, errors
+        """Each run's baseline history before the rollout, per minute: (requests, 5XX errors), each of
+        shape (runs, minutes). Each run's totals are one Poisson and one binomial draw from this scenario's
+        streams; `split_by_minute` spreads them over the minutes from a generator of its own."""
+        key = (rps, seconds, baseline.error_rate)
+        if key not in self._histories:
+            idx = np.arange(self.runs)
+            requests = poisson_inv(self.u_history[0, idx], np.full(self.runs, rps * seconds))
+            errors = binomial_inv(self.u_history[1, idx], requests, baseline.error_rate)
+            minutes = max(1, round(seconds / PERIOD_S))
+            rng = np.random.default_rng([self.seed, 1])
+            self._histories[key] = split_by_minute(rng, requests, errors, minutes)
+        return self._histories[key]
 
     def period(
         self,
@@ -203,8 +243,21 @@ class Streams:
         latency: bool = True,
     ) -> Period:
         """Period t (0-based) for runs idx, with the canary serving `share` (0..1) of the traffic."""
+        return self.draw(t, idx, share, rps * PERIOD_S, canary, baseline, latency)
+
+    def draw(
+        self,
+        t: int,
+        idx: np.ndarray,
+        share: np.ndarray,
+        volume: float | np.ndarray,
+        canary: Version,
+        baseline: Version,
+        latency: bool = True,
+    ) -> Period:
+        """Period t for runs idx: `volume` (both versions' requests expected in the period) and each
+        version's error rate and sigma are one value, or one per run of idx."""
         share = np.clip(np.asarray(share, dtype=float), 0.0, 1.0)
-        volume = rps * PERIOD_S
         n_c = poisson_inv(self.u_requests[0, idx, t], volume * share)
         n_b = poisson_inv(self.u_requests[1, idx, t], volume * (1 - share))
         x_c = binomial_inv(self.u_errors[0, idx, t], n_c, canary.error_rate)

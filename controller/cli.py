@@ -125,7 +125,7 @@ def run(args: argparse.Namespace, events: Events, stdin: TextIO) -> Outcome:
     if args.command == "undo":
         return app.undo()
     if args.command == "status":
-        return commands.status(app.cfg, app.stages, app.alarms, app.events)
+        return commands.status(app.cfg, app.stages, app.alarms(), app.events)
     if args.command == "rollback":
         return commands.rollback(app.cfg, app.stages, app.deployments, app.events)
     if args.command == "promote":

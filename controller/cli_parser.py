@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import sys
 from typing import NoReturn
 
 from controller import cli_lifecycle as lifecycle
@@ -12,6 +14,7 @@ from controller.gates import Thresholds
 from controller.strategy import PRESETS
 
 PROG = "python -m controller"
+CONSOLE_SCRIPT = "apigw-canary"  # [project.scripts] in pyproject.toml
 DEFAULT_INTERVAL = "60s"
 
 
@@ -54,10 +57,26 @@ def _count(text: str) -> int:
     return value
 
 
+def _prog() -> str:
+    """The name the user typed: the console script, or `python -m controller`."""
+    invoked = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return CONSOLE_SCRIPT if invoked == CONSOLE_SCRIPT else PROG
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{CONSOLE_SCRIPT} {version(CONSOLE_SCRIPT)}"
+    except PackageNotFoundError:  # a checkout on PYTHONPATH that was never pip-installed
+        return f"{CONSOLE_SCRIPT} (not installed: version unknown)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog=PROG, description="Progressive delivery for API Gateway + Lambda (blue/green slots)."
+        prog=_prog(), description="Progressive delivery for API Gateway + Lambda (blue/green slots)."
     )
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(
         dest="command",
         required=True,

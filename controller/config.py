@@ -2,7 +2,9 @@
 
 Outputs are read with `terraform output -json`, run as a subprocess: that JSON is Terraform's documented
 machine-readable interface and stays stable across releases. (python-terraform, named in the design card, has
-had no release since 2019 and its `output()` returned `{}` against Terraform 1.15.)
+had no release since 0.10.1 in 2019; against Terraform 1.15 its `output()` returns every output, but
+`output(name)` raises `KeyError: 'value'`: `terraform output -json NAME` prints the bare value, and it looks
+for a `{"value": ...}` wrapper.)
 """
 
 from __future__ import annotations

@@ -93,6 +93,9 @@ class EngineState:
     judgement: Judgement | None = None
     pending: Decision | None = None  # waiting for the post-step hook
     settled_upto: float = 0.0  # every period before this has been read by the judge, or skipped
+    # The first whole period after the canary got its first share: earlier periods may hold another run's
+    # canary traffic (the dimension is the stage's), so neither the gates nor the judge read them.
+    first_period: float | None = None
     first_share: Share | None = None  # the share to start at once the pre-traffic hook passes
     begin: Begin | None = None
     held_since: float = 0.0
@@ -181,6 +184,10 @@ class Engine(HoldMixin):
 
     def _enter(self, share: Share, at: float) -> list[EngineAction]:
         s = self.state
+        if s.first_period is None:
+            period = self.settings.period_s
+            s.first_period = math.ceil(at / period) * period
+            s.settled_upto = max(s.settled_upto, s.first_period)
         s.phase, s.share, s.step_started_at, s.ticks = "step", share, at, 0
         started = ev.StepStarted(
             step=share.step, steps=share.steps, percent=share.percent, bake_s=share.bake_s
@@ -197,6 +204,8 @@ class Engine(HoldMixin):
         """The step's first period (the gates read from it), or an earlier one the judge has yet to read."""
         period = self.settings.period_s
         window = math.floor(self.state.step_started_at / period) * period
+        if self.state.first_period is not None:
+            window = max(window, self.state.first_period)
         return min(window, self.state.settled_upto)
 
     def _hook_finished(self, done: HookFinished) -> list[EngineAction]:
@@ -361,10 +370,11 @@ class Engine(HoldMixin):
         s.settled_upto = max(s.settled_upto, settled)
         if self.judge is None or s.phase == "guard":
             return ()
+        first = s.first_period if s.first_period is not None else -math.inf
         ready = sorted(
             start
             for start, sample in s.samples.items()
-            if start + period <= settled and start not in s.judged and sample.has_data
+            if first <= start and start + period <= settled and start not in s.judged and sample.has_data
         )
         judged = []
         for start in ready:
@@ -380,7 +390,9 @@ class Engine(HoldMixin):
         """A complete period that overlaps the current step. The one the share changed in counts: an adaptive
         share changes about once a period, so a window of whole periods inside the step would stay empty
         and the gates blind."""
-        period = self.settings.period_s
+        period, first = self.settings.period_s, self.state.first_period
+        if first is not None and start < first:
+            return False
         return start + period > self.state.step_started_at and start + period <= at
 
     def _step_window(self, at: float) -> list[PeriodSample]:

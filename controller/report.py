@@ -18,15 +18,8 @@ import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: CI runners and `make demo` have no display
-
-import matplotlib.pyplot as plt  # noqa: E402 - must follow the backend choice
-from matplotlib.ticker import FuncFormatter, MultipleLocator, PercentFormatter  # noqa: E402
-
-from controller import event_types as ev  # noqa: E402
-from controller.report_data import (  # noqa: E402
+from controller import event_types as ev
+from controller.report_data import (
     Marker,
     ReportError,
     Tick,
@@ -37,6 +30,22 @@ from controller.report_data import (  # noqa: E402
 )
 from controller.report_plan import build_plan_view, draw_plan, is_plan_log  # noqa: E402
 from controller.report_plan import title as plan_title  # noqa: E402
+
+try:
+    import matplotlib
+except ModuleNotFoundError as missing:  # the `report` extra is not installed: render() says how to get it
+    if missing.name != "matplotlib":
+        raise
+    matplotlib = None
+else:
+    matplotlib.use("Agg")  # headless: CI runners and `make demo` have no display
+    import matplotlib.pyplot as plt  # must follow the backend choice
+    from matplotlib.ticker import FuncFormatter, MultipleLocator, PercentFormatter
+
+MISSING_MATPLOTLIB = (
+    "the report draws with matplotlib, which is not installed: pip install 'apigw-canary[report]' "
+    "(--format markdown needs nothing more)"
+)
 
 __all__ = ["ReportError", "Timeline", "build_timeline", "draw", "html_page", "load_events", "render"]
 
@@ -282,6 +291,8 @@ tr.fail td {{ background: #fce8e6; }} tr.pass td {{ background: #e6f4ea; }}
 
 def render(events_path: Path, output: Path) -> None:
     """Draw the event log at `events_path` into `output` (.png or .html, chosen by the suffix)."""
+    if matplotlib is None:
+        raise ReportError(MISSING_MATPLOTLIB)
     output = Path(output)
     suffix = output.suffix.lower()
     if suffix not in (".png", ".html", ".htm"):

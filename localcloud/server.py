@@ -32,6 +32,7 @@ from . import (
     apigateway_tags,
     apigateway_updates,
     cloudwatch,
+    lambda_dead_letter,
     lambda_permissions,
     route53_answers,
     route53_health,
@@ -194,6 +195,7 @@ def install_patches() -> None:
     apigateway_updates.install()
     cloudwatch.install()
     lambda_permissions.install()
+    lambda_dead_letter.install()
     route53_records.install()
 
 

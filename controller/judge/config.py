@@ -92,6 +92,13 @@ class JudgeConfig:
     onset_horizon: int = 60  # periods over which a later onset shares the rest
     count_ratios: tuple[float, ...] = COUNT_RATIOS
     count_weights: tuple[float, ...] = COUNT_WEIGHTS
+    # The pass test's margin: the smallest of `margin_ladder` (canary/baseline ratios) that the traffic can
+    # decide within `decision_periods` periods using `margin_traffic_share` of the requests they bring (0:
+    # the fixed regression_relative/regression_absolute margin instead), fixed after `margin_periods`.
+    margin_ladder: tuple[float, ...] = ()
+    margin_traffic_share: float = 0.5
+    decision_periods: int = 30
+    margin_periods: int = 2
 
     def __post_init__(self) -> None:
         for name in ("alpha", "beta"):

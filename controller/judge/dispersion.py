@@ -28,32 +28,36 @@ class Dispersion:
 
 def estimate_c2(periods: Sequence[tuple[int, int]], floor: float) -> Dispersion:
     """c2 from (requests, errors) per period, oldest first; `floor` when there is too little to tell."""
-    usable = [(n, k) for n, k in periods if n > 0]
-    if len(usable) < 2 * NEIGHBOURS + 1:
-        return Dispersion(floor, floor, len(usable))
-    ns = [n for n, _ in usable]
-    ks = [k for _, k in usable]
-    cum_n = [0]
-    cum_k = [0]
-    for n, k in usable:
-        cum_n.append(cum_n[-1] + n)
-        cum_k.append(cum_k[-1] + k)
-    terms: list[tuple[float, float]] = []
-    for i in range(len(usable)):
-        lo, hi = max(0, i - NEIGHBOURS), min(len(usable), i + NEIGHBOURS + 1)
-        around_n = cum_n[hi] - cum_n[lo] - ns[i]
-        around_k = cum_k[hi] - cum_k[lo] - ks[i]
+    ns = [n for n, _ in periods if n > 0]
+    ks = [k for n, k in periods if n > 0]
+    size = len(ns)
+    if size < 2 * NEIGHBOURS + 1:
+        return Dispersion(floor, floor, size)
+    cum_n, cum_k = [0] * (size + 1), [0] * (size + 1)
+    total_n = total_k = 0
+    for i in range(size):
+        total_n += ns[i]
+        total_k += ks[i]
+        cum_n[i + 1], cum_k[i + 1] = total_n, total_k
+    tops: list[float] = []
+    bottoms: list[float] = []
+    for i in range(size):
+        lo = i - NEIGHBOURS if i > NEIGHBOURS else 0
+        hi = i + NEIGHBOURS + 1 if i + NEIGHBOURS + 1 < size else size
+        n = ns[i]
+        around_n = cum_n[hi] - cum_n[lo] - n
         if around_n <= 0:
             continue
-        expected = ns[i] * around_k / around_n
+        expected = n * (cum_k[hi] - cum_k[lo] - ks[i]) / around_n
         if expected <= 0:
             continue
         # (k - expected)^2 counts the period's own Poisson variance and the neighbours' estimate's too.
-        noise = expected * (1 + ns[i] / around_n)
-        terms.append(((ks[i] - expected) ** 2 - noise, expected * expected))
-    denominator = sum(d for _, d in terms)
-    if not terms or denominator <= 0:
-        return Dispersion(floor, floor, len(usable))
-    c2 = sum(t for t, _ in terms) / denominator
-    spread = math.sqrt(sum((t - c2 * d) ** 2 for t, d in terms)) / denominator
-    return Dispersion(max(floor, c2 + UPPER_SDS * spread), max(0.0, c2), len(terms))
+        gap = ks[i] - expected
+        tops.append(gap * gap - expected * (1 + n / around_n))
+        bottoms.append(expected * expected)
+    denominator = sum(bottoms)
+    if not tops or denominator <= 0:
+        return Dispersion(floor, floor, size)
+    c2 = sum(tops) / denominator
+    spread = math.sqrt(sum((t - c2 * d) ** 2 for t, d in zip(tops, bottoms, strict=True))) / denominator
+    return Dispersion(max(floor, c2 + UPPER_SDS * spread), max(0.0, c2), len(tops))

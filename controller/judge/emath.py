@@ -86,3 +86,11 @@ def bb_log_lr(x: int, s: int, q1: float, q0: float, c2: float) -> float:
     if s <= 0:
         return 0.0
     return _log_bb(x, s, q1, split_precision(q1, c2)) - _log_bb(x, s, q0, split_precision(q0, c2))
+
+
+def bb_log_lrs(x: int, s: int, alternatives: list[float], q0: float, c2: float) -> list[float]:
+    """`bb_log_lr` for several alternative shares at once (the null's term computed once)."""
+    if s <= 0:
+        return [0.0] * len(alternatives)
+    base = _log_bb(x, s, q0, split_precision(q0, c2))
+    return [_log_bb(x, s, q1, split_precision(q1, c2)) - base for q1 in alternatives]

@@ -34,7 +34,7 @@ from statistics import NormalDist
 from controller.domain import BaselineHistory, HistoryEvidence
 from controller.judge.config import JudgeConfig
 from controller.judge.dispersion import Dispersion, estimate_c2
-from controller.judge.emath import bb_log_lr, nb_log_lr
+from controller.judge.emath import bb_log_lr, bb_log_lrs, nb_log_lr
 from controller.judge.onset import OnsetMixture
 
 
@@ -107,6 +107,9 @@ class RobustErrorTests:
         self.null_rate = math.nan
         self.regression_rate = math.nan
         self.pass_ratio = 1 + c.regression_relative
+        self.margin: float | None = None  # the traffic-decided margin, once fixed (margin_ladder)
+        self.periods = 0
+        self.requests = 0
         # per history-test start: (canary errors, errors expected at the null rate) since that start
         self.windows: list[list[float]] = []
 
@@ -123,16 +126,44 @@ class RobustErrorTests:
 
     def _regression(self, base: float) -> float:
         c = self.config
+        if self.margin is not None:
+            return base * self.margin
         return base + max(base * c.regression_relative, c.regression_absolute)
+
+    @property
+    def passing(self) -> bool:
+        """Whether the pass tests bet yet: with a traffic-decided margin, only once it is fixed."""
+        return not self.config.margin_ladder or self.margin is not None
+
+    def _decide_margin(self) -> None:
+        """The smallest ratio of the ladder whose pass test the coming traffic can settle in time: Wald's
+        expected requests, ln(1/beta) / (p (m - 1 - ln m)), inflated by the overdispersion of a period's
+        count, within `margin_traffic_share` of the requests `decision_periods` periods bring."""
+        c = self.config
+        rate = self.current_estimate()
+        per_period = self.requests / max(self.periods, 1)
+        available = c.margin_traffic_share * per_period * c.decision_periods
+        inflation = 1 + rate * per_period * self.c2
+        for m in sorted(c.margin_ladder):
+            needed = math.log(1 / c.beta) * inflation / (rate * (m - 1 - math.log(m)))
+            if needed <= available:
+                self.margin = m
+                return
+        self.margin = max(c.margin_ladder)
 
     def _prepare(self) -> None:
         c = self.config
+        if c.margin_ladder and self.margin is None and self.periods >= c.margin_periods:
+            self._decide_margin()
         high = self._baseline_bound(self.z_fail)
         low = self._baseline_bound(-self.z_pass)
         self.null_rate = (
             high * (1 + c.tolerance_relative) + c.tolerance_absolute if high == high else math.nan
         )
         self.regression_rate = self._regression(0.0 if low != low else low)
+        if self.margin is not None:
+            self.pass_ratio = self.margin
+            return
         estimate = self._baseline_bound(0.0)
         if estimate == estimate and estimate > 0:
             self.pass_ratio = 1 + max(c.regression_relative, c.regression_absolute / estimate)
@@ -141,15 +172,16 @@ class RobustErrorTests:
 
     def observe(self, n: int, x: int, baseline_n: int, y: int) -> None:
         self._prepare()
-        c = self.config
         self._split(n, x, baseline_n, y)
-        self._count(n, x)
+        if self.passing:
+            self._count(n, x)
         if self.prior is not None:
             self._history(n, x)
             self.prior.add_baseline(baseline_n, y)
         self.baseline_requests += baseline_n
         self.baseline_errors += y
-        del c
+        self.periods += 1
+        self.requests += n + baseline_n
 
     def _split(self, n: int, x: int, baseline_n: int, y: int) -> None:
         c = self.config
@@ -165,8 +197,9 @@ class RobustErrorTests:
             return w * psi / (w * psi + 1 - w)
 
         q0 = share(psi0)
-        self.split_fail.add([bb_log_lr(x, s, share(psi0 * r), q0, self.c2) for r in ratios])
-        self.log_split_pass += bb_log_lr(x, s, share(1.0), share(self.pass_ratio), self.c2)
+        self.split_fail.add(bb_log_lrs(x, s, [share(psi0 * r) for r in ratios], q0, self.c2))
+        if self.passing:
+            self.log_split_pass += bb_log_lr(x, s, share(1.0), share(self.pass_ratio), self.c2)
 
     def _count(self, n: int, x: int) -> None:
         """The canary's own count against the absolute margin, whatever the baseline (pass only)."""
@@ -196,7 +229,7 @@ class RobustErrorTests:
             window[0] += x
             window[1] += expected
         q = self.regression_rate
-        if q < 1:
+        if q < 1 and self.passing:
             for j, r in enumerate(c.count_ratios):
                 self.log_history_pass[j] += _lower_rate_log_lr(x, n * q, r, self.c2)
 

@@ -7,7 +7,11 @@ import math
 from controller.domain import Alternative, BaselineHistory, Evidence, Judgement, Verdict, WindowStats
 from controller.judge.config import COUNT_SHARE, JudgeConfig
 from controller.judge.latency import LatencyState
+from controller.judge.latency_test import LatencyEProcess
 from controller.judge.robust import RobustErrorTests
+
+# The fail e-process is errors' and latency's averaged with these weights (an average of e-processes is one).
+LATENCY_SHARE = 0.25
 
 # The log-uniform prior's grid: ratios from 1.25 to 100, each a factor ~1.6 from the next.
 LOG_UNIFORM_ALTERNATIVES: tuple[float, ...] = tuple(round(1.25 * 1.6**i, 3) for i in range(10))
@@ -22,6 +26,7 @@ def robust_config(**overrides: object) -> JudgeConfig:
         "alternatives": LOG_UNIFORM_ALTERNATIVES,
         "weights": tuple([(1 - margin) / n] * n),
         "margin_weight": margin,
+        "margin_ladder": (1.3, 1.5, 2.0, 3.0, 5.0),
     }
     return JudgeConfig(**{**base, **overrides})  # type: ignore[arg-type]
 
@@ -42,6 +47,8 @@ class RobustJudge:
         self.canary_requests = self.canary_errors = self.canary_errors_4xx = 0
         self.baseline_requests = self.baseline_errors = self.baseline_errors_4xx = 0
         self._latency = LatencyState()
+        self._slow = LatencyEProcess(c.onset_first_weight, c.onset_horizon)
+        self._cache: dict[str, float] = {}  # e-values of the latest period, computed once
         self._final: Judgement | None = None
 
     @property
@@ -59,11 +66,27 @@ class RobustJudge:
     # -- e-values --------------------------------------------------------------------------------------
 
     @property
-    def fail_e_value(self) -> float:
+    def errors_fail_e_value(self) -> float:
+        cached = self._cache.get("errors")
+        if cached is not None:
+            return cached
         h = self._history_fail_weight
         split = math.exp(min(self.tests.log_fail_split(), 700.0))
         history = self.tests.log_fail_history()
-        return (1 - h) * split + h * (math.exp(min(history, 700.0)) if history is not None else 0.0)
+        value = (1 - h) * split + h * (math.exp(min(history, 700.0)) if history is not None else 0.0)
+        self._cache["errors"] = value
+        return value
+
+    @property
+    def latency_fail_e_value(self) -> float:
+        cached = self._cache.get("latency")
+        if cached is None:
+            cached = self._cache["latency"] = math.exp(min(self._slow.log_e_value(), 700.0))
+        return cached
+
+    @property
+    def fail_e_value(self) -> float:
+        return (1 - LATENCY_SHARE) * self.errors_fail_e_value + LATENCY_SHARE * self.latency_fail_e_value
 
     @property
     def pass_e_value(self) -> float:
@@ -80,6 +103,7 @@ class RobustJudge:
         if self._final is not None:
             return self._final
         self.periods += 1
+        self._cache.clear()
         x = min(canary.errors_5xx, canary.requests)
         y = min(baseline.errors_5xx, baseline.requests)
         self.canary_requests += canary.requests
@@ -90,6 +114,7 @@ class RobustJudge:
         self.baseline_errors_4xx += baseline.errors_4xx
         self.tests.observe(canary.requests, x, baseline.requests, y)
         self._latency.observe(self.config, canary, baseline)
+        self._slow.observe(canary, baseline)
         judgement = self._judge()
         if judgement.verdict is not Verdict.CONTINUE:
             self._final = judgement
@@ -121,7 +146,11 @@ class RobustJudge:
             alternatives=tuple(Alternative(r, mixture.best(i)) for i, r in enumerate(ratios)),
             latency=self._latency.evidence(),
             history=t.history_evidence(self._history_weight),
-            components=(("overdispersion_c2", t.c2),),
+            components=(
+                ("overdispersion_c2", t.c2),
+                ("fail_errors", self.errors_fail_e_value),
+                ("fail_latency", self.latency_fail_e_value),
+            ),
         )
 
     def _judge(self) -> Judgement:
@@ -132,20 +161,17 @@ class RobustJudge:
             f"{_pct(ev.baseline_error_rate)}"
         )
         if ev.fail_e_value >= self.fail_threshold:
-            return Judgement(
-                Verdict.FAIL,
-                f"{rates}: evidence {ev.fail_e_value:.0f} against 'no worse' reached "
-                f"{self.fail_threshold:.0f} (false-rollback rate {c.alpha:g})",
-                ev,
+            slow = self.latency_fail_e_value * LATENCY_SHARE > self.errors_fail_e_value * (1 - LATENCY_SHARE)
+            what = (
+                f"canary tail slower than the baseline's (~{self._slow.last_excess or 0:.1f}x its share "
+                "above the baseline's p99/p90)"
+                if slow
+                else rates
             )
-        lat = self._latency
-        if lat.streak >= c.latency_breach_periods:
-            worst = lat.worst_breach()
-            assert worst is not None
             return Judgement(
                 Verdict.FAIL,
-                f"canary {worst.name} {worst.canary_ms:.0f} ms above the {worst.limit_ms:.0f} ms limit "
-                f"(baseline {worst.baseline_ms:.0f} ms) for {lat.streak} periods in a row",
+                f"{what}: evidence {ev.fail_e_value:.0f} against 'no worse' reached "
+                f"{self.fail_threshold:.0f} (false-rollback rate {c.alpha:g})",
                 ev,
             )
         missing = []
@@ -157,8 +183,8 @@ class RobustJudge:
             missing.append(f"{self.periods}/{c.min_periods} periods")
         if self.canary_requests < c.min_canary_requests:
             missing.append(f"{self.canary_requests}/{c.min_canary_requests} canary requests")
-        if lat.clean_periods == 0 or lat.last_judged_clean is not True:
-            missing.append("a clean latency period" if lat.streak == 0 else "latency back under its limit")
+        if self._slow.periods == 0 or self.latency_fail_e_value > 1:
+            missing.append("a latency tail no heavier than the baseline's")
         if not missing:
             return Judgement(
                 Verdict.PASS,

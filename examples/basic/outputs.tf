@@ -13,6 +13,11 @@ output "staging_invoke_url" {
   value       = module.canary.staging_invoke_url
 }
 
+output "test_commands" {
+  description = "curl the routes on both stages; the controller's status and dry run: terraform output -json test_commands."
+  value       = module.canary.test_commands
+}
+
 output "rollback_alarm_name" {
   description = "Composite alarm that means roll back."
   value       = module.canary.rollback_alarm_name

@@ -1,5 +1,6 @@
 # Everything on: alarms notify an SNS topic, the dashboard, a custom domain with an ACM certificate validated
-# through Route 53, non-default routes, throttling and thresholds, and the account's API Gateway logging role.
+# through Route 53, non-default routes and stage names, throttling and thresholds, detailed metrics, a
+# dead-letter queue for the slots, and the account's API Gateway logging role.
 
 provider "aws" {
   region = var.region
@@ -83,6 +84,10 @@ module "canary" {
   green_version_label = var.green_version_label
   initial_live_slot   = "blue"
 
+  api_description       = "Orders API: blue/green slots, traffic shifted by apigw-canary"
+  production_stage_name = var.production_stage_name
+  staging_stage_name    = var.staging_stage_name
+
   routes = [
     { path = "/hello", method = "GET" },
     { path = "/hello/{name}", method = "GET" },
@@ -92,11 +97,14 @@ module "canary" {
   lambda_memory_size        = 256
   lambda_timeout            = 5
   lambda_log_retention_days = 14
+  create_dlq                = true # both slots' failed asynchronous invocations, kept 14 days
   access_log_retention_days = 90
 
   throttling_rate_limit  = 500
   throttling_burst_limit = 1000
   logging_level          = "ERROR"
+  metrics_enabled        = true  # per-method metrics as well as the stage's
+  data_trace_enabled     = false # never log request and response bodies
 
   create_account_cloudwatch_role = var.create_account_cloudwatch_role
 
@@ -116,7 +124,8 @@ module "canary" {
     zone_id            = local.zone_id
     create_dns_records = local.manage_dns
     certificate_arn    = var.certificate_arn
-    weighted_routing = var.dns_weight == null ? null : {
+    routing = var.dns_weight == null ? null : {
+      policy         = "weighted"
       set_identifier = "${local.name}-${var.region}"
       weight         = var.dns_weight
     }

@@ -18,6 +18,26 @@ output "staging_invoke_url" {
   value       = module.canary.staging_invoke_url
 }
 
+output "production_stage_arn" {
+  description = "Production stage ARN, for aws_wafv2_web_acl_association."
+  value       = module.canary.production_stage_arn
+}
+
+output "function_role_names" {
+  description = "Execution role of each slot, to attach policies for what your code calls."
+  value       = module.canary.function_role_names
+}
+
+output "dlq_url" {
+  description = "Dead-letter queue of both slots' failed asynchronous invocations."
+  value       = module.canary.dlq_url
+}
+
+output "test_commands" {
+  description = "curl every route on both stages; the controller's status and dry run."
+  value       = module.canary.test_commands
+}
+
 output "alarm_topic_arn" {
   description = "SNS topic the alarms notify."
   value       = aws_sns_topic.alarms.arn
@@ -26,6 +46,11 @@ output "alarm_topic_arn" {
 output "dashboard_name" {
   description = "CloudWatch dashboard with both slots side by side."
   value       = module.canary.dashboard_name
+}
+
+output "dashboard_url" {
+  description = "The dashboard in the CloudWatch console."
+  value       = module.canary.dashboard_url
 }
 
 output "custom_domain_url" {

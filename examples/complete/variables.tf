@@ -10,6 +10,18 @@ variable "name_prefix" {
   default     = "recipe-complete"
 }
 
+variable "production_stage_name" {
+  description = "Stage serving live traffic (and the custom domain)."
+  type        = string
+  default     = "production"
+}
+
+variable "staging_stage_name" {
+  description = "Stage serving the idle slot."
+  type        = string
+  default     = "staging"
+}
+
 variable "domain_name" {
   description = "Custom domain for production, e.g. api.example.com (null = no custom domain)."
   type        = string

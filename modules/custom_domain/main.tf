@@ -1,3 +1,5 @@
+data "aws_region" "current" {}
+
 locals {
   create_certificate = var.certificate_arn == null
   regional           = var.endpoint_type == "REGIONAL"
@@ -8,6 +10,27 @@ locals {
   target_zone_id = local.regional ? aws_api_gateway_domain_name.this.regional_zone_id : aws_api_gateway_domain_name.this.cloudfront_zone_id
 
   record_types = var.create_ipv6_record ? ["A", "AAAA"] : ["A"]
+
+  # The health check probes this region's own API, never the custom domain (whose records it steers).
+  local_endpoint = var.execute_api_endpoint == null ? null : regex("^https?://(?P<host>[^/:]+)(?::(?P<port>[0-9]+))?$", var.execute_api_endpoint)
+  health_target = var.health_check == null ? null : (
+    local.local_endpoint == null ? {
+      type          = "HTTPS"
+      fqdn          = "${var.rest_api_id}.execute-api.${data.aws_region.current.region}.amazonaws.com"
+      ip_address    = null
+      port          = 443
+      resource_path = "/${var.stage_name}${var.health_check.path}"
+      enable_sni    = true
+      } : {
+      type          = "HTTP"
+      fqdn          = can(cidrhost("${local.local_endpoint.host}/32", 0)) ? null : local.local_endpoint.host
+      ip_address    = can(cidrhost("${local.local_endpoint.host}/32", 0)) ? local.local_endpoint.host : null
+      port          = tonumber(coalesce(local.local_endpoint.port, startswith(var.execute_api_endpoint, "https:") ? "443" : "80"))
+      resource_path = "/restapis/${var.rest_api_id}/${var.stage_name}/_user_request_${var.health_check.path}"
+      enable_sni    = false
+    }
+  )
+  health_check_id = var.health_check == null ? var.health_check_id : one(aws_route53_health_check.this[*].id)
 }
 
 resource "aws_acm_certificate" "this" {
@@ -72,6 +95,22 @@ resource "aws_api_gateway_base_path_mapping" "this" {
   base_path   = var.base_path == "" ? null : var.base_path
 }
 
+resource "aws_route53_health_check" "this" {
+  count = var.health_check == null ? 0 : 1
+
+  type              = local.health_target.type
+  fqdn              = local.health_target.fqdn
+  ip_address        = local.health_target.ip_address
+  port              = local.health_target.port
+  resource_path     = local.health_target.resource_path
+  enable_sni        = local.health_target.enable_sni
+  failure_threshold = var.health_check.failure_threshold
+  request_interval  = var.health_check.request_interval
+  regions           = var.health_check.regions
+
+  tags = merge(var.tags, { Name = "${var.domain_name} ${var.routing.set_identifier}" })
+}
+
 resource "aws_route53_record" "alias" {
   # A plain input, not zone_id != null: a zone created in the same apply has an unknown id at plan time, and
   # for_each must be known then (and at destroy, when the zone may be gone).
@@ -80,8 +119,8 @@ resource "aws_route53_record" "alias" {
   zone_id         = var.zone_id
   name            = var.domain_name
   type            = each.key
-  set_identifier  = var.weighted_routing == null ? null : var.weighted_routing.set_identifier
-  health_check_id = var.weighted_routing == null ? null : var.weighted_routing.health_check_id
+  set_identifier  = var.routing == null ? null : var.routing.set_identifier
+  health_check_id = local.health_check_id
 
   alias {
     name                   = local.target_name
@@ -90,9 +129,16 @@ resource "aws_route53_record" "alias" {
   }
 
   dynamic "weighted_routing_policy" {
-    for_each = var.weighted_routing == null ? [] : [var.weighted_routing]
+    for_each = try(var.routing.policy, null) == "weighted" ? [var.routing] : []
     content {
       weight = weighted_routing_policy.value.weight
+    }
+  }
+
+  dynamic "latency_routing_policy" {
+    for_each = try(var.routing.policy, null) == "latency" ? [var.routing] : []
+    content {
+      region = coalesce(latency_routing_policy.value.region, data.aws_region.current.region)
     }
   }
 }

@@ -32,3 +32,23 @@ output "base_path" {
   description = "Base path of the mapping (empty = root)."
   value       = var.base_path
 }
+
+output "health_check_id" {
+  description = "Route 53 health check attached to the alias records: the one health_check created, or health_check_id (null when none)."
+  value       = local.health_check_id
+}
+
+output "health_check_target" {
+  description = "What the created health check probes: type, host (fqdn or ip_address), port and resource_path (null without health_check)."
+  value = var.health_check == null ? null : {
+    type          = local.health_target.type
+    host          = coalesce(local.health_target.fqdn, local.health_target.ip_address)
+    port          = local.health_target.port
+    resource_path = local.health_target.resource_path
+  }
+}
+
+output "set_identifier" {
+  description = "This region's set_identifier in the group of alias records (null with a simple record)."
+  value       = try(var.routing.set_identifier, null)
+}

@@ -8,6 +8,11 @@ output "rest_api_name" {
   value       = aws_api_gateway_rest_api.this.name
 }
 
+output "rest_api_arn" {
+  description = "ARN of the REST API (for IAM policies on the API's configuration)."
+  value       = aws_api_gateway_rest_api.this.arn
+}
+
 output "execution_arn" {
   description = "Execution ARN of the REST API (prefix of the ARNs in Lambda permissions and IAM policies)."
   value       = local.execution_arn

@@ -7,7 +7,6 @@ import json
 import queue
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -24,13 +23,13 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
 class FakeShift:
     """Replays a recorded event log like a finished `controller shift --json` process."""
 
-    def __init__(self, events: list[dict[str, Any]], exit_code: int) -> None:
-        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+    def __init__(self, events: list[ev.Event], exit_code: int) -> None:
+        self.events: queue.Queue[ev.Event] = queue.Queue()
         for event in events:
             self.events.put(event)
         self.exit_code = exit_code
 
-    def next_event(self, timeout_s: float) -> dict[str, Any] | None:
+    def next_event(self, timeout_s: float) -> ev.Event | None:
         try:
             return self.events.get_nowait()
         except queue.Empty:
@@ -88,7 +87,7 @@ def fakes(monkeypatch, hello_server):
         calls.append(f"shift {' '.join(args)}")
         lines = (FIXTURES / name).read_text()
         events_path.write_text(lines)
-        yield FakeShift([json.loads(line) for line in lines.splitlines()], code)
+        yield FakeShift(load_events(FIXTURES / name), code)
 
     monkeypatch.setattr(procs, "localcloud_up", lambda env, port, period: calls.append(f"up {period}"))
     monkeypatch.setattr(procs, "localcloud_down", lambda env: calls.append("down"))
@@ -118,7 +117,7 @@ def test_the_demo_fails_when_the_healthy_release_is_not_promoted(fakes, monkeypa
     def rolled_back_first(env, outputs, events_path, args, log_name):
         lines = (FIXTURES / "rolled_back.jsonl").read_text()
         events_path.write_text(lines)
-        yield FakeShift([json.loads(line) for line in lines.splitlines()], 3)
+        yield FakeShift(load_events(FIXTURES / "rolled_back.jsonl"), 3)
 
     monkeypatch.setattr(procs, "controller_shift", rolled_back_first)
     assert demo_main() == 1

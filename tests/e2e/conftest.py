@@ -27,9 +27,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @contextmanager
 def applied_root_module(
-    aws_env: dict[str, str], prefix: str, tmp_path_factory: pytest.TempPathFactory
+    aws_env: dict[str, str], prefix: str, tmp_path_factory: pytest.TempPathFactory, **extra: Any
 ) -> Iterator[Stack]:
-    """The root module applied on the local cloud `aws_env` points at; destroyed afterwards."""
+    """The root module applied on the local cloud `aws_env` points at (`extra`: more root inputs);
+    destroyed afterwards."""
     if not TERRAFORM.exists() or not PROVIDER_BINARY.exists():
         pytest.fail(
             f"Terraform toolchain missing ({TERRAFORM} or {PROVIDER_BINARY}): run `make setup` first."
@@ -43,15 +44,11 @@ def applied_root_module(
             "metric_period_seconds": METRIC_PERIOD_S,
             "lambda_build_dir": str(tmp_path_factory.mktemp(f"{prefix}-build")),
             "routes": [{"path": "/hello", "method": "GET"}],
+            **extra,
         },
     )
-    try:
-        stack.init()
-        stack.apply()
+    with stack.applied():
         yield stack
-    finally:
-        stack.run("destroy", "-auto-approve", "-input=false", "-no-color")
-        stack.cleanup()
 
 
 @pytest.fixture(scope="session")

@@ -66,9 +66,28 @@ class ControllerProcess:
         return None
 
     def wait_event(self, name: str, timeout_s: float = 60, **match: Any) -> dict[str, Any]:
-        return wait_for(
-            lambda: self.event(name, **match), timeout_s, f"event {name} {match or ''} from {self.args}"
-        )
+        def seen() -> dict[str, Any] | None:
+            found = self.event(name, **match)
+            if found is None and self.proc.poll() is not None:
+                self._reader.join(5)
+                found = self.event(name, **match)
+                if found is None:
+                    tail = [
+                        f"{e['event']}: {e.get('reason') or e.get('message') or ''}" for e in self.events[-4:]
+                    ]
+                    raise AssertionError(
+                        f"{self.args[0]} exited {self.proc.returncode} before event {name} {match or ''}; "
+                        f"last events: {tail}"
+                    )
+            return found
+
+        try:
+            return wait_for(seen, timeout_s, f"event {name} {match or ''} from {self.args}")
+        except AssertionError as exc:
+            tail = [
+                f"{e['event']}: {e.get('reason') or e.get('message') or ''}"[:160] for e in self.events[-4:]
+            ]
+            raise AssertionError(f"{exc}; last events: {tail}") from None
 
     def wait(self, timeout_s: float = 180) -> int:
         try:

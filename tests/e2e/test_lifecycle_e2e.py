@@ -35,6 +35,13 @@ def shift(outputs: Path, env: dict[str, str], *extra: str) -> ControllerProcess:
     return ControllerProcess(["shift", "--outputs", str(outputs), "--json", *FAST, *extra], env)
 
 
+def promote_under_traffic(view: StackView, outputs: Path, env: dict[str, str]) -> None:
+    """A healthy release shifted and promoted (no traffic would be no data, and no data rolls back)."""
+    with WatchedTraffic(view.url(), RATE_PER_S, workers=4):
+        run = shift(outputs, env)
+        assert run.wait(180) == 0, run.stderr
+
+
 def command(name: str, outputs: Path, env: dict[str, str], *extra: str):
     return run_controller([name, "--outputs", str(outputs), "--json", *extra], env)
 
@@ -152,7 +159,7 @@ def test_undo_serves_the_former_slot_within_seconds_with_no_failed_requests(
     view: StackView, outputs_file: Path, env, e2e_stack
 ) -> None:
     former = view.live()
-    assert shift(outputs_file, env).wait(180) == 0
+    promote_under_traffic(view, outputs_file, env)
     with WatchedTraffic(view.url(), RATE_PER_S, workers=4) as traffic:
         time.sleep(3)
         asked = time.time()
@@ -176,7 +183,7 @@ def test_undo_serves_the_former_slot_within_seconds_with_no_failed_requests(
 def test_undo_is_refused_after_the_former_slot_was_reapplied_with_new_code(
     view: StackView, outputs_file: Path, env, e2e_stack: Stack, tmp_path: Path
 ) -> None:
-    assert shift(outputs_file, env).wait(180) == 0
+    promote_under_traffic(view, outputs_file, env)
     former = view.candidate()
     tfvars = e2e_stack.workdir / "terraform.tfvars.json"
     saved = tfvars.read_text()

@@ -23,13 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-TERRAFORM = REPO / ".venv" / "bin" / "terraform"
-CACHE = Path.home() / ".cache" / "apigw-canary"
-PROVIDER = (
-    CACHE / "mirror/registry.terraform.io/hashicorp/aws/6.47.1/linux_amd64" / "terraform-provider-aws_v6.47.1"
-)
+from terraform.stack import CACHE_DIR as CACHE
+from terraform.stack import PROVIDER_BINARY as PROVIDER
+from terraform.stack import TERRAFORM
 
 pytestmark = pytest.mark.skipif(
     not (PROVIDER.is_file() and TERRAFORM.exists()),

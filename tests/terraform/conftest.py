@@ -37,17 +37,21 @@ def tf_env(toolchain: None, aws_env: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def aws(aws_env: dict[str, str]) -> Callable[[str], Any]:
-    """aws("apigateway") -> a boto3 client on the local cloud (session-scoped, unlike aws_client)."""
+    """aws("apigateway") -> a boto3 client on the local cloud (session-scoped, unlike aws_client);
+    aws("apigateway", "eu-west-1") for another region."""
     session = boto3.session.Session(
         aws_access_key_id="test", aws_secret_access_key="test", region_name=aws_env["AWS_REGION"]
     )
     config = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=60)
-    cache: dict[str, Any] = {}
+    cache: dict[tuple[str, str], Any] = {}
 
-    def client(service: str) -> Any:
-        if service not in cache:
-            cache[service] = session.client(service, endpoint_url=aws_env["AWS_ENDPOINT_URL"], config=config)
-        return cache[service]
+    def client(service: str, region: str | None = None) -> Any:
+        key = (service, region or aws_env["AWS_REGION"])
+        if key not in cache:
+            cache[key] = session.client(
+                service, endpoint_url=aws_env["AWS_ENDPOINT_URL"], config=config, region_name=key[1]
+            )
+        return cache[key]
 
     return client
 

@@ -12,6 +12,8 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,12 @@ import tftest
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO / ".venv" / "bin" / "terraform"
 CACHE_DIR = Path(os.environ.get("APIGW_CANARY_CACHE", Path.home() / ".cache" / "apigw-canary"))
-PROVIDER_BINARY = (
-    CACHE_DIR / "mirror/registry.terraform.io/hashicorp/aws/6.47.1/linux_amd64/terraform-provider-aws_v6.47.1"
+PROVIDER_VERSION_DIR = CACHE_DIR / "mirror/registry.terraform.io/hashicorp/aws/6.47.1"
+# `make setup` puts it there either way: built from source (terraform-provider-aws_v6.47.1, linux_amd64) or
+# downloaded from the registry (terraform-provider-aws_v6.47.1_x5, for this machine's platform).
+PROVIDER_BINARY = next(
+    iter(sorted(PROVIDER_VERSION_DIR.glob("*/terraform-provider-aws_v6.47.1*"))),
+    PROVIDER_VERSION_DIR / "linux_amd64" / "terraform-provider-aws_v6.47.1",
 )
 
 # A root configuration that calls the repo's root module with a local-cloud provider. Terraform module
@@ -51,10 +57,15 @@ module "stack" {
   lambda_build_dir                = var.stack.lambda_build_dir
   routes                          = var.stack.routes
   canary_percent                  = try(var.stack.canary_percent, 0)
+  extra_rollback_alarm_names         = try(var.stack.extra_rollback_alarm_names, [])
+  controller_notification_topic_arns = try(var.stack.controller_notification_topic_arns, [])
+  blue_source_dir                 = try(var.stack.blue_source_dir, null)
+  green_source_dir                = try(var.stack.green_source_dir, null)
 
   lambda_vpc_subnet_ids                 = try(var.stack.lambda_vpc_subnet_ids, [])
   lambda_vpc_security_group_ids         = try(var.stack.lambda_vpc_security_group_ids, [])
   lambda_dead_letter_target_arn         = try(var.stack.lambda_dead_letter_target_arn, null)
+  create_dlq                            = try(var.stack.create_dlq, false)
   lambda_kms_key_arn                    = try(var.stack.lambda_kms_key_arn, null)
   lambda_tracing_mode                   = try(var.stack.lambda_tracing_mode, "Active")
   lambda_reserved_concurrent_executions = try(var.stack.lambda_reserved_concurrent_executions, -1)
@@ -134,6 +145,17 @@ class Stack:
 
     def apply(self, label: str = "apply") -> None:
         self._timed(label, self.tf.apply)
+
+    @contextmanager
+    def applied(self) -> Iterator[Stack]:
+        """init and apply; destroy and remove the directory afterwards, however the block ends."""
+        try:
+            self.init()
+            self.apply()
+            yield self
+        finally:
+            self.run("destroy", "-auto-approve", "-input=false", "-no-color")
+            self.cleanup()
 
     def destroy(self) -> None:
         self._timed("destroy", self.tf.destroy)

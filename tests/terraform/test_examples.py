@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -85,6 +87,8 @@ def test_complete_example_wires_alarms_to_sns_a_dashboard_and_a_custom_domain_in
         "complete",
         {
             "name_prefix": "tft-complete",
+            "production_stage_name": "live",
+            "staging_stage_name": "preview",
             "domain_name": "api.example.test",
             "zone_name": "example.test",
             "dns_weight": 100,
@@ -118,21 +122,24 @@ def test_complete_example_wires_alarms_to_sns_a_dashboard_and_a_custom_domain_in
             restApiId=config["api_id"], resourceId=paths["/orders"]["id"], httpMethod="POST"
         )
         assert orders["authorizationType"] == "AWS_IAM"
-        settings = apigw.get_stage(restApiId=config["api_id"], stageName="production")["methodSettings"][
-            "*/*"
-        ]
+        assert (config["production_stage"], config["staging_stage"]) == ("live", "preview")
+        assert apigw.get_rest_api(restApiId=config["api_id"])["description"].startswith("Orders API")
+        settings = apigw.get_stage(restApiId=config["api_id"], stageName="live")["methodSettings"]["*/*"]
         assert (
             settings["throttlingRateLimit"],
             settings["throttlingBurstLimit"],
             settings["loggingLevel"],
-        ) == (500.0, 1000, "ERROR")
+            settings["metricsEnabled"],
+            settings["dataTraceEnabled"],
+        ) == (500.0, 1000, "ERROR", True, False)
+        assert outputs["production_stage_arn"].endswith(f"/restapis/{config['api_id']}/stages/live")
         account = apigw.get_account()
         assert account["cloudwatchRoleArn"].endswith(":role/tft-complete-apigateway-cloudwatch")
 
         domain = apigw.get_domain_name(domainName="api.example.test")
         assert domain["securityPolicy"] == "TLS_1_2"
         mappings = apigw.get_base_path_mappings(domainName="api.example.test")["items"]
-        assert [(m["restApiId"], m["stage"]) for m in mappings] == [(config["api_id"], "production")]
+        assert [(m["restApiId"], m["stage"]) for m in mappings] == [(config["api_id"], "live")]
         records = aws("route53").list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
         aliases = [
             r for r in records if r["Name"].rstrip(".") == "api.example.test" and r["Type"] in ("A", "AAAA")
@@ -146,6 +153,8 @@ def test_complete_example_wires_alarms_to_sns_a_dashboard_and_a_custom_domain_in
         assert answer(f"{outputs['production_invoke_url']}/hello")["environment"] == "blue"
         assert answer(f"{outputs['staging_invoke_url']}/hello/ada")["environment"] == "green"
         json.loads(outputs["controller_iam_policy_json"])
+        assert_dead_letter_queue_takes_both_slots(outputs["dlq_url"], aws)
+        assert_test_commands_answer(outputs["test_commands"], aws_env)
 
         code, out = stack.plan_exit_code()
         assert code == 0, out
@@ -156,9 +165,59 @@ def test_complete_example_wires_alarms_to_sns_a_dashboard_and_a_custom_domain_in
         assert not apigw.get_domain_names()["items"]
         zones = aws("route53").list_hosted_zones()["HostedZones"]
         assert [z for z in zones if z["Name"] == "example.test."] == []
+        assert not aws("sqs").list_queues(QueueNamePrefix="tft-complete").get("QueueUrls")
     finally:
         if stack.managed_resources():
             stack.destroy()
+
+
+def assert_dead_letter_queue_takes_both_slots(queue_url: str, aws: Callable[[str], Any]) -> None:
+    attributes = aws("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+    # SSE-SQS and retention as queue attributes
+    # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html).
+    assert (attributes["SqsManagedSseEnabled"], attributes["MessageRetentionPeriod"]) == ("true", "1209600")
+    statements = {s["Sid"]: s for s in json.loads(attributes["Policy"])["Statement"]}
+    roles = sorted(
+        aws("iam").get_role(RoleName=f"tft-complete-{slot}-exec")["Role"]["Arn"] for slot in ("blue", "green")
+    )
+    sender = statements["SlotFunctionsSendFailedEvents"]
+    assert (sender["Effect"], sender["Action"], sorted(sender["Principal"]["AWS"])) == (
+        "Allow",
+        "sqs:SendMessage",
+        roles,
+    )
+    assert statements["DenyWithoutTls"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    for slot in ("blue", "green"):
+        # Lambda sends to the dead-letter queue with the function's execution role
+        # (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html#invocation-dlq).
+        function = aws("lambda").get_function_configuration(FunctionName=f"tft-complete-{slot}")
+        assert function["DeadLetterConfig"]["TargetArn"] == attributes["QueueArn"]
+        policy = aws("iam").get_role_policy(RoleName=f"tft-complete-{slot}-exec", PolicyName="execution")
+        document = policy["PolicyDocument"]
+        document = json.loads(document) if isinstance(document, str) else document
+        send = {s["Sid"]: s for s in document["Statement"]}["SendToDeadLetterTarget"]
+        assert (send["Action"], send["Resource"]) == ("sqs:SendMessage", attributes["QueueArn"])
+
+
+def assert_test_commands_answer(commands: dict[str, Any], aws_env: dict[str, str]) -> None:
+    """Every curl the example prints answers 200, the AWS_IAM route's signed with the caller's credentials."""
+    env = {**os.environ, **aws_env}
+    for stage in ("production", "staging"):
+        assert len(commands[stage]) == 3
+        for command in commands[stage]:
+            done = subprocess.run(
+                ["bash", "-c", f"{command} -o /dev/null -w '%{{http_code}}'"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            assert (done.returncode, done.stdout) == (0, "200"), (command, done.stderr)
+        signed = [c for c in commands[stage] if "/orders'" in c]
+        assert signed and "-X POST" in signed[0]
+        assert "--aws-sigv4 'aws:amz:us-east-1:execute-api'" in signed[0]
+    assert commands["status"] == "apigw-canary status --tf-dir ."
 
 
 def test_alarm_period_must_be_one_cloudwatch_accepts(stack_factory: Callable[..., Stack]) -> None:

@@ -73,3 +73,28 @@ def test_vpc_dlq_kms_and_concurrency_options_add_only_their_own_permissions(
     assert function["layers"] == [LAYER]
     assert function["tracing_config"] == [{"mode": "PassThrough"}]
     assert function["kms_key_arn"] == KEY
+
+
+def test_a_created_dlq_and_a_given_dead_letter_target_are_refused_together(
+    stack_factory: Callable[..., Stack], tmp_path_factory: Any
+) -> None:
+    # A function has one dead-letter target
+    # (https://docs.aws.amazon.com/lambda/latest/api/API_DeadLetterConfig.html).
+    stack = stack_factory(
+        "root",
+        "two-dlqs",
+        {
+            "name_prefix": "tft-two-dlqs",
+            "execute_api_endpoint": None,
+            "metric_period_seconds": 60,
+            "lambda_build_dir": str(tmp_path_factory.mktemp("two-dlqs-build")),
+            "routes": [{"path": "/hello", "method": "GET"}],
+            "lambda_dead_letter_target_arn": DLQ,
+            "create_dlq": True,
+        },
+    )
+    stack.init()
+    result = stack.run("plan", "-input=false", "-no-color")
+    assert result.returncode == 1
+    assert "Set create_dlq or lambda_dead_letter_target_arn, not both" in result.stderr, result.stderr
+    assert stack.managed_resources() == []

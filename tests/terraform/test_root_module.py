@@ -7,6 +7,8 @@ import base64
 import hashlib
 import io
 import json
+import os
+import subprocess
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -17,9 +19,10 @@ import pytest
 import requests
 
 from .conftest import record_timings
-from .stack import REPO, Stack
+from .stack import REPO, TERRAFORM, Stack
 
 PREFIX = "tft-root"
+EXTRA_ALARM = "payments-errors"  # an alarm the team already has, given to the module as a rollback alarm
 ROUTES = [{"path": "/hello", "method": "GET"}]
 CONFIG_KEYS = {
     "schema_version",
@@ -54,6 +57,7 @@ def root(
             "metric_period_seconds": 10,
             "lambda_build_dir": str(build_dir),
             "routes": ROUTES,
+            "extra_rollback_alarm_names": [EXTRA_ALARM],
         },
     )
     stack.init()
@@ -100,6 +104,12 @@ def test_controller_config_has_every_field_of_the_contract(config: dict[str, Any
     assert config["rollback_alarm_name"] == f"{PREFIX}-rollback"
     for stage in ("production", "staging"):
         assert config["invoke_urls"][stage].endswith(f"/restapis/{config['api_id']}/{stage}/_user_request_")
+
+
+def test_controller_config_carries_only_what_the_controller_reads(config: dict[str, Any]) -> None:
+    # Every key is one controller/config.py parses; nothing for it to ignore.
+    assert set(config) == CONFIG_KEYS | {"canary_stage_variable_overrides"}
+    assert set(config["metrics"]) == {"namespace", "api_name", "period_seconds"}
 
 
 def test_the_controller_reads_the_terraform_outputs_as_they_are(root: Stack) -> None:
@@ -284,6 +294,69 @@ def test_controller_policy_patches_only_this_apis_stages(
     assert [s["Resource"] for s in deletes] == [f"{api}/deployments/*"]
     alarm_resources = by_sid["ReadAlarms"]["Resource"]
     assert f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{PREFIX}-rollback" in alarm_resources
+    # An extra rollback alarm is watched by the controller, so its policy may read it (and only read it).
+    assert f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{EXTRA_ALARM}" in alarm_resources
+    assert EXTRA_ALARM in config["alarm_names"]
+
+
+def test_outputs_name_what_users_wire_their_own_resources_to(
+    outputs: dict[str, Any], config: dict[str, Any], aws: Callable[[str], Any]
+) -> None:
+    stack = outputs["stack"]
+    api = f"arn:aws:apigateway:us-east-1::/restapis/{config['api_id']}"
+    # API and stage ARNs (https://docs.aws.amazon.com/apigateway/latest/developerguide/arn-format-reference.html);
+    # a stage's is what a WAF web ACL association takes
+    # (https://docs.aws.amazon.com/waf/latest/APIReference/API_AssociateWebACL.html).
+    assert stack["rest_api_arn"] == api
+    assert stack["production_stage_arn"] == f"{api}/stages/production"
+    assert stack["staging_stage_arn"] == f"{api}/stages/staging"
+    iam = aws("iam")
+    for slot in ("blue", "green"):
+        fn = aws("lambda").get_function_configuration(FunctionName=f"{PREFIX}-{slot}")
+        assert stack["function_arns"][slot] == fn["FunctionArn"]
+        # The URI an AWS_PROXY integration invokes the function with
+        # (https://docs.aws.amazon.com/apigateway/latest/api/API_Integration.html, uri).
+        assert stack["function_invoke_arns"][slot] == (
+            f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{fn['FunctionArn']}/invocations"
+        )
+        role = iam.get_role(RoleName=stack["function_role_names"][slot])["Role"]
+        assert role["Arn"] == fn["Role"] == stack["function_role_arns"][slot]
+    assert (stack["region"], stack["account_id"]) == ("us-east-1", "123456789012")
+    assert stack["dashboard_url"] == (
+        f"https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards:name={PREFIX}-rollout"
+    )
+    assert (stack["dead_letter_target_arn"], stack["dlq_url"]) == (None, None)
+
+
+def test_the_test_commands_run_as_printed(root: Stack, outputs: dict[str, Any]) -> None:
+    commands = outputs["stack"]["test_commands"]
+    for stage, slot in (("production", "blue"), ("staging", "green")):
+        [command] = commands[stage]
+        assert command.startswith("curl -sS '") and command.endswith("/hello'")
+        done = subprocess.run(
+            ["bash", "-c", command], capture_output=True, text=True, timeout=30, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["environment"] == slot
+    # The controller's commands, from the directory terraform runs in, with the console script on PATH.
+    env = {
+        **root.env,
+        "PATH": f"{REPO / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "TERRAFORM": str(TERRAFORM),
+    }
+    for name in ("status", "shift_dry_run"):
+        done = subprocess.run(
+            ["bash", "-c", f"{commands[name]} --json"],
+            cwd=root.workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        events = [json.loads(line)["event"] for line in done.stdout.splitlines()]
+        assert events and "error" not in events, done.stdout
 
 
 # --- traffic ------------------------------------------------------------------------------------------------

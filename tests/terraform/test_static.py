@@ -19,6 +19,7 @@ TF_DIRS = [
     "modules/custom_domain",
     "examples/basic",
     "examples/complete",
+    "examples/multi-region",
 ]
 
 
@@ -36,7 +37,7 @@ def test_terraform_files_are_formatted(tf_env: dict[str, str]) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("directory", ["examples/basic", "examples/complete", "."])
+@pytest.mark.parametrize("directory", ["examples/basic", "examples/complete", "examples/multi-region", "."])
 def test_configuration_is_valid(directory: str, tf_env: dict[str, str], tmp_path: Path) -> None:
     # A private data dir keeps .terraform out of the repo; a lock file init writes is removed again.
     env = {**tf_env, "TF_DATA_DIR": str(tmp_path / ".terraform")}

