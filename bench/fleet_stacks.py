@@ -13,9 +13,10 @@ quotas either. `release()` puts new code in a slot, as `terraform apply` with a 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
@@ -209,12 +210,22 @@ class FleetBuilder:
         self._save(stack)
 
 
+class Served(Protocol):
+    """A stack's URLs (a FleetStack, or any stack a test reads from Terraform's outputs)."""
+
+    @property
+    def production_url(self) -> str: ...
+
+    @property
+    def staging_url(self) -> str: ...
+
+
 class FleetTraffic:
     """Light traffic on each stack: its clients on production, and a smoke test on staging that keeps the
     candidate's worker warm (a cold start in a period of a few requests is a p99 regression the latency
     gate would rightly see). Loopback only (demo/traffic.py refuses anything else)."""
 
-    def __init__(self, stacks: list[FleetStack], rate_per_s: float, staging_rate_per_s: float = 1.0) -> None:
+    def __init__(self, stacks: Sequence[Served], rate_per_s: float, staging_rate_per_s: float = 1.0) -> None:
         from demo.traffic import TrafficGenerator
 
         self.production = [TrafficGenerator(s.production_url, rate_per_s, workers=1) for s in stacks]
