@@ -45,10 +45,11 @@ data "aws_iam_policy_document" "controller" {
   }
 
   # CloudWatch metric reads have no resource-level permissions
-  # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html).
+  # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html);
+  # GetMetricData is the only read the controller makes (the judge's series and metric gates alike).
   statement {
     sid       = "ReadMetrics"
-    actions   = ["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"]
+    actions   = ["cloudwatch:GetMetricData"]
     resources = ["*"]
   }
 

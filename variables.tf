@@ -373,30 +373,55 @@ variable "error_5xx_rate_threshold_percent" {
   description = "5XX rate (% of requests) above which the stage and canary alarms fire."
   type        = number
   default     = 5
+
+  validation {
+    condition     = var.error_5xx_rate_threshold_percent > 0 && var.error_5xx_rate_threshold_percent <= 100
+    error_message = "error_5xx_rate_threshold_percent must be a percentage in (0, 100]."
+  }
 }
 
 variable "error_4xx_rate_threshold_percent" {
   description = "4XX rate (% of requests) above which the stage and canary alarms fire."
   type        = number
   default     = 20
+
+  validation {
+    condition     = var.error_4xx_rate_threshold_percent > 0 && var.error_4xx_rate_threshold_percent <= 100
+    error_message = "error_4xx_rate_threshold_percent must be a percentage in (0, 100]."
+  }
 }
 
 variable "latency_p99_threshold_ms" {
   description = "p99 latency (ms) above which the stage and canary alarms fire."
   type        = number
   default     = 2000
+
+  validation {
+    condition     = var.latency_p99_threshold_ms > 0
+    error_message = "latency_p99_threshold_ms must be positive."
+  }
 }
 
 variable "lambda_errors_threshold" {
   description = "Lambda Errors per period above which a slot alarm fires."
   type        = number
   default     = 5
+
+  validation {
+    condition     = var.lambda_errors_threshold >= 0
+    error_message = "lambda_errors_threshold must be zero or more."
+  }
 }
 
 variable "lambda_throttles_threshold" {
   description = "Lambda Throttles per period above which a slot alarm fires."
   type        = number
   default     = 0
+
+  validation {
+    condition     = var.lambda_throttles_threshold >= 0
+    error_message = "lambda_throttles_threshold must be zero or more."
+  }
 }
 
 variable "include_4xx_in_rollback" {

@@ -6,6 +6,9 @@ For each signed AWS API call: find the caller (iam_identity), the actions and re
 never reaches moto, so it changes nothing, and it is answered as AWS answers: HTTP 403 with the protocol's
 error shape and a message naming the caller, the action, the resource and the reason
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html).
+Denials are logged at INFO; with LOCALCLOUD_IAM_TRACE=1 each allowed (action, resource) is logged at DEBUG
+too, with the caller and the `app/ID` an SDK puts in its User-Agent (AWS_SDK_UA_APP_ID), so a test can tell
+which command made which call.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from .rpcv2_cbor import error_body
 log = logging.getLogger("localcloud.iam")
 
 ENV = "LOCALCLOUD_IAM"
+TRACE_ENV = "LOCALCLOUD_IAM_TRACE"
 _REQUEST_ID = "00000000-0000-0000-0000-000000000000"
 # Query-protocol error codes and their names in the JSON / REST protocols.
 _JSON_CODES = {
@@ -56,6 +60,24 @@ def enforce_from_env(default: bool = False) -> bool:
     if raw in ("enforce", "off"):
         return raw == "enforce"
     raise SystemExit(f"{ENV} must be 'enforce' or 'off', got {os.environ[ENV]!r}")
+
+
+def trace_from_env() -> bool:
+    """LOCALCLOUD_IAM_TRACE=1 logs every allowed (action, resource); unset or 0 logs only denials."""
+    raw = os.environ.get(TRACE_ENV, "").strip()
+    if raw in ("", "0"):
+        return False
+    if raw == "1":
+        return True
+    raise SystemExit(f"{TRACE_ENV} must be '1' or '0', got {raw!r}")
+
+
+def _app_id(environ: dict[str, Any]) -> str:
+    """The `app/ID` token of the User-Agent (botocore sends AWS_SDK_UA_APP_ID there), or '-'."""
+    for token in (environ.get("HTTP_USER_AGENT") or "").split():
+        if token.startswith("app/"):
+            return token[len("app/") :]
+    return "-"
 
 
 @functools.lru_cache(maxsize=64)
@@ -127,6 +149,11 @@ def _iam_arn(account: str, kind: str, name: str) -> str | None:
 class IamEnforcer:
     """`enforcer(environ)` -> None to let the call through, or the AWS-shaped denial to send instead."""
 
+    def __init__(self, trace: bool | None = None) -> None:
+        self.trace = trace_from_env() if trace is None else trace
+        if self.trace:
+            log.setLevel(logging.DEBUG)
+
     def __call__(self, environ: dict[str, Any]) -> Response | None:
         credentials = parse_credentials(environ)
         if credentials is None:
@@ -151,6 +178,14 @@ class IamEnforcer:
                     message = denial_message(caller.arn, auth, verdict)
                     log.info("iam: denied %s %s: %s", call.method, call.raw_path, message)
                     return error_response(environ, call.signing_name, "AccessDenied", message)
+                if self.trace:
+                    log.debug(
+                        "iam: allowed %s %s caller=%s app=%s",
+                        auth.action,
+                        auth.resource,
+                        caller.arn,
+                        _app_id(environ),
+                    )
         except (UnmappedCall, PolicyError) as exc:
             message = (
                 f"User: {caller.arn} is not authorized: the local cloud cannot authorise this call ({exc})"

@@ -3,7 +3,9 @@
 A CI user gets exactly `controller_iam_policy_json` (Terraform renders it for this stack) and nothing else.
 With its keys every controller command a release needs succeeds; with the same keys, what is outside the
 job is refused with AccessDenied and changes nothing. The calls each command made are recorded from the
-local cloud's log (out/e2e/least_privilege_calls.json) for the docs.
+local cloud's log (out/e2e/least_privilege_calls.json): the local cloud traces each allowed (action,
+resource) with LOCALCLOUD_IAM_TRACE=1, and each command runs with AWS_SDK_UA_APP_ID set to its name. The last
+test holds docs/iam.md's table of each command's calls to that trace.
 https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonapigatewaymanagement.html
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
 """
@@ -11,6 +13,7 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-l
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import iam_docs_table
 import pytest
 from conftest import StackView, applied_root_module
 from e2e_controller_helpers import REPO, ControllerProcess, WatchedTraffic, controller_env, run_controller
@@ -28,13 +32,45 @@ from localcloud.testing import LocalCloudProcess
 RATE_PER_S = 20.0
 FAST = ["--interval", "2s", "--min-requests", "10", "--steps", "50,100", "--bake", "6s"]
 EXTRA_ALARM = "lp-payments-errors"
+APPROVAL = ["--approval", "before-promotion", "--approval-timeout", "5m"]
+CALLS = REPO / "out" / "e2e" / "least_privilege_calls.json"
+NO_ROW = iam_docs_table.Row("", "", "", frozenset())
+_TRACED = re.compile(r"iam: allowed (?P<action>\S+) (?P<resource>\S+) caller=\S+ app=(?P<app>\S+)")
 
 
 @pytest.fixture(scope="module")
 def guarded_cloud() -> Iterator[LocalCloudProcess]:
-    with LocalCloudProcess(metric_period=2, enforce_iam=True) as cloud:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LOCALCLOUD_IAM_TRACE", "1")  # read once, when the server starts
+        cloud = LocalCloudProcess(metric_period=2, enforce_iam=True).start()
+    try:
         assert cloud.admin("GET", "health")["iam_enforced"] is True
         yield cloud
+    finally:
+        cloud.stop()
+        record_calls(Path(cloud.log_path))
+
+
+def traced_calls(log: Path) -> dict[str, set[tuple[str, str]]]:
+    """(action, resource) pairs each tagged command was allowed so far, from the local cloud's trace."""
+    calls: dict[str, set[tuple[str, str]]] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        found = _TRACED.search(line)
+        if found and found["app"] != "-":
+            calls.setdefault(found["app"], set()).add((found["action"], found["resource"]))
+    return calls
+
+
+def record_calls(log: Path) -> None:
+    """The trace, by command tag, in out/e2e (out/ is not versioned)."""
+    calls = traced_calls(log)
+    CALLS.parent.mkdir(parents=True, exist_ok=True)
+    CALLS.write_text(json.dumps({app: sorted(pairs) for app, pairs in sorted(calls.items())}, indent=2))
+
+
+def as_command(env: dict[str, str], name: str) -> dict[str, str]:
+    """The environment with botocore's app id set, so the local cloud's trace names the command."""
+    return {**env, "AWS_SDK_UA_APP_ID": name}
 
 
 def bootstrap(cloud: LocalCloudProcess, service: str) -> Any:
@@ -107,8 +143,13 @@ def ci_client(cloud: LocalCloudProcess, key: dict[str, str], service: str) -> An
     )
 
 
-def shift(outputs: Path, env: dict[str, str], *extra: str) -> ControllerProcess:
-    return ControllerProcess(["shift", "--outputs", str(outputs), "--json", *FAST, *extra], env)
+def shift(outputs: Path, env: dict[str, str], *extra: str, tag: str = "shift") -> ControllerProcess:
+    args = ["shift", "--outputs", str(outputs), "--json", *FAST, *extra]
+    return ControllerProcess(args, as_command(env, tag))
+
+
+def command(name: str, outputs: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return run_controller([name, "--outputs", str(outputs), "--json"], as_command(env, name))
 
 
 def test_status_shift_with_gates_and_notifications_promote_and_undo_run_under_the_policy(
@@ -116,7 +157,7 @@ def test_status_shift_with_gates_and_notifications_promote_and_undo_run_under_th
 ) -> None:
     outputs, env, view, _ = world
     view.wait_idle()
-    done = run_controller(["status", "--outputs", str(outputs), "--json"], env)
+    done = command("status", outputs, env)
     assert done.returncode == 0, done.stderr
     gates = tmp_path / "gates.yaml"
     gates.write_text(
@@ -125,11 +166,11 @@ def test_status_shift_with_gates_and_notifications_promote_and_undo_run_under_th
     )
     candidate = view.candidate()
     with WatchedTraffic(view.url(), RATE_PER_S, workers=4):
-        run = shift(outputs, env, "--gates", str(gates), "--notify", topic)
+        run = shift(outputs, env, "--gates", str(gates), "--notify", topic, tag="shift--gates--notify")
         code = run.wait(240)
     assert code == 0, run.stderr
     assert view.live() == candidate
-    undone = run_controller(["undo", "--outputs", str(outputs), "--json"], env)
+    undone = command("undo", outputs, env)
     assert undone.returncode == 0, undone.stderr
     assert view.live() != candidate
 
@@ -141,7 +182,7 @@ def test_a_faulty_release_is_rolled_back_under_the_policy(world) -> None:
     view.fault(view.cfg["slots"][candidate]["function_name"], 0.5)
     try:
         with WatchedTraffic(view.url(), RATE_PER_S, workers=4):
-            run = shift(outputs, env)
+            run = shift(outputs, env, tag="shift-faulty")
             code = run.wait(240)
     finally:
         view.clear_faults()
@@ -153,41 +194,41 @@ def test_approval_abort_pause_resume_promote_and_rollback_run_under_the_policy(w
     outputs, env, view, _ = world
     view.wait_idle()
     with WatchedTraffic(view.url(), RATE_PER_S, workers=4):
-        run = shift(outputs, env, "--approval", "before-promotion", "--approval-timeout", "5m")
+        run = shift(outputs, env, *APPROVAL, tag="shift--approval")
         run.wait_event("hold_started", hold="approval", timeout_s=180)
-        done = run_controller(["abort", "--outputs", str(outputs), "--json"], env)
+        done = command("abort", outputs, env)
         assert done.returncode == 0, done.stderr
         assert run.wait(120) == 3, run.stderr
     view.wait_idle()
     with WatchedTraffic(view.url(), RATE_PER_S, workers=4):
-        run = shift(outputs, env, "--approval", "before-promotion", "--approval-timeout", "5m")
+        run = shift(outputs, env, *APPROVAL, tag="shift--approval")
         run.wait_event("step_started", timeout_s=120)
-        for command in ("pause", "resume"):
-            done = run_controller([command, "--outputs", str(outputs), "--json"], env)
-            assert done.returncode == 0, f"{command}: {done.stderr}"
-            run.wait_event("hold_ended" if command == "resume" else "hold_started", timeout_s=60)
+        for name in ("pause", "resume"):
+            done = command(name, outputs, env)
+            assert done.returncode == 0, f"{name}: {done.stderr}"
+            run.wait_event("hold_ended" if name == "resume" else "hold_started", timeout_s=60)
         run.wait_event("hold_started", hold="approval", timeout_s=180)
-        done = run_controller(["approve", "--outputs", str(outputs), "--json"], env)
+        done = command("approve", outputs, env)
         assert done.returncode == 0, done.stderr
         assert run.wait(120) == 0, run.stderr
     # A canary left for the one-shot commands: created by a shift that is told to leave it when stopped.
     view.wait_idle()
     with WatchedTraffic(view.url(), RATE_PER_S, workers=4):
-        run = shift(outputs, env, "--on-interrupt", "leave")
+        run = shift(outputs, env, "--on-interrupt", "leave", tag="shift--on-interrupt-leave")
         run.wait_event("step_started", timeout_s=120)
         run.proc.send_signal(2)
         run.wait(60)
     assert view.stage("production")["canarySettings"] is not None  # left, to resume or to settle by hand
-    done = run_controller(["rollback", "--outputs", str(outputs), "--json"], env)
+    done = command("rollback", outputs, env)
     assert done.returncode == 0, done.stderr
     assert view.stage("production")["canarySettings"] is None
     view.wait_idle()
     with WatchedTraffic(view.url(), RATE_PER_S, workers=4):
-        run = shift(outputs, env, "--on-interrupt", "leave")
+        run = shift(outputs, env, "--on-interrupt", "leave", tag="shift--on-interrupt-leave")
         run.wait_event("step_started", timeout_s=120)
         run.proc.send_signal(2)
         run.wait(60)
-        done = run_controller(["promote", "--outputs", str(outputs), "--json"], env)
+        done = command("promote", outputs, env)
         assert done.returncode == 0, done.stderr
     assert view.stage("production")["canarySettings"] is None
 
@@ -269,8 +310,53 @@ def test_a_gate_alarm_the_policy_does_not_cover_is_a_one_line_error_that_changes
     view.wait_idle()
     before = view.snapshot()
     done = run_controller(
-        ["shift", "--outputs", str(outputs), "--json", *FAST, "--gate-alarm", "not-in-the-policy"], env
+        ["shift", "--outputs", str(outputs), "--json", *FAST, "--gate-alarm", "not-in-the-policy"],
+        as_command(env, "shift--gate-alarm-uncovered"),
     )
     assert done.returncode == 1
     assert "AccessDenied" in done.stderr and done.stderr.strip().count("\n") == 0
     assert view.snapshot() == before
+
+
+# A traced resource as docs/iam.md writes it: this stack's names become the page's placeholders.
+_AS_DOCUMENTED = (
+    (
+        re.compile(r"^arn:aws:apigateway:[^:]+::/restapis/[^/]+"),
+        "arn:aws:apigateway:REGION::/restapis/API_ID",
+    ),
+    (
+        re.compile(r"/deployments/[^/]+$"),
+        "/deployments/DEPLOYMENT_ID",
+    ),
+    (
+        re.compile(r"^arn:aws:cloudwatch:[^:]+:\d+:alarm:.+$"),
+        "arn:aws:cloudwatch:REGION:ACCOUNT:alarm:ALARM",
+    ),
+    (
+        re.compile(r"^arn:aws:lambda:[^:]+:\d+:function:.+$"),
+        "arn:aws:lambda:REGION:ACCOUNT:function:FUNCTION",
+    ),
+    (
+        re.compile(r"^arn:aws:sns:[^:]+:\d+:.+$"),
+        "arn:aws:sns:REGION:ACCOUNT:TOPIC",
+    ),
+)
+
+
+def as_documented(resource: str) -> str:
+    for pattern, placeholder in _AS_DOCUMENTED:
+        resource = pattern.sub(placeholder, resource)
+    return resource
+
+
+def test_the_calls_each_command_made_are_the_ones_docs_iam_md_lists(guarded_cloud: LocalCloudProcess) -> None:
+    # Runs last: the commands above are the measurement. A tag is a command and how it was run
+    # ("shift--approval"); docs/iam.md's columns are commands.
+    made: set[tuple[str, str, str]] = set()
+    for tag, pairs in traced_calls(Path(guarded_cloud.log_path)).items():
+        made |= {(tag.split("-")[0], action, as_documented(resource)) for action, resource in pairs}
+    rows = {(row.action, row.resource): row for row in iam_docs_table.rows()}
+    undocumented = sorted(call for call in made if call[0] not in rows.get(call[1:], NO_ROW).made_by)
+    assert not undocumented, f"made, but not marked in docs/iam.md: {undocumented}"
+    documented = {(command, *key) for key, row in rows.items() for command in row.made_by}
+    assert documented <= made, f"marked in docs/iam.md, never made: {sorted(documented - made)}"

@@ -17,7 +17,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import boto3
+import pytest
 import requests
+from botocore.config import Config
 from iam_helpers import (
     ACCOUNT,
     BOOTSTRAP,
@@ -36,7 +39,8 @@ from iam_helpers import (
 )
 from test_rpcv2_cbor import cbor_client
 
-from localcloud.testing import REGION
+from localcloud.iam_enforcement import trace_from_env
+from localcloud.testing import REGION, LocalCloudProcess
 
 TRUST_ACCOUNT = {
     "Effect": "Allow",
@@ -240,3 +244,40 @@ def test_the_execute_api_data_plane_is_not_iam_authorised(iam_cloud: Any) -> Non
         url, headers={"Authorization": f"AWS4-HMAC-SHA256 Credential={scope}"}, timeout=10
     )
     assert response.status_code == 200
+
+
+def test_the_trace_logs_each_allowed_action_and_resource_with_the_callers_app_id(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # LOCALCLOUD_IAM_TRACE=1: what docs/iam.md's table of each command's calls is measured with.
+    monkeypatch.setenv("LOCALCLOUD_IAM_TRACE", "1")
+    log = tmp_path / "localcloud.log"
+    with LocalCloudProcess(enforce_iam=True, log_path=str(log)) as cloud:
+        api = client(cloud, "apigateway").create_rest_api(name=unique("api"))["id"]
+        arn = f"arn:aws:apigateway:{REGION}::/restapis/{api}"
+        user, keys = make_user(cloud, inline=document(allow("apigateway:GET", arn)))
+        tagged = boto3.client(
+            "apigateway",
+            endpoint_url=cloud.endpoint_url,
+            region_name=REGION,
+            aws_access_key_id=keys.access_key_id,
+            aws_secret_access_key=keys.secret_access_key,
+            config=Config(user_agent_appid="release-42", retries={"max_attempts": 1}),
+        )
+        tagged.get_rest_api(restApiId=api)
+        denied(tagged.get_stage, restApiId=api, stageName="production")
+    traced = [line for line in log.read_text().splitlines() if "iam: allowed" in line]
+    # One line: the bootstrap keys' calls are not decided, and the denied GetStage is logged as a denial.
+    assert len(traced) == 1, traced
+    caller = f"arn:aws:iam::{ACCOUNT}:user/{user}"
+    assert traced[0].endswith(f"iam: allowed apigateway:GET {arn} caller={caller} app=release-42")
+
+
+def test_the_trace_is_off_unless_asked_for_and_refuses_other_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOCALCLOUD_IAM_TRACE", raising=False)
+    assert trace_from_env() is False
+    monkeypatch.setenv("LOCALCLOUD_IAM_TRACE", "0")
+    assert trace_from_env() is False
+    monkeypatch.setenv("LOCALCLOUD_IAM_TRACE", "yes")
+    with pytest.raises(SystemExit, match="LOCALCLOUD_IAM_TRACE must be '1' or '0'"):
+        trace_from_env()

@@ -61,6 +61,9 @@ module "stack" {
   controller_notification_topic_arns = try(var.stack.controller_notification_topic_arns, [])
   blue_source_dir                 = try(var.stack.blue_source_dir, null)
   green_source_dir                = try(var.stack.green_source_dir, null)
+  # The module's own defaults unless a test sets them.
+  error_5xx_rate_threshold_percent = try(var.stack.error_5xx_rate_threshold_percent, 5)
+  lambda_errors_threshold          = try(var.stack.lambda_errors_threshold, 5)
 
   lambda_vpc_subnet_ids                 = try(var.stack.lambda_vpc_subnet_ids, [])
   lambda_vpc_security_group_ids         = try(var.stack.lambda_vpc_security_group_ids, [])

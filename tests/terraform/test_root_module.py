@@ -45,9 +45,21 @@ CONFIG_KEYS = {
 def root(
     stack_factory: Callable[..., Stack],
     aws_env: dict[str, str],
+    aws: Callable[[str], Any],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     build_dir = tmp_path_factory.mktemp("lambda-build")
+    # The team's own alarm exists before the module is applied; the module only names it.
+    aws("cloudwatch").put_metric_alarm(
+        AlarmName=EXTRA_ALARM,
+        Namespace="Payments",
+        MetricName="Errors",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
     stack = stack_factory(
         "root",
         PREFIX,
@@ -219,7 +231,7 @@ def test_alarms_watch_error_rates_latency_and_both_slots(
 ) -> None:
     cw = aws("cloudwatch")
     alarms = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNamePrefix=PREFIX)["MetricAlarms"]}
-    assert set(alarms) == set(config["alarm_names"])
+    assert set(alarms) == set(config["alarm_names"]) - {EXTRA_ALARM}
     assert len(alarms) == 13  # 3 targets x (5xx, 4xx, p99) + 2 slots x (errors, throttles)
 
     canary_5xx = alarms[f"{PREFIX}-canary-5xx-rate"]
@@ -494,6 +506,8 @@ def test_destroy_leaves_nothing_behind(
         AlarmNamePrefix=PREFIX, AlarmTypes=["MetricAlarm", "CompositeAlarm"]
     )
     assert cw["MetricAlarms"] == [] and cw["CompositeAlarms"] == []
+    # The module named the team's alarm but never owned it.
+    assert aws("cloudwatch").describe_alarms(AlarmNames=[EXTRA_ALARM])["MetricAlarms"]
     assert not aws("cloudwatch").list_dashboards(DashboardNamePrefix=PREFIX)["DashboardEntries"]
     roles = aws("iam").list_roles()["Roles"]
     assert not [r for r in roles if r["RoleName"].startswith(PREFIX)]
