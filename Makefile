@@ -76,7 +76,7 @@ demo: setup ## the whole product on the local cloud: promote a good release, und
 docs: toolchain ## regenerate the terraform-docs tables (docs/module.md, module and example READMEs)
 	@bash scripts/terraform-docs.sh
 
-bench: $(VENV)/.installed ## benchmarks: judge vs peers, data-plane throughput
+bench: $(VENV)/.installed ## benchmarks: judge vs peers, data-plane throughput, fleets of stacks under the quotas
 	@$(BIN)/python -m bench
 
 clean: ## remove the venv and local state (keeps the provider cache)

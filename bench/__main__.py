@@ -1,4 +1,4 @@
-"""`python -m bench`: the judge benchmarks, then the data-plane benchmark.
+"""`python -m bench`: the judge benchmarks, the data-plane benchmark, then the fleet benchmark.
 
 The judge is measured twice, both written to bench/out/judge.json:
 
@@ -14,7 +14,8 @@ Quick iterations on the family: `python -m bench --only family --runs 400 --cell
 tuning` (tune ours on the tuning split only; the evaluation split and its held-out cells are for reporting).
 
 The data-plane benchmark lives in `bench/dataplane.py` (another part of the project); it runs after the
-judge benchmarks when that module exists and has a `main()`.
+judge benchmarks when that module exists and has a `main()`. The fleet benchmark (bench/fleet.py: N stacks in
+one wave under the control-plane quotas, bench/out/fleet.json) runs last.
 """
 
 from __future__ import annotations
@@ -120,8 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the judge JSON")
     parser.add_argument(
         "--only",
-        choices=("judge", "family", "dataplane"),
-        help="run one benchmark only: judge (the continuity table), family, dataplane",
+        choices=("judge", "family", "dataplane", "fleet"),
+        help="run one benchmark only: judge (the continuity table), family, dataplane, fleet",
+    )
+    parser.add_argument(
+        "--fleet-sizes",
+        default="1,5,20,50",
+        help="stacks per wave for the fleet benchmark, comma-separated (default 1,5,20,50: about 15 minutes)",
     )
     parser.add_argument(
         "--split",
@@ -140,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    try:
+        sizes = tuple(int(n) for n in args.fleet_sizes.split(","))
+    except ValueError:
+        parser.error(f"--fleet-sizes {args.fleet_sizes!r}: write whole numbers, like 1,5,20")
+    if not sizes or min(sizes) < 1 or list(sizes) != sorted(sizes):
+        parser.error("--fleet-sizes must be increasing whole numbers of at least 1")
     if args.list_cells:
         print(describe(select(args.split)))
         return 0
@@ -158,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
         result = dataplane_main()
         if isinstance(result, int) and result != 0:
             return result
+    if args.only in (None, "fleet"):
+        from bench import fleet
+
+        print("\nfleet benchmark", flush=True)
+        return fleet.main(sizes)
     return 0
 
 

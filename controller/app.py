@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -16,6 +17,7 @@ from controller.aws import (
     MetricsAdapter,
     StageAdapter,
     StageLock,
+    pacing,
 )
 from controller.aws.functions import FunctionsAdapter
 from controller.config import ControllerConfig, load_config
@@ -47,7 +49,7 @@ class App:
     @classmethod
     def from_args(cls, args: argparse.Namespace, events: Events, stdin: TextIO) -> App:
         cfg = load_config(args.tf_dir, args.outputs, stdin)
-        return cls(cfg, AwsClients(cfg.region), events)
+        return cls(cfg, AwsClients(cfg.region, account=cfg.account_id or pacing.UNKNOWN_ACCOUNT), events)
 
     @property
     def stages(self) -> StageAdapter:
@@ -102,17 +104,24 @@ class App:
     def request(self, action: str) -> Outcome:
         return request_commands.send(self.cfg, self.stages, action, self.events)
 
-    def undo(self) -> Outcome:
+    def undo(self, reason: str = "manual undo") -> Outcome:
         """`undo`: under the lease, like promote; a running shift (guarding) holds it: use abort then."""
         lock = self.lock(ttl_s=120)
         lock.acquire()
         try:
-            undo(self.cfg, self.stages, self.deployments, self.functions, self.events, "manual undo")
+            undo(self.cfg, self.stages, self.deployments, self.functions, self.events, reason)
         finally:
             lock.release()
         return Outcome.PROMOTED
 
-    def shift(self, options: ShiftOptions, stop: threading.Event) -> ShiftRun:
+    def shift(
+        self,
+        options: ShiftOptions,
+        stop: threading.Event,
+        abort: Callable[[bool], str | None] | None = None,
+        promotion_variables: Callable[[str, float], Mapping[str, str]] | None = None,
+    ) -> ShiftRun:
+        """One stack's rollout; `abort` and `promotion_variables` are a plan's (controller/wave_runner.py)."""
         stages = self.stages
         return ShiftRun(
             self.cfg,
@@ -132,4 +141,6 @@ class App:
             functions=self.functions,
             call_counter=lambda: dict(self.clients.counter.calls),
             attempt_counter=lambda: dict(self.clients.counter.attempts),
+            abort=abort,
+            promotion_variables=promotion_variables,
         )

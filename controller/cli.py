@@ -111,6 +111,11 @@ def run(args: argparse.Namespace, events: Events, stdin: TextIO) -> Outcome:
 
     if args.command == "shift":
         shift_options(args)  # usage errors before reading config or calling AWS
+    if getattr(args, "plan", None):
+        from controller import plan_cli
+
+        with _Signals() as stop:
+            return plan_cli.run(args, events, stdin, shift_options, stop)
     targets = lifecycle.notify_targets(args)
     app = App.from_args(args, events, stdin)
     if targets:
@@ -146,6 +151,10 @@ def main(
             return _report(args)
         if args.command == "gates":
             return _validate_gates(args.file, events)
+        if args.command == "plan":
+            from controller.plan_cli import validate
+
+            return validate(args.file, events)
         outcome = run(args, events, stdin)
         return exit_code(args.command, outcome)
     except ControllerError as exc:

@@ -80,23 +80,33 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="command",
         required=True,
-        metavar="{status,shift,approve,abort,pause,resume,promote,rollback,undo,report,gates}",
+        metavar="{status,shift,approve,abort,pause,resume,promote,rollback,undo,report,gates,plan}",
         parser_class=_Parser,
     )
 
-    def common(p: argparse.ArgumentParser) -> None:
+    def common(p: argparse.ArgumentParser, plan: str = "") -> None:
         source = p.add_mutually_exclusive_group()
         source.add_argument("--tf-dir", metavar="DIR", help="read `terraform output -json` here (default: .)")
         source.add_argument(
             "--outputs", metavar="FILE|-", help="a saved `terraform output -json`, or - for stdin"
         )
+        if plan:
+            source.add_argument("--plan", metavar="FILE", help=plan)
         p.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
 
-    common(sub.add_parser("status", help="show slots, canary, lock and alarm states"))
+    common(
+        sub.add_parser("status", help="show slots, canary, lock and alarm states"),
+        plan="every stack of a wave plan (YAML or JSON): its state for the current release, and the plan's "
+        "phase",
+    )
     shift = sub.add_parser(
         "shift", help="canary the candidate slot on production, step by step, then promote"
     )
-    common(shift)
+    common(
+        shift,
+        plan="release many stacks in ordered waves (YAML or JSON; docs/controller.md, `plan validate FILE`): "
+        "every flag below applies to each stack; a rerun resumes where the plan stopped",
+    )
     shift.add_argument("--strategy", help=f"preset: {', '.join(PRESETS)} (default canary10-5m)")
     shift.add_argument("--steps", help="percents, increasing, ending at 100: e.g. 10,25,50,100")
     shift.add_argument(
@@ -220,6 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("file", help="the gates file (YAML, or JSON when it ends in .json)")
     validate.add_argument("--json", action="store_true", help="one JSON event on stdout")
+    plan = sub.add_parser("plan", help="check a wave plan for `shift --plan`")
+    plan_sub = plan.add_subparsers(dest="plan_command", required=True, metavar="{validate}")
+    check = plan_sub.add_parser(
+        "validate",
+        help="print the waves and stacks, or one line per mistake (exit 2); reads no outputs, calls no AWS",
+    )
+    check.add_argument("file", help="the plan (YAML, or JSON when it ends in .json)")
+    check.add_argument("--json", action="store_true", help="one JSON event on stdout")
     return parser
 
 

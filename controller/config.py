@@ -24,6 +24,7 @@ from controller.errors import ConfigError
 
 SCHEMA_VERSION = 1
 OUTPUT_NAME = "controller_config"
+REGIONAL_OUTPUT_NAME = "controller_configs"  # one controller_config per region (examples/multi-region)
 TERRAFORM_TIMEOUT_S = 120
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
@@ -88,6 +89,15 @@ class ControllerConfig:
             if info.name == name:
                 return info
         raise ConfigError(f"slot {name!r} is not in controller_config.slots ({', '.join(self.slot_names)})")
+
+    @property
+    def account_id(self) -> str | None:
+        """The stack's account, read from its functions' ARNs (arn:aws:lambda:region:account:...)."""
+        for info in self.slots:
+            parts = info.function_arn.split(":")
+            if len(parts) > 5 and parts[4].isdigit():
+                return parts[4]
+        return None
 
     def other_slot(self, name: str) -> str:
         first, second = self.slot_names
@@ -155,16 +165,20 @@ def read_outputs(tf_dir: str | None, outputs: str | None, stdin: TextIO) -> tupl
     return terraform_outputs(directory), f"terraform outputs in {directory}"
 
 
-def load_config(tf_dir: str | None, outputs: str | None, stdin: TextIO) -> ControllerConfig:
+def load_config(
+    tf_dir: str | None, outputs: str | None, stdin: TextIO, region: str | None = None
+) -> ControllerConfig:
     text, source = read_outputs(tf_dir, outputs, stdin)
-    return parse_config(text, source)
+    return parse_config(text, source, region)
 
 
 # -- parsing ------------------------------------------------------------------------------------------
 
 
-def parse_config(text: str, source: str) -> ControllerConfig:
-    """Accepts the whole `terraform output -json` document or the bare controller_config object."""
+def parse_config(text: str, source: str, region: str | None = None) -> ControllerConfig:
+    """Accepts the whole `terraform output -json` document or the bare controller_config object; with
+    `region`, also a `controller_configs` output (one per region, as examples/multi-region has), and the
+    config read must be that region's."""
     if not text.strip():
         raise ConfigError(f"{source} is empty; expected the JSON of terraform output -json")
     try:
@@ -178,6 +192,8 @@ def parse_config(text: str, source: str) -> ControllerConfig:
     if OUTPUT_NAME in document:
         wrapper = document[OUTPUT_NAME]
         value = wrapper.get("value") if isinstance(wrapper, dict) and "value" in wrapper else wrapper
+    elif REGIONAL_OUTPUT_NAME in document:
+        value = _regional(document[REGIONAL_OUTPUT_NAME], source, region)
     elif "schema_version" in document or "api_id" in document:
         value = document
     else:
@@ -186,7 +202,31 @@ def parse_config(text: str, source: str) -> ControllerConfig:
             f"{source} has no {OUTPUT_NAME} output (outputs: {found}); run terraform apply with the module, "
             "or pass the module's outputs"
         )
-    return _validate(value, source)
+    config = _validate(value, source)
+    if region is not None and config.region != region:
+        raise ConfigError(
+            f"{source}: {OUTPUT_NAME}.region is {config.region}, not {region} as the plan says; "
+            "point the stack at that region's outputs"
+        )
+    return config
+
+
+def _regional(wrapper: Any, source: str, region: str | None) -> Any:
+    by_region = wrapper.get("value") if isinstance(wrapper, dict) and "value" in wrapper else wrapper
+    if not isinstance(by_region, dict) or not by_region:
+        raise ConfigError(
+            f"{source}: {REGIONAL_OUTPUT_NAME} must be an object of region -> controller_config"
+        )
+    if region is None and len(by_region) == 1:
+        return next(iter(by_region.values()))
+    if region is None or region not in by_region:
+        choice = ", ".join(sorted(by_region))
+        asked = "name a region" if region is None else f"has no region {region}"
+        raise ConfigError(
+            f"{source}: {REGIONAL_OUTPUT_NAME} holds {choice}: {asked} (a plan's stack `region`, or save one "
+            f"region's entry with terraform output -json {REGIONAL_OUTPUT_NAME} | jq '.[\"REGION\"]')"
+        )
+    return by_region[region]
 
 
 class _Reader:

@@ -97,15 +97,25 @@ class Event:
 
     kind: ClassVar[str] = "event"
     at: float | None = None
+    # Set on the events of a plan's stacks (`shift --plan`): which stack and which wave (1-based) it is about.
+    stack: str | None = None
+    wave: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        body = {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "at"}
+        body = {
+            f.name: _plain(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if f.name != "at" and not (f.name in _PLAN_FIELDS and getattr(self, f.name) is None)
+        }
         return {"event": self.kind, "schema_version": SCHEMA_VERSION, "at": self.at, **body}
 
     @property
     def text(self) -> str:
         """A one-line description for logs and summaries (its reason or message when it has one)."""
         return str(getattr(self, "reason", None) or getattr(self, "message", None) or self.kind)
+
+
+_PLAN_FIELDS = ("stack", "wave")  # left out of a single stack's events
 
 
 def _plain(value: Any) -> Any:
@@ -324,8 +334,9 @@ EVENT_TYPES: tuple[type[Event], ...] = (
 )
 
 from controller.lifecycle_events import LIFECYCLE_EVENT_TYPES  # noqa: E402 - they subclass Event above
+from controller.plan_events import PLAN_EVENT_TYPES  # noqa: E402 - likewise
 
-EVENT_TYPES = (*EVENT_TYPES, *LIFECYCLE_EVENT_TYPES)
+EVENT_TYPES = (*EVENT_TYPES, *LIFECYCLE_EVENT_TYPES, *PLAN_EVENT_TYPES)
 BY_KIND: dict[str, type[Event]] = {cls.kind: cls for cls in EVENT_TYPES}
 
 

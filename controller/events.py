@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -73,3 +74,33 @@ class Fanout(Events):
     def write(self, event: Event) -> None:
         for sink in self.sinks:
             sink.write(event)
+
+
+class Locked(Events):
+    """One writer at a time: the stacks of a plan roll in threads and share one log."""
+
+    def __init__(self, sink: Events, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(clock)
+        self.sink = sink
+        self._lock = threading.Lock()
+
+    def write(self, event: Event) -> None:
+        with self._lock:
+            self.sink.write(event)
+
+
+class Tagged(Events):
+    """Names the stack and wave on every event of one stack of a plan, then hands it to the plan's sink."""
+
+    def __init__(self, sink: Events, stack: str, wave: int) -> None:
+        super().__init__()
+        self.sink, self.stack, self.wave = sink, stack, wave
+
+    def _tag(self, event: Event) -> Event:
+        return dataclasses.replace(event, stack=self.stack, wave=self.wave)
+
+    def emit(self, event: Event) -> Event:
+        return self.sink.emit(self._tag(event))
+
+    def write(self, event: Event) -> None:
+        self.sink.write(self._tag(event))

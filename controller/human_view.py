@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from controller import event_types as ev
+from controller import plan_events as pev
 from controller.events import Events
 
 
@@ -128,14 +129,56 @@ def render(event: ev.Event) -> str | None:  # noqa: C901 - one branch per event 
             return "\n".join(
                 [*(escape(g) for g in event.gates), *(f"error: {escape(p)}" for p in event.problems)]
             )
+        case pev.PlanChecked():
+            return "\n".join(
+                [*(escape(line) for line in event.lines), *(f"error: {escape(p)}" for p in event.problems)]
+            )
+        case pev.PlanStatusShown():
+            return "\n".join(escape(line) for line in event.lines)
+        case _ if isinstance(event, PLAN_LINES):
+            return _plan_line(event)
     body = {k: v for k, v in event.to_dict().items() if k not in ("event", "at", "schema_version")}
     return f"{escape(event.kind)}: {escape(json.dumps(body))}"
 
 
-class HumanView(Events):
-    """Writes `render`'s line with a timestamp; errors go to stderr."""
+PLAN_LINES = (
+    pev.PlanStarted,
+    pev.WaveStarted,
+    pev.StackSkipped,
+    pev.StackFinished,
+    pev.WaveFinished,
+    pev.BakeStarted,
+    pev.BakeEnded,
+    pev.PlanReverting,
+    pev.PlanFinished,
+)
+_PLAN_STYLE = {"promoted": "green", "passed": "green", "nothing_to_do": "green", "skipped": "dim"}
 
-    _UNSTAMPED = (ev.PlanShown, ev.StatusShown, ev.ErrorEvent, ev.GatesChecked)
+
+def _plan_line(event: ev.Event) -> str:
+    outcome = str(getattr(event, "outcome", ""))
+    style = _PLAN_STYLE.get(outcome, "red" if outcome else "bold")
+    text = escape(event.text)
+    if isinstance(event, pev.StackFinished):
+        text = f"{escape(outcome.replace('_', ' '))} in {event.seconds:.0f}s: {text}"
+    elif isinstance(event, pev.PlanFinished):
+        use = event.control_plane
+        calls = f"; {sum(use.calls.values())} AWS calls, {use.throttled} throttled" if use else ""
+        text = f"plan {escape(outcome.replace('_', ' '))} in {event.seconds:.0f}s: {text}{calls}"
+    return f"[{style}]{text}[/{style}]"
+
+
+class HumanView(Events):
+    """Writes `render`'s line with a timestamp (and the stack of a plan's event); errors go to stderr."""
+
+    _UNSTAMPED = (
+        ev.PlanShown,
+        ev.StatusShown,
+        ev.ErrorEvent,
+        ev.GatesChecked,
+        pev.PlanChecked,
+        pev.PlanStatusShown,
+    )
 
     def __init__(self, console: Console | None = None, clock: Callable[[], float] = time.time) -> None:
         super().__init__(clock)
@@ -147,11 +190,14 @@ class HumanView(Events):
         if text is None or isinstance(event, self._UNSTAMPED):
             return text
         stamp = time.strftime("%H:%M:%S", time.localtime(event.at or 0))
-        return f"[dim]{stamp}[/dim] {text}"
+        where = f"[cyan]{escape(event.stack)}[/cyan] " if event.stack else ""
+        return f"[dim]{stamp}[/dim] {where}{text}"
 
     def write(self, event: ev.Event) -> None:
         text = self.line(event)
         if text is None:
             return
-        failed = isinstance(event, ev.ErrorEvent) or (isinstance(event, ev.GatesChecked) and event.problems)
+        failed = isinstance(event, ev.ErrorEvent) or (
+            isinstance(event, ev.GatesChecked | pev.PlanChecked) and bool(event.problems)
+        )
         (self.err if failed else self.console).print(text)

@@ -28,6 +28,8 @@ from controller.report_data import (
     details,
     load_events,
 )
+from controller.report_plan import build_plan_view, draw_plan, is_plan_log  # noqa: E402
+from controller.report_plan import title as plan_title  # noqa: E402
 
 try:
     import matplotlib
@@ -62,7 +64,13 @@ _DECISIONS = {
 }
 
 
-_ROW_CLASS = {"gate_failed": "fail", "rolled_back": "fail", "error": "fail", "promoted": "pass"}
+_ROW_CLASS = {
+    "gate_failed": "fail",
+    "rolled_back": "fail",
+    "error": "fail",
+    "promoted": "pass",
+    "plan_reverting": "fail",
+}
 
 
 # -- drawing ----------------------------------------------------------------------------------------
@@ -243,16 +251,20 @@ def draw(timeline: Timeline) -> bytes:
 
 def html_page(timeline: Timeline, events: list[ev.Event], png: bytes) -> str:
     """A self-contained page: the chart inlined as base64 and every event in a table; no external assets."""
+    return page(_title(timeline), timeline.reason, timeline.started_at, events, png)
+
+
+def page(heading: str, decision: str, started_at: float, events: list[ev.Event], png: bytes) -> str:
     rows = []
     for event in sorted(events, key=lambda e: e.at or 0.0):
         kind = event.kind
         css = _ROW_CLASS.get(kind, "")
         rows.append(
-            f'<tr class="{css}"><td>{_clock((event.at or 0.0) - timeline.started_at)}</td>'
+            f'<tr class="{css}"><td>{_clock((event.at or 0.0) - started_at)}</td>'
             f"<td>{html.escape(kind)}</td><td>{html.escape(details(event))}</td></tr>"
         )
-    title = html.escape(_title(timeline))
-    reason = f"<p><strong>Decision:</strong> {html.escape(timeline.reason)}</p>" if timeline.reason else ""
+    title = html.escape(heading)
+    reason = f"<p><strong>Decision:</strong> {html.escape(decision)}</p>" if decision else ""
     image = base64.b64encode(png).decode("ascii")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -286,13 +298,19 @@ def render(events_path: Path, output: Path) -> None:
     if suffix not in (".png", ".html", ".htm"):
         raise ReportError(f"cannot write {output}: the report writes .png or .html files")
     events = load_events(Path(events_path))
-    timeline = build_timeline(events)
-    png = draw(timeline)
+    if is_plan_log(events):  # one lane per stack
+        view = build_plan_view(events)
+        png = draw_plan(view)
+        text = page(plan_title(view), view.reason, view.started_at, events, png)
+    else:
+        timeline = build_timeline(events)
+        png = draw(timeline)
+        text = html_page(timeline, events, png)
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".png":
             output.write_bytes(png)
         else:
-            output.write_text(html_page(timeline, events, png), encoding="utf-8")
+            output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise ReportError(f"cannot write {output}: {exc.strerror or exc}") from exc

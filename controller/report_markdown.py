@@ -12,6 +12,7 @@ from pathlib import Path
 from controller import event_types as ev
 from controller import lifecycle_events as lev
 from controller.report_data import build_timeline, load_events
+from controller.report_plan import build_plan_view, is_plan_log, plan_markdown
 
 SHOWN = (
     ev.StepStarted,
@@ -49,6 +50,8 @@ def _line(event: ev.Event) -> str:
 
 def markdown(events_path: Path) -> str:
     events = load_events(Path(events_path))
+    if is_plan_log(events):
+        return plan_markdown(build_plan_view(events), events)
     timeline = build_timeline(events)
     icon = ICON.get(timeline.outcome, "⏳")
     lines = [

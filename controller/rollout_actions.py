@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from controller.aws.deployments import Deployment
@@ -124,8 +124,9 @@ def show_hold(p: RunPorts, kind: str, until: float | None) -> None:
         p.stages.remove_variable(p.cfg.production_stage, HOLD_VARIABLE)
 
 
-def promote_now(p: RunPorts, slots: Slots, reason: str) -> None:
-    """Promote, with the record `undo` reads (a warning, and no undo, when it cannot be read)."""
+def promote_now(p: RunPorts, slots: Slots, reason: str, extra: Mapping[str, str] | None = None) -> None:
+    """Promote, with the record `undo` reads (a warning, and no undo, when it cannot be read); `extra`:
+    more production variables written in the same UpdateStage (a plan's record)."""
     record = None
     if p.functions is not None:
         try:
@@ -145,6 +146,7 @@ def promote_now(p: RunPorts, slots: Slots, reason: str) -> None:
         reason=reason,
         record=record,
         former_deployment=slots.live_deployment,
+        extra=extra,
     )
 
 

@@ -16,7 +16,7 @@ import dataclasses
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from controller import engine_io as eio
 from controller import rollout_actions as act
@@ -69,6 +69,8 @@ class ShiftRun:
         call_counter: Callable[[], dict[str, int]] | None = None,
         attempt_counter: Callable[[], dict[str, int]] | None = None,
         sleep: Callable[[float], bool] | None = None,
+        abort: Callable[[bool], str | None] | None = None,
+        promotion_variables: Callable[[str, float], Mapping[str, str]] | None = None,
     ) -> None:
         self.cfg, self.opts, self.events = cfg, options, events
         self.stages, self.metrics, self.alarms, self.lock = stages, metrics, alarms, lock
@@ -80,6 +82,10 @@ class ShiftRun:
         self.counters = (call_counter or dict, attempt_counter or dict)
         # Waits up to the given seconds; True when interrupted. Tests pass a fake that advances a fake clock.
         self.sleep = sleep or self.stop.wait
+        # A plan's say (controller/wave_runner.py): why this run must stop now (None: go on), given whether
+        # it is guarding a promotion; and the variables its promotion writes in the same UpdateStage.
+        self.abort = abort or (lambda promoted: None)
+        self.promotion_variables = promotion_variables
         self.prod = cfg.production_stage
         self.period = cfg.metrics.period_seconds
         self.lag_s = self.period if options.metrics_lag_s is None else options.metrics_lag_s
@@ -220,7 +226,9 @@ class ShiftRun:
                     act.show_hold(self.ports, kind, until)
                     self.held = bool(kind)
                 case eio.Promote(reason=reason):
-                    act.promote_now(self.ports, slots, reason)
+                    plan = self.promotion_variables
+                    extra = plan(slots.candidate, self.clock()) if plan else None
+                    act.promote_now(self.ports, slots, reason, extra)
                     self.canary_on = False
                 case eio.RollBack(reason=reason, percent=percent):
                     self._roll_back(slots, reason, percent)
@@ -238,11 +246,15 @@ class ShiftRun:
         return step_input
 
     def _wait(self, wait: eio.Wait, slots: Slots) -> eio.Input:
-        if self._sleep_until(wait.until):
+        if self._sleep_until(wait.until, wait.promoted):
             return eio.Interrupt(self.clock())
         self.counts_before = (self.counters[0](), self.counters[1]())
         assert self.observer is not None
-        return act.observe(self.ports, wait, slots, self.observer, self.started_at)
+        tick = act.observe(self.ports, wait, slots, self.observer, self.started_at)
+        reason = self.abort(wait.promoted)
+        if reason is not None:  # as `abort` would: roll back (undo while guarding) at this tick
+            tick = dataclasses.replace(tick, request=eio.UserRequest(eio.ABORT, reason))
+        return tick
 
     def _emit(self, event: object) -> None:
         if isinstance(event, TickEvent):
@@ -253,11 +265,12 @@ class ShiftRun:
             event = dataclasses.replace(event, aws_calls=calls, aws_attempts=attempts)
         self.events.emit(event)  # type: ignore[arg-type]
 
-    def _sleep_until(self, when: float) -> bool:
-        """eio.Wait until `when` on the clock; True if interrupted (SIGINT/SIGTERM)."""
+    def _sleep_until(self, when: float, promoted: bool = False) -> bool:
+        """eio.Wait until `when` on the clock (or until the plan aborts this run); True if interrupted
+        (SIGINT/SIGTERM)."""
         while True:
             left = when - self.clock()
-            if left <= 0:
+            if left <= 0 or self.abort(promoted) is not None:
                 return self.stop.is_set()
             if self.sleep(min(left, 1.0)):
                 return True

@@ -7,6 +7,7 @@ and deletes the controller's snapshots no stage uses any more (controller/snapsh
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from controller.config import ControllerConfig
@@ -65,12 +66,14 @@ def promote(
     reason: str,
     record: str | None = None,
     former_deployment: str | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> None:
     """Call under the lease, so no other run's fresh snapshot can be caught between create and canary.
 
     `record` (controller/undo.py) goes on production in the same UpdateStage; `former_deployment` is kept
-    when unused snapshots are deleted, so `undo` can go back to it."""
-    variables = {PROMOTED_VARIABLE: record} if record else None
+    when unused snapshots are deleted, so `undo` can go back to it; `extra`: more variables for the same
+    UpdateStage (a plan's record, controller/plan_record.py)."""
+    variables = {**({PROMOTED_VARIABLE: record} if record else {}), **(extra or {})} or None
     promoted = stages.promote_canary(cfg.production_stage, deployment_id, candidate, variables)
     if not record and promoted.variable(PROMOTED_VARIABLE):
         # An older record would point undo at the wrong slot.

@@ -16,18 +16,16 @@ what a schema cannot say (one line per mistake, all of them at once), before any
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from controller.domain import GateResult, GateStatus
-from controller.errors import UsageError
 from controller.gates import GateInput, GateValue
 from controller.gates_schema import SCHEMA
+from controller.user_files import FileProblems, plain_problem, read_document, schema_errors
 
 PLACEHOLDERS = (
     "candidate_slot",
@@ -223,53 +221,13 @@ class GatesFile:
     gates: tuple[UserGate, ...]
 
 
-class GatesFileError(UsageError):
-    """A gates file that cannot be used; `problems` holds one line per mistake."""
-
-    def __init__(self, path: str, problems: Sequence[str]) -> None:
-        self.problems = tuple(problems)
-        first = problems[0] if problems else "invalid"
-        more = f" (and {len(problems) - 1} more; `python -m controller gates validate {path}` lists them)"
-        super().__init__(f"{path}: {first}" + (more if len(problems) > 1 else ""))
-
-
-def read_document(path: str) -> Any:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise GatesFileError(path, [f"cannot read it: {exc.strerror or exc}"]) from None
-    except UnicodeDecodeError:
-        raise GatesFileError(path, ["not text: write the gates as YAML or JSON"]) from None
-    if path.endswith(".json"):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise GatesFileError(path, [f"not JSON: {exc.msg} at line {exc.lineno}"]) from None
-    import yaml  # YAML is a superset of JSON, so anything else is read as YAML
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "unreadable"
-        raise GatesFileError(path, [f"not YAML: {problem}{where}"]) from None
-
-
-def _where(path: Sequence[Any]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
+class GatesFileError(FileProblems):
+    """A gates file that cannot be used."""
 
 
 def schema_problems(document: Any) -> list[str]:
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(SCHEMA)
     problems = []
-    for error in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path))):
-        where = _where(list(error.absolute_path))
+    for where, error in schema_errors(SCHEMA, document):
         if error.validator == "oneOf":
             problems.append(f"{where}: give exactly one of metric, expression (with metrics) or alarm")
         elif error.validator == "pattern" and where.endswith(".stat"):
@@ -277,12 +235,8 @@ def schema_problems(document: Any) -> list[str]:
                 f"{where}: {error.instance!r} is not a CloudWatch statistic (Sum, Average, Minimum, "
                 "Maximum, SampleCount, p99, tm90, IQM)"
             )
-        elif error.validator == "pattern":
-            problems.append(f"{where}: {error.instance!r} must be letters, digits, '_', '.' or '-'")
-        elif error.validator == "additionalProperties":
-            problems.append(f"{where}: {error.message} (see docs/gates.schema.json)")
         else:
-            problems.append(f"{where}: {error.message}")
+            problems.append(plain_problem(where, error, "gates.schema.json"))
     return problems
 
 
@@ -375,7 +329,7 @@ def _number(value: Any) -> float | None:
 
 def load_gates(path: str) -> GatesFile:
     """The gates of `path`, or GatesFileError listing every mistake (exit code 2)."""
-    document = read_document(path)
+    document = read_document(path, GatesFileError, "the gates")
     problems = schema_problems(document)
     problems += [p for p in semantic_problems(document) if p not in problems]
     if problems:

@@ -81,8 +81,8 @@ class QuotaEnforcer:
         ]
         if not applicable:
             return None
-        now = self._clock()
         with self._lock:
+            now = self._clock()  # in order: a thread that waited for the lock must not refill backwards
             buckets = [(q, self._bucket(account, region, q, now)) for q in applicable]
             waits = [(b.seconds_until_token(now), q) for q, b in buckets]
             wait, quota = max(waits, key=lambda w: w[0])

@@ -22,8 +22,11 @@ class TokenBucket:
     updated: float
 
     def refill(self, now: float) -> None:
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
+        # Threads read the clock before taking the lock: a `now` older than the last refill adds nothing
+        # (going back would take tokens away and refuse calls that are within the quota).
+        if now > self.updated:
+            self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
 
     def take(self, now: float) -> bool:
         self.refill(now)

@@ -1,4 +1,5 @@
-"""boto3 clients with bounded retries and timeouts, an AWS-error translator, and an API call counter."""
+"""boto3 clients with bounded retries and timeouts, paced below AWS's rate quotas (controller/aws/pacing.py),
+an AWS-error translator, and an API call counter."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
+from controller.aws import pacing
 from controller.errors import AwsError
 
 # "standard" retries throttling (429, Throttling*) and transient 5xx/connection errors with capped exponential
@@ -53,9 +55,16 @@ class CallCounter:
 
 
 class AwsClients:
-    """The clients the controller uses, made once, sharing one counter."""
+    """The clients the controller uses, made once, sharing one counter, paced per (account, region) by the
+    process's `pacer` (every stack of a plan shares it: the quotas are the account's)."""
 
-    def __init__(self, region: str, session: boto3.Session | None = None) -> None:
+    def __init__(
+        self,
+        region: str,
+        session: boto3.Session | None = None,
+        account: str = pacing.UNKNOWN_ACCOUNT,
+        pacer: pacing.Pacer = pacing.PACER,
+    ) -> None:
         self.counter = CallCounter()
         session = session or boto3.Session(region_name=region)
         try:
@@ -64,9 +73,9 @@ class AwsClients:
             self.lambda_ = session.client("lambda", region_name=region, config=client_config())
         except (NoRegionError, BotoCoreError) as exc:
             raise AwsError(f"cannot create AWS clients: {exc}") from None
-        self.counter.attach(self.apigateway)
-        self.counter.attach(self.cloudwatch)
-        self.counter.attach(self.lambda_)
+        for client in (self.apigateway, self.cloudwatch, self.lambda_):
+            self.counter.attach(client)
+            pacing.attach(client, account, region, pacer)
         self._session, self._region = session, region
         self._sns: Any = None
 

@@ -74,3 +74,11 @@ def test_token_bucket_allows_burst_then_rate():
     assert [bucket.take(0.0) for _ in range(4)] == [True, True, True, False]
     assert bucket.take(0.5) is True  # one token refilled after 0.5 s at 2/s
     assert bucket.take(0.5) is False
+
+
+def test_token_bucket_read_with_an_older_time_takes_nothing_away():
+    # A request thread that read the clock before another thread refilled the bucket.
+    bucket = TokenBucket(rate=0.2, burst=1.0, tokens=0.0, updated=0.0)
+    bucket.refill(5.0)
+    assert bucket.tokens == 1.0
+    assert bucket.take(4.5) is True  # not 0.9 tokens: the call is within "1 request every 5 seconds"

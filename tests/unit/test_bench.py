@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import bench.__main__ as bench_main
-from bench import drift
+from bench import drift, fleet
 from bench.judge_sim import HISTORY_S, ScenarioWorld, run_benchmark, simulate, tune
 from bench.ours import Ours
 from bench.policies import (
@@ -276,8 +276,40 @@ def test_python_m_bench_runs_the_data_plane_benchmark_when_it_exists(monkeypatch
     fake = types.ModuleType("bench.dataplane")
     fake.main = lambda: calls.append(("dataplane",)) or 0
     monkeypatch.setitem(sys.modules, "bench.dataplane", fake)
+    monkeypatch.setattr(fleet, "main", lambda sizes: calls.append(("fleet", sizes)) or 0)
     assert bench_main.main(["--runs", "7", "--seed", "3", "--out", str(tmp_path / "j.json")]) == 0
-    assert calls == [("judge", 7, 3), ("family", 7), ("dataplane",)]
+    assert calls == [("judge", 7, 3), ("family", 7), ("dataplane",), ("fleet", (1, 5, 20, 50))]
+
+
+def test_the_fleet_benchmark_runs_alone_with_the_sizes_asked(monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(fleet, "main", lambda sizes: calls.append(sizes) or 0)
+    assert bench_main.main(["--only", "fleet", "--fleet-sizes", "1,3"]) == 0
+    assert calls == [(1, 3)]
+    with pytest.raises(SystemExit):
+        bench_main.main(["--only", "fleet", "--fleet-sizes", "5,1"])
+
+
+def test_the_fleet_table_shows_the_cost_per_stack_and_the_marginal_memory() -> None:
+    def row(n: int, rss: float) -> dict:
+        return dict(
+            stacks=n,
+            wall_s=30.0 + 6 * n,
+            snapshots_spread_s=5.2 * (n - 1),
+            calls_per_stack_minute=50.0,
+            refused_by_local_cloud=0,
+            retried_attempts=0,
+            cpu_s_per_stack=0.5,
+            peak_rss_mb=rss,
+            rss_mb_per_stack=rss / n,
+            promoted=n,
+            requests_5xx=0,
+            requests_unanswered=0,
+            requests_answered=100 * n,
+        )
+
+    text = fleet.table([row(1, 80.0), row(5, 100.0)])
+    assert "| 5 | 60 s | 21 s | 50.0 | 0 | 0 | 0.50 s | 100 MB | 20.0 MB (+5.0) | 5/5 | 0 of 500 |" in text
 
 
 def test_a_second_seed_reruns_every_scenario_on_fresh_streams() -> None:

@@ -13,7 +13,8 @@ from controller.cli_parser import build_parser
 REPO = Path(__file__).resolve().parents[2]
 PAGES = ("README.md", "docs/controller.md")
 _BLOCK = re.compile(r"```\n(python -m controller status.*?)```", re.S)
-_COMMAND = re.compile(r"^python -m controller ((?:gates )?[a-z|]+)")
+# A nested command is named with its group: "gates validate", "plan validate".
+_COMMAND = re.compile(r"^python -m controller ((?:(?:gates|plan) )?[a-z|]+)")
 
 
 def subparsers(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, argparse.ArgumentParser]:

@@ -1,0 +1,180 @@
+"""Fleet benchmark: N stacks released in one wave (`shift --plan`) on the local cloud with AWS's control-plane
+quotas enforced, each with light traffic. For N = 1, 5, 20, 50: wall time, control-plane calls per
+stack-minute, 429s seen, the controller's CPU and memory per stack, and that none failed.
+
+Stacks are built once with boto3 (bench/fleet_stacks.py), the way the root module builds them, and reused:
+before each run every stack gets a new release in its idle slot, so each run is a real release. Durations:
+a 5 s metric period (the local cloud scales CloudWatch's 60 s), `--steps 50,100 --bake 10s --interval 5s`,
+2 requests/s on production and 1/s on staging per stack. The controller runs as its own process, measured
+with wait4(2) (user + system CPU, peak RSS). Writes bench/out/fleet.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.fleet_stacks import FleetBuilder, FleetStack, FleetTraffic  # noqa: E402
+from localcloud.testing import LocalCloudProcess  # noqa: E402
+
+SIZES = (1, 5, 20, 50)
+METRIC_PERIOD_S = 5
+RATE_PER_S = 2.0
+FLAGS = ["--steps", "50,100", "--bake", "10s", "--interval", "5s", "--min-requests", "5"]
+# Each canary step sees about ten requests, whose p99 is the slowest one: on two shared cores running up
+# to 100 functions, one slow answer. The latency gate stays on, with room for that.
+FLEET_FLAGS = ["--max-p99-ratio", "3"]
+DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "fleet.json"
+
+
+def _idle_slot(builder: FleetBuilder, stack: FleetStack) -> str:
+    apigw = builder.client("apigateway", stack.region)
+    return str(apigw.get_stage(restApiId=stack.api_id, stageName="staging")["variables"]["slot"])
+
+
+def _plan(path: Path, stacks: list[FleetStack]) -> Path:
+    lines = [f"  - {{name: {s.prefix}, outputs: {s.outputs.name}, region: {s.region}}}" for s in stacks]
+    path.write_text(
+        f"name: fleet{len(stacks)}\nconcurrency: {len(stacks)}\nwaves:\n- stacks:\n" + "\n".join(lines)
+    )
+    return path
+
+
+def run_once(
+    cloud: LocalCloudProcess, builder: FleetBuilder, stacks: list[FleetStack], run: int
+) -> dict[str, Any]:
+    """One plan over `stacks`, each with a new release; the controller measured as a process."""
+    for stack in stacks:
+        builder.release(stack, _idle_slot(builder, stack), f"v{run + 2}")
+    plan = _plan(builder.out_dir / f"fleet-{len(stacks)}.yaml", stacks)
+    log = builder.out_dir / f"fleet-{len(stacks)}.jsonl"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(cloud.env(), PYTHONPATH=str(ROOT))
+    command = [
+        sys.executable,
+        "-m",
+        "controller",
+        "shift",
+        "--plan",
+        str(plan),
+        "--json",
+        *FLAGS,
+        *FLEET_FLAGS,
+    ]
+    with FleetTraffic(stacks, RATE_PER_S) as traffic:
+        time.sleep(2 * METRIC_PERIOD_S)  # traffic before the rollout, and the quota buckets refilled
+        traffic.mark()
+        refused = int(cloud.admin("GET", "quotas")["refused"])
+        started = time.monotonic()
+        with log.open("w") as out:
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.DEVNULL)
+            _, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - started
+        refused = int(cloud.admin("GET", "quotas")["refused"]) - refused
+        answered, errors, unanswered = traffic.since_mark()
+    events = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    finished = next((e for e in events if e["event"] == "plan_finished"), {})
+    calls = (finished.get("control_plane") or {}).get("calls", {})
+    attempts = (finished.get("control_plane") or {}).get("attempts", {})
+    snapshots = [e["at"] for e in events if e["event"] == "deployment" and e.get("action") == "created"]
+    n = len(stacks)
+    cpu = usage.ru_utime + usage.ru_stime
+    rss_mb = usage.ru_maxrss / 1024  # KiB on Linux
+    total_calls = sum(calls.values())
+    return {
+        "stacks": n,
+        "exit_code": process.returncode,
+        "promoted": len(finished.get("promoted", [])),
+        "wall_s": round(wall, 1),
+        "snapshots_spread_s": round(max(snapshots) - min(snapshots), 1) if snapshots else None,
+        "control_plane_calls": total_calls,
+        "calls_by_operation": calls,
+        "retried_attempts": sum(attempts.values()) - total_calls,
+        "calls_per_stack_minute": round(total_calls / (n * wall / 60), 1),
+        "throttled_seen_by_controller": (finished.get("control_plane") or {}).get("throttled"),
+        "refused_by_local_cloud": refused,
+        "paced_wait_s": (finished.get("control_plane") or {}).get("paced_wait_s"),
+        "cpu_s": round(cpu, 2),
+        "cpu_s_per_stack": round(cpu / n, 3),
+        "peak_rss_mb": round(rss_mb, 1),
+        "rss_mb_per_stack": round(rss_mb / n, 2),
+        "requests_answered": answered,
+        "requests_5xx": errors,
+        "requests_unanswered": unanswered,
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| N | wall | snapshots spread | calls/stack-min | 429s | retries | CPU/stack | peak RSS | RSS/stack "
+        "| promoted | failed requests |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    base = rows[0]["peak_rss_mb"] if rows else 0.0
+    for r in rows:
+        extra = (r["peak_rss_mb"] - base) / (r["stacks"] - rows[0]["stacks"]) if r is not rows[0] else None
+        marginal = f" (+{extra:.1f})" if extra is not None else ""
+        lines.append(
+            f"| {r['stacks']} | {r['wall_s']:.0f} s | {r['snapshots_spread_s'] or 0:.0f} s | "
+            f"{r['calls_per_stack_minute']} | {r['refused_by_local_cloud']} | {r['retried_attempts']} | "
+            f"{r['cpu_s_per_stack']:.2f} s | {r['peak_rss_mb']:.0f} MB | "
+            f"{r['rss_mb_per_stack']:.1f} MB{marginal} | "
+            f"{r['promoted']}/{r['stacks']} | {r['requests_5xx'] + r['requests_unanswered']} of "
+            f"{r['requests_answered']} |"
+        )
+    return "\n".join(lines)
+
+
+def main(sizes: tuple[int, ...] = SIZES, out: Path = DEFAULT_OUT) -> int:
+    started = time.perf_counter()
+    print(
+        f"fleet benchmark: {', '.join(map(str, sizes))} stacks in one wave, local cloud with quotas "
+        f"enforced, {METRIC_PERIOD_S} s metric period, {RATE_PER_S:g} requests/s per stack",
+        flush=True,
+    )
+    rows = []
+    with (
+        tempfile.TemporaryDirectory(prefix="fleet-") as tmp,
+        LocalCloudProcess(metric_period=METRIC_PERIOD_S, enforce_quotas=True, start_timeout=120) as cloud,
+    ):
+        builder = FleetBuilder(cloud.endpoint_url, Path(tmp), METRIC_PERIOD_S)
+        stacks: list[FleetStack] = []
+        for run, n in enumerate(sizes):
+            built = time.perf_counter()
+            while len(stacks) < n:
+                stacks.append(builder.build(f"fleet-{len(stacks):02d}", "us-east-1"))
+            print(f"  {n} stack(s) ready ({time.perf_counter() - built:.0f} s to build)", flush=True)
+            row = run_once(cloud, builder, stacks[:n], run)
+            rows.append(row)
+            print(
+                f"  N={n}: exit {row['exit_code']}, {row['promoted']} promoted in {row['wall_s']:.0f} s, "
+                f"{row['refused_by_local_cloud']} refused",
+                flush=True,
+            )
+    document = {
+        "metric_period_s": METRIC_PERIOD_S,
+        "rate_per_s": RATE_PER_S,
+        "flags": [*FLAGS, *FLEET_FLAGS],
+        "rows": rows,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=2) + "\n")
+    print(table(rows))
+    print(f"wrote {out} in {time.perf_counter() - started:.0f} s")
+    failed = [r for r in rows if r["exit_code"] != 0 or r["promoted"] != r["stacks"]]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
