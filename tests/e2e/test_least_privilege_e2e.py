@@ -233,6 +233,32 @@ def test_approval_abort_pause_resume_promote_and_rollback_run_under_the_policy(w
     assert view.stage("production")["canarySettings"] is None
 
 
+def test_a_one_wave_plan_is_shifted_to_a_promotion_and_its_status_read_under_the_policy(
+    world, tmp_path: Path
+) -> None:
+    # After the tests above production serves a controller snapshot, so this promotion's clean-up deletes one:
+    # the plan's calls are the ones a release makes, measured for docs/iam.md's `shift --plan` column.
+    outputs, env, view, _ = world
+    view.wait_idle()
+    candidate = view.candidate()
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        f"name: lp\nwaves:\n  - stacks: [{{name: lp, outputs: {outputs}, region: {view.cfg['region']}}}]\n"
+    )
+    with WatchedTraffic(view.url(), RATE_PER_S, workers=4):
+        args = ["shift", "--plan", str(plan), "--json", *FAST]
+        run = ControllerProcess(args, as_command(env, "shift--plan"))
+        code = run.wait(240)
+    assert code == 0, run.stderr
+    assert run.event("plan_finished", outcome="promoted") is not None, run.events[-3:]
+    assert view.live() == candidate
+    done = run_controller(["status", "--plan", str(plan), "--json"], as_command(env, "status--plan"))
+    assert done.returncode == 0, done.stderr
+    shown = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    stacks = next(e for e in shown if e["event"] == "plan_status")["stacks"]
+    assert [s["state"] for s in stacks] == ["promoted"]
+
+
 def test_the_same_keys_are_refused_everything_outside_the_job_and_nothing_changes(
     world, guarded_cloud: LocalCloudProcess
 ) -> None:
@@ -349,12 +375,19 @@ def as_documented(resource: str) -> str:
     return resource
 
 
+def command_of(tag: str) -> str:
+    """docs/iam.md's column for a tag: its command ("shift--gates--notify" is shift), a plan's in its own
+    ("shift--plan" is `shift --plan`)."""
+    name, _, how = tag.partition("-")
+    return f"{name} --plan" if how.startswith("-plan") else name
+
+
 def test_the_calls_each_command_made_are_the_ones_docs_iam_md_lists(guarded_cloud: LocalCloudProcess) -> None:
     # Runs last: the commands above are the measurement. A tag is a command and how it was run
-    # ("shift--approval"); docs/iam.md's columns are commands.
+    # ("shift--approval"); docs/iam.md's columns are commands, `shift --plan` and `status --plan` their own.
     made: set[tuple[str, str, str]] = set()
     for tag, pairs in traced_calls(Path(guarded_cloud.log_path)).items():
-        made |= {(tag.split("-")[0], action, as_documented(resource)) for action, resource in pairs}
+        made |= {(command_of(tag), action, as_documented(resource)) for action, resource in pairs}
     rows = {(row.action, row.resource): row for row in iam_docs_table.rows()}
     undocumented = sorted(call for call in made if call[0] not in rows.get(call[1:], NO_ROW).made_by)
     assert not undocumented, f"made, but not marked in docs/iam.md: {undocumented}"
