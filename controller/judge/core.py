@@ -32,9 +32,8 @@ class Judge:
         usable = history is not None and history.requests >= c.history_min_requests and c.history_weight > 0
         # Extra-binomial noise per period, read off the live version's per-period history (an upper bound;
         # the floor when there is none): every test's likelihood carries it, so bursts are not evidence.
-        self.c2 = estimate_c2(history.per_period if history is not None else (), c.dispersion_floor).c2
-        if not c.overdispersion:
-            self.c2 = 0.0
+        periods = history.per_period if history is not None else ()
+        self.c2 = estimate_c2(periods, c.dispersion_floor).c2 if c.overdispersion else 0.0
         self.history = HistoryTests(c, history, self.c2) if usable and history is not None else None
         self._history_weight = c.history_weight if self.history else 0.0
         spent = c.history_bound_share if self.history else 0.0
