@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -64,6 +65,7 @@ def family_main(
     split: str = "evaluation",
     pattern: str | None = None,
     judge_goals: list[dict] | None = None,
+    jobs: int = 1,
 ) -> dict:
     """Run the family (or the cells matching `pattern`) on `split`, print its tables and put it under the
     key `family` of `out`, keeping the file's other keys. `judge_goals`: the continuity table's goals, to
@@ -75,7 +77,7 @@ def family_main(
         "peers tuned on the tuning split",
         flush=True,
     )
-    results = run_family(cells, split, runs, seed, log=lambda line: print(line, flush=True))
+    results = run_family(cells, split, runs, seed, log=lambda line: print(line, flush=True), jobs=jobs)
     goal_list = family_report.goals(results)
     if judge_goals is not None:
         goal_list.append(family_report.continuity_goal(judge_goals))
@@ -143,9 +145,17 @@ def main(argv: list[str] | None = None) -> int:
         "twins), e.g. 'od:sha', '^x2-5 onset:0', '10-50rps'",
     )
     parser.add_argument("--list-cells", action="store_true", help="print the family's cells and exit")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes for the family (default: one per CPU); the figures do not depend on it",
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
     try:
         sizes = tuple(int(n) for n in args.fleet_sizes.split(","))
     except ValueError:
@@ -165,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "judge"):
         judge_goals = judge_main(args.runs, args.out, args.seed)["goals"]
     if args.only in (None, "family"):
-        family_main(args.runs, args.out, args.seed, args.split, args.cells, judge_goals)
+        family_main(args.runs, args.out, args.seed, args.split, args.cells, judge_goals, args.jobs)
     if args.only in (None, "dataplane"):
         result = dataplane_main()
         if isinstance(result, int) and result != 0:

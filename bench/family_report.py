@@ -20,10 +20,11 @@ import math
 import statistics
 from dataclasses import asdict, dataclass, field
 
+from bench.family_oracle import DETECT_STRONG
 from bench.family_sim import CellResult
 from bench.judge_sim import FRR_TARGET
 
-DETECT_STRONG, DETECT_MILD = 0.99, 0.95
+DETECT_MILD = 0.95
 PEER_SHARE, PEER_MEDIAN = 0.95, 0.5
 WALD_FACTOR = 2.0
 PROMOTE_S, PROMOTE_MIN_RPS = 480.0, 50.0
@@ -46,6 +47,9 @@ class Goal:
     met: bool = False
     worst: list[tuple[str, float]] = field(default_factory=list)  # (cell, its figure), worst first
     worst_unit: str | None = None  # the unit of the figures in `worst`, when not `unit`
+    # Counted cells where even an oracle (bench.family_oracle) misses the target: detection under it, or
+    # (false rollbacks) over it for any test that also meets the strong detection goal.
+    beyond_any_test: list[str] = field(default_factory=list)
 
 
 def _frr_cells(results: list[CellResult]) -> list[CellResult]:
@@ -127,22 +131,20 @@ def goals(results: list[CellResult]) -> list[Goal]:
         PROMOTE_S,
         "s",
     )
+    frr_cells = _frr_cells(results)
+    frr_rows = [(r.cell.name, r.ours.rollback_rate) for r in frr_cells]
+    strong_cells = [r for r in catch if r.cell.change.ratio.low >= 2]
+    mild_cells = [r for r in catch if r.cell.change.ratio.high <= 2]
+
+    def detection(goal: Goal, cells: list[CellResult]) -> Goal:
+        return _beyond(
+            _per_cell(goal, [(r.cell.name, r.ours.detection_before_promotion) for r in cells], False), cells
+        )
+
     return [
-        _per_cell(frr, [(r.cell.name, r.ours.rollback_rate) for r in _frr_cells(results)], True),
-        _per_cell(
-            strong,
-            [(r.cell.name, r.ours.detection_before_promotion) for r in catch if r.cell.change.ratio.low >= 2],
-            False,
-        ),
-        _per_cell(
-            mild,
-            [
-                (r.cell.name, r.ours.detection_before_promotion)
-                for r in catch
-                if r.cell.change.ratio.high <= 2
-            ],
-            False,
-        ),
+        _frr_beyond(_per_cell(frr, frr_rows, True), frr_cells),
+        detection(strong, strong_cells),
+        detection(mild, mild_cells),
         *peer_goals(results),
         _per_cell(wald, [(r.cell.name, wald_ratio(r)) for r in iid_errors], True),
         _per_cell(
@@ -155,6 +157,24 @@ def goals(results: list[CellResult]) -> list[Goal]:
             True,
         ),
     ]
+
+
+def _beyond(goal: Goal, counted: list[CellResult]) -> Goal:
+    """Name the counted cells where no test could meet the goal (the oracle's ceiling is under it)."""
+    goal.beyond_any_test = [
+        r.cell.name for r in counted if r.detection_ceiling is not None and r.detection_ceiling < goal.target
+    ]
+    return goal
+
+
+def _frr_beyond(goal: Goal, counted: list[CellResult]) -> Goal:
+    """Name the counted identical cells where a test meeting the strong detection goal must exceed it."""
+    goal.beyond_any_test = [
+        r.cell.name
+        for r in counted
+        if r.false_rollback_floor is not None and r.false_rollback_floor > goal.target
+    ]
+    return goal
 
 
 def peer_goals(results: list[CellResult], eligible_only: bool = True) -> tuple[Goal, Goal]:
@@ -304,6 +324,12 @@ def table(results: list[CellResult], goal_list: list[Goal], runs: int, split: st
         )
         for name, value in g.worst:
             lines.append(f"        {_show(value, g.worst_unit or g.unit):>8}  {name}")
+        if g.beyond_any_test:
+            lines.append(
+                f"        ({len(g.beyond_any_test)} of the counted cells are beyond any test that also "
+                "meets the other goals: an oracle that knows the onset and both rates misses this one there; "
+                "bench/family_oracle.py)"
+            )
     share, median = peer_goals(results, eligible_only=False)
     lines.append(
         f"  (against any tuned peer, eligible on this split's twin or not: ours at or under it in "

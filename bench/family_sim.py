@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
 from bench.family import Cell
+from bench.family_oracle import DETECT_STRONG, detection_ceiling, false_rollback_floor
 from bench.family_streams import FamilyWorld
 from bench.judge_sim import FRR_TARGET, Outcome, PeerSetting, play, tune_peers
 from bench.ours import Ours
@@ -77,6 +79,8 @@ class CellResult:
     wald_failed_mean: float | None  # Wald's SPRT limit, per run (its own p0, p1), averaged: onset-0 errors
     policies: dict[str, PolicyResult] = field(default_factory=dict)
     seconds: float = 0.0
+    detection_ceiling: float | None = None  # error regressions: an oracle's mean power (bench.family_oracle)
+    false_rollback_floor: float | None = None  # identical cells: the oracle's fewest false rollbacks
 
     @property
     def ours(self) -> PolicyResult:
@@ -94,6 +98,8 @@ class CellResult:
             "split": self.split,
             "runs": self.runs,
             "wald_failed_requests_mean": self.wald_failed_mean,
+            "detection_ceiling": self.detection_ceiling,
+            "false_rollback_floor": self.false_rollback_floor,
             "policies": {name: p.to_json() for name, p in self.policies.items()},
         }
 
@@ -172,6 +178,8 @@ def run_cell(
     started = time.perf_counter()
     world = FamilyWorld(cell, runs, split, seed)
     result = CellResult(cell, split, runs, wald_limit(cell, world))
+    result.detection_ceiling = detection_ceiling(world, FRR_TARGET)
+    result.false_rollback_floor = false_rollback_floor(world, 1 - DETECT_STRONG)
     result.policies["ours"] = summarise(play(ours(), world), world)
     units = peer_units(world)
     for peer, cls in PEERS.items():
@@ -199,23 +207,49 @@ def run_family(
     seed: int = 0,
     ours: Callable[[], Policy] = Ours,
     log: Callable[[str], None] = print,
+    jobs: int = 1,
 ) -> list[CellResult]:
-    """Every cell of `cells` (which must hold each regression cell's identical twin), in family order."""
+    """Every cell of `cells` (which must hold each regression cell's identical twin), in family order.
+
+    `jobs` > 1 runs that many twins' families at once in worker processes; every cell draws from its own
+    seed, so the results are the same as with one job."""
     names = {c.name for c in cells}
     missing = sorted({c.twin.name for c in cells} - names)
     if missing:
         raise ValueError(f"the identical twin of a chosen cell is missing: {missing[0]}")
+    families = [
+        [twin, *(c for c in cells if c.kind != "identical" and c.twin.name == twin.name)]
+        for twin in cells
+        if twin.kind == "identical"
+    ]
     results: dict[str, CellResult] = {}
-    for twin in (c for c in cells if c.kind == "identical"):
-        started = time.perf_counter()
-        tuned = tune_cell(twin, runs, seed)
-        twin_frr: dict[str, dict[str, float]] = {}
-        family_of_twin = [twin, *(c for c in cells if c.kind != "identical" and c.twin.name == twin.name)]
-        for cell in family_of_twin:
-            results[cell.name] = run_cell(cell, split, runs, tuned, twin_frr, seed, ours)
-            log(_progress(results[cell.name]))
-        log(f"  ({len(family_of_twin)} cells on this twin in {time.perf_counter() - started:.1f} s)")
+
+    def record(done: list[CellResult], seconds: float) -> None:
+        for result in done:
+            results[result.cell.name] = result
+            log(_progress(result))
+        log(f"  ({len(done)} cells on this twin in {seconds:.1f} s)")
+
+    if jobs <= 1:
+        for members in families:
+            record(*_run_twin_family(members, split, runs, seed, ours))
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(_run_twin_family, m, split, runs, seed, ours) for m in families]
+            for future in as_completed(futures):
+                record(*future.result())
     return [results[c.name] for c in cells]
+
+
+def _run_twin_family(
+    members: list[Cell], split: str, runs: int, seed: int, ours: Callable[[], Policy]
+) -> tuple[list[CellResult], float]:
+    """An identical twin (first) and its regression cells, with the peers tuned on the twin."""
+    started = time.perf_counter()
+    tuned = tune_cell(members[0], runs, seed)
+    twin_frr: dict[str, dict[str, float]] = {}
+    done = [run_cell(cell, split, runs, tuned, twin_frr, seed, ours) for cell in members]
+    return done, time.perf_counter() - started
 
 
 def _progress(result: CellResult) -> str:

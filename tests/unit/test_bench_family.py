@@ -281,6 +281,22 @@ def test_a_small_family_run_reports_every_policy_with_its_tuning() -> None:
     assert set(document[1]["policies"]) == {"ours", *PEERS}
 
 
+def test_worker_processes_give_the_same_figures_as_one() -> None:
+    cells = select("evaluation", r"^x5-50 onset:0 \| 1-5% 50-150rps steady od:none drift:0$")
+    one = run_family(cells, runs=30, seed=5, log=lambda _: None)
+    two = run_family(
+        cells + select("evaluation", "^identical.*0.2-1% 2-10rps steady od:none drift:0$"),
+        runs=30,
+        seed=5,
+        log=lambda _: None,
+        jobs=2,
+    )
+    by_name = {r.cell.name: r for r in two}
+    assert len(two) == 3
+    for r in one:
+        assert by_name[r.cell.name].to_json() == r.to_json()
+
+
 # -- goals ---------------------------------------------------------------------------------------------------
 
 
