@@ -8,7 +8,9 @@ The judge is measured twice, both written to bench/out/judge.json:
 - the scenario family (bench/family.py): about 140 cells drawn from ranges of base error rate, traffic and
   its shape, overdispersion, history drift, regression size and onset; peers tuned per cell on the tuning
   split, everything scored on the evaluation split (the key `family`). A rollout undecided at 30 minutes
-  counts as rolled back.
+  counts as rolled back;
+- the trade-off curve (bench/tradeoff.py): `shift --min-observation` against late regressions, ours alone
+  on the family's onset cells and its fastest identical cells (the key `tradeoff`).
 
 Quick iterations on the family: `python -m bench --only family --runs 400 --cells 'od:ind' --split
 tuning` (tune ours on the tuning split only; the evaluation split and its held-out cells are for reporting).
@@ -28,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import drift, family_report
+from bench import drift, family_report, tradeoff
 from bench.family import SPLITS, describe, select
 from bench.family_sim import run_family
 from bench.judge_sim import run_benchmark
@@ -92,6 +94,19 @@ def family_main(
     return section
 
 
+def tradeoff_main(runs: int, out: Path, seed: int, split: str, jobs: int) -> dict:
+    """The promotion-speed / late-onset curve (bench/tradeoff.py), printed and put under `tradeoff`."""
+    print(f"\ntrade-off: --min-observation against late regressions, {split} split, {runs} runs", flush=True)
+    print(tradeoff.HEADER, flush=True)
+    points = tradeoff.run(split, runs, seed, jobs, log=lambda text: print(text, flush=True))
+    section = tradeoff.to_json(points, split, runs, seed)
+    document = json.loads(out.read_text()) if out.exists() else {}
+    document["tradeoff"] = section
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=2) + "\n")
+    return section
+
+
 def dataplane_main() -> int | None:
     try:
         module = importlib.import_module("bench.dataplane")
@@ -123,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the judge JSON")
     parser.add_argument(
         "--only",
-        choices=("judge", "family", "dataplane", "fleet"),
-        help="run one benchmark only: judge (the continuity table), family, dataplane, fleet",
+        choices=("judge", "family", "tradeoff", "dataplane", "fleet"),
+        help="run one benchmark only: judge (the continuity table), family, tradeoff (--min-observation "
+        "against late regressions), dataplane, fleet",
     )
     parser.add_argument(
         "--fleet-sizes",
@@ -176,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         judge_goals = judge_main(args.runs, args.out, args.seed)["goals"]
     if args.only in (None, "family"):
         family_main(args.runs, args.out, args.seed, args.split, args.cells, judge_goals, args.jobs)
+    if args.only in (None, "tradeoff"):
+        tradeoff_main(args.runs, args.out, args.seed, args.split, args.jobs)
     if args.only in (None, "dataplane"):
         result = dataplane_main()
         if isinstance(result, int) and result != 0:

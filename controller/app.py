@@ -24,7 +24,7 @@ from controller.config import ControllerConfig, load_config
 from controller.domain import Outcome
 from controller.event_types import WarningEvent
 from controller.events import Events, Fanout
-from controller.judge import Judge, JudgeConfig
+from controller.judge import Judge
 from controller.notify import Notifier, NotifyTarget
 from controller.ramp import AdaptiveRamp
 from controller.runner import ShiftRun
@@ -134,7 +134,7 @@ class App:
             events=self.events,
             stop=stop,
             # One judge per rollout: it accumulates evidence across steps (controller/judge).
-            judge_factory=lambda history: Judge(JudgeConfig(history_fail=options.trust_history), history),
+            judge_factory=lambda history: Judge(options.judge_config(), history),
             # Both of the ramp's configurations: the judge's evidence says whether its fail test trusts the
             # history (it cannot when the history is off or too short, e.g. a new API).
             ramp_factory=AdaptiveRamp,

@@ -55,6 +55,9 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
     if args.trust_baseline_history and (history_s == 0 or args.no_judge):
         raise UsageError("--trust-baseline-history needs the judge and a --baseline-history above 0")
     trust_history = args.trust_baseline_history is not False and history_s > 0 and not args.no_judge
+    min_observation_s = parse_duration(args.min_observation, "--min-observation")
+    if min_observation_s and args.no_judge:
+        raise UsageError("--min-observation is the judge's; drop --no-judge")
     policy = Policy(plan, thresholds, interval_s, float(period_s or 60), extension)
     user_gates = load_gates(args.gates).gates if args.gates else ()
     for name in args.gate_alarm:
@@ -69,6 +72,7 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
         hook_timeout_s=hook_timeout_s,
         baseline_history_s=history_s,
         trust_history=trust_history,
+        min_observation_s=min_observation_s,
         judge=not args.no_judge,
         user_gates=user_gates,
         gate_alarms=tuple(args.gate_alarm),

@@ -191,6 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
         "baseline does",
     )
     shift.add_argument(
+        "--min-observation",
+        default="0",
+        metavar="DURATION",
+        help="the judge passes a canary only after watching it this long: 10m catches a release that "
+        "turns bad up to ten minutes in, at the price of slower promotions (default 0: two metric "
+        "periods; docs/judge.md, the trade-off curve)",
+    )
+    shift.add_argument(
         "--gates",
         metavar="FILE",
         help="user gates (YAML or JSON): CloudWatch metrics, metric math or alarms judged every period "

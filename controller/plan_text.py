@@ -55,6 +55,9 @@ def plan_lines(
         lines.append(f"  gate {gate.describe()}")
     if options.judge:
         lines.append("  statistical judge: on (a FAIL verdict rolls back)")
+        if options.min_observation_s:
+            periods = options.judge_config().min_periods
+            lines.append(f"  minimum observation: {periods} metric periods before the judge may pass")
         window = options.baseline_history_s
         if window > 0:
             use = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from controller.engine_io import (
@@ -13,6 +14,7 @@ from controller.engine_io import (
     PRE_TRAFFIC,
 )
 from controller.hooks import DEFAULT_HOOK_TIMEOUT_S, DEFAULT_WEBHOOK_RETRIES
+from controller.judge import JudgeConfig
 from controller.strategies import Policy
 from controller.user_gates import UserGate
 
@@ -42,6 +44,13 @@ class ShiftOptions:
     metrics_lag_s: float | None = None  # None: one metric period (CloudWatch publishes with a delay)
     baseline_history_s: float = DEFAULT_BASELINE_HISTORY_S  # 0: give the judge no history
     trust_history: bool = True  # the judge's fail test may use the history (JudgeConfig.history_fail)
+    min_observation_s: float = 0.0  # --min-observation: the judge passes no sooner (0: its min_periods)
+
+    def judge_config(self) -> JudgeConfig:
+        """The judge's settings for this rollout: whether it trusts the history, how long it must watch."""
+        periods = math.ceil(self.min_observation_s / self.policy.period_s) if self.min_observation_s else 0
+        return JudgeConfig(history_fail=self.trust_history, min_periods=max(JudgeConfig.min_periods, periods))
+
     judge: bool = True  # the statistical judge is one of the gates
     user_gates: tuple[UserGate, ...] = ()  # a gates file's gates (placeholders not yet filled)
     gate_alarms: tuple[str, ...] = ()  # --gate-alarm: more alarms that roll back while in ALARM

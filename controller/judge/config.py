@@ -52,6 +52,12 @@ class JudgeConfig:
     history_fail: let the history test FAIL a canary too (default): faster and cheaper detection, but it
         trusts the baseline's rate to hold still during the rollout, watched and discounted when it does
         not (see "Baseline history" in the module docstring). False: alpha holds under any drift.
+    late_onset_share/late_onset_periods: the share of every fail bet that starts after the first period,
+        spread evenly over the next late_onset_periods periods (controller/judge/onset.py), so a release
+        that turns bad late is judged on the periods since, not on the healthy ones before. By default the
+        periods are those the judge must watch before it may pass (periods 2 to min_periods - 1): none
+        with the default min_periods of 2, all of a `--min-observation` window. 0 bets only from the first
+        period (faster on a regression present from the start, slower on a late one).
     latency_*: percentiles breach at canary > baseline * (1 + relative) + ms, are judged only with at
         least latency_min_requests (p50, p90, p99) canary requests, and FAIL after latency_breach_periods
         breaching periods in a row.
@@ -81,6 +87,15 @@ class JudgeConfig:
     history_fail: bool = True
     overdispersion: bool = True  # model each period's extra-binomial noise (c2 from the history)
     dispersion_floor: float = 0.0025  # c2 used at least (a CV of 5 %), whatever the history says
+    late_onset_share: float = 0.5
+    late_onset_periods: int | None = None  # None: the periods before PASS is allowed (min_periods - 2)
+
+    @property
+    def late_onset_starts(self) -> int:
+        """How many later periods the late-onset bets start in (0: every bet starts in the first)."""
+        if self.late_onset_share == 0:
+            return 0
+        return self.late_onset_periods if self.late_onset_periods is not None else self.min_periods - 2
 
     def __post_init__(self) -> None:
         for name in ("alpha", "beta"):
@@ -112,6 +127,11 @@ class JudgeConfig:
             raise ValueError(
                 "JudgeConfig.history_min_requests must be >= 1 and history_weight in [0, 1) (0 ignores "
                 "history; below 1 keeps the concurrent tests in play)"
+            )
+        if not 0 <= self.late_onset_share < 1 or (self.late_onset_periods or 0) < 0:
+            raise ValueError(
+                "JudgeConfig.late_onset_share must be in [0, 1) and late_onset_periods at least 0 (0 bets "
+                "only from the first period)"
             )
         if self.latency_breach_periods < 1 or self.min_periods < 1:
             raise ValueError("JudgeConfig.latency_breach_periods and min_periods must be at least 1")

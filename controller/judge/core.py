@@ -21,6 +21,7 @@ from controller.judge.dispersion import estimate_c2
 from controller.judge.emath import log_mix, nb_log_lr, rate_bound, split_log_lr
 from controller.judge.history import HistoryTests
 from controller.judge.latency import LatencyState
+from controller.judge.onset import RestartedBets
 
 
 class Judge:
@@ -49,6 +50,8 @@ class Judge:
         self.baseline_errors_4xx = 0
         self._log_fail = [0.0] * len(self.config.alternatives)
         self._log_margin = 0.0
+        # The same bets (alternatives, then the margin) started in later periods: late onset.
+        self._late = RestartedBets(len(c.alternatives) + 1, c.late_onset_share, c.late_onset_starts)
         self._log_pass = 0.0
         self._psi_pass = 1 + self.config.regression_relative
         self._log_count = [0.0] * len(COUNT_RATIOS)
@@ -96,7 +99,7 @@ class Judge:
     @property
     def fail_split_e_value(self) -> float:
         """The split test's evidence against "canary no worse than tolerance"."""
-        logs = [*self._log_fail, self._log_margin]
+        logs = self._late.combined([*self._log_fail, self._log_margin])
         weights = [*self.config.weights, self.config.margin_weight]
         return math.exp(min(log_mix(weights, logs), 700.0))
 
@@ -150,15 +153,20 @@ class Judge:
         self._update_count(canary.requests, x, baseline.requests, y)
         if self.history is not None:
             self.history.observe(canary.requests, x, baseline.requests, y)
+        llrs = [0.0] * (len(self.config.alternatives) + 1)
         if canary.requests == 0 or baseline.requests == 0 or x + y == 0:
+            self._late.add(llrs)
             return  # no split to read: the period says nothing about the ratio
         w = canary.requests / (canary.requests + baseline.requests)
         c2 = self.c2
         if math.isfinite(psi0):
             for k, multiple in enumerate(self.config.alternatives):
-                self._log_fail[k] += split_log_lr(x, x + y, w, psi0 * multiple, psi0, c2)
+                llrs[k] = split_log_lr(x, x + y, w, psi0 * multiple, psi0, c2)
+                self._log_fail[k] += llrs[k]
             # The margin moves with the baseline estimate, but only between periods: still a fixed bet.
-            self._log_margin += split_log_lr(x, x + y, w, max(psi_pass, psi0 * 1.1), psi0, c2)
+            llrs[-1] = split_log_lr(x, x + y, w, max(psi_pass, psi0 * 1.1), psi0, c2)
+            self._log_margin += llrs[-1]
+        self._late.add(llrs)
         self._log_pass += split_log_lr(x, x + y, w, 1.0, psi_pass, c2)
 
     def _update_count(self, n: int, k: int, baseline_n: int, baseline_k: int) -> None:

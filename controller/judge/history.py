@@ -11,6 +11,7 @@ from statistics import NormalDist
 from controller.domain import BaselineHistory
 from controller.judge.config import JudgeConfig
 from controller.judge.emath import log_mix, nb_log_lr, poisson_bound
+from controller.judge.onset import RestartedBets
 
 # The share of alpha (and beta) spent on the history's confidence bound when history is used: the bound
 # misses the true baseline rate with probability alpha * history_bound_share, the e-processes get the rest.
@@ -64,6 +65,7 @@ class HistoryTests:
         self.prior_errors = HISTORY_PRIOR_ERRORS
         self.log_fail = [0.0] * len(c.alternatives)
         self.log_margin = 0.0
+        self.late = RestartedBets(len(c.alternatives) + 1, c.late_onset_share, c.late_onset_starts)
         self.log_count = [0.0] * len(HISTORY_COUNT_MULTIPLES)
         self.canary_requests = 0
         self.canary_errors = 0
@@ -145,15 +147,19 @@ class HistoryTests:
             self.log_rises[j] += nb_log_lr(baseline_k, self.high * baseline_n, m, c2)
         for j, m in enumerate(DRIFT_FALLS):
             self.log_falls[j] += nb_log_lr(baseline_k, self.low * baseline_n, m, c2)
-        if n == 0:
-            return
+        llrs = [0.0] * (len(self.config.alternatives) + 1)
         p0 = self.null_rate
-        if p0 < 1:
+        if n > 0 and p0 < 1:
             self.canary_errors += k
             self.null_expected_errors += p0 * n
             for j, m in enumerate(self.config.alternatives):
-                self.log_fail[j] += nb_log_lr(k, p0 * n, m, c2)
-            self.log_margin += nb_log_lr(k, p0 * n, self.margin_multiple, c2)
+                llrs[j] = nb_log_lr(k, p0 * n, m, c2)
+                self.log_fail[j] += llrs[j]
+            llrs[-1] = nb_log_lr(k, p0 * n, self.margin_multiple, c2)
+            self.log_margin += llrs[-1]
+        self.late.add(llrs)
+        if n == 0:
+            return
         q = self.regression_rate
         if q >= 1:
             return
@@ -169,7 +175,8 @@ class HistoryTests:
     @property
     def log_fail_e_value(self) -> float:
         c = self.config
-        raw = log_mix([*c.history_weights, c.history_margin_weight], [*self.log_fail, self.log_margin])
+        logs = self.late.combined([*self.log_fail, self.log_margin])
+        raw = log_mix([*c.history_weights, c.history_margin_weight], logs)
         return raw - self._fail_discount()
 
     @property

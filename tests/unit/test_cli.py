@@ -56,6 +56,8 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
         ["shift", "--baseline-history", "30s"],
         ["shift", "--baseline-history", "0", "--trust-baseline-history"],
         ["shift", "--no-judge", "--trust-baseline-history"],
+        ["shift", "--min-observation", "ten minutes"],
+        ["shift", "--min-observation", "10m", "--no-judge"],
         ["shift", "--no-such-flag"],
         ["deploy"],
         [],
@@ -109,6 +111,18 @@ def test_the_judge_reads_and_trusts_a_day_of_history_unless_told_otherwise() -> 
     none = cli.shift_options(parse(["shift", "--baseline-history", "0"]))
     assert (none.baseline_history_s, none.trust_history) == (0, False)
     assert cli.shift_options(parse(["shift", "--no-judge"])).trust_history is False
+
+
+def test_min_observation_holds_the_judge_for_whole_metric_periods() -> None:
+    parse = cli.build_parser().parse_args
+    assert cli.shift_options(parse(["shift"])).judge_config().min_periods == 2
+    assert cli.shift_options(parse(["shift", "--min-observation", "10m"])).judge_config().min_periods == 10
+    # 90 s of one-minute periods is two periods; of 20-second ones, five (rounded up).
+    assert cli.shift_options(parse(["shift", "--min-observation", "90s"])).judge_config().min_periods == 2
+    held = cli.shift_options(parse(["shift", "--min-observation", "90s"]), period_s=20).judge_config()
+    assert held.min_periods == 5
+    strict = cli.shift_options(parse(["shift", "--no-trust-baseline-history", "--min-observation", "5m"]))
+    assert (strict.judge_config().history_fail, strict.judge_config().min_periods) == (False, 5)
 
 
 def test_a_missing_outputs_file_is_exit_1_with_one_line(capsys, monkeypatch) -> None:
