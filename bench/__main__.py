@@ -40,6 +40,14 @@ from bench.scenarios import RUNS, all_scenarios
 DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "judge.json"
 
 
+def _merge(out: Path, keys: dict) -> None:
+    """Write `keys` into the JSON document at `out`, keeping the keys another benchmark wrote there."""
+    document = json.loads(out.read_text()) if out.exists() else {}
+    document.update(keys)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=2) + "\n")
+
+
 def judge_main(runs: int = RUNS, out: Path = DEFAULT_OUT, seed: int = 0) -> dict:
     started = time.perf_counter()
     print(
@@ -52,8 +60,7 @@ def judge_main(runs: int = RUNS, out: Path = DEFAULT_OUT, seed: int = 0) -> dict
     document["goals"] = goals(document)
     document["goals_by_variant"] = {key: goals(document, key) for key in VARIANT_LABELS}
     document["drift"] = drift.run(runs=min(runs, drift.RUNS))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(document, indent=2) + "\n")
+    _merge(out, document)
     print(table(document))
     print("\n" + drift.table(document["drift"]))
     print(f"\nwrote {out} in {time.perf_counter() - started:.0f} s")
@@ -85,10 +92,7 @@ def family_main(
         goal_list.append(family_report.continuity_goal(judge_goals))
     section = family_report.to_json(results, goal_list, runs, split, seed)
     section["summary"]["wall_time_s"] = time.perf_counter() - started
-    document = json.loads(out.read_text()) if out.exists() else {}
-    document["family"] = section
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(document, indent=2) + "\n")
+    _merge(out, {"family": section})
     print("\n" + family_report.table(results, goal_list, runs, split))
     print(f"\nwrote the family to {out} in {section['summary']['wall_time_s']:.0f} s")
     return section
@@ -100,10 +104,7 @@ def tradeoff_main(runs: int, out: Path, seed: int, split: str, jobs: int) -> dic
     print(tradeoff.HEADER, flush=True)
     points = tradeoff.run(split, runs, seed, jobs, log=lambda text: print(text, flush=True))
     section = tradeoff.to_json(points, split, runs, seed)
-    document = json.loads(out.read_text()) if out.exists() else {}
-    document["tradeoff"] = section
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(document, indent=2) + "\n")
+    _merge(out, {"tradeoff": section})
     return section
 
 
