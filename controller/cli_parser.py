@@ -194,9 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-observation",
         default="0",
         metavar="DURATION",
-        help="the judge passes a canary only after watching it this long: 10m catches a release that "
-        "turns bad up to ten minutes in, at the price of slower promotions (default 0: two metric "
-        "periods; docs/judge.md, the trade-off curve)",
+        help="the judge passes a canary only after watching it this long, and restarts its bets in each "
+        "period of it: 10m catches a release that turns bad up to ten minutes in, at the price of slower "
+        "promotions (default 0: two metric periods; adaptive strategy; docs/judge.md, the trade-off curve)",
     )
     shift.add_argument(
         "--gates",

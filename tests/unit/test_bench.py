@@ -271,14 +271,26 @@ def test_python_m_bench_runs_the_data_plane_benchmark_when_it_exists(monkeypatch
 
     monkeypatch.setattr(bench_main, "judge_main", judge)
     monkeypatch.setattr(
-        bench_main, "family_main", lambda runs, out, seed, split, cells, goals: calls.append(("family", runs))
+        bench_main,
+        "family_main",
+        lambda runs, out, seed, split, cells, goals, jobs: calls.append(("family", runs, jobs)),
+    )
+    monkeypatch.setattr(
+        bench_main, "tradeoff_main", lambda runs, out, seed, split, jobs: calls.append(("tradeoff", runs))
     )
     fake = types.ModuleType("bench.dataplane")
     fake.main = lambda: calls.append(("dataplane",)) or 0
     monkeypatch.setitem(sys.modules, "bench.dataplane", fake)
     monkeypatch.setattr(fleet, "main", lambda sizes: calls.append(("fleet", sizes)) or 0)
-    assert bench_main.main(["--runs", "7", "--seed", "3", "--out", str(tmp_path / "j.json")]) == 0
-    assert calls == [("judge", 7, 3), ("family", 7), ("dataplane",), ("fleet", (1, 5, 20, 50))]
+    argv = ["--runs", "7", "--seed", "3", "--out", str(tmp_path / "j.json"), "--jobs", "2"]
+    assert bench_main.main(argv) == 0
+    assert calls == [
+        ("judge", 7, 3),
+        ("family", 7, 2),
+        ("tradeoff", 7),
+        ("dataplane",),
+        ("fleet", (1, 5, 20, 50)),
+    ]
 
 
 def test_the_fleet_benchmark_runs_alone_with_the_sizes_asked(monkeypatch) -> None:
