@@ -1,7 +1,8 @@
 """The canary judge: continue, pass or fail, from what CloudWatch reports per metric period.
 
 Pure and deterministic. The package: `config` (settings and priors), `core` (the Judge), `history` (tests
-against the baseline history), `latency`, `emath` (shared arithmetic). Feed it, once per metric period, the
+against the baseline history), `onset` (bets restarted in later periods), `latency`, `dispersion` (the
+per-period noise read off the history), `emath` (shared arithmetic). Feed it, once per metric period, the
 canary's and the baseline's `WindowStats` (request Count sum, 5XXError sum, 4XXError sum, Latency
 p50/p90/p99 of that period):
 
@@ -102,6 +103,13 @@ Latency: see controller/judge/latency.py.
 
 A judge never passes without evidence: PASS also needs `min_periods` periods and `min_canary_requests`
 canary requests.
+
+Late onset: with `min_periods` above 2 (`shift --min-observation`), every fail bet is also restarted in
+each period the judge must watch, so a release that turns bad after a healthy start is judged on the
+periods since its change; a mixture over start periods fixed in advance keeps alpha (controller/judge/
+onset.py). With the default two periods there are no restarts: the judge passes within minutes, and on the
+scenario family restarts over a longer window cost regressions present from the start more than they
+caught.
 
 What it costs, measured by `python -m bench` (bench/judge_sim.py): how many failed requests a bad release
 serves before FAIL, against Wald's limit for a test that knows both error rates, and against tuned
