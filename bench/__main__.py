@@ -161,6 +161,13 @@ def main(argv: list[str] | None = None) -> int:
         help="run only the family cells whose name matches this regular expression (and their identical "
         "twins), e.g. 'od:sha', '^x2-5 onset:0', '10-50rps'",
     )
+    parser.add_argument(
+        "--tradeoff-runs",
+        type=int,
+        default=tradeoff.RUNS,
+        help=f"runs per cell and setting for the trade-off curve (default {tradeoff.RUNS}: five settings "
+        "of 15 cells, about 25 minutes on two cores)",
+    )
     parser.add_argument("--list-cells", action="store_true", help="print the family's cells and exit")
     parser.add_argument(
         "--jobs",
@@ -171,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    if args.jobs < 1:
-        parser.error("--jobs must be at least 1")
+    if args.jobs < 1 or args.tradeoff_runs < 1:
+        parser.error("--jobs and --tradeoff-runs must be at least 1")
     try:
         sizes = tuple(int(n) for n in args.fleet_sizes.split(","))
     except ValueError:
@@ -194,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "family"):
         family_main(args.runs, args.out, args.seed, args.split, args.cells, judge_goals, args.jobs)
     if args.only in (None, "tradeoff"):
-        tradeoff_main(args.runs, args.out, args.seed, args.split, args.jobs)
+        tradeoff_main(args.tradeoff_runs, args.out, args.seed, args.split, args.jobs)
     if args.only in (None, "dataplane"):
         result = dataplane_main()
         if isinstance(result, int) and result != 0:

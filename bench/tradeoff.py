@@ -11,8 +11,8 @@ healthy release. This runs ours alone, with `JudgeConfig.min_periods` at each mi
   1-4, 5-10 and 10-20): the share of runs caught before promotion, counting a release promoted before its
   onset as missed (it escaped the canary), and the mean failed requests.
 
-`python -m bench --only tradeoff [--runs N] [--split evaluation|tuning]`; the figures go under the key
-`tradeoff` of bench/out/judge.json.
+`python -m bench --only tradeoff [--tradeoff-runs N] [--split evaluation|tuning]` (500 runs per cell and
+setting by default); the figures go under the key `tradeoff` of bench/out/judge.json.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from bench.streams import PERIOD_S
 from controller.judge import JudgeConfig
 
 MIN_OBSERVATION_MIN: tuple[int, ...] = (0, 5, 10, 15, 20)
+RUNS = 500  # per cell and setting: a curve, not a goal; `--tradeoff-runs` asks for more
 ONSET_CELLS = r"^x[0-9.]+-[0-9]+ onset:[1-9][0-9-]*m \| 0\.2-1% 50-150rps steady od:none drift:0$"
 PROMOTION_CELLS = r"^identical \| .* (50-150|150-500)rps steady od:none drift:0$"
 

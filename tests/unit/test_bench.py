@@ -282,12 +282,23 @@ def test_python_m_bench_runs_the_data_plane_benchmark_when_it_exists(monkeypatch
     fake.main = lambda: calls.append(("dataplane",)) or 0
     monkeypatch.setitem(sys.modules, "bench.dataplane", fake)
     monkeypatch.setattr(fleet, "main", lambda sizes: calls.append(("fleet", sizes)) or 0)
-    argv = ["--runs", "7", "--seed", "3", "--out", str(tmp_path / "j.json"), "--jobs", "2"]
+    argv = [
+        "--runs",
+        "7",
+        "--seed",
+        "3",
+        "--out",
+        str(tmp_path / "j.json"),
+        "--jobs",
+        "2",
+        "--tradeoff-runs",
+        "5",
+    ]
     assert bench_main.main(argv) == 0
     assert calls == [
         ("judge", 7, 3),
         ("family", 7, 2),
-        ("tradeoff", 7),
+        ("tradeoff", 5),
         ("dataplane",),
         ("fleet", (1, 5, 20, 50)),
     ]
