@@ -20,7 +20,7 @@ from controller.events import Events, JsonLines
 from controller.gates import Thresholds
 from controller.hooks import DEFAULT_HOOK_TIMEOUT_S
 from controller.human_view import HumanView
-from controller.shift_options import ShiftOptions
+from controller.shift_options import JudgeMargin, ShiftOptions
 from controller.strategies import Policy
 from controller.strategy import build_plan, parse_duration
 from controller.user_gates import GatesFileError, load_gates
@@ -58,6 +58,9 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
     min_observation_s = parse_duration(args.min_observation, "--min-observation")
     if min_observation_s and args.no_judge:
         raise UsageError("--min-observation is the judge's; drop --no-judge")
+    margin = JudgeMargin.from_flags(args.regression_ratio, args.regression_increase)
+    if margin != JudgeMargin() and args.no_judge:
+        raise UsageError("--regression-ratio and --regression-increase are the judge's; drop --no-judge")
     policy = Policy(plan, thresholds, interval_s, float(period_s or 60), extension)
     user_gates = load_gates(args.gates).gates if args.gates else ()
     for name in args.gate_alarm:
@@ -73,6 +76,7 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
         baseline_history_s=history_s,
         trust_history=trust_history,
         min_observation_s=min_observation_s,
+        margin=margin,
         judge=not args.no_judge,
         user_gates=user_gates,
         gate_alarms=tuple(args.gate_alarm),

@@ -199,6 +199,22 @@ def build_parser() -> argparse.ArgumentParser:
         "promotions (default 0: two metric periods; adaptive strategy; docs/judge.md, the trade-off curve)",
     )
     shift.add_argument(
+        "--regression-ratio",
+        type=_positive,
+        default=None,
+        metavar="X",
+        help="the smallest canary/baseline 5XX ratio the judge must not pass (default 1.5)",
+    )
+    shift.add_argument(
+        "--regression-increase",
+        type=_rate,
+        default=None,
+        metavar="R",
+        help="the smallest rise of the canary's 5XX rate over the baseline's the judge must not pass, "
+        "whatever the ratio: 0.001 or 0.1%% (default 0.5%%). Smaller catches doublings of a low error "
+        "rate and takes longer to pass a healthy release (docs/judge.md, the absolute margin)",
+    )
+    shift.add_argument(
         "--gates",
         metavar="FILE",
         help="user gates (YAML or JSON): CloudWatch metrics, metric math or alarms judged every period "

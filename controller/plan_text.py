@@ -58,6 +58,11 @@ def plan_lines(
         if options.min_observation_s:
             periods = options.judge_config().min_periods
             lines.append(f"  minimum observation: {periods} metric periods before the judge may pass")
+        margin = options.margin
+        lines.append(
+            f"  smallest regression: {margin.ratio:g}x the baseline's 5XX rate "
+            f"or {margin.increase:.2%} above it"
+        )
         window = options.baseline_history_s
         if window > 0:
             use = (

@@ -13,6 +13,7 @@ from controller.engine_io import (
     POST_STEP,
     PRE_TRAFFIC,
 )
+from controller.errors import UsageError
 from controller.hooks import DEFAULT_HOOK_TIMEOUT_S, DEFAULT_WEBHOOK_RETRIES
 from controller.judge import JudgeConfig
 from controller.strategies import Policy
@@ -23,6 +24,27 @@ from controller.user_gates import UserGate
 DEFAULT_BASELINE_HISTORY_S = 24 * 3600.0
 DEFAULT_APPROVAL_TIMEOUT_S = 3600.0  # an hour: a person sees the notification and answers, else roll back
 DEFAULT_GUARD_S = 600.0  # `--guard` without a length: ten minutes, ten one-minute CloudWatch periods
+
+
+@dataclass(frozen=True)
+class JudgeMargin:
+    """The smallest regression the judge must not pass: a ratio to the baseline's 5XX rate, or a rise of
+    the rate, whichever is larger (JudgeConfig.regression_relative + 1, regression_absolute)."""
+
+    ratio: float = 1 + JudgeConfig.regression_relative
+    increase: float = JudgeConfig.regression_absolute
+
+    @classmethod
+    def from_flags(cls, ratio: float | None, increase: float | None) -> JudgeMargin:
+        """From `--regression-ratio` and `--regression-increase` (None: the default); UsageError if wrong."""
+        margin = cls(cls.ratio if ratio is None else ratio, cls.increase if increase is None else increase)
+        if not 1 < margin.ratio <= 100:
+            raise UsageError(f"--regression-ratio {margin.ratio:g} must be above 1 and at most 100, e.g. 1.5")
+        if not 0 < margin.increase < 1:
+            raise UsageError(
+                f"--regression-increase {margin.increase:g} must be above 0 and under 100%, e.g. 0.1%"
+            )
+        return margin
 
 
 @dataclass(frozen=True)
@@ -45,11 +67,17 @@ class ShiftOptions:
     baseline_history_s: float = DEFAULT_BASELINE_HISTORY_S  # 0: give the judge no history
     trust_history: bool = True  # the judge's fail test may use the history (JudgeConfig.history_fail)
     min_observation_s: float = 0.0  # --min-observation: the judge passes no sooner (0: its min_periods)
+    margin: JudgeMargin = JudgeMargin()  # --regression-ratio, --regression-increase
 
     def judge_config(self) -> JudgeConfig:
         """The judge's settings for this rollout: whether it trusts the history, how long it must watch."""
         periods = math.ceil(self.min_observation_s / self.policy.period_s) if self.min_observation_s else 0
-        return JudgeConfig(history_fail=self.trust_history, min_periods=max(JudgeConfig.min_periods, periods))
+        return JudgeConfig(
+            history_fail=self.trust_history,
+            min_periods=max(JudgeConfig.min_periods, periods),
+            regression_relative=self.margin.ratio - 1,
+            regression_absolute=self.margin.increase,
+        )
 
     judge: bool = True  # the statistical judge is one of the gates
     user_gates: tuple[UserGate, ...] = ()  # a gates file's gates (placeholders not yet filled)

@@ -58,6 +58,12 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
         ["shift", "--no-judge", "--trust-baseline-history"],
         ["shift", "--min-observation", "ten minutes"],
         ["shift", "--min-observation", "10m", "--no-judge"],
+        ["shift", "--regression-ratio", "1"],
+        ["shift", "--regression-ratio", "0.5"],
+        ["shift", "--regression-ratio", "lots"],
+        ["shift", "--regression-increase", "0"],
+        ["shift", "--regression-increase", "150%"],
+        ["shift", "--regression-increase", "0.1%", "--no-judge"],
         ["shift", "--no-such-flag"],
         ["deploy"],
         [],
@@ -123,6 +129,15 @@ def test_min_observation_holds_the_judge_for_whole_metric_periods() -> None:
     assert held.min_periods == 5
     strict = cli.shift_options(parse(["shift", "--no-trust-baseline-history", "--min-observation", "5m"]))
     assert (strict.judge_config().history_fail, strict.judge_config().min_periods) == (False, 5)
+
+
+def test_the_regression_margin_reaches_the_judge() -> None:
+    parse = cli.build_parser().parse_args
+    default = cli.shift_options(parse(["shift"])).judge_config()
+    assert (default.regression_relative, default.regression_absolute) == (0.5, 0.005)
+    fine = cli.shift_options(parse(["shift", "--regression-increase", "0.1%", "--regression-ratio", "1.3"]))
+    config = fine.judge_config()
+    assert config.regression_relative == pytest.approx(0.3) and config.regression_absolute == 0.001
 
 
 def test_a_missing_outputs_file_is_exit_1_with_one_line(capsys, monkeypatch) -> None:

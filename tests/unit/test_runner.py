@@ -11,6 +11,7 @@ from controller.aws.metrics import FunctionPair
 from controller.domain import Outcome, Verdict
 from controller.errors import AwsError, LockHeldError, StateConflict
 from controller.gates import GateInput, GateStatus, LatencyGate, Thresholds
+from controller.shift_options import JudgeMargin
 from controller.stats import WindowStats
 
 
@@ -294,6 +295,14 @@ def test_dry_run_prints_the_plan_and_changes_nothing(world: World) -> None:
     plan = world.of("plan")[0]
     assert plan["steps"] == [10, 25, 50, 100]
     assert any("then promote: production -> green; staging -> blue" in line for line in plan["lines"])
+
+
+def test_the_dry_run_states_the_judges_watch_and_its_smallest_regression(world: World) -> None:
+    margin = JudgeMargin(ratio=1.3, increase=0.001)
+    world.run(dry_run=True, min_observation_s=600, margin=margin)
+    lines = world.of("plan")[0]["lines"]
+    assert "  minimum observation: 10 metric periods before the judge may pass" in lines
+    assert "  smallest regression: 1.3x the baseline's 5XX rate or 0.10% above it" in lines
 
 
 def test_an_alarm_missing_from_cloudwatch_is_an_error_before_any_change(world: World) -> None:
