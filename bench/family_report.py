@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from bench.family_oracle import DETECT_STRONG
@@ -137,12 +138,11 @@ def goals(results: list[CellResult]) -> list[Goal]:
     mild_cells = [r for r in catch if r.cell.change.ratio.high <= 2]
 
     def detection(goal: Goal, cells: list[CellResult]) -> Goal:
-        return _beyond(
-            _per_cell(goal, [(r.cell.name, r.ours.detection_before_promotion) for r in cells], False), cells
-        )
+        rows = [(r.cell.name, r.ours.detection_before_promotion) for r in cells]
+        return _beyond(_per_cell(goal, rows, False), cells, _under_ceiling(goal.target))
 
     return [
-        _frr_beyond(_per_cell(frr, frr_rows, True), frr_cells),
+        _beyond(_per_cell(frr, frr_rows, True), frr_cells, _over_floor(frr.target)),
         detection(strong, strong_cells),
         detection(mild, mild_cells),
         *peer_goals(results),
@@ -159,22 +159,20 @@ def goals(results: list[CellResult]) -> list[Goal]:
     ]
 
 
-def _beyond(goal: Goal, counted: list[CellResult]) -> Goal:
-    """Name the counted cells where no test could meet the goal (the oracle's ceiling is under it)."""
-    goal.beyond_any_test = [
-        r.cell.name for r in counted if r.detection_ceiling is not None and r.detection_ceiling < goal.target
-    ]
+def _beyond(goal: Goal, counted: list[CellResult], out_of_reach: Callable[[CellResult], bool]) -> Goal:
+    """Name the counted cells where no test could meet the goal (bench.family_oracle)."""
+    goal.beyond_any_test = [r.cell.name for r in counted if out_of_reach(r)]
     return goal
 
 
-def _frr_beyond(goal: Goal, counted: list[CellResult]) -> Goal:
-    """Name the counted identical cells where a test meeting the strong detection goal must exceed it."""
-    goal.beyond_any_test = [
-        r.cell.name
-        for r in counted
-        if r.false_rollback_floor is not None and r.false_rollback_floor > goal.target
-    ]
-    return goal
+def _under_ceiling(target: float) -> Callable[[CellResult], bool]:
+    """Detection goals: the oracle's detection is under the target."""
+    return lambda r: r.detection_ceiling is not None and r.detection_ceiling < target
+
+
+def _over_floor(target: float) -> Callable[[CellResult], bool]:
+    """The false-rollback goal: a test meeting the strong detection goal must roll back more."""
+    return lambda r: r.false_rollback_floor is not None and r.false_rollback_floor > target
 
 
 def peer_goals(results: list[CellResult], eligible_only: bool = True) -> tuple[Goal, Goal]:

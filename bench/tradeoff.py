@@ -30,6 +30,7 @@ from bench.judge_sim import play
 from bench.ours import Ours
 from bench.streams import PERIOD_S
 from controller.judge import JudgeConfig
+from controller.judge.config import min_periods_for
 
 MIN_OBSERVATION_MIN: tuple[int, ...] = (0, 5, 10, 15, 20)
 RUNS = 500  # per cell and setting: a curve, not a goal; `--tradeoff-runs` asks for more
@@ -56,8 +57,8 @@ def cells(split: str) -> tuple[list[Cell], list[Cell]]:
 
 
 def _judge(minutes: int) -> JudgeConfig:
-    periods = round(minutes * 60 / PERIOD_S)
-    return JudgeConfig(min_periods=max(JudgeConfig.min_periods, periods))
+    """The judge `shift --min-observation {minutes}m` runs (the same rounding as the CLI's)."""
+    return JudgeConfig(min_periods=min_periods_for(minutes * 60, PERIOD_S))
 
 
 def _run(cell: Cell, split: str, runs: int, seed: int, minutes: int) -> tuple[str, PolicyResult]:
@@ -87,7 +88,7 @@ def point(
 
 def run(
     split: str = "evaluation",
-    runs: int = 2000,
+    runs: int = RUNS,
     seed: int = 0,
     jobs: int = 1,
     settings: tuple[int, ...] = MIN_OBSERVATION_MIN,

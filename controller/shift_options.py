@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from controller.engine_io import (
@@ -16,6 +15,7 @@ from controller.engine_io import (
 from controller.errors import UsageError
 from controller.hooks import DEFAULT_HOOK_TIMEOUT_S, DEFAULT_WEBHOOK_RETRIES
 from controller.judge import JudgeConfig
+from controller.judge.config import min_periods_for
 from controller.strategies import Policy
 from controller.user_gates import UserGate
 
@@ -68,17 +68,6 @@ class ShiftOptions:
     trust_history: bool = True  # the judge's fail test may use the history (JudgeConfig.history_fail)
     min_observation_s: float = 0.0  # --min-observation: the judge passes no sooner (0: its min_periods)
     margin: JudgeMargin = JudgeMargin()  # --regression-ratio, --regression-increase
-
-    def judge_config(self) -> JudgeConfig:
-        """The judge's settings for this rollout: whether it trusts the history, how long it must watch."""
-        periods = math.ceil(self.min_observation_s / self.policy.period_s) if self.min_observation_s else 0
-        return JudgeConfig(
-            history_fail=self.trust_history,
-            min_periods=max(JudgeConfig.min_periods, periods),
-            regression_relative=self.margin.ratio - 1,
-            regression_absolute=self.margin.increase,
-        )
-
     judge: bool = True  # the statistical judge is one of the gates
     user_gates: tuple[UserGate, ...] = ()  # a gates file's gates (placeholders not yet filled)
     gate_alarms: tuple[str, ...] = ()  # --gate-alarm: more alarms that roll back while in ALARM
@@ -95,3 +84,13 @@ class ShiftOptions:
             ON_ROLLBACK: self.on_rollback,
         }
         return {name: command for name, command in configured.items() if command}
+
+    def judge_config(self) -> JudgeConfig:
+        """The judge's settings for this rollout: whether it trusts the history, how long it must watch,
+        the smallest regression."""
+        return JudgeConfig(
+            history_fail=self.trust_history,
+            min_periods=min_periods_for(self.min_observation_s, self.policy.period_s),
+            regression_relative=self.margin.ratio - 1,
+            regression_absolute=self.margin.increase,
+        )

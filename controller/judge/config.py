@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 # The regressions the fail test bets on (canary/baseline error-rate ratios, as multiples of psi0), spaced
@@ -26,6 +27,13 @@ COUNT_RATIOS: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5)
 COUNT_WEIGHTS: tuple[float, ...] = (0.4, 0.3, 0.2, 0.1)
 # The count test's share of the pass e-process (the split test has the rest); see the module docstring.
 COUNT_SHARE = 0.2
+
+
+def min_periods_for(observation_s: float, period_s: float) -> int:
+    """`min_periods` for a minimum observation time (`shift --min-observation`): whole metric periods,
+    rounded up, and never under the default two."""
+    periods = math.ceil(observation_s / period_s) if observation_s > 0 else 0
+    return max(JudgeConfig.min_periods, periods)
 
 
 @dataclass(frozen=True)
