@@ -87,6 +87,39 @@ def test_malformed_rule_is_reported():
         evaluate_rule('ALARM("a") AND', {"a": "ALARM"})
 
 
+def _put_alarm(backend, name, threshold):
+    return backend.put_metric_alarm(
+        name=name,
+        namespace="Test",
+        metric_name="Errors",
+        comparison_operator="GreaterThanThreshold",
+        evaluation_periods=1,
+        period=60,
+        threshold=threshold,
+        statistic="Sum",
+        description="",
+        dimensions=[],
+        alarm_actions=[],
+        treat_missing_data="notBreaching",
+    )
+
+
+def test_new_alarm_starts_unchecked_and_an_update_keeps_its_state():
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    from localcloud import cloudwatch
+
+    cloudwatch.install()
+    backend = CloudWatchBackend("us-east-1", "123456789012")
+    # PUTMA/ALARMS: a new alarm starts in INSUFFICIENT_DATA until it is first evaluated.
+    alarm = _put_alarm(backend, "errors", threshold=5)
+    assert (alarm.state_value, alarm.state_reason) == ("INSUFFICIENT_DATA", "Unchecked: Initial alarm creation")
+    alarm.update_state("Threshold Crossed", "{}", "ALARM")
+    # PUTMA: "When this operation updates an existing alarm, its state is left unchanged".
+    updated = _put_alarm(backend, "errors", threshold=9)
+    assert (updated.state_value, updated.state_reason, updated.threshold) == ("ALARM", "Threshold Crossed", 9)
+
+
 # -- over HTTP, with the evaluator running every 2 s
 # --------------------------------------------------------------
 @pytest.fixture
@@ -116,8 +149,8 @@ def test_alarm_over_threshold_goes_to_alarm_and_composite_follows(cw, wait_until
         TreatMissingData="notBreaching",
     )
     cw.put_composite_alarm(AlarmName=f"{name}-rollback", AlarmRule=f'ALARM("{name}") OR ALARM("absent")')
-    # PUTMA/ALARMS: a new alarm starts in INSUFFICIENT_DATA until evaluated.
-    assert _state(cw, name)["StateValue"] == "INSUFFICIENT_DATA"
+    # The evaluator may already have run (test_new_alarm_starts_unchecked pins the state before it does).
+    assert _state(cw, name)["StateValue"] in ("INSUFFICIENT_DATA", "OK")
     wait_until(lambda: _state(cw, name)["StateValue"] == "OK", timeout=15, message="OK with no data")
     cw.put_metric_data(
         Namespace=namespace,
