@@ -12,12 +12,14 @@ Configured as a user of the benchmark's world would run it:
 - `metrics_lag_s = 0`: like every peer in the simulator, ours sees a period's metrics at its end (on
   CloudWatch the controller reads a period one period later by default, and alarms have the same delay);
 - no time limit inside the simulated 30 minutes (`max_duration_s` None): the continuity table reports
-  releases still undecided at the horizon as not promoted, as it always has.
+  releases still undecided at the horizon as not promoted, as it always has. The judge plans its pass
+  margin for the CLI's default time limit (`--strategy adaptive`: 30 minutes, `JUDGE_HORIZON_S`), which
+  is the simulated horizon, unless its config names another.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -27,12 +29,14 @@ from controller.domain import AlarmReading, BaselineHistory, PeriodSample, Windo
 from controller.engine import Begin, Engine, EngineSettings, Promote, RollBack, SetShare, Tick
 from controller.gates import Thresholds, builtin_gates
 from controller.judge import Judge, JudgeConfig
+from controller.judge.config import horizon_periods_for
 from controller.ramp import AdaptiveRamp, RampConfig
 from controller.strategies import Adaptive
 from controller.strategies import Policy as RolloutPolicy
-from controller.strategy import Plan
+from controller.strategy import DEFAULT_ADAPTIVE_LIMIT_S, Plan
 
 BENCH_THRESHOLDS = Thresholds(max_5xx_rate=1.0, max_p99_ms=None)
+JUDGE_HORIZON_S = DEFAULT_ADAPTIVE_LIMIT_S
 NO_ALARMS = AlarmReading()
 
 
@@ -68,7 +72,10 @@ class Ours(Policy):
         self._start_engines([None] * runs)
 
     def _engine(self, history: BaselineHistory | None) -> Engine:
-        judge = self.judge_class(self.judge_config, history)
+        config = self.judge_config
+        if config.horizon_periods is None:
+            config = replace(config, horizon_periods=horizon_periods_for(JUDGE_HORIZON_S, PERIOD_S))
+        judge = self.judge_class(config, history)
         strategy = Adaptive(
             rollout_policy(self.max_duration_s), AdaptiveRamp(self.ramp_config, self.trusted_ramp_config)
         )

@@ -63,6 +63,13 @@ def plan_lines(
             f"  smallest regression: {margin.ratio:g}x the baseline's 5XX rate "
             f"or {margin.increase:.2%} above it"
         )
+        judge_config = options.judge_config()
+        widest = judge_config.widest_regression_ratio
+        if judge_config.horizon_periods is not None and widest > margin.ratio:
+            lines.append(
+                f"  time limit: {judge_config.horizon_periods} metric periods; where the traffic left cannot "
+                f"resolve that regression in time, the judge widens it, at most to {widest:g}x"
+            )
         window = options.baseline_history_s
         if window > 0:
             use = (

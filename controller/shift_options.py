@@ -15,7 +15,7 @@ from controller.engine_io import (
 from controller.errors import UsageError
 from controller.hooks import DEFAULT_HOOK_TIMEOUT_S, DEFAULT_WEBHOOK_RETRIES
 from controller.judge import JudgeConfig
-from controller.judge.config import min_periods_for
+from controller.judge.config import horizon_periods_for, min_periods_for
 from controller.strategies import Policy
 from controller.user_gates import UserGate
 
@@ -87,10 +87,11 @@ class ShiftOptions:
 
     def judge_config(self) -> JudgeConfig:
         """The judge's settings for this rollout: whether it trusts the history, how long it must watch,
-        the smallest regression."""
+        the smallest regression, and the time limit it plans its pass margin for (adaptive only)."""
         return JudgeConfig(
             history_fail=self.trust_history,
             min_periods=min_periods_for(self.min_observation_s, self.policy.period_s),
             regression_relative=self.margin.ratio - 1,
             regression_absolute=self.margin.increase,
+            horizon_periods=horizon_periods_for(self.policy.plan.max_duration_s, self.policy.period_s),
         )

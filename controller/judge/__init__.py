@@ -1,8 +1,9 @@
 """The canary judge: continue, pass or fail, from what CloudWatch reports per metric period.
 
 Pure and deterministic. The package: `config` (settings and priors), `core` (the Judge), `history` (tests
-against the baseline history), `onset` (bets restarted in later periods), `latency`, `dispersion` (the
-per-period noise read off the history), `emath` (shared arithmetic). Feed it, once per metric period, the
+against the baseline history), `onset` (bets restarted in later periods), `horizon` (the pass margin a
+time limit allows), `latency`, `dispersion` (the per-period noise read off the history), `emath` (shared
+arithmetic). Feed it, once per metric period, the
 canary's and the baseline's `WindowStats` (request Count sum, 5XXError sum, 4XXError sum, Latency
 p50/p90/p99 of that period):
 
@@ -110,6 +111,15 @@ periods since its change; a mixture over start periods fixed in advance keeps al
 onset.py). With the default two periods there are no restarts: the judge passes within minutes, and on the
 scenario family restarts over a longer window cost regressions present from the start more than they
 caught.
+
+Time limit: with `horizon_periods` (`shift --strategy adaptive` sets it from its time limit, `--bake`,
+30 minutes by default) a rollout still undecided at the limit is rolled back, so a margin the traffic
+cannot resolve in time rolls back healthy releases. Before each period the judge plans the evidence its
+pass test can hold at the limit from the traffic so far and the best use of the traffic left, and widens
+the margin's relative part to the smallest ratio it can resolve with z = Phi^-1(1 - alpha) standard
+deviations to spare, never beyond `widest_regression_ratio` (2x). The plan reads request counts and the
+baseline, never the canary's errors, and is fixed before its period: the pass test keeps beta for every
+canary at or beyond the widest margin used (controller/judge/horizon.py).
 
 What it costs, measured by `python -m bench` (bench/judge_sim.py): how many failed requests a bad release
 serves before FAIL, against Wald's limit for a test that knows both error rates, and against tuned

@@ -29,6 +29,13 @@ COUNT_WEIGHTS: tuple[float, ...] = (0.4, 0.3, 0.2, 0.1)
 COUNT_SHARE = 0.2
 
 
+def horizon_periods_for(limit_s: float | None, period_s: float) -> int | None:
+    """`horizon_periods` for a rollout's time limit (None: none): the whole metric periods inside it."""
+    if limit_s is None:
+        return None
+    return max(1, math.floor(limit_s / period_s))
+
+
 def min_periods_for(observation_s: float, period_s: float) -> int:
     """`min_periods` for a minimum observation time (`shift --min-observation`): whole metric periods,
     rounded up, and never under the default two."""
@@ -66,6 +73,10 @@ class JudgeConfig:
         periods are those the judge must watch before it may pass (periods 2 to min_periods - 1): none
         with the default min_periods of 2, all of a `--min-observation` window. 0 bets only from the first
         period (faster on a regression present from the start, slower on a late one).
+    horizon_periods: the metric periods the rollout may take before it is rolled back undecided (`--strategy
+        adaptive`'s time limit); None: no limit. With a limit the pass margin widens, period by period, to
+        the smallest regression the traffic left can resolve in time (controller/judge/horizon.py), never
+        beyond widest_regression_ratio (regressions that large are still passed at most beta of the time).
     latency_*: percentiles breach at canary > baseline * (1 + relative) + ms, are judged only with at
         least latency_min_requests (p50, p90, p99) canary requests, and FAIL after latency_breach_periods
         breaching periods in a row.
@@ -97,6 +108,8 @@ class JudgeConfig:
     dispersion_floor: float = 0.0025  # c2 used at least (a CV of 5 %), whatever the history says
     late_onset_share: float = 0.5
     late_onset_periods: int | None = None  # None: the periods before PASS is allowed (min_periods - 2)
+    horizon_periods: int | None = None
+    widest_regression_ratio: float = 2.0
 
     @property
     def late_onset_starts(self) -> int:
@@ -140,6 +153,12 @@ class JudgeConfig:
             raise ValueError(
                 "JudgeConfig.late_onset_share must be in [0, 1) and late_onset_periods at least 0 (0 bets "
                 "only from the first period)"
+            )
+        if self.horizon_periods is not None and self.horizon_periods < 1:
+            raise ValueError("JudgeConfig.horizon_periods must be at least 1, or None for no time limit")
+        if self.widest_regression_ratio <= 1:
+            raise ValueError(
+                "JudgeConfig.widest_regression_ratio must exceed 1; 2 keeps 2x regressions caught"
             )
         if self.latency_breach_periods < 1 or self.min_periods < 1:
             raise ValueError("JudgeConfig.latency_breach_periods and min_periods must be at least 1")

@@ -6,6 +6,7 @@ The split, count and history tests are described in the package docstring (contr
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 from controller.domain import (
     Alternative,
@@ -19,7 +20,8 @@ from controller.domain import (
 from controller.judge.config import COUNT_RATIOS, COUNT_SHARE, COUNT_WEIGHTS, JudgeConfig
 from controller.judge.dispersion import estimate_c2
 from controller.judge.emath import log_mix, nb_log_lr, rate_bound, split_log_lr
-from controller.judge.history import HistoryTests
+from controller.judge.history import HISTORY_COUNT_WEIGHTS, HistoryTests
+from controller.judge.horizon import PassPlan, PeriodTraffic, resolvable_ratio
 from controller.judge.latency import LatencyState
 from controller.judge.onset import RestartedBets
 
@@ -54,6 +56,11 @@ class Judge:
         self._late = RestartedBets(len(c.alternatives) + 1, c.late_onset_share, c.late_onset_starts)
         self._log_pass = 0.0
         self._psi_pass = 1 + self.config.regression_relative
+        self._psi_margin = self._psi_pass  # the fail test's margin bet: never widened
+        # The pass margin's relative part for the coming period, widened when the time limit needs it.
+        self._pass_relative = c.regression_relative
+        self.widest_pass_relative = c.regression_relative
+        self._traffic: list[PeriodTraffic] = []
         self._log_count = [0.0] * len(COUNT_RATIOS)
         self._count_rate = self._regression_rate(0, 0)
         self._latency = LatencyState()
@@ -81,20 +88,47 @@ class Judge:
             return math.inf
         return 1 + c.tolerance_relative + c.tolerance_absolute / low
 
-    def _pass_ratio(self) -> float:
+    def _pass_ratio(self, relative: float) -> float:
         """psi_pass for the coming period, from baseline data seen before it."""
         c = self.config
         rate = rate_bound(self.baseline_errors, self.baseline_requests, c.margin_sds)
         if math.isnan(rate):
-            return 1 + c.regression_relative
-        return 1 + max(c.regression_relative, c.regression_absolute / rate)
+            return 1 + relative
+        return 1 + max(relative, c.regression_absolute / rate)
 
     def _regression_rate(self, errors: int, requests: int) -> float:
         """q: the lowest canary rate that is a regression, from a low estimate of the baseline rate."""
         c = self.config
         low = rate_bound(errors, requests, -2.0)
         low = 0.0 if math.isnan(low) else low
-        return low + max(low * c.regression_relative, c.regression_absolute)
+        return low + max(low * self._pass_relative, c.regression_absolute)
+
+    def _plan_pass_relative(self) -> float:
+        """The pass margin's relative part for the coming period: regression_relative, widened when the
+        traffic left before the time limit cannot resolve it (controller/judge/horizon.py). Reads request
+        counts and the baseline only, before the period: the pass test stays valid at the widest used."""
+        c = self.config
+        if c.horizon_periods is None or not self._traffic:
+            return c.regression_relative
+        if self.history is not None:
+            weight = self._history_weight * max(HISTORY_COUNT_WEIGHTS)
+        else:
+            weight = (1 - self._history_weight) * (1 - COUNT_SHARE)
+        plan = PassPlan(
+            seen=self._traffic,
+            periods_left=c.horizon_periods - self.periods,
+            baseline_rate=self._baseline_estimate(),
+            c2=self.c2,
+            one_sample=self.history is not None,
+            log_target=math.log(self.pass_threshold / weight),
+            z=NormalDist().inv_cdf(1 - c.alpha),
+        )
+        # Where the absolute margin decides (a low error rate), the ratio is already that wide.
+        rate = plan.baseline_rate
+        narrowest = 1 + max(c.regression_relative, c.regression_absolute / rate if rate > 0 else math.inf)
+        if narrowest >= c.widest_regression_ratio:
+            return c.regression_relative
+        return max(c.regression_relative, resolvable_ratio(plan, narrowest, c.widest_regression_ratio) - 1)
 
     @property
     def fail_split_e_value(self) -> float:
@@ -146,13 +180,14 @@ class Judge:
 
     def _update_errors(self, canary: WindowStats, baseline: WindowStats) -> None:
         psi0 = self._null_ratio()
-        psi_pass = self._pass_ratio()
+        psi_pass = self._pass_ratio(self._pass_relative)
         self._psi_pass = psi_pass
+        self._psi_margin = self._pass_ratio(self.config.regression_relative)
         x = min(canary.errors_5xx, canary.requests)
         y = min(baseline.errors_5xx, baseline.requests)
         self._update_count(canary.requests, x, baseline.requests, y)
         if self.history is not None:
-            self.history.observe(canary.requests, x, baseline.requests, y)
+            self.history.observe(canary.requests, x, baseline.requests, y, self._pass_relative)
         llrs = [0.0] * (len(self.config.alternatives) + 1)
         if canary.requests == 0 or baseline.requests == 0 or x + y == 0:
             self._late.add(llrs)
@@ -164,7 +199,7 @@ class Judge:
                 llrs[k] = split_log_lr(x, x + y, w, psi0 * multiple, psi0, c2)
                 self._log_fail[k] += llrs[k]
             # The margin moves with the baseline estimate, but only between periods: still a fixed bet.
-            llrs[-1] = split_log_lr(x, x + y, w, max(psi_pass, psi0 * 1.1), psi0, c2)
+            llrs[-1] = split_log_lr(x, x + y, w, max(self._psi_margin, psi0 * 1.1), psi0, c2)
             self._log_margin += llrs[-1]
         self._late.add(llrs)
         self._log_pass += split_log_lr(x, x + y, w, 1.0, psi_pass, c2)
@@ -198,6 +233,9 @@ class Judge:
         self.baseline_errors += min(baseline.errors_5xx, baseline.requests)
         self.baseline_errors_4xx += baseline.errors_4xx
         self._update_errors(canary, baseline)
+        self._traffic.append(PeriodTraffic(canary.requests, baseline.requests))
+        self._pass_relative = self._plan_pass_relative()
+        self.widest_pass_relative = max(self.widest_pass_relative, self._pass_relative)
         self._latency.observe(self.config, canary, baseline)
         judgement = self._judge()
         if judgement.verdict is not Verdict.CONTINUE:
@@ -221,7 +259,7 @@ class Judge:
         out = [Alternative(m, lf) for m, lf in zip(self.config.alternatives, self._log_fail, strict=True)]
         psi0 = self._null_ratio()
         if self.config.margin_weight > 0 and math.isfinite(psi0):
-            out.append(Alternative(max(self._psi_pass / psi0, 1.1), self._log_margin))
+            out.append(Alternative(max(self._psi_margin / psi0, 1.1), self._log_margin))
         return tuple(out)
 
     def evidence(self) -> Evidence:
@@ -315,6 +353,11 @@ class Judge:
             regression = (
                 f"at {_pct(self.history.regression_rate)} 5XX or worse (baseline history "
                 f"{_pct(self.history.rate)} of {self.history.history.requests})"
+            )
+        if self._pass_relative > c.regression_relative + 1e-9:
+            regression += (
+                f"; the time limit widens the margin to {1 + self._pass_relative:.2g}x from the next period: "
+                f"the traffic left cannot resolve {1 + c.regression_relative:g}x"
             )
         if ev.pass_e_value < self.pass_threshold:
             missing.append(

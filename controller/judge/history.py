@@ -74,24 +74,29 @@ class HistoryTests:
         self.baseline_errors = 0
         self.null_rate = self.high
         self.regression_rate = self._regression(self.low)
+        self.margin_rate = self.regression_rate  # the fail test's margin bet: never widened
+        self._count_scale = 1.0
         self.log_rises = [0.0] * len(DRIFT_RISES)
         self.log_falls = [0.0] * len(DRIFT_FALLS)
         r_star = min(0.95, self.rate / self.regression_rate) if self.regression_rate > 0 else 0.0
         self.count_ratios = tuple(min(0.97, m * r_star) for m in HISTORY_COUNT_MULTIPLES)
 
-    def _regression(self, base: float) -> float:
+    def _regression(self, base: float, relative: float | None = None) -> float:
         c = self.config
-        return base + max(base * c.regression_relative, c.regression_absolute)
+        relative = c.regression_relative if relative is None else relative
+        return base + max(base * relative, c.regression_absolute)
 
     def current_estimate(self) -> float:
         """The baseline's current rate: concurrent counts plus the history's pseudo-counts."""
         return (self.baseline_errors + self.prior_errors) / (self.baseline_requests + self.prior_requests)
 
-    def _prepare(self) -> None:
+    def _prepare(self, pass_relative: float) -> None:
         """Fix the coming period's null and regression rates from the baseline seen before it.
 
         The history's bounds hold unless the baseline's rate has moved since; the concurrent baseline's
         own bounds (DRIFT_SDS wide, so noise rarely crosses them) take over once it shows that it has.
+        `pass_relative` is the pass margin's relative part (widened by the judge near its time limit); the
+        count test's bets keep the rates they had at the unwidened margin.
         """
         c = self.config
         now_low = poisson_bound(self.baseline_errors, self.baseline_requests, -DRIFT_SDS)
@@ -99,11 +104,13 @@ class HistoryTests:
         high = max(self.high, 0.0 if math.isnan(now_low) else now_low)
         low = min(self.low, math.inf if math.isnan(now_high) else now_high)
         self.null_rate = high * (1 + c.tolerance_relative) + c.tolerance_absolute
-        self.regression_rate = self._regression(low)
+        self.margin_rate = self._regression(low)
+        self.regression_rate = self._regression(low, pass_relative)
+        self._count_scale = self.margin_rate / self.regression_rate if self.regression_rate > 0 else 1.0
 
     @property
     def margin_multiple(self) -> float:
-        return max(self.regression_rate / self.null_rate, 1.1) if self.null_rate > 0 else 1.1
+        return max(self.margin_rate / self.null_rate, 1.1) if self.null_rate > 0 else 1.1
 
     @property
     def log_rise_e_value(self) -> float:
@@ -135,10 +142,12 @@ class HistoryTests:
         than its history would let a canary pass that is worse than today's baseline)."""
         return max(0.0, self.log_fall_e_value) * self._canary_to_baseline()
 
-    def observe(self, n: int, k: int, baseline_n: int, baseline_k: int) -> None:
+    def observe(
+        self, n: int, k: int, baseline_n: int, baseline_k: int, pass_relative: float | None = None
+    ) -> None:
         """One period: pin its rates on the baseline seen before it, count the baseline (the drift
         discounts read it), then bet on the canary's counts (n requests, k 5XX errors)."""
-        self._prepare()
+        self._prepare(self.config.regression_relative if pass_relative is None else pass_relative)
         self.baseline_requests += baseline_n
         self.baseline_errors += baseline_k
         self.canary_requests += n
@@ -163,9 +172,10 @@ class HistoryTests:
         q = self.regression_rate
         if q >= 1:
             return
-        for j, r in enumerate(self.count_ratios):
+        for j, unscaled in enumerate(self.count_ratios):
             if self.log_count[j] == -math.inf:
                 continue
+            r = unscaled * self._count_scale
             if r == 0:
                 clean = n * q if c2 <= 0 else math.log1p(n * q * c2) / c2
                 self.log_count[j] = -math.inf if k else self.log_count[j] + clean

@@ -113,7 +113,8 @@ def test_new_alarm_starts_unchecked_and_an_update_keeps_its_state():
     backend = CloudWatchBackend("us-east-1", "123456789012")
     # PUTMA/ALARMS: a new alarm starts in INSUFFICIENT_DATA until it is first evaluated.
     alarm = _put_alarm(backend, "errors", threshold=5)
-    assert (alarm.state_value, alarm.state_reason) == ("INSUFFICIENT_DATA", "Unchecked: Initial alarm creation")
+    assert alarm.state_value == "INSUFFICIENT_DATA"
+    assert alarm.state_reason == "Unchecked: Initial alarm creation"
     alarm.update_state("Threshold Crossed", "{}", "ALARM")
     # PUTMA: "When this operation updates an existing alarm, its state is left unchanged".
     updated = _put_alarm(backend, "errors", threshold=9)

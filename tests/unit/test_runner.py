@@ -303,6 +303,17 @@ def test_the_dry_run_states_the_judges_watch_and_its_smallest_regression(world: 
     lines = world.of("plan")[0]["lines"]
     assert "  minimum observation: 10 metric periods before the judge may pass" in lines
     assert "  smallest regression: 1.3x the baseline's 5XX rate or 0.10% above it" in lines
+    assert not any(line.startswith("  time limit:") for line in lines)  # steps have no time limit
+
+
+def test_the_adaptive_dry_run_states_how_far_the_judge_may_widen_its_margin(world: World) -> None:
+    world.run(strategy="adaptive", bake="20m", dry_run=True)
+    lines = world.of("plan")[0]["lines"]
+    expected = (
+        "  time limit: 20 metric periods; where the traffic left cannot resolve that regression in time, "
+        "the judge widens it, at most to 2x"
+    )
+    assert expected in lines
 
 
 def test_an_alarm_missing_from_cloudwatch_is_an_error_before_any_change(world: World) -> None:

@@ -1,0 +1,136 @@
+"""The pass margin planned for the time limit: wider only where the traffic left cannot resolve it, never
+beyond the widest margin, and regressions at that margin are still rarely passed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from controller.judge import BaselineHistory, Judge, JudgeConfig, Verdict, WindowStats
+from controller.judge.horizon import PassPlan, PeriodTraffic, effective_errors, resolvable_ratio
+from controller.ramp import AdaptiveRamp
+
+PERIOD = 60
+LOG_TARGET = 5.0  # about ln(1 / beta) for beta = 1 %, plus a little for the test's weight
+
+
+def _plan(per_period: int, periods_left: int, *, rate=0.03, c2=0.0, one_sample=True) -> PassPlan:
+    """One period seen, with `per_period` requests split evenly."""
+    seen = [PeriodTraffic(per_period // 2, per_period // 2)]
+    return PassPlan(seen, periods_left, rate, c2, one_sample, LOG_TARGET, z=2.326)
+
+
+def test_ample_traffic_keeps_the_users_margin() -> None:
+    assert resolvable_ratio(_plan(30_000, 29), 1.5, 2.0) == 1.5
+
+
+def test_no_traffic_or_no_errors_to_count_plans_the_widest_margin() -> None:
+    assert resolvable_ratio(_plan(0, 29), 1.5, 2.0) == 2.0
+    assert resolvable_ratio(_plan(100, 29, rate=0.0), 1.5, 2.0) == 2.0
+
+
+def test_the_margin_widens_as_the_traffic_or_the_time_left_shrinks() -> None:
+    by_traffic = [resolvable_ratio(_plan(n, 29), 1.5, 3.0) for n in (2_000, 600, 300, 150)]
+    by_time = [resolvable_ratio(_plan(300, left), 1.5, 3.0) for left in (29, 20, 10, 5)]
+    assert by_traffic == sorted(by_traffic) and by_traffic[0] == 1.5 and 1.5 < by_traffic[-1] < 3.0
+    assert by_time == sorted(by_time) and by_time[0] < by_time[-1]
+
+
+def test_the_planned_margin_is_the_smallest_that_reaches_the_target_with_slack() -> None:
+    plan = _plan(200, 29)
+    psi = resolvable_ratio(plan, 1.5, 3.0)
+    info = effective_errors(plan)
+
+    def slack(ratio: float) -> float:
+        u = np.log(ratio)
+        return (ratio - 1 - u) * info - plan.z * u * np.sqrt(info) - plan.log_target
+
+    assert abs(slack(psi)) < 1e-6 and slack(psi - 0.01) < 0 < slack(psi + 0.01)
+
+
+def test_the_plan_counts_the_traffic_seen_and_the_best_split_of_the_traffic_left() -> None:
+    seen = [PeriodTraffic(10, 990), PeriodTraffic(300, 700)]  # a ramp that started small
+    plan = PassPlan(seen, 10, 0.01, 0.0, True, LOG_TARGET, z=2.326)
+    assert effective_errors(plan) == pytest.approx(0.1 + 3 + 10 * 10)  # the rest all to the canary
+    two_sample = PassPlan(seen, 10, 0.01, 0.0, False, LOG_TARGET, z=2.326)
+    # Against the concurrent baseline a period tells most split in half: a quarter of its errors' worth.
+    assert effective_errors(two_sample) == pytest.approx(0.1 * 0.99 + 3 * 0.7 + 10 * 10 / 4)
+
+
+def test_noise_costs_information() -> None:
+    assert effective_errors(_plan(500, 29, c2=0.1)) < effective_errors(_plan(500, 29))
+
+
+def _period(rng: np.random.Generator, rps: float, share: float, base: float, canary: float):
+    n_c = int(rng.poisson(rps * PERIOD * share))
+    n_b = int(rng.poisson(rps * PERIOD * (1 - share)))
+    return (
+        WindowStats(n_c, int(rng.binomial(n_c, canary)), 0, 40.0, 66.0, 100.0 if n_c else None),
+        WindowStats(n_b, int(rng.binomial(n_b, base)), 0, 40.0, 66.0, 100.0 if n_b else None),
+    )
+
+
+def _rollout(rng, rps: float, rate: float, ratio: float, horizon: int | None):
+    """One adaptive rollout at `rps` with a day of history at `rate`; the canary errs at ratio * rate."""
+    history_requests = int(rps * 86_400)
+    history = BaselineHistory(history_requests, int(rng.binomial(history_requests, rate)))
+    judge = Judge(JudgeConfig(horizon_periods=horizon), history)
+    ramp = AdaptiveRamp()
+    percent = ramp.initial_percent(rps * PERIOD, judge.trusts_history)
+    judgement = None
+    for _ in range(30):
+        judgement = judge.observe(*_period(rng, rps, percent / 100, rate, rate * ratio))
+        if judgement.verdict is not Verdict.CONTINUE:
+            break
+        percent = ramp.next_percent(percent, judgement, rps * PERIOD)
+    assert judgement is not None
+    return judgement.verdict, judge
+
+
+def test_at_low_traffic_identical_releases_stop_running_out_of_time() -> None:
+    """2 requests/s at 3 % errors: the 1.5x margin needs about the whole half hour (docs/judge.md)."""
+
+    def undecided(horizon: int | None) -> float:
+        rng = np.random.default_rng(7)
+        verdicts = [_rollout(rng, 2.0, 0.03, 1.0, horizon)[0] for _ in range(150)]
+        assert verdicts.count(Verdict.FAIL) <= 3
+        return verdicts.count(Verdict.CONTINUE) / len(verdicts)
+
+    without, planned = undecided(None), undecided(30)
+    assert without >= 0.1
+    assert planned <= without / 3
+
+
+def test_a_2x_regression_is_still_rarely_passed_under_the_widest_margin() -> None:
+    rng = np.random.default_rng(11)
+    outcomes = [_rollout(rng, 2.0, 0.03, 2.0, 30) for _ in range(150)]
+    passed = sum(verdict is Verdict.PASS for verdict, _ in outcomes)
+    assert passed <= 3  # beta is 1 %
+    assert max(judge.widest_pass_relative for _, judge in outcomes) <= 1.0 + 1e-9
+
+
+def test_without_a_time_limit_or_at_high_traffic_the_margin_is_the_users() -> None:
+    rng = np.random.default_rng(3)
+    for horizon, rps in ((None, 2.0), (30, 200.0)):
+        _, judge = _rollout(rng, rps, 0.03, 1.0, horizon)
+        assert judge.widest_pass_relative == pytest.approx(0.5)
+
+
+def test_the_reason_says_when_and_how_far_the_margin_was_widened() -> None:
+    rng = np.random.default_rng(5)
+    judge = Judge(JudgeConfig(horizon_periods=30), BaselineHistory(172_800, 5_184))
+    first = judge.observe(*_period(rng, 2.0, 0.5, 0.03, 0.03))
+    widened = 1 + judge.widest_pass_relative
+    assert 1.5 < widened <= 2.0
+    assert f"the time limit widens the margin to {widened:.2g}x from the next period" in first.reason
+    assert first.evidence.pass_margin_ratio == pytest.approx(1.5)  # the first period's
+    judge.observe(*_period(rng, 2.0, 0.5, 0.03, 0.03))
+    assert judge.evidence().pass_margin_ratio == pytest.approx(widened)
+
+
+def test_where_the_absolute_margin_decides_nothing_is_widened() -> None:
+    rng = np.random.default_rng(5)
+    judge = Judge(JudgeConfig(horizon_periods=30), BaselineHistory(172_800, 170))  # 0.1 %: 0.5 points is 6x
+    judge.observe(*_period(rng, 2.0, 0.5, 0.001, 0.001))
+    assert judge.widest_pass_relative == pytest.approx(0.5)
+    assert "time limit" not in judge.observe(*_period(rng, 2.0, 0.5, 0.001, 0.001)).reason
