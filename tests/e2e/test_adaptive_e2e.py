@@ -4,11 +4,14 @@ release that turns bad after a healthy start is rolled back by the restarted bet
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from conftest import METRIC_PERIOD_S, StackView
+import pytest
+from conftest import METRIC_PERIOD_S, StackView, applied_root_module, saved_outputs
 from e2e_controller_helpers import ControllerProcess, WatchedTraffic, wait_for
 
 RATE_PER_S = 20.0
@@ -44,9 +47,35 @@ def test_a_healthy_release_is_promoted_only_after_the_minimum_observation(
     assert sum(v.errors_5xx for v in seen.by_version.values()) == 0
 
 
+@pytest.fixture(scope="module")
+def judge_only(
+    aws_env: dict[str, str],
+    clients: dict[str, Any],
+    localcloud: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[StackView, Path, dict[str, Any]]]:
+    """A stack of its own with the module's error alarms out of reach: a 3 % fault on a canary of some 30
+    requests a period trips the 5 % canary alarm by chance (two errors make 7 %), which then races the judge;
+    this file is about the judge."""
+    with applied_root_module(
+        aws_env,
+        "e2e-late",
+        tmp_path_factory,
+        error_5xx_rate_threshold_percent=100,
+        lambda_errors_threshold=1_000_000,
+    ) as stack:
+        outputs = saved_outputs(stack, tmp_path_factory, "e2e-late-outputs")
+        cfg = json.loads(outputs.read_text())["controller_config"]["value"]
+        view = StackView(cfg, clients, localcloud)
+        view.wait_idle()
+        yield view, outputs, cfg
+        view.clear_faults()
+
+
 def test_a_release_that_turns_bad_during_the_observation_is_rolled_back(
-    view: StackView, outputs_file: Path, cfg, env
+    judge_only: tuple[StackView, Path, dict[str, Any]], env
 ) -> None:
+    view, outputs_file, cfg = judge_only
     live, candidate = view.live(), view.candidate()
     with WatchedTraffic(view.url(), RATE_PER_S, workers=4) as traffic:
         shift = ControllerProcess(shift_args(outputs_file), env)
@@ -64,6 +93,7 @@ def test_a_release_that_turns_bad_during_the_observation_is_rolled_back(
     assert sum(v.errors_5xx for v in seen.by_version.values()) > 0  # the fault was real
     assert shift.event("promoted") is None
     failed = shift.event("gate_failed")
-    assert failed is not None and failed["gate"] == "judge", failed
+    last = [(t["at"], t["canary"], t["judge"]["reason"]) for t in judged(shift.events)[-3:]]
+    assert failed is not None and failed["gate"] == "judge", (failed, last)
     production = view.stage("production")
     assert production["canarySettings"] is None and production["variables"]["slot"] == live
