@@ -67,8 +67,8 @@ def plan_lines(
         widest = judge_config.widest_regression_ratio
         if judge_config.horizon_periods is not None and widest > margin.ratio:
             lines.append(
-                f"  time limit: {judge_config.horizon_periods} metric periods; where the traffic left cannot "
-                f"resolve that regression in time, the judge widens it, at most to {widest:g}x"
+                f"  time limit: {judge_config.horizon_periods} metric periods judged; where the traffic left "
+                f"cannot resolve that regression in time, the judge widens it, at most to {widest:g}x"
             )
         window = options.baseline_history_s
         if window > 0:

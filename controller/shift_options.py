@@ -93,5 +93,14 @@ class ShiftOptions:
             min_periods=min_periods_for(self.min_observation_s, self.policy.period_s),
             regression_relative=self.margin.ratio - 1,
             regression_absolute=self.margin.increase,
-            horizon_periods=horizon_periods_for(self.policy.plan.max_duration_s, self.policy.period_s),
+            horizon_periods=horizon_periods_for(self._judged_time_limit_s(), self.policy.period_s),
         )
+
+    def _judged_time_limit_s(self) -> float | None:
+        """The part of the time limit whose periods the judge reads: the last ones arrive a metrics lag
+        after they end, so they fall past the limit (None: no limit)."""
+        limit = self.policy.plan.max_duration_s
+        if limit is None:
+            return None
+        lag = self.policy.period_s if self.metrics_lag_s is None else self.metrics_lag_s
+        return max(limit - lag, self.policy.period_s)

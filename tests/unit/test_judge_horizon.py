@@ -134,3 +134,18 @@ def test_where_the_absolute_margin_decides_nothing_is_widened() -> None:
     judge.observe(*_period(rng, 2.0, 0.5, 0.001, 0.001))
     assert judge.widest_pass_relative == pytest.approx(0.5)
     assert "time limit" not in judge.observe(*_period(rng, 2.0, 0.5, 0.001, 0.001)).reason
+
+
+def test_shift_plans_for_the_periods_it_can_read_before_its_time_limit() -> None:
+    from controller.gates import Thresholds
+    from controller.shift_options import ShiftOptions
+    from controller.strategies import Policy
+    from controller.strategy import build_plan
+
+    def horizon(strategy: str, bake: str | None, lag: float | None) -> int | None:
+        policy = Policy(build_plan(strategy, None, bake), Thresholds(), interval_s=30, period_s=60)
+        return ShiftOptions(policy=policy, metrics_lag_s=lag).judge_config().horizon_periods
+
+    assert horizon("adaptive", None, None) == 29  # 30 minutes; the last period arrives a period late
+    assert horizon("adaptive", "1h", 0.0) == 60
+    assert horizon("recipe", None, None) is None  # fixed steps: the schedule sets the time, no limit

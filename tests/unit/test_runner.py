@@ -309,9 +309,10 @@ def test_the_dry_run_states_the_judges_watch_and_its_smallest_regression(world: 
 def test_the_adaptive_dry_run_states_how_far_the_judge_may_widen_its_margin(world: World) -> None:
     world.run(strategy="adaptive", bake="20m", dry_run=True)
     lines = world.of("plan")[0]["lines"]
+    # The last period is read a metrics lag (one period) after it ends: past the 20 minutes.
     expected = (
-        "  time limit: 20 metric periods; where the traffic left cannot resolve that regression in time, "
-        "the judge widens it, at most to 2x"
+        "  time limit: 19 metric periods judged; where the traffic left cannot resolve that regression in "
+        "time, the judge widens it, at most to 2x"
     )
     assert expected in lines
 
