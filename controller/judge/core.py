@@ -61,6 +61,14 @@ class Judge:
         self._pass_relative = c.regression_relative
         self.widest_pass_relative = c.regression_relative
         self._traffic: list[PeriodTraffic] = []
+        # What the plan must reach: the pass threshold over the weight of the test it models (the history
+        # count test's main bet with a history, the split test without), with z = Phi^-1(1 - alpha) to spare.
+        if self.history is not None:
+            planned_weight = self._history_weight * max(HISTORY_COUNT_WEIGHTS)
+        else:
+            planned_weight = 1 - COUNT_SHARE
+        self._plan_log_target = math.log(self.pass_threshold / planned_weight)
+        self._plan_z = NormalDist().inv_cdf(1 - c.alpha) if c.horizon_periods is not None else 0.0
         self._log_count = [0.0] * len(COUNT_RATIOS)
         self._count_rate = self._regression_rate(0, 0)
         self._latency = LatencyState()
@@ -110,18 +118,14 @@ class Judge:
         c = self.config
         if c.horizon_periods is None or not self._traffic:
             return c.regression_relative
-        if self.history is not None:
-            weight = self._history_weight * max(HISTORY_COUNT_WEIGHTS)
-        else:
-            weight = (1 - self._history_weight) * (1 - COUNT_SHARE)
         plan = PassPlan(
             seen=self._traffic,
             periods_left=c.horizon_periods - self.periods,
             baseline_rate=self._baseline_estimate(),
             c2=self.c2,
             one_sample=self.history is not None,
-            log_target=math.log(self.pass_threshold / weight),
-            z=NormalDist().inv_cdf(1 - c.alpha),
+            log_target=self._plan_log_target,
+            z=self._plan_z,
         )
         # Where the absolute margin decides (a low error rate), the ratio is already that wide.
         rate = plan.baseline_rate

@@ -142,12 +142,11 @@ class HistoryTests:
         than its history would let a canary pass that is worse than today's baseline)."""
         return max(0.0, self.log_fall_e_value) * self._canary_to_baseline()
 
-    def observe(
-        self, n: int, k: int, baseline_n: int, baseline_k: int, pass_relative: float | None = None
-    ) -> None:
+    def observe(self, n: int, k: int, baseline_n: int, baseline_k: int, pass_relative: float) -> None:
         """One period: pin its rates on the baseline seen before it, count the baseline (the drift
-        discounts read it), then bet on the canary's counts (n requests, k 5XX errors)."""
-        self._prepare(self.config.regression_relative if pass_relative is None else pass_relative)
+        discounts read it), then bet on the canary's counts (n requests, k 5XX errors); `pass_relative`
+        is the pass margin's relative part for this period."""
+        self._prepare(pass_relative)
         self.baseline_requests += baseline_n
         self.baseline_errors += baseline_k
         self.canary_requests += n

@@ -94,9 +94,7 @@ def resolvable_ratio(plan: PassPlan, narrowest: float, widest: float) -> float:
 
     # slack falls from psi = 1 to 1 + z / sqrt(info) and rises after it: search only the rising part.
     low = max(narrowest, 1 + plan.z / root)
-    if slack(widest) < 0:
-        return widest
-    if low >= widest:
+    if low >= widest or slack(widest) < 0:
         return widest
     if slack(low) >= 0:
         return low
