@@ -61,6 +61,10 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
     margin = JudgeMargin.from_flags(args.regression_ratio, args.regression_increase)
     if margin != JudgeMargin() and args.no_judge:
         raise UsageError("--regression-ratio and --regression-increase are the judge's; drop --no-judge")
+    if args.fixed_margin and (args.no_judge or plan.max_duration_s is None):
+        raise UsageError(
+            "--fixed-margin is the adaptive judge's (fixed steps have no time limit to plan for); drop it"
+        )
     policy = Policy(plan, thresholds, interval_s, float(period_s or 60), extension)
     user_gates = load_gates(args.gates).gates if args.gates else ()
     for name in args.gate_alarm:
@@ -77,6 +81,7 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
         trust_history=trust_history,
         min_observation_s=min_observation_s,
         margin=margin,
+        fixed_margin=args.fixed_margin,
         judge=not args.no_judge,
         user_gates=user_gates,
         gate_alarms=tuple(args.gate_alarm),

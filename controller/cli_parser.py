@@ -215,6 +215,15 @@ def build_parser() -> argparse.ArgumentParser:
         "rate and takes longer to pass a healthy release (docs/judge.md, the absolute margin)",
     )
     shift.add_argument(
+        "--fixed-margin",
+        action="store_true",
+        help="judge exactly the --regression-ratio/--regression-increase margin. By default the adaptive "
+        "judge plans its margin for the time limit (--bake): it widens the ratio, at most to 2x, where the "
+        "traffic left cannot resolve it, and holds the canary to 2x instead of a wider absolute increase "
+        "where the traffic resolves 2x (a low error rate with ample traffic: slower promotions, doublings "
+        "caught; docs/judge.md, the time limit and the pass margin)",
+    )
+    shift.add_argument(
         "--gates",
         metavar="FILE",
         help="user gates (YAML or JSON): CloudWatch metrics, metric math or alarms judged every period "

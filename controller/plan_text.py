@@ -68,7 +68,9 @@ def plan_lines(
         if judge_config.horizon_periods is not None and widest > margin.ratio:
             lines.append(
                 f"  time limit: {judge_config.horizon_periods} metric periods judged; where the traffic left "
-                f"cannot resolve that regression in time, the judge widens it, at most to {widest:g}x"
+                f"cannot resolve that regression in time, the judge widens it, at most to {widest:g}x; where "
+                f"the {margin.increase:.2%} makes it wider than {widest:g}x and the traffic resolves "
+                f"{widest:g}x, the judge holds the canary to {widest:g}x (--fixed-margin: neither)"
             )
         window = options.baseline_history_s
         if window > 0:

@@ -68,6 +68,7 @@ class ShiftOptions:
     trust_history: bool = True  # the judge's fail test may use the history (JudgeConfig.history_fail)
     min_observation_s: float = 0.0  # --min-observation: the judge passes no sooner (0: its min_periods)
     margin: JudgeMargin = JudgeMargin()  # --regression-ratio, --regression-increase
+    fixed_margin: bool = False  # --fixed-margin: no planning of the margin for the time limit
     judge: bool = True  # the statistical judge is one of the gates
     user_gates: tuple[UserGate, ...] = ()  # a gates file's gates (placeholders not yet filled)
     gate_alarms: tuple[str, ...] = ()  # --gate-alarm: more alarms that roll back while in ALARM
@@ -100,7 +101,7 @@ class ShiftOptions:
         """The part of the time limit whose periods the judge reads: the last ones arrive a metrics lag
         after they end, so they fall past the limit (None: no limit)."""
         limit = self.policy.plan.max_duration_s
-        if limit is None:
+        if limit is None or self.fixed_margin:
             return None
         lag = self.policy.period_s if self.metrics_lag_s is None else self.metrics_lag_s
         return max(limit - lag, self.policy.period_s)

@@ -76,7 +76,9 @@ class JudgeConfig:
     horizon_periods: the metric periods the rollout may take before it is rolled back undecided (`--strategy
         adaptive`'s time limit); None: no limit. With a limit the pass margin widens, period by period, to
         the smallest regression the traffic left can resolve in time (controller/judge/horizon.py), never
-        beyond widest_regression_ratio (regressions that large are still passed at most beta of the time).
+        beyond widest_regression_ratio (regressions that large are still passed at most beta of the time),
+        and an absolute margin wider than widest_regression_ratio gives way to it where the traffic left
+        resolves that ratio.
     latency_*: percentiles breach at canary > baseline * (1 + relative) + ms, are judged only with at
         least latency_min_requests (p50, p90, p99) canary requests, and FAIL after latency_breach_periods
         breaching periods in a row.

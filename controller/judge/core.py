@@ -21,7 +21,7 @@ from controller.judge.config import COUNT_RATIOS, COUNT_SHARE, COUNT_WEIGHTS, Ju
 from controller.judge.dispersion import estimate_c2
 from controller.judge.emath import log_mix, nb_log_lr, rate_bound, split_log_lr
 from controller.judge.history import HISTORY_COUNT_WEIGHTS, HistoryTests
-from controller.judge.horizon import PassPlan, PeriodTraffic, resolvable_ratio
+from controller.judge.horizon import PassPlan, PeriodTraffic, resolvable_ratio, resolves
 from controller.judge.latency import LatencyState
 from controller.judge.onset import RestartedBets
 
@@ -59,6 +59,7 @@ class Judge:
         self._psi_margin = self._psi_pass  # the fail test's margin bet: never widened
         # The pass margin's relative part for the coming period, widened when the time limit needs it.
         self._pass_relative = c.regression_relative
+        self._pass_absolute = c.regression_absolute
         self.widest_pass_relative = c.regression_relative
         self._traffic: list[PeriodTraffic] = []
         # What the plan must reach: the pass threshold over the weight of the test it models (the history
@@ -96,28 +97,30 @@ class Judge:
             return math.inf
         return 1 + c.tolerance_relative + c.tolerance_absolute / low
 
-    def _pass_ratio(self, relative: float) -> float:
+    def _pass_ratio(self, relative: float, absolute: float) -> float:
         """psi_pass for the coming period, from baseline data seen before it."""
         c = self.config
         rate = rate_bound(self.baseline_errors, self.baseline_requests, c.margin_sds)
         if math.isnan(rate):
             return 1 + relative
-        return 1 + max(relative, c.regression_absolute / rate)
+        return 1 + max(relative, absolute / rate)
 
     def _regression_rate(self, errors: int, requests: int) -> float:
         """q: the lowest canary rate that is a regression, from a low estimate of the baseline rate."""
-        c = self.config
         low = rate_bound(errors, requests, -2.0)
         low = 0.0 if math.isnan(low) else low
-        return low + max(low * self._pass_relative, c.regression_absolute)
+        return low + max(low * self._pass_relative, self._pass_absolute)
 
-    def _plan_pass_relative(self) -> float:
-        """The pass margin's relative part for the coming period: regression_relative, widened when the
-        traffic left before the time limit cannot resolve it (controller/judge/horizon.py). Reads request
-        counts and the baseline only, before the period: the pass test stays valid at the widest used."""
+    def _plan_pass_margin(self) -> tuple[float, float]:
+        """The pass margin for the coming period (relative part, absolute part), planned for the time limit
+        (controller/judge/horizon.py): regression_relative and regression_absolute, the relative part
+        widened when the traffic left cannot resolve it, and the absolute part dropped when it is wider
+        than widest_regression_ratio and the traffic left resolves that ratio. Reads request counts and the
+        baseline only, before the period: the pass test stays valid at the widest margin used."""
         c = self.config
+        configured = (c.regression_relative, c.regression_absolute)
         if c.horizon_periods is None or not self._traffic:
-            return c.regression_relative
+            return configured
         plan = PassPlan(
             seen=self._traffic,
             periods_left=c.horizon_periods - self.periods,
@@ -127,12 +130,27 @@ class Judge:
             log_target=self._plan_log_target,
             z=self._plan_z,
         )
-        # Where the absolute margin decides (a low error rate), the ratio is already that wide.
         rate = plan.baseline_rate
-        narrowest = 1 + max(c.regression_relative, c.regression_absolute / rate if rate > 0 else math.inf)
-        if narrowest >= c.widest_regression_ratio:
-            return c.regression_relative
-        return max(c.regression_relative, resolvable_ratio(plan, narrowest, c.widest_regression_ratio) - 1)
+        if rate <= 0:
+            return configured
+        base = self.history.pass_base() if self.history is not None else rate
+        if base <= 0:
+            return configured
+        # The history's tests build the margin on the history's rate, but a healthy canary errs at today's:
+        # once the drift watch sees the baseline above its history, the margin over today's rate is smaller
+        # than the ratio says, and the plan reads it against today's. A fall it does not credit: the drift
+        # watch slows the pass test then (HistoryTests._pass_discount).
+        to_today = min(1.0, base / rate)  # a margin's ratio to today's rate over its ratio to base
+        widest = c.widest_regression_ratio
+        if 1 + c.regression_relative >= widest:
+            return configured  # the user's ratio is already the widest wanted
+        configured_ratio = 1 + max(c.regression_relative, c.regression_absolute / base)
+        if configured_ratio > widest:
+            # The absolute margin is wider than the widest margin wanted: keep it only where the traffic
+            # left cannot resolve even that.
+            return (widest - 1, 0.0) if resolves(plan, widest * to_today) else configured
+        planned = resolvable_ratio(plan, configured_ratio * to_today, widest * to_today) / to_today
+        return max(c.regression_relative, min(planned, widest) - 1), c.regression_absolute
 
     @property
     def fail_split_e_value(self) -> float:
@@ -184,14 +202,15 @@ class Judge:
 
     def _update_errors(self, canary: WindowStats, baseline: WindowStats) -> None:
         psi0 = self._null_ratio()
-        psi_pass = self._pass_ratio(self._pass_relative)
+        psi_pass = self._pass_ratio(self._pass_relative, self._pass_absolute)
         self._psi_pass = psi_pass
-        self._psi_margin = self._pass_ratio(self.config.regression_relative)
+        self._psi_margin = self._pass_ratio(self.config.regression_relative, self.config.regression_absolute)
         x = min(canary.errors_5xx, canary.requests)
         y = min(baseline.errors_5xx, baseline.requests)
         self._update_count(canary.requests, x, baseline.requests, y)
         if self.history is not None:
-            self.history.observe(canary.requests, x, baseline.requests, y, self._pass_relative)
+            margin = (self._pass_relative, self._pass_absolute)
+            self.history.observe(canary.requests, x, baseline.requests, y, *margin)
         llrs = [0.0] * (len(self.config.alternatives) + 1)
         if canary.requests == 0 or baseline.requests == 0 or x + y == 0:
             self._late.add(llrs)
@@ -238,7 +257,7 @@ class Judge:
         self.baseline_errors_4xx += baseline.errors_4xx
         self._update_errors(canary, baseline)
         self._traffic.append(PeriodTraffic(canary.requests, baseline.requests))
-        self._pass_relative = self._plan_pass_relative()
+        self._pass_relative, self._pass_absolute = self._plan_pass_margin()
         self.widest_pass_relative = max(self.widest_pass_relative, self._pass_relative)
         self._latency.observe(self.config, canary, baseline)
         judgement = self._judge()
@@ -358,7 +377,12 @@ class Judge:
                 f"at {_pct(self.history.regression_rate)} 5XX or worse (baseline history "
                 f"{_pct(self.history.rate)} of {self.history.history.requests})"
             )
-        if self._pass_relative > c.regression_relative + 1e-9:
+        if self._pass_absolute < c.regression_absolute:
+            regression += (
+                f"; from the next period the margin is {1 + self._pass_relative:.2g}x, not "
+                f"{c.regression_absolute:.2%} more: the traffic left resolves it before the time limit"
+            )
+        elif self._pass_relative > c.regression_relative + 1e-9:
             regression += (
                 f"; the time limit widens the margin to {1 + self._pass_relative:.2g}x from the next period: "
                 f"the traffic left cannot resolve {1 + c.regression_relative:g}x"

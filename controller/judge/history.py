@@ -81,16 +81,17 @@ class HistoryTests:
         r_star = min(0.95, self.rate / self.regression_rate) if self.regression_rate > 0 else 0.0
         self.count_ratios = tuple(min(0.97, m * r_star) for m in HISTORY_COUNT_MULTIPLES)
 
-    def _regression(self, base: float, relative: float | None = None) -> float:
+    def _regression(self, base: float, relative: float | None = None, absolute: float | None = None) -> float:
         c = self.config
         relative = c.regression_relative if relative is None else relative
-        return base + max(base * relative, c.regression_absolute)
+        absolute = c.regression_absolute if absolute is None else absolute
+        return base + max(base * relative, absolute)
 
     def current_estimate(self) -> float:
         """The baseline's current rate: concurrent counts plus the history's pseudo-counts."""
         return (self.baseline_errors + self.prior_errors) / (self.baseline_requests + self.prior_requests)
 
-    def _prepare(self, pass_relative: float) -> None:
+    def _prepare(self, pass_relative: float, pass_absolute: float) -> None:
         """Fix the coming period's null and regression rates from the baseline seen before it.
 
         The history's bounds hold unless the baseline's rate has moved since; the concurrent baseline's
@@ -100,13 +101,18 @@ class HistoryTests:
         """
         c = self.config
         now_low = poisson_bound(self.baseline_errors, self.baseline_requests, -DRIFT_SDS)
-        now_high = poisson_bound(self.baseline_errors, self.baseline_requests, DRIFT_SDS)
         high = max(self.high, 0.0 if math.isnan(now_low) else now_low)
-        low = min(self.low, math.inf if math.isnan(now_high) else now_high)
+        low = self.pass_base()
         self.null_rate = high * (1 + c.tolerance_relative) + c.tolerance_absolute
         self.margin_rate = self._regression(low)
-        self.regression_rate = self._regression(low, pass_relative)
+        self.regression_rate = self._regression(low, pass_relative, pass_absolute)
         self._count_scale = self.margin_rate / self.regression_rate if self.regression_rate > 0 else 1.0
+
+    def pass_base(self) -> float:
+        """The rate the coming period's regression rate is built on: the history's lower bound, or the
+        concurrent baseline's upper bound once the baseline has fallen below it."""
+        now_high = poisson_bound(self.baseline_errors, self.baseline_requests, DRIFT_SDS)
+        return min(self.low, math.inf if math.isnan(now_high) else now_high)
 
     @property
     def margin_multiple(self) -> float:
@@ -142,11 +148,13 @@ class HistoryTests:
         than its history would let a canary pass that is worse than today's baseline)."""
         return max(0.0, self.log_fall_e_value) * self._canary_to_baseline()
 
-    def observe(self, n: int, k: int, baseline_n: int, baseline_k: int, pass_relative: float) -> None:
+    def observe(
+        self, n: int, k: int, baseline_n: int, baseline_k: int, pass_relative: float, pass_absolute: float
+    ) -> None:
         """One period: pin its rates on the baseline seen before it, count the baseline (the drift
         discounts read it), then bet on the canary's counts (n requests, k 5XX errors); `pass_relative`
         is the pass margin's relative part for this period."""
-        self._prepare(pass_relative)
+        self._prepare(pass_relative, pass_absolute)
         self.baseline_requests += baseline_n
         self.baseline_errors += baseline_k
         self.canary_requests += n
@@ -174,7 +182,7 @@ class HistoryTests:
         for j, unscaled in enumerate(self.count_ratios):
             if self.log_count[j] == -math.inf:
                 continue
-            r = unscaled * self._count_scale
+            r = min(0.97, unscaled * self._count_scale)
             if r == 0:
                 clean = n * q if c2 <= 0 else math.log1p(n * q * c2) / c2
                 self.log_count[j] = -math.inf if k else self.log_count[j] + clean

@@ -17,6 +17,13 @@ the widest margin (`JudgeConfig.widest_regression_ratio`, 2x by default: regress
 still passed at most beta of the time). z comes from alpha: an identical release then runs out of time
 about alpha of the time or less, under the normal approximation, which is the false-rollback promise.
 
+The same plan narrows where the traffic allows (`resolves`): an absolute margin (0.5 points by default)
+makes the ratio 6x for a service at 0.1 % errors, so its doublings pass. Where the traffic left resolves
+the widest margin, the judge uses that instead (2x), so a busy low-error service gets its doublings caught
+at the price of slower promotions; where it does not, the absolute margin stays. The judge reads the
+planned ratio against today's baseline rate: a history's test builds its margin on the history's rate, and
+a baseline that rose since then leaves less margin over today's than the ratio says.
+
 The plan reads only request counts and the baseline's rate (never the canary's errors), and it is fixed
 before the period it applies to, so the pass test stays a supermartingale for every canary at or beyond the
 widest margin used; the judgement reports that margin.
@@ -78,6 +85,18 @@ def effective_errors(plan: PassPlan) -> float:
     return sum(period(t) for t in plan.seen) + max(plan.periods_left, 0) * period(best)
 
 
+def _slack(plan: PassPlan, info: float, psi: float) -> float:
+    """The planned evidence for margin psi at the limit, less z standard deviations, over the target."""
+    u = math.log(psi)
+    return (psi - 1 - u) * info - plan.z * u * math.sqrt(info) - plan.log_target
+
+
+def resolves(plan: PassPlan, psi: float) -> bool:
+    """Whether the pass test is planned to resolve margin psi by the limit."""
+    info = effective_errors(plan)
+    return info > 0 and psi > 1 + plan.z / math.sqrt(info) and _slack(plan, info, psi) >= 0
+
+
 def resolvable_ratio(plan: PassPlan, narrowest: float, widest: float) -> float:
     """The smallest margin in [narrowest, widest] the pass test is planned to resolve by the limit (widest
     when even that is out of reach)."""
@@ -89,8 +108,7 @@ def resolvable_ratio(plan: PassPlan, narrowest: float, widest: float) -> float:
     root = math.sqrt(info)
 
     def slack(psi: float) -> float:
-        u = math.log(psi)
-        return (psi - 1 - u) * info - plan.z * u * root - plan.log_target
+        return _slack(plan, info, psi)
 
     # slack falls from psi = 1 to 1 + z / sqrt(info) and rises after it: search only the rising part.
     low = max(narrowest, 1 + plan.z / root)

@@ -64,6 +64,8 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
         ["shift", "--regression-increase", "0"],
         ["shift", "--regression-increase", "150%"],
         ["shift", "--regression-increase", "0.1%", "--no-judge"],
+        ["shift", "--fixed-margin"],  # the default strategy's fixed steps have no time limit
+        ["shift", "--strategy", "adaptive", "--fixed-margin", "--no-judge"],
         ["shift", "--no-such-flag"],
         ["deploy"],
         [],
@@ -138,6 +140,13 @@ def test_the_regression_margin_reaches_the_judge() -> None:
     fine = cli.shift_options(parse(["shift", "--regression-increase", "0.1%", "--regression-ratio", "1.3"]))
     config = fine.judge_config()
     assert config.regression_relative == pytest.approx(0.3) and config.regression_absolute == 0.001
+
+
+def test_a_fixed_margin_turns_off_the_judges_plan_for_the_time_limit() -> None:
+    parse = cli.build_parser().parse_args
+    planned = cli.shift_options(parse(["shift", "--strategy", "adaptive"])).judge_config()
+    fixed = cli.shift_options(parse(["shift", "--strategy", "adaptive", "--fixed-margin"])).judge_config()
+    assert (planned.horizon_periods, fixed.horizon_periods) == (29, None)
 
 
 def test_a_missing_outputs_file_is_exit_1_with_one_line(capsys, monkeypatch) -> None:

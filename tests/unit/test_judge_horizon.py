@@ -149,3 +149,24 @@ def test_shift_plans_for_the_periods_it_can_read_before_its_time_limit() -> None
     assert horizon("adaptive", None, None) == 29  # 30 minutes; the last period arrives a period late
     assert horizon("adaptive", "1h", 0.0) == 60
     assert horizon("recipe", None, None) is None  # fixed steps: the schedule sets the time, no limit
+
+
+def test_where_the_traffic_resolves_2x_the_absolute_margin_gives_way() -> None:
+    """0.1 % errors at 300 requests/s: 0.5 points is a 6x margin; half an hour resolves 2x."""
+    rng = np.random.default_rng(5)
+    judge = Judge(JudgeConfig(horizon_periods=30), BaselineHistory(25_920_000, 25_920))
+    first = judge.observe(*_period(rng, 300.0, 0.005, 0.001, 0.001))
+    assert first.evidence.pass_margin_ratio > 5  # the first period is judged before any plan
+    assert "from the next period the margin is" in first.reason and "not 0.50% more" in first.reason
+    second = judge.observe(*_period(rng, 300.0, 0.01, 0.001, 0.001))
+    assert 1.5 <= second.evidence.pass_margin_ratio <= 2.0 + 1e-9
+    assert second.evidence.history is not None and second.evidence.history.regression_rate < 0.0025
+
+
+def test_a_busy_low_error_service_gets_its_2x_regressions_caught() -> None:
+    def passed(horizon: int | None) -> int:
+        rng = np.random.default_rng(13)
+        return sum(_rollout(rng, 300.0, 0.001, 2.2, horizon)[0] is Verdict.PASS for _ in range(60))
+
+    assert passed(None) >= 20  # the 0.5-point margin (6x) lets most of them through
+    assert passed(30) <= 2  # beta is 1 %

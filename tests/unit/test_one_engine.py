@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from controller_fakes import FakeAlarms, FakeClock, FakeDeployments, FakeStages, config
 
-from bench.ours import BENCH_THRESHOLDS, Ours
+from bench.ours import BENCH_THRESHOLDS, JUDGE_HORIZON_S, Ours
 from bench.scenarios import MINUTES, Scenario, identical, regression
 from bench.streams import PERIOD_S, Streams
 from controller.aws.lock import StageLock
@@ -18,6 +18,7 @@ from controller.aws.metrics import MetricsRequest
 from controller.domain import BaselineHistory, Outcome
 from controller.events import Recorder
 from controller.judge import Judge, JudgeConfig
+from controller.judge.config import horizon_periods_for
 from controller.measurement import RawSeries
 from controller.ramp import AdaptiveRamp, RampConfig
 from controller.runner import ShiftRun
@@ -121,7 +122,10 @@ def through_the_runner(scenario: Scenario, streams: Streams, run: int, history: 
         clock=clock,
         stop=clock.stop,
         sleep=clock.sleep,
-        judge_factory=lambda h: Judge(JudgeConfig(), h),
+        # The benchmark's judge plans its margin for the benchmark's horizon; so does this one.
+        judge_factory=lambda h: Judge(
+            JudgeConfig(horizon_periods=horizon_periods_for(JUDGE_HORIZON_S, PERIOD_S)), h
+        ),
         ramp_factory=lambda: AdaptiveRamp(RampConfig(), RampConfig.for_trusted_history()),
     )
     outcome = run_.run()

@@ -312,9 +312,16 @@ def test_the_adaptive_dry_run_states_how_far_the_judge_may_widen_its_margin(worl
     # The last period is read a metrics lag (one period) after it ends: past the 20 minutes.
     expected = (
         "  time limit: 19 metric periods judged; where the traffic left cannot resolve that regression in "
-        "time, the judge widens it, at most to 2x"
+        "time, the judge widens it, at most to 2x; where the 0.50% makes it wider than 2x and the traffic "
+        "resolves 2x, the judge holds the canary to 2x (--fixed-margin: neither)"
     )
     assert expected in lines
+
+
+def test_a_fixed_margin_is_judged_as_given(world: World) -> None:
+    world.run(strategy="adaptive", dry_run=True, fixed_margin=True)
+    lines = world.of("plan")[0]["lines"]
+    assert not any(line.startswith("  time limit:") for line in lines)
 
 
 def test_an_alarm_missing_from_cloudwatch_is_an_error_before_any_change(world: World) -> None:
