@@ -96,8 +96,9 @@ class HistoryTests:
 
         The history's bounds hold unless the baseline's rate has moved since; the concurrent baseline's
         own bounds (DRIFT_SDS wide, so noise rarely crosses them) take over once it shows that it has.
-        `pass_relative` is the pass margin's relative part (widened by the judge near its time limit); the
-        count test's bets keep the rates they had at the unwidened margin.
+        `pass_relative` and `pass_absolute` are the pass margin's parts as the judge planned them for its
+        time limit (the relative part widened, or the absolute part dropped); the count test's bets keep
+        the rates they had at the configured margin.
         """
         c = self.config
         now_low = poisson_bound(self.baseline_errors, self.baseline_requests, -DRIFT_SDS)
@@ -153,7 +154,7 @@ class HistoryTests:
     ) -> None:
         """One period: pin its rates on the baseline seen before it, count the baseline (the drift
         discounts read it), then bet on the canary's counts (n requests, k 5XX errors); `pass_relative`
-        is the pass margin's relative part for this period."""
+        and `pass_absolute` are the pass margin's parts for this period (planned by the judge)."""
         self._prepare(pass_relative, pass_absolute)
         self.baseline_requests += baseline_n
         self.baseline_errors += baseline_k
