@@ -57,7 +57,7 @@ class Judge:
         self._log_pass = 0.0
         self._psi_pass = 1 + self.config.regression_relative
         self._psi_margin = self._psi_pass  # the fail test's margin bet: never widened
-        # The pass margin's relative part for the coming period, widened when the time limit needs it.
+        # The pass margin's parts for the coming period, as planned for the time limit (_plan_pass_margin).
         self._pass_relative = c.regression_relative
         self._pass_absolute = c.regression_absolute
         self.widest_pass_relative = c.regression_relative
@@ -119,8 +119,9 @@ class Judge:
         baseline only, before the period: the pass test stays valid at the widest margin used."""
         c = self.config
         configured = (c.regression_relative, c.regression_absolute)
-        if c.horizon_periods is None or not self._traffic:
-            return configured
+        widest = c.widest_regression_ratio
+        if c.horizon_periods is None or not self._traffic or 1 + c.regression_relative >= widest:
+            return configured  # no limit, nothing seen yet, or the user's ratio is already the widest
         plan = PassPlan(
             seen=self._traffic,
             periods_left=c.horizon_periods - self.periods,
@@ -137,13 +138,10 @@ class Judge:
         if base <= 0:
             return configured
         # The history's tests build the margin on the history's rate, but a healthy canary errs at today's:
-        # once the drift watch sees the baseline above its history, the margin over today's rate is smaller
-        # than the ratio says, and the plan reads it against today's. A fall it does not credit: the drift
-        # watch slows the pass test then (HistoryTests._pass_discount).
+        # where today's estimate is above that base, the margin over today's rate is smaller than the ratio
+        # says, and the plan reads it against today's. A fall it does not credit: the drift watch slows the
+        # pass test then (HistoryTests._pass_discount).
         to_today = min(1.0, base / rate)  # a margin's ratio to today's rate over its ratio to base
-        widest = c.widest_regression_ratio
-        if 1 + c.regression_relative >= widest:
-            return configured  # the user's ratio is already the widest wanted
         configured_ratio = 1 + max(c.regression_relative, c.regression_absolute / base)
         if configured_ratio > widest:
             # The absolute margin is wider than the widest margin wanted: keep it only where the traffic
