@@ -85,7 +85,8 @@ more at a large share, and cannot be fast at all when the baseline itself sees f
   history_weight * history and alpha is shared with the bound. This trusts the baseline's rate to hold
   still: under a stationary baseline it is anytime-valid at alpha; if the rate rises during the rollout
   (an incident, a daily peak) the canary's own errors rise with it and can fail it. Three defences: the
-  bound follows the concurrent baseline once that is DRIFT_SDS standard deviations above it; the history
+  bound follows the concurrent baseline, never below the running estimate of today's rate plus TODAY_SDS
+  of its standard deviations, and up to its own lower bound once that is DRIFT_SDS above it; the history
   fail evidence is divided by the concurrent baseline's likelihood ratio for "above the bound", squared
   (DRIFT_FAIL_POWER) and scaled by the canary/baseline request ratio so a large canary share cannot
   outrun it; and the drift watch (mixture e-processes on the baseline's counts for a rise or a fall past

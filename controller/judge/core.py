@@ -19,8 +19,8 @@ from controller.domain import (
 )
 from controller.judge.config import COUNT_RATIOS, COUNT_SHARE, COUNT_WEIGHTS, JudgeConfig
 from controller.judge.dispersion import estimate_c2
-from controller.judge.emath import log_mix, nb_log_lr, rate_bound, split_log_lr
-from controller.judge.history import HISTORY_COUNT_WEIGHTS, HistoryTests
+from controller.judge.emath import log_mix, nb_log_lr, poisson_bound, rate_bound, split_log_lr
+from controller.judge.history import DRIFT_SDS, HISTORY_COUNT_WEIGHTS, HistoryTests
 from controller.judge.horizon import PassPlan, PeriodTraffic, resolvable_ratio, resolves
 from controller.judge.latency import LatencyState
 from controller.judge.onset import RestartedBets
@@ -115,8 +115,10 @@ class Judge:
         """The pass margin for the coming period (relative part, absolute part), planned for the time limit
         (controller/judge/horizon.py): regression_relative and regression_absolute, the relative part
         widened when the traffic left cannot resolve it, and the absolute part dropped when it is wider
-        than widest_regression_ratio and the traffic left resolves that ratio. Reads request counts and the
-        baseline only, before the period: the pass test stays valid at the widest margin used."""
+        than widest_regression_ratio and the traffic left resolves that ratio; the widest ratio is read
+        against a lower bound on today's baseline rate where that is above the margin's base. Reads request
+        counts and the baseline only, before the period: the pass test stays valid at the widest margin
+        used."""
         c = self.config
         configured = (c.regression_relative, c.regression_absolute)
         widest = c.widest_regression_ratio
@@ -143,6 +145,13 @@ class Judge:
         # pass test then (HistoryTests._pass_discount).
         to_today = min(1.0, base / rate)  # a margin's ratio to today's rate over its ratio to base
         configured_ratio = 1 + max(c.regression_relative, c.regression_absolute / base)
+        # The widest margin is a ratio to today's rate. Once the concurrent baseline shows that today's rate
+        # is above the base (its lower bound, DRIFT_SDS below its count, the bound the history tests move
+        # to), the widest margin over the base grows with it: else a baseline that rose since its history
+        # leaves a healthy canary less than 2x of room, and it runs out of time.
+        today_low = poisson_bound(self.baseline_errors, self.baseline_requests, -DRIFT_SDS)
+        if not math.isnan(today_low) and today_low > base:
+            widest *= today_low / base
         if configured_ratio > widest:
             # The absolute margin is wider than the widest margin wanted: keep it only where the traffic
             # left cannot resolve even that.
