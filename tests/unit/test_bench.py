@@ -350,8 +350,9 @@ def test_the_drift_table_sets_ours_against_peers_tuned_at_the_historys_rate() ->
     doubled = rows["0.5% doubles"]
     assert doubled["default"]["rolled_back"] <= 0.03 < doubled["codedeploy_canary"]["rolled_back"]
     assert doubled["flagger"]["rolled_back"] > 0.5 and doubled["recipe"]["rolled_back"] > 0.5
-    # A 30 % rise at 1 % is the default's weak spot (a few %), and the table must show it next to the peers.
+    # A 30 % rise at 1 % was the default's weak spot (2.4 % in the published table) until the fail test's
+    # null followed today's estimate; the table must show it next to the peers.
     rise = rows["1% rises 30%"]
-    assert rise["strict"]["rolled_back"] <= rise["default"]["rolled_back"] < rise["flagger"]["rolled_back"]
+    assert rise["default"]["rolled_back"] <= 0.02 < rise["flagger"]["rolled_back"]
     text = drift.table(list(rows.values()))
     assert "ours, strict" in text and "CD canary" in text and "1% rises 30%" in text
