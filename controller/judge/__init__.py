@@ -80,22 +80,22 @@ more at a large share, and cannot be fast at all when the baseline itself sees f
   lower bound: a canary that is better than the service's usual rate may pass although it is worse than
   today's baseline, so the pass evidence is divided by the drift watch's evidence of such a fall (below).
   The concurrent fail test still watches it.
-* FAIL (`history_fail=True`, the default): the same prior over regressions, as multiples of the upper
-  bound, bets on the canary's counts; the fail e-process becomes (1 - history_weight) * split +
-  history_weight * history and alpha is shared with the bound. This trusts the baseline's rate to hold
-  still: under a stationary baseline it is anytime-valid at alpha; if the rate rises during the rollout
-  (an incident, a daily peak) the canary's own errors rise with it and can fail it. Three defences: the
-  bound follows the concurrent baseline, never below the running estimate of today's rate plus TODAY_SDS
-  of its standard deviations, and up to its own lower bound once that is DRIFT_SDS above it; the history
-  fail evidence is divided by the concurrent baseline's likelihood ratio for "above the bound", squared
-  (DRIFT_FAIL_POWER) and scaled by the canary/baseline request ratio so a large canary share cannot
-  outrun it; and the drift watch (mixture e-processes on the baseline's counts for a rise or a fall past
-  the history's bounds, DRIFT_RISES / DRIFT_FALLS) keeps the ramp's share narrow while it sees a rise,
-  so the baseline's evidence keeps pace with the canary's. Dividing an e-process by anything >= 1 keeps
-  its guarantee; what the defences buy under drift is measured, not guaranteed: `bench/drift.py` rolls
-  back 2.6 % of good releases when the rate rises by 30 % mid-rollout, where CloudWatch alarms tuned to
-  the usual rate roll back 4-7 % (docs/judge.md). `history_fail=False` (`--no-trust-baseline-history`) keeps
-  the fail test on the concurrent split alone, whose alpha holds whatever the baseline does.
+* FAIL (`history_fail=True`, the default): the same prior over regressions, as multiples of the upper bound,
+  bets on the canary's counts; the fail e-process becomes (1 - history_weight) * split + history_weight *
+  history and alpha is shared with the bound. This trusts the baseline's rate to hold still: under a
+  stationary baseline it is anytime-valid at alpha; if the rate rises during the rollout (an incident, a
+  daily peak) the canary's own errors rise with it and can fail it. Three defences: the bound follows the
+  concurrent baseline, never below the running estimate of today's rate (history pseudo-counts plus the
+  baseline's counts) and up to its own lower bound once that is DRIFT_SDS above it; the history fail
+  evidence is divided by the concurrent baseline's likelihood ratio for "above the bound", squared
+  (DRIFT_FAIL_POWER) and scaled by the canary/baseline request ratio so a large canary share cannot outrun
+  it; and the drift watch (mixture e-processes on the baseline's counts for a rise or a fall past the
+  history's bounds, DRIFT_RISES / DRIFT_FALLS) keeps the ramp's share narrow while it sees a rise, so the
+  baseline's evidence keeps pace with the canary's. Dividing an e-process by anything >= 1 keeps its
+  guarantee; what the defences buy under drift is measured, not guaranteed: `bench/drift.py` rolls back
+  2.6 % of good releases when the rate rises by 30 % mid-rollout, where CloudWatch alarms tuned to the usual
+  rate roll back 4-7 % (docs/judge.md). `history_fail=False` (`--no-trust-baseline-history`) keeps the fail
+  test on the concurrent split alone, whose alpha holds whatever the baseline does.
 
 Counts are binomial, not Poisson; conditionally on the period's error total the canary's count is then
 hypergeometric, which is less spread than the binomial the test assumes, so the fail test stays

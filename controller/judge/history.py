@@ -22,14 +22,6 @@ HISTORY_PRIOR_ERRORS = 10.0
 # How far outside its own confidence bounds the concurrent baseline must be before it, not the history,
 # sets the rates the history tests are pinned to (the baseline's rate moved since the history).
 DRIFT_SDS = 3.0
-# The fail test's null never sits below the running estimate of today's rate (history pseudo-counts plus
-# the concurrent baseline) plus this many standard deviations of the concurrent baseline's own count. A
-# baseline that rose since its history raises the null as its errors come in, long before DRIFT_SDS of
-# evidence; without drift the null moves only where the estimate wanders above the history's upper bound.
-# Chosen on the scenario family's tuning split between 0 (the estimate) and 1: at 1 the identical
-# releases under a +15-30 % drift at 50-150 requests/s were failed at most 0.1 % of the time, at 0 up to
-# 0.6 % (docs/judge.md, "Today's rate").
-TODAY_SDS = 1.0
 # The drift watch: e-processes on the concurrent baseline's own counts for "its rate has left the history's
 # bound", mixed evenly over these multiples of the upper bound (rises) and of the lower bound (falls). They
 # discount the history tests and keep the trusting ramp's share narrow (controller/ramp.py) while they are
@@ -54,7 +46,7 @@ class HistoryTests:
     See "Baseline history" in the module docstring. `null_rate` and `regression_rate` are what the fail and
     the pass test are pinned to for the coming period: the history's confidence bounds, moved to the
     concurrent baseline's own bounds when it has drifted past them, and the null at least today's estimate
-    plus TODAY_SDS of its noise (predictable: earlier periods only).
+    (predictable: earlier periods only).
     """
 
     def __init__(self, config: JudgeConfig, history: BaselineHistory, c2: float = 0.0) -> None:
@@ -100,26 +92,22 @@ class HistoryTests:
         """The baseline's current rate: concurrent counts plus the history's pseudo-counts."""
         return (self.baseline_errors + self.prior_errors) / (self.baseline_requests + self.prior_requests)
 
-    def today_high(self) -> float:
-        """current_estimate() plus TODAY_SDS standard deviations of the concurrent baseline's own error count
-        (Poisson): the history's pseudo-counts are no noise, so before the baseline errs this is the
-        history's rate."""
-        errors = self.baseline_errors + self.prior_errors + TODAY_SDS * math.sqrt(self.baseline_errors)
-        return errors / (self.baseline_requests + self.prior_requests)
-
     def _prepare(self, pass_relative: float, pass_absolute: float) -> None:
         """Fix the coming period's null and regression rates from the baseline seen before it.
 
         The history's bounds hold unless the baseline's rate has moved since; the concurrent baseline's
         own bounds (DRIFT_SDS wide, so noise rarely crosses them) take over once it shows that it has, and
-        the fail test's null never sits below today_high() (a rise raises it before it is certain).
+        the fail test's null never sits below current_estimate() (a rise raises it before it is certain).
         `pass_relative` and `pass_absolute` are the pass margin's parts as the judge planned them for its
         time limit (the relative part widened, or the absolute part dropped); the count test's bets keep
         the rates they had at the configured margin.
         """
         c = self.config
         now_low = poisson_bound(self.baseline_errors, self.baseline_requests, -DRIFT_SDS)
-        high = max(self.high, 0.0 if math.isnan(now_low) else now_low, self.today_high())
+        # The fail test's null never sits below the running estimate of today's rate: a baseline that rose
+        # since its history raises it as its errors come in, long before DRIFT_SDS of evidence (docs/judge.md,
+        # "Today's rate").
+        high = max(self.high, 0.0 if math.isnan(now_low) else now_low, self.current_estimate())
         low = self.pass_base()
         self.null_rate = high * (1 + c.tolerance_relative) + c.tolerance_absolute
         self.margin_rate = self._regression(low)

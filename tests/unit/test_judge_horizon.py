@@ -109,8 +109,8 @@ def test_a_2x_regression_is_still_rarely_passed_under_the_widest_margin() -> Non
     passed = sum(verdict is Verdict.PASS for verdict, _ in outcomes)
     assert passed <= 3  # beta is 1 %
     # 2x of the history's bound, or of the baseline's DRIFT_SDS lower bound where a run of baseline
-    # errors puts that above it (today's rate then looks higher): once in these 150 rollouts, 2.03x.
-    assert max(judge.widest_pass_relative for _, judge in outcomes) <= 1.0 + 0.1
+    # errors puts that above it (today's rate then looks higher): at most 2.1x in these 150 rollouts.
+    assert max(judge.widest_pass_relative for _, judge in outcomes) <= 1.0 + 0.2
 
 
 def test_without_a_time_limit_or_at_high_traffic_the_margin_is_the_users() -> None:
@@ -185,10 +185,10 @@ def test_a_baseline_that_rose_since_its_history_moves_the_widest_margin_with_it(
     # history's; the 3-SD lower bound it follows is rarely above today's rate).
     assert 1.0 < widest <= 1.8
     verdicts = [verdict for verdict, _ in identical]
-    # 3 failed, 159 passed, 38 undecided at 30 minutes; while the fail test's null stayed at the history's
+    # 11 failed, 164 passed, 25 undecided at 30 minutes; while the fail test's null stayed at the history's
     # bound and the widest margin at 2x of it: 15 failed, 164 passed, 21 undecided. At this traffic a
-    # canary that looks worse by chance is no longer failed, but it rarely passes either.
-    assert verdicts.count(Verdict.FAIL) <= 5
-    assert verdicts.count(Verdict.PASS) >= 150
+    # canary that looks worse by chance is failed less often, but it rarely passes either.
+    assert verdicts.count(Verdict.FAIL) <= 12
+    assert verdicts.count(Verdict.PASS) >= 155
     doubled = [_rollout(rng, 10.0, 0.01, 2.0, 30, today=0.013)[0] for _ in range(100)]
     assert doubled.count(Verdict.PASS) <= 2  # 2x of today's rate is still rarely passed
