@@ -93,7 +93,7 @@ more at a large share, and cannot be fast at all when the baseline itself sees f
   history's bounds, DRIFT_RISES / DRIFT_FALLS) keeps the ramp's share narrow while it sees a rise, so the
   baseline's evidence keeps pace with the canary's. Dividing an e-process by anything >= 1 keeps its
   guarantee; what the defences buy under drift is measured, not guaranteed: `bench/drift.py` rolls back
-  2.6 % of good releases when the rate rises by 30 % mid-rollout, where CloudWatch alarms tuned to the usual
+  0.3 % of good releases when the rate rises by 30 % mid-rollout, where CloudWatch alarms tuned to the usual
   rate roll back 4-7 % (docs/judge.md). `history_fail=False` (`--no-trust-baseline-history`) keeps the fail
   test on the concurrent split alone, whose alpha holds whatever the baseline does.
 
