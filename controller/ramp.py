@@ -54,6 +54,11 @@ period, so whatever the canary serves in the deciding period comes on top. Five 
 5. Latency probe (when `latency_probe_requests` is set). Until `latency_probe_clean_periods` periods have
    judged a tail percentile (p90 or p99) clean, a period carries at most the probe: enough requests to
    read p90, few enough that a slow release is caught before it reaches many users.
+6. The baseline keeps a tail (when `latency_probe_requests` is set). The latency check compares the
+   canary's percentiles with the baseline's in the same period, and judges p90 only where both versions
+   served enough requests. At a few requests a second a 90 % canary leaves the baseline too few, and a
+   release whose tail slows after its first clean periods would never be judged again: the share stays
+   where the baseline keeps the probe's requests, wherever the traffic carries the probe twice over.
 
 With a baseline history (`controller.domain.BaselineHistory`), the error-rate estimate behind rule 1 is the
 history's. When the judge's fail test also trusts that history (the default, `judge.trusts_history`), the
@@ -252,7 +257,18 @@ class AdaptiveRamp:
             cap = top = c.max_percent_with_history
         elif trusting or clean or ev.pass_margin_ratio >= c.clean_margin_ratio:
             cap = c.max_percent
+        keep = self._baseline_tail_percent(c, requests_per_period)
+        cap, top = min(cap, keep), min(top, keep)
         return min(cap, self._percent_for(c, wanted, requests_per_period, top))
+
+    @staticmethod
+    def _baseline_tail_percent(c: RampConfig, requests_per_period: float) -> float:
+        """The largest share that leaves the baseline `latency_probe_requests` a period (rule 6; 100 when
+        there is no probe, or the traffic is too thin for both versions to carry one)."""
+        probe = c.latency_probe_requests
+        if probe is None or requests_per_period < 2 * probe:
+            return 100.0
+        return 100.0 * (1 - probe / requests_per_period)
 
 
 def _plausible_multiple(errors: int, expected: float, odds: float, top: float) -> float:

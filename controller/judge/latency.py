@@ -2,14 +2,17 @@
 
 Each period, every percentile both versions report is compared when the canary served enough requests for
 that percentile to mean something (`latency_min_requests`): a breach is canary > baseline * (1 +
-latency_tolerance_relative) + latency_tolerance_ms. FAIL needs `latency_breach_periods` consecutive
-breaching periods, so one noisy period cannot roll back. PASS needs at least one clean judged period and
-no breach in the latest judged period.
+latency_tolerance_relative) + latency_tolerance_ms. Each percentile keeps its own record over the periods
+that judged it: FAIL needs `latency_breach_periods` of its judgements in a row to breach, so one noisy
+period cannot roll back; PASS needs at least one clean judged period and no percentile whose latest
+judgement breached. A period too thin for a percentile says nothing about it: at low traffic a period that
+can judge only the median neither clears a tail that breached nor breaks its streak (a slower tail with
+an unchanged median is invisible to p50).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from controller.domain import LatencyEvidence, PercentileCheck, WindowStats
 from controller.judge.config import JudgeConfig
@@ -19,15 +22,26 @@ PERCENTILES = ("p50", "p90", "p99")
 
 @dataclass
 class LatencyState:
-    streak: int = 0
+    streaks: dict[str, int] = field(default_factory=dict)  # per percentile: its judgements in a row breaching
     clean_periods: int = 0
     tail_clean_periods: int = 0  # clean periods in which a tail percentile (p90 or p99) was judged
-    last_judged_clean: bool | None = None
+    judged_periods: int = 0
     last_checks: tuple[PercentileCheck, ...] = ()
     last_breached: tuple[str, ...] = ()
 
+    @property
+    def streak(self) -> int:
+        """The longest run of breaching judgements of any one percentile, up to its latest judgement."""
+        return max(self.streaks.values(), default=0)
+
+    @property
+    def last_judged_clean(self) -> bool | None:
+        """Whether every percentile judged so far was within its limit at its latest judgement (None: none
+        judged yet)."""
+        return None if self.judged_periods == 0 else self.streak == 0
+
     def observe(self, config: JudgeConfig, canary: WindowStats, baseline: WindowStats) -> None:
-        """Judge one period's percentiles; a period with too few canary requests changes nothing."""
+        """Judge one period's percentiles; a percentile with too few requests keeps its record."""
         c = config
         checks: list[PercentileCheck] = []
         breached: list[str] = []
@@ -40,17 +54,16 @@ class LatencyState:
             checks.append(PercentileCheck(name, mine, theirs, round(limit, 3)))
             if mine > limit:
                 breached.append(name)
+                self.streaks[name] = self.streaks.get(name, 0) + 1
+            else:
+                self.streaks[name] = 0
         if not checks:
             return  # too few canary requests: neither a breach nor a clean period
+        self.judged_periods += 1
         self.last_checks, self.last_breached = tuple(checks), tuple(breached)
-        if breached:
-            self.streak += 1
-            self.last_judged_clean = False
-        else:
-            self.streak = 0
+        if not breached:
             self.clean_periods += 1
             self.tail_clean_periods += any(check.name != "p50" for check in checks)
-            self.last_judged_clean = True
 
     def evidence(self) -> LatencyEvidence:
         return LatencyEvidence(
@@ -62,7 +75,8 @@ class LatencyState:
         )
 
     def worst_breach(self) -> PercentileCheck | None:
-        if not self.last_breached:
+        """The latest period's breach of the percentile with the longest streak (the one that fails)."""
+        longest = [name for name in self.last_breached if self.streaks.get(name, 0) == self.streak]
+        if not longest:
             return None
-        worst = self.last_breached[-1]
-        return next(check for check in self.last_checks if check.name == worst)
+        return next(check for check in self.last_checks if check.name == longest[-1])

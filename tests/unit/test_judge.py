@@ -252,6 +252,35 @@ def test_a_single_slow_period_does_not_fail_but_two_in_a_row_do() -> None:
     assert "p99 300 ms" in failed.reason and "2 periods in a row" in failed.reason
 
 
+def test_a_period_too_thin_for_the_tail_neither_clears_nor_breaks_a_tail_breach() -> None:
+    # 40 canary requests judge p50 and p90, 22 judge p50 alone. A p90 breach followed by a period that can
+    # read only the (unchanged) median must not count as "latency back under its limit", nor reset the
+    # p90's streak: a slower tail with the same median is invisible to p50.
+    judge = Judge()
+    clean_errors = dict(errors_5xx=0, errors_4xx=0)
+    slow_tail = WindowStats(40, **clean_errors, p50_ms=40, p90_ms=140)
+    median_only = WindowStats(22, **clean_errors, p50_ms=40, p90_ms=150)
+    baseline = WindowStats(400, **clean_errors, p50_ms=40, p90_ms=66)
+    judge.observe(WindowStats(40, **clean_errors, p50_ms=40, p90_ms=66), baseline)
+    assert judge.observe(slow_tail, baseline).evidence.latency.breach_streak == 1
+    held = judge.observe(median_only, baseline)
+    assert held.verdict is Verdict.CONTINUE
+    assert held.evidence.latency.breach_streak == 1
+    assert "latency back under its limit" in held.reason
+    failed = judge.observe(slow_tail, baseline)
+    assert failed.verdict is Verdict.FAIL
+    assert "p90 140 ms" in failed.reason and "2 periods in a row" in failed.reason
+
+
+def test_a_clean_tail_judgement_clears_a_tail_breach() -> None:
+    judge = Judge()
+    baseline = WindowStats(400, 0, 0, 40, 66)
+    judge.observe(WindowStats(40, 0, 0, 40, 140), baseline)
+    cleared = judge.observe(WindowStats(40, 0, 0, 40, 66), baseline)
+    assert cleared.evidence.latency.breach_streak == 0
+    assert "latency" not in cleared.reason.split("still needs", 1)[-1]
+
+
 def test_percentiles_from_too_few_canary_requests_are_not_judged() -> None:
     judge = Judge()
     tiny = WindowStats(10, 0, 0, 400, 600, 900)  # 10 requests: no percentile is meaningful

@@ -133,6 +133,24 @@ def test_exposure_stays_at_the_latency_probe_until_the_tail_is_judged_clean_twic
     assert TRUSTING.next_percent(1.3, judged, 3000) / 100 * 3000 > probe
 
 
+def test_the_baseline_keeps_enough_requests_to_judge_the_tail_at_low_traffic() -> None:
+    # 3 requests/s: a 90 % canary would leave the baseline 18 requests a period, too few for its p90, and a
+    # tail that slows later would never be judged again. The share leaves the baseline the probe.
+    probe = RampConfig.for_trusted_history().latency_probe_requests
+    assert probe is not None
+    per_period = 180
+    healthy = [(WindowStats(60, 0, 0, 40, 66), WindowStats(120, 0, 0, 40, 66))] * 3
+    judgement = _with_history(healthy)
+    assert judgement.verdict is Verdict.CONTINUE and judgement.evidence.latency.tail_clean_periods >= 2
+    floorless = AdaptiveRamp(trusted=replace(RampConfig.for_trusted_history(), latency_probe_requests=None))
+    assert floorless.next_percent(60.0, judgement, per_period) == pytest.approx(90.0)
+    share = TRUSTING.next_percent(60.0, judgement, per_period)
+    assert share == pytest.approx(100 * (1 - probe / per_period))
+    # Where the traffic carries the probe many times over, the floor does not bind.
+    for busy in (1_000, 6_000):
+        assert TRUSTING.next_percent(60.0, judgement, busy) == floorless.next_percent(60.0, judgement, busy)
+
+
 def _with_history(
     periods: list[tuple[WindowStats, WindowStats]], errors: int = 21_600, trust: bool = True
 ) -> Judgement:
