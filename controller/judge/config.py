@@ -79,9 +79,10 @@ class JudgeConfig:
         beyond widest_regression_ratio (regressions that large are still passed at most beta of the time),
         and an absolute margin wider than widest_regression_ratio gives way to it where the traffic left
         resolves that ratio.
-    latency_*: percentiles breach at canary > baseline * (1 + relative) + ms, are judged only with at
-        least latency_min_requests (p50, p90, p99) canary requests, and FAIL after latency_breach_periods
-        breaching periods in a row.
+    latency_*: percentiles breach at canary > baseline * (1 + relative) + ms, are judged only where both
+        versions served at least latency_min_requests (p50, p90, p99), and FAIL after
+        latency_breach_periods breaching judgements in a row of one percentile (a period too thin to judge
+        it changes nothing).
     """
 
     alpha: float = 0.01
