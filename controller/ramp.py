@@ -17,7 +17,7 @@ Why it ramps this way
 A bad release costs the errors the canary serves before the judge fails it, and the judge needs a number
 of canary *errors*, not minutes: about ln(1/alpha) / (ln r - 1 + 1/r) for a release r times worse than the
 baseline (Wald), i.e. ~2 errors when r = 50, ~7 when r = 4, ~64 when r = 1.5. Decisions come only once a
-period, so whatever the canary serves in the deciding period comes on top. Five rules follow:
+period, so whatever the canary serves in the deciding period comes on top. Six rules follow:
 
 1. Overshoot budget. The next period may carry at most
 

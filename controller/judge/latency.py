@@ -1,6 +1,6 @@
 """The latency check: robust to one noisy period, not a sequential test.
 
-Each period, every percentile both versions report is compared when the canary served enough requests for
+Each period, every percentile both versions report is compared when both versions served enough requests for
 that percentile to mean something (`latency_min_requests`): a breach is canary > baseline * (1 +
 latency_tolerance_relative) + latency_tolerance_ms. Each percentile keeps its own record over the periods
 that judged it: FAIL needs `latency_breach_periods` of its judgements in a row to breach, so one noisy
