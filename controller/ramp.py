@@ -257,8 +257,7 @@ class AdaptiveRamp:
             cap = top = c.max_percent_with_history
         elif trusting or clean or ev.pass_margin_ratio >= c.clean_margin_ratio:
             cap = c.max_percent
-        keep = self._baseline_tail_percent(c, requests_per_period)
-        cap, top = min(cap, keep), min(top, keep)
+        top = min(top, self._baseline_tail_percent(c, requests_per_period))
         return min(cap, self._percent_for(c, wanted, requests_per_period, top))
 
     @staticmethod

@@ -25,7 +25,6 @@ class LatencyState:
     streaks: dict[str, int] = field(default_factory=dict)  # per percentile: its judgements in a row breaching
     clean_periods: int = 0
     tail_clean_periods: int = 0  # clean periods in which a tail percentile (p90 or p99) was judged
-    judged_periods: int = 0
     last_checks: tuple[PercentileCheck, ...] = ()
     last_breached: tuple[str, ...] = ()
 
@@ -38,7 +37,7 @@ class LatencyState:
     def last_judged_clean(self) -> bool | None:
         """Whether every percentile judged so far was within its limit at its latest judgement (None: none
         judged yet)."""
-        return None if self.judged_periods == 0 else self.streak == 0
+        return None if not self.streaks else self.streak == 0
 
     def observe(self, config: JudgeConfig, canary: WindowStats, baseline: WindowStats) -> None:
         """Judge one period's percentiles; a percentile with too few requests keeps its record."""
@@ -59,7 +58,6 @@ class LatencyState:
                 self.streaks[name] = 0
         if not checks:
             return  # too few canary requests: neither a breach nor a clean period
-        self.judged_periods += 1
         self.last_checks, self.last_breached = tuple(checks), tuple(breached)
         if not breached:
             self.clean_periods += 1
