@@ -78,7 +78,7 @@ class JudgeConfig:
         the smallest regression the traffic left can resolve in time (controller/judge/horizon.py), never
         beyond widest_regression_ratio (regressions that large are still passed at most beta of the time),
         and an absolute margin wider than widest_regression_ratio gives way to it where the traffic left
-        resolves that ratio.
+        resolves that ratio, or to the narrowest ratio between the two that the traffic left resolves.
     latency_*: percentiles breach at canary > baseline * (1 + relative) + ms, are judged only where both
         versions served at least latency_min_requests (p50, p90, p99), and FAIL after
         latency_breach_periods breaching judgements in a row of one percentile (a period too thin to judge

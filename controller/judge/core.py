@@ -6,6 +6,7 @@ The split, count and history tests are described in the package docstring (contr
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from statistics import NormalDist
 
 from controller.domain import (
@@ -70,6 +71,7 @@ class Judge:
             planned_weight = 1 - COUNT_SHARE
         self._plan_log_target = math.log(self.pass_threshold / planned_weight)
         self._plan_z = NormalDist().inv_cdf(1 - c.alpha) if c.horizon_periods is not None else 0.0
+        self._cautious_z = NormalDist().inv_cdf(1 - c.alpha / 2) if c.horizon_periods is not None else 0.0
         self._log_count = [0.0] * len(COUNT_RATIOS)
         self._count_rate = self._regression_rate(0, 0)
         self._latency = LatencyState()
@@ -115,8 +117,9 @@ class Judge:
         """The pass margin for the coming period (relative part, absolute part), planned for the time limit
         (controller/judge/horizon.py): regression_relative and regression_absolute, the relative part
         widened when the traffic left cannot resolve it, and the absolute part dropped when it is wider
-        than widest_regression_ratio and the traffic left resolves that ratio; the widest ratio is read
-        against a lower bound on today's baseline rate where that is above the margin's base. Reads request
+        than widest_regression_ratio and the traffic left resolves that ratio, or a narrower ratio between
+        the two (_cautious_ratio); the widest ratio is read against a lower bound on today's baseline rate
+        where that is above the margin's base. Reads request
         counts and the baseline only, before the period: the pass test stays valid at the widest margin
         used."""
         c = self.config
@@ -153,11 +156,29 @@ class Judge:
         if not math.isnan(today_low) and today_low > base:
             widest *= today_low / base
         if configured_ratio > widest:
-            # The absolute margin is wider than the widest margin wanted: keep it only where the traffic
-            # left cannot resolve even that.
-            return (widest - 1, 0.0) if resolves(plan, widest * to_today) else configured
+            # The absolute margin is wider than the widest margin wanted: the widest where the traffic left
+            # resolves it, else the narrowest ratio between the two that it resolves, planned with caution.
+            if resolves(plan, widest * to_today):
+                return widest - 1, 0.0
+            between = self._cautious_ratio(plan, base, widest, configured_ratio)
+            return (between - 1, 0.0) if between < configured_ratio else configured
         planned = resolvable_ratio(plan, configured_ratio * to_today, widest * to_today) / to_today
         return max(c.regression_relative, min(planned, widest) - 1), c.regression_absolute
+
+    def _cautious_ratio(self, plan: PassPlan, base: float, widest: float, configured_ratio: float) -> float:
+        """The narrowest margin over `base` in [widest, configured_ratio] that the traffic left is planned to
+        resolve, or configured_ratio. A healthy canary errs at today's rate, which the plan knows only so
+        well, and at these margins (a few errors a period) its normal approximation is not conservative:
+        the ratio is read against today's rate one standard deviation above its estimate, and the plan
+        keeps z at alpha / 2 (half the false-rollback budget for running out of time), not alpha."""
+        if self.history is not None:
+            errors, requests = self.history.current_counts()
+        else:
+            errors, requests = self.baseline_errors + 0.5, max(self.baseline_requests, 1)
+        high = (errors + math.sqrt(errors)) / requests
+        to_today = min(1.0, base / max(high, plan.baseline_rate))
+        cautious = replace(plan, z=self._cautious_z)
+        return resolvable_ratio(cautious, widest * to_today, configured_ratio * to_today) / to_today
 
     @property
     def fail_split_e_value(self) -> float:

@@ -88,9 +88,14 @@ class HistoryTests:
         absolute = c.regression_absolute if absolute is None else absolute
         return base + max(base * relative, absolute)
 
+    def current_counts(self) -> tuple[float, float]:
+        """The counts behind current_estimate(): the concurrent baseline's and the history's pseudo-counts."""
+        return self.baseline_errors + self.prior_errors, self.baseline_requests + self.prior_requests
+
     def current_estimate(self) -> float:
         """The baseline's current rate: concurrent counts plus the history's pseudo-counts."""
-        return (self.baseline_errors + self.prior_errors) / (self.baseline_requests + self.prior_requests)
+        errors, requests = self.current_counts()
+        return errors / requests
 
     def _prepare(self, pass_relative: float, pass_absolute: float) -> None:
         """Fix the coming period's null and regression rates from the baseline seen before it.

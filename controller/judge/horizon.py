@@ -20,7 +20,10 @@ about alpha of the time or less, under the normal approximation, which is the fa
 The same plan narrows where the traffic allows (`resolves`): an absolute margin (0.5 points by default)
 makes the ratio 6x for a service at 0.1 % errors, so its doublings pass. Where the traffic left resolves
 the widest margin, the judge uses that instead (2x), so a busy low-error service gets its doublings caught
-at the price of slower promotions; where it does not, the absolute margin stays. The judge reads the
+at the price of slower promotions. Where it does not, the judge takes the narrowest ratio between the two
+that the traffic left resolves, planned with caution (`Judge._cautious_ratio`: today's rate one standard
+deviation above its estimate, z at alpha / 2), and the absolute margin stays only where even that is out of
+reach. The judge reads the
 planned ratio against today's baseline rate: a history's test builds its margin on the history's rate, and
 a baseline that rose since then leaves less margin over today's than the ratio says.
 

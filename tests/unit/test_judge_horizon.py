@@ -176,6 +176,20 @@ def test_a_busy_low_error_service_gets_its_2x_regressions_caught() -> None:
     assert passed(30) <= 2  # beta is 1 %
 
 
+def test_where_2x_is_out_of_reach_the_margin_narrows_as_far_as_the_traffic_allows() -> None:
+    """0.1 % errors at 30 requests/s: 0.5 points is a 6x margin and half an hour cannot resolve 2x, but it
+    resolves about 3x: the judge holds the canary to what it can resolve, planned with caution."""
+    rng = np.random.default_rng(17)
+    healthy = [_rollout(rng, 30.0, 0.001, 1.0, 30) for _ in range(100)]
+    assert [verdict for verdict, _ in healthy].count(Verdict.PASS) >= 98
+    margins = [1 + judge.widest_pass_relative for _, judge in healthy]
+    assert min(margins) > 2.0 and max(margins) < 4.5
+    _, judge = healthy[0]
+    assert judge._final is not None and "from the next period the margin is" in judge._final.reason
+    tripled = [_rollout(rng, 30.0, 0.001, 3.0, 30)[0] for _ in range(100)]
+    assert tripled.count(Verdict.PASS) <= 3  # the absolute margin (6x) passed 35 of 100 (beta is 1 %)
+
+
 def test_a_baseline_that_rose_since_its_history_moves_the_widest_margin_with_it() -> None:
     """10 requests/s, a day at 1 %, today at 1.3 %: 2x of the history is only 1.5x of today."""
     rng = np.random.default_rng(41)
