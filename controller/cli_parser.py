@@ -220,8 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="judge exactly the --regression-ratio/--regression-increase margin. By default the adaptive "
         "judge plans its margin for the time limit (--bake): it widens the ratio, at most to 2x, where the "
         "traffic left cannot resolve it, and holds the canary to 2x instead of a wider absolute increase "
-        "where the traffic resolves 2x (a low error rate with ample traffic: slower promotions, doublings "
-        "caught; docs/judge.md, the time limit and the pass margin)",
+        "where the traffic resolves 2x, or to the narrowest ratio between the two that it resolves (a low "
+        "error rate: slower promotions, doublings caught; docs/judge.md, the time limit and the pass "
+        "margin)",
     )
     shift.add_argument(
         "--gates",

@@ -69,8 +69,9 @@ def plan_lines(
             lines.append(
                 f"  time limit: {judge_config.horizon_periods} metric periods judged; where the traffic left "
                 f"cannot resolve that regression in time, the judge widens it, at most to {widest:g}x; where "
-                f"the {margin.increase:.2%} makes it wider than {widest:g}x and the traffic resolves "
-                f"{widest:g}x, the judge holds the canary to {widest:g}x (--fixed-margin: neither)"
+                f"the {margin.increase:.2%} makes it wider than {widest:g}x, the judge holds the canary to "
+                f"{widest:g}x where the traffic resolves that, else to the narrowest ratio between the two "
+                f"that it resolves (--fixed-margin: neither)"
             )
         window = options.baseline_history_s
         if window > 0:

@@ -160,6 +160,8 @@ class Judge:
             # resolves it, else the narrowest ratio between the two that it resolves, planned with caution.
             if resolves(plan, widest * to_today):
                 return widest - 1, 0.0
+            if self.history is None:
+                return configured  # without a history, no rate for today to read a ratio on (_cautious_ratio)
             between = self._cautious_ratio(plan, base, widest, configured_ratio)
             return (between - 1, 0.0) if between < configured_ratio else configured
         planned = resolvable_ratio(plan, configured_ratio * to_today, widest * to_today) / to_today
@@ -170,11 +172,11 @@ class Judge:
         resolve, or configured_ratio. A healthy canary errs at today's rate, which the plan knows only so
         well, and at these margins (a few errors a period) its normal approximation is not conservative:
         the ratio is read against today's rate one standard deviation above its estimate, and the plan
-        keeps z at alpha / 2 (half the false-rollback budget for running out of time), not alpha."""
-        if self.history is not None:
-            errors, requests = self.history.current_counts()
-        else:
-            errors, requests = self.baseline_errors + 0.5, max(self.baseline_requests, 1)
+        keeps z at alpha / 2 (half the false-rollback budget for running out of time), not alpha. Only with
+        a baseline history: without one, a clean baseline's rate is a guess (half an error over its
+        requests), and a ratio to it would hold a clean canary to a margin it can never show."""
+        assert self.history is not None
+        errors, requests = self.history.current_counts()
         high = (errors + math.sqrt(errors)) / requests
         to_today = min(1.0, base / max(high, plan.baseline_rate))
         cautious = replace(plan, z=self._cautious_z)

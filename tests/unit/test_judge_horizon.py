@@ -190,6 +190,24 @@ def test_where_2x_is_out_of_reach_the_margin_narrows_as_far_as_the_traffic_allow
     assert tripled.count(Verdict.PASS) <= 3  # the absolute margin (6x) passed 35 of 100 (beta is 1 %)
 
 
+def test_without_a_history_a_clean_canary_over_a_clean_baseline_still_passes() -> None:
+    """No history and no baseline errors: the baseline's rate is a guess, and a margin narrowed to a ratio of
+    it could never be shown by a canary, however clean. The absolute margin stays."""
+    rng = np.random.default_rng(3)
+    verdicts = []
+    for _ in range(50):
+        judge = Judge(JudgeConfig(horizon_periods=30))
+        judgement = None
+        for _ in range(30):
+            judgement = judge.observe(*_period(rng, 50.0, 0.3, 0.0, 0.0))
+            if judgement.verdict is not Verdict.CONTINUE:
+                break
+        assert judgement is not None
+        verdicts.append(judgement.verdict)
+        assert "from the next period the margin is" not in judgement.reason  # still 0.5 points
+    assert verdicts.count(Verdict.PASS) == 50
+
+
 def test_a_baseline_that_rose_since_its_history_moves_the_widest_margin_with_it() -> None:
     """10 requests/s, a day at 1 %, today at 1.3 %: 2x of the history is only 1.5x of today."""
     rng = np.random.default_rng(41)

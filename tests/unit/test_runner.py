@@ -312,8 +312,9 @@ def test_the_adaptive_dry_run_states_how_far_the_judge_may_widen_its_margin(worl
     # The last period is read a metrics lag (one period) after it ends: past the 20 minutes.
     expected = (
         "  time limit: 19 metric periods judged; where the traffic left cannot resolve that regression in "
-        "time, the judge widens it, at most to 2x; where the 0.50% makes it wider than 2x and the traffic "
-        "resolves 2x, the judge holds the canary to 2x (--fixed-margin: neither)"
+        "time, the judge widens it, at most to 2x; where the 0.50% makes it wider than 2x, the judge holds "
+        "the canary to 2x where the traffic resolves that, else to the narrowest ratio between the two that "
+        "it resolves (--fixed-margin: neither)"
     )
     assert expected in lines
 
