@@ -114,7 +114,9 @@ class RampConfig:
         canary looks worse (patience), and by the latency probe until the tail has been judged clean
         twice. Its r_worst comes from the likelihood's continuous bound (see the module docstring), which
         has no grid steps to round across, so it is taken at lower odds (1.5: about a one-sided 82 % bound)
-        and the budgets are smaller."""
+        and the budgets are smaller. The budgets and growth were chosen on the named scenarios; swept one at
+        a time on the scenario family's tuning split they trade a few percent of failed requests against as
+        many of promotion time and move no goal beyond noise (docs/judge.md, the ramp's constants)."""
         return cls(
             first_period_requests=8.0,
             growth=6.0,
