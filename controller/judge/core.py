@@ -143,10 +143,11 @@ class Judge:
         if base <= 0:
             return configured
         # The history's tests build the margin on the history's rate, but a healthy canary errs at today's:
-        # where today's estimate is above that base, the margin over today's rate is smaller than the ratio
-        # says, and the plan reads it against today's. A fall it does not credit: the drift watch slows the
-        # pass test then (HistoryTests._pass_discount).
-        to_today = min(1.0, base / rate)  # a margin's ratio to today's rate over its ratio to base
+        # where today's rate may be above that base, the margin over today's rate is smaller than the ratio
+        # says, and the plan reads it against today's, one standard deviation above its estimate (the
+        # estimate lags a baseline that rose since its history). A fall it does not credit: the drift watch
+        # slows the pass test then (HistoryTests._pass_discount).
+        to_today = min(1.0, base / self._today_high(rate))  # a margin's ratio to today's over that to base
         configured_ratio = 1 + max(c.regression_relative, c.regression_absolute / base)
         # The widest margin is a ratio to today's rate. Once the concurrent baseline shows that today's rate
         # is above the base (its lower bound, DRIFT_SDS below its count, the bound the history tests move
@@ -162,25 +163,29 @@ class Judge:
                 return widest - 1, 0.0
             if self.history is None:
                 return configured  # without a history, no rate for today to read a ratio on (_cautious_ratio)
-            between = self._cautious_ratio(plan, base, widest, configured_ratio)
+            between = self._cautious_ratio(plan, to_today, widest, configured_ratio)
             return (between - 1, 0.0) if between < configured_ratio else configured
         planned = resolvable_ratio(plan, configured_ratio * to_today, widest * to_today) / to_today
         return max(c.regression_relative, min(planned, widest) - 1), c.regression_absolute
 
-    def _cautious_ratio(self, plan: PassPlan, base: float, widest: float, configured_ratio: float) -> float:
-        """The narrowest margin over `base` in [widest, configured_ratio] that the traffic left is planned to
-        resolve, or configured_ratio. A healthy canary errs at today's rate, which the plan knows only so
-        well, and at these margins (a few errors a period) its normal approximation is not conservative:
-        the ratio is read against today's rate one standard deviation above its estimate, and the plan
-        keeps z at alpha / 2 (half the false-rollback budget for running out of time), not alpha. Only with
-        a baseline history: without one, a clean baseline's rate is a guess (half an error over its
-        requests), and a ratio to it would hold a clean canary to a margin it can never show."""
-        assert self.history is not None
+    def _today_high(self, estimate: float) -> float:
+        """Today's baseline rate one standard deviation above its estimate (the history's pseudo-counts plus
+        the concurrent baseline's, Poisson), or the estimate itself without a history."""
+        if self.history is None:
+            return estimate
         errors, requests = self.history.current_counts()
-        high = (errors + math.sqrt(errors)) / requests
-        to_today = min(1.0, base / max(high, plan.baseline_rate))
+        return max(estimate, (errors + math.sqrt(errors)) / requests)
+
+    def _cautious_ratio(self, plan: PassPlan, to_today: float, widest: float, configured: float) -> float:
+        """The narrowest margin in [widest, configured] (ratios to the margin's base) that the traffic left
+        is planned to resolve, or configured. At these margins (a few errors a period) the plan's
+        normal approximation is not conservative, so it keeps z at alpha / 2 (half the false-rollback budget
+        for running out of time), not alpha. Only with a baseline history: without one, a clean baseline's
+        rate is a guess (half an error over its requests), and a ratio to it would hold a clean canary to a
+        margin it can never show."""
+        assert self.history is not None
         cautious = replace(plan, z=self._cautious_z)
-        return resolvable_ratio(cautious, widest * to_today, configured_ratio * to_today) / to_today
+        return resolvable_ratio(cautious, widest * to_today, configured * to_today) / to_today
 
     @property
     def fail_split_e_value(self) -> float:

@@ -224,3 +224,16 @@ def test_a_baseline_that_rose_since_its_history_moves_the_widest_margin_with_it(
     assert verdicts.count(Verdict.PASS) >= 155
     doubled = [_rollout(rng, 10.0, 0.01, 2.0, 30, today=0.013)[0] for _ in range(100)]
     assert doubled.count(Verdict.PASS) <= 2  # 2x of today's rate is still rarely passed
+
+
+def test_the_plan_reads_a_risen_baseline_one_standard_deviation_high() -> None:
+    """20 requests/s, a day at 1 %, today at 1.3 %: the plan's estimate of today's rate lags the rise, and a
+    margin planned on it leaves a healthy canary too little room to pass in 30 minutes."""
+    rng = np.random.default_rng(11)
+    identical = [_rollout(rng, 20.0, 0.01, 1.0, 30, today=0.013)[0] for _ in range(300)]
+    # 7 failed, 292 passed, 1 undecided; with the plan on the estimate itself: 20 failed, 248 passed and
+    # 32 undecided (rolled back when the time limit runs out).
+    assert identical.count(Verdict.PASS) >= 280
+    assert identical.count(Verdict.CONTINUE) <= 8
+    doubled = [_rollout(rng, 20.0, 0.01, 2.0, 30, today=0.013)[0] for _ in range(150)]
+    assert doubled.count(Verdict.PASS) <= 4  # 1 of 150 measured: 2x of today's rate is still rarely passed
