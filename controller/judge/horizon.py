@@ -24,8 +24,10 @@ at the price of slower promotions. Where it does not, the judge takes the narrow
 that the traffic left resolves, planned with caution (`Judge._cautious_ratio`: today's rate one standard
 deviation above its estimate, z at alpha / 2), and the absolute margin stays only where even that is out of
 reach. The judge reads the
-planned ratio against today's baseline rate: a history's test builds its margin on the history's rate, and
-a baseline that rose since then leaves less margin over today's than the ratio says.
+planned ratio against today's baseline rate, one standard deviation above its estimate (`Judge._today_high`):
+a history's test builds its margin on the history's rate, a baseline that rose since then leaves less
+margin over today's than the ratio says, and the estimate (the history's pseudo-counts plus today's) lags
+the rise.
 
 The plan reads only request counts and the baseline's rate (never the canary's errors), and it is fixed
 before the period it applies to, so the pass test stays a supermartingale for every canary at or beyond the
