@@ -169,12 +169,13 @@ class Judge:
         return max(c.regression_relative, min(planned, widest) - 1), c.regression_absolute
 
     def _today_high(self, estimate: float) -> float:
-        """Today's baseline rate one standard deviation above its estimate (the history's pseudo-counts plus
-        the concurrent baseline's, Poisson), or the estimate itself without a history."""
+        """Today's baseline rate one standard deviation above `estimate` (with a history, the estimate is the
+        history's pseudo-counts plus the concurrent baseline's: Poisson on the same counts), or the estimate
+        itself without a history."""
         if self.history is None:
             return estimate
         errors, requests = self.history.current_counts()
-        return max(estimate, (errors + math.sqrt(errors)) / requests)
+        return (errors + math.sqrt(errors)) / requests
 
     def _cautious_ratio(self, plan: PassPlan, to_today: float, widest: float, configured: float) -> float:
         """The narrowest margin in [widest, configured] (ratios to the margin's base) that the traffic left
