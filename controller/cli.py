@@ -58,13 +58,17 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
     min_observation_s = parse_duration(args.min_observation, "--min-observation")
     if min_observation_s and args.no_judge:
         raise UsageError("--min-observation is the judge's; drop --no-judge")
-    margin = JudgeMargin.from_flags(args.regression_ratio, args.regression_increase)
+    margin = JudgeMargin.from_flags(args.regression_ratio, args.regression_increase, args.narrowest_ratio)
     if margin != JudgeMargin() and args.no_judge:
-        raise UsageError("--regression-ratio and --regression-increase are the judge's; drop --no-judge")
+        raise UsageError(
+            "--regression-ratio, --regression-increase and --narrowest-ratio are the judge's; drop --no-judge"
+        )
     if args.fixed_margin and (args.no_judge or plan.max_duration_s is None):
         raise UsageError(
             "--fixed-margin is the adaptive judge's (fixed steps have no time limit to plan for); drop it"
         )
+    if args.fixed_margin and args.narrowest_ratio is not None:
+        raise UsageError("--narrowest-ratio plans the margin, which --fixed-margin turns off; drop one")
     policy = Policy(plan, thresholds, interval_s, float(period_s or 60), extension)
     user_gates = load_gates(args.gates).gates if args.gates else ()
     for name in args.gate_alarm:

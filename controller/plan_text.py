@@ -73,6 +73,12 @@ def plan_lines(
                 f"{widest:g}x where the traffic resolves that, else to the narrowest ratio between the two "
                 f"that it resolves (--fixed-margin: neither)"
             )
+        narrowest = judge_config.narrowest_regression_ratio
+        if judge_config.horizon_periods is not None and narrowest is not None and options.baseline_history_s:
+            lines.append(
+                f"  narrower where the traffic allows: as narrow as {narrowest:g}x where the traffic left "
+                f"resolves it (--narrowest-ratio)"
+            )
         window = options.baseline_history_s
         if window > 0:
             use = (

@@ -29,15 +29,29 @@ DEFAULT_GUARD_S = 600.0  # `--guard` without a length: ten minutes, ten one-minu
 @dataclass(frozen=True)
 class JudgeMargin:
     """The smallest regression the judge must not pass: a ratio to the baseline's 5XX rate, or a rise of
-    the rate, whichever is larger (JudgeConfig.regression_relative + 1, regression_absolute)."""
+    the rate, whichever is larger (JudgeConfig.regression_relative + 1, regression_absolute); and how far
+    below it the judge may narrow where the traffic resolves that (JudgeConfig.narrowest_regression_ratio)."""
 
     ratio: float = 1 + JudgeConfig.regression_relative
     increase: float = JudgeConfig.regression_absolute
+    narrowest: float = JudgeConfig.narrowest_regression_ratio or 1 + JudgeConfig.regression_relative
 
     @classmethod
-    def from_flags(cls, ratio: float | None, increase: float | None) -> JudgeMargin:
-        """From `--regression-ratio` and `--regression-increase` (None: the default); UsageError if wrong."""
-        margin = cls(cls.ratio if ratio is None else ratio, cls.increase if increase is None else increase)
+    def from_flags(
+        cls, ratio: float | None, increase: float | None, narrowest: float | None = None
+    ) -> JudgeMargin:
+        """From `--regression-ratio`, `--regression-increase` and `--narrowest-ratio` (None: the default);
+        UsageError if wrong."""
+        margin = cls(
+            cls.ratio if ratio is None else ratio,
+            cls.increase if increase is None else increase,
+            cls.narrowest if narrowest is None else narrowest,
+        )
+        if not 1 < margin.narrowest <= 100:
+            raise UsageError(
+                f"--narrowest-ratio {margin.narrowest:g} must be above 1 and at most 100, e.g. 1.3 (at or "
+                "above --regression-ratio: never narrower than the margin)"
+            )
         if not 1 < margin.ratio <= 100:
             raise UsageError(f"--regression-ratio {margin.ratio:g} must be above 1 and at most 100, e.g. 1.5")
         if not 0 < margin.increase < 1:
@@ -67,7 +81,7 @@ class ShiftOptions:
     baseline_history_s: float = DEFAULT_BASELINE_HISTORY_S  # 0: give the judge no history
     trust_history: bool = True  # the judge's fail test may use the history (JudgeConfig.history_fail)
     min_observation_s: float = 0.0  # --min-observation: the judge passes no sooner (0: its min_periods)
-    margin: JudgeMargin = JudgeMargin()  # --regression-ratio, --regression-increase
+    margin: JudgeMargin = JudgeMargin()  # --regression-ratio, --regression-increase, --narrowest-ratio
     fixed_margin: bool = False  # --fixed-margin: no planning of the margin for the time limit
     judge: bool = True  # the statistical judge is one of the gates
     user_gates: tuple[UserGate, ...] = ()  # a gates file's gates (placeholders not yet filled)
@@ -95,7 +109,15 @@ class ShiftOptions:
             regression_relative=self.margin.ratio - 1,
             regression_absolute=self.margin.increase,
             horizon_periods=horizon_periods_for(self._judged_time_limit_s(), self.policy.period_s),
+            narrowest_regression_ratio=self._narrowest_ratio(),
         )
+
+    def _narrowest_ratio(self) -> float | None:
+        """JudgeConfig.narrowest_regression_ratio: None where the margin may not narrow below the
+        configured one (a --narrowest-ratio at or above it, or above the widest margin)."""
+        narrowest = self.margin.narrowest
+        widest = JudgeConfig.widest_regression_ratio
+        return narrowest if narrowest < min(self.margin.ratio, widest) else None
 
     def _judged_time_limit_s(self) -> float | None:
         """The part of the time limit whose periods the judge reads: the last ones arrive a metrics lag

@@ -79,6 +79,12 @@ class JudgeConfig:
         beyond widest_regression_ratio (regressions that large are still passed at most beta of the time),
         and an absolute margin wider than widest_regression_ratio gives way to it where the traffic left
         resolves that ratio, or to the narrowest ratio between the two that the traffic left resolves.
+    narrowest_regression_ratio: with a limit and a baseline history, the pass margin also narrows below the
+        configured one, as far as this ratio, where the traffic left resolves it (planned with caution, as
+        between 2x and an absolute margin): a busy service's 1.3x regressions are caught, at the price of
+        slower promotions. 1.3 is the mildest regression the scenario family's detection goal counts, as 2x
+        (widest_regression_ratio) is where its strong goal starts; None keeps the configured margin as the
+        narrowest (`shift --narrowest-ratio`).
     latency_*: percentiles breach at canary > baseline * (1 + relative) + ms, are judged only where both
         versions served at least latency_min_requests (p50, p90, p99), and FAIL after
         latency_breach_periods breaching judgements in a row of one percentile (a period too thin to judge
@@ -113,6 +119,7 @@ class JudgeConfig:
     late_onset_periods: int | None = None  # None: the periods before PASS is allowed (min_periods - 2)
     horizon_periods: int | None = None
     widest_regression_ratio: float = 2.0
+    narrowest_regression_ratio: float | None = 1.3
 
     @property
     def late_onset_starts(self) -> int:
@@ -162,6 +169,12 @@ class JudgeConfig:
         if self.widest_regression_ratio <= 1:
             raise ValueError(
                 "JudgeConfig.widest_regression_ratio must exceed 1; 2 keeps 2x regressions caught"
+            )
+        narrowest = self.narrowest_regression_ratio
+        if narrowest is not None and not 1 < narrowest <= self.widest_regression_ratio:
+            raise ValueError(
+                "JudgeConfig.narrowest_regression_ratio must exceed 1 and be at most widest_regression_ratio "
+                "(None: never narrower than the configured margin)"
             )
         if self.latency_breach_periods < 1 or self.min_periods < 1:
             raise ValueError("JudgeConfig.latency_breach_periods and min_periods must be at least 1")

@@ -115,11 +115,13 @@ class Judge:
 
     def _plan_pass_margin(self) -> tuple[float, float]:
         """The pass margin for the coming period (relative part, absolute part), planned for the time limit
-        (controller/judge/horizon.py): regression_relative and regression_absolute, the relative part
-        widened when the traffic left cannot resolve it, and the absolute part dropped when it is wider
-        than widest_regression_ratio and the traffic left resolves that ratio, or a narrower ratio between
-        the two (_cautious_ratio); the widest ratio is read against a lower bound on today's baseline rate
-        where that is above the margin's base. Reads request
+        (controller/judge/horizon.py): a ratio under the configured margin, as narrow as
+        narrowest_regression_ratio, where the traffic left resolves it (_narrowed_ratio); else
+        regression_relative and regression_absolute, the relative part widened when the traffic left cannot
+        resolve it, and the absolute part dropped when it is wider than widest_regression_ratio and the
+        traffic left resolves that ratio, or a narrower ratio between the two (_cautious_ratio); the widest
+        ratio is read against a lower bound on today's baseline rate where that is above the margin's
+        base. Reads request
         counts and the baseline only, before the period: the pass test stays valid at the widest margin
         used."""
         c = self.config
@@ -133,7 +135,9 @@ class Judge:
             baseline_rate=self._baseline_estimate(),
             c2=self.c2,
             one_sample=self.history is not None,
-            log_target=self._plan_log_target,
+            # The drift watch's discount is taken off the history's pass test (HistoryTests.pass_discount):
+            # the plan must make it up, or a baseline below its history runs a narrow margin out of time.
+            log_target=self._plan_log_target + (self.history.pass_discount() if self.history else 0.0),
             z=self._plan_z,
         )
         rate = plan.baseline_rate
@@ -146,7 +150,7 @@ class Judge:
         # where today's rate may be above that base, the margin over today's rate is smaller than the ratio
         # says, and the plan reads it against today's, one standard deviation above its estimate (the
         # estimate lags a baseline that rose since its history). A fall it does not credit: the drift watch
-        # slows the pass test then (HistoryTests._pass_discount).
+        # slows the pass test then (HistoryTests.pass_discount), and the plan's target above counts it.
         to_today = min(1.0, base / self._today_high(rate))  # a margin's ratio to today's over that to base
         configured_ratio = 1 + max(c.regression_relative, c.regression_absolute / base)
         # The widest margin is a ratio to today's rate. Once the concurrent baseline shows that today's rate
@@ -156,6 +160,9 @@ class Judge:
         today_low = poisson_bound(self.baseline_errors, self.baseline_requests, -DRIFT_SDS)
         if not math.isnan(today_low) and today_low > base:
             widest *= today_low / base
+        narrowed = self._narrowed_ratio(plan, to_today, min(configured_ratio, widest))
+        if narrowed is not None:
+            return narrowed - 1, 0.0
         if configured_ratio > widest:
             # The absolute margin is wider than the widest margin wanted: the widest where the traffic left
             # resolves it, else the narrowest ratio between the two that it resolves, planned with caution.
@@ -176,6 +183,16 @@ class Judge:
             return estimate
         errors, requests = self.history.current_counts()
         return (errors + math.sqrt(errors)) / requests
+
+    def _narrowed_ratio(self, plan: PassPlan, to_today: float, top: float) -> float | None:
+        """A margin under `top` (the configured ratio, or the widest where that is wider), as narrow as
+        narrowest_regression_ratio, that the traffic left is planned to resolve with the caution of
+        _cautious_ratio; None where the traffic resolves nothing under `top`, or without a history."""
+        narrowest = self.config.narrowest_regression_ratio
+        if narrowest is None or self.history is None or narrowest >= top:
+            return None
+        ratio = self._cautious_ratio(plan, to_today, narrowest, top)
+        return ratio if ratio < top else None
 
     def _cautious_ratio(self, plan: PassPlan, to_today: float, widest: float, configured: float) -> float:
         """The narrowest margin in [widest, configured] (ratios to the margin's base) that the traffic left
@@ -415,8 +432,9 @@ class Judge:
             )
         if self._pass_absolute < c.regression_absolute:
             regression += (
-                f"; from the next period the margin is {1 + self._pass_relative:.2g}x, not "
-                f"{c.regression_absolute:.2%} more: the traffic left resolves it before the time limit"
+                f"; from the next period the margin is {1 + self._pass_relative:.3g}x, not "
+                f"{1 + c.regression_relative:g}x or {c.regression_absolute:.2%} more: the traffic left "
+                "resolves it before the time limit"
             )
         elif self._pass_relative > c.regression_relative + 1e-9:
             regression += (

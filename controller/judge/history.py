@@ -154,7 +154,7 @@ class HistoryTests:
         log_lr = k * math.log(rate / self.high) - (rate - self.high) * n
         return DRIFT_FAIL_POWER * max(0.0, log_lr) * self._canary_to_baseline()
 
-    def _pass_discount(self) -> float:
+    def pass_discount(self) -> float:
         """log of the pass test's drift discount: the drift watch's evidence of a fall (a baseline better
         than its history would let a canary pass that is worse than today's baseline)."""
         return max(0.0, self.log_fall_e_value) * self._canary_to_baseline()
@@ -209,4 +209,4 @@ class HistoryTests:
 
     @property
     def log_pass_e_value(self) -> float:
-        return log_mix(HISTORY_COUNT_WEIGHTS, self.log_count) - self._pass_discount()
+        return log_mix(HISTORY_COUNT_WEIGHTS, self.log_count) - self.pass_discount()

@@ -66,6 +66,10 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
         ["shift", "--regression-increase", "0.1%", "--no-judge"],
         ["shift", "--fixed-margin"],  # the default strategy's fixed steps have no time limit
         ["shift", "--strategy", "adaptive", "--fixed-margin", "--no-judge"],
+        ["shift", "--narrowest-ratio", "1"],
+        ["shift", "--narrowest-ratio", "0"],
+        ["shift", "--strategy", "adaptive", "--narrowest-ratio", "1.2", "--fixed-margin"],
+        ["shift", "--narrowest-ratio", "1.2", "--no-judge"],
         ["shift", "--no-such-flag"],
         ["deploy"],
         [],
@@ -140,6 +144,23 @@ def test_the_regression_margin_reaches_the_judge() -> None:
     fine = cli.shift_options(parse(["shift", "--regression-increase", "0.1%", "--regression-ratio", "1.3"]))
     config = fine.judge_config()
     assert config.regression_relative == pytest.approx(0.3) and config.regression_absolute == 0.001
+
+
+def test_the_narrowest_ratio_reaches_the_judge_unless_it_is_no_narrower_than_the_margin() -> None:
+    parse = cli.build_parser().parse_args
+
+    def narrowest(*flags: str) -> float | None:
+        return (
+            cli.shift_options(parse(["shift", "--strategy", "adaptive", *flags]))
+            .judge_config()
+            .narrowest_regression_ratio
+        )
+
+    assert narrowest() == 1.3
+    assert narrowest("--narrowest-ratio", "1.2") == 1.2
+    assert narrowest("--narrowest-ratio", "1.5") is None  # the margin's own ratio: never narrower
+    assert narrowest("--narrowest-ratio", "1.2", "--regression-ratio", "1.1") is None
+    assert narrowest("--narrowest-ratio", "2.5", "--regression-ratio", "3") is None  # past the widest (2x)
 
 
 def test_a_fixed_margin_turns_off_the_judges_plan_for_the_time_limit() -> None:

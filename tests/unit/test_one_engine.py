@@ -174,7 +174,12 @@ def test_the_runner_and_the_benchmark_decide_identically_on_one_stream(scenario:
         bench = through_the_benchmark(scenario, streams, run, history)
         runner = through_the_runner(scenario, streams, run, history)
         assert runner[0] == bench[0], f"run {run}: outcome"
-        assert runner[2] == bench[2], f"run {run}: decided at"
+        if bench[0] is Outcome.INTERRUPTED:
+            # Undecided at the horizon: the benchmark stops at its last period, the runner at the clock's stop
+            # a tick later.
+            assert runner[2] == pytest.approx(bench[2], abs=1.0), f"run {run}: stopped at"
+        else:
+            assert runner[2] == bench[2], f"run {run}: decided at"
         assert runner[1] == pytest.approx(bench[1], abs=1e-9), f"run {run}: shares"
         outcomes.add(bench[0])
     assert outcomes & {Outcome.PROMOTED, Outcome.ROLLED_BACK}  # the streams led somewhere
