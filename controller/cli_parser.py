@@ -220,20 +220,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="X",
         help="where the traffic left before the time limit resolves it, the adaptive judge holds the canary "
-        "to a margin narrower than --regression-ratio/--regression-increase, as narrow as this ratio "
-        "(default 1.3, with a baseline history): a busy service's 1.3x regressions are caught, at the price "
-        "of slower promotions; at or above --regression-ratio it never narrows (docs/judge.md, narrower "
-        "where the traffic allows)",
+        "to a margin narrower than --regression-ratio/--regression-increase, as narrow as this ratio (with "
+        "a baseline history; default: never narrower than the margin). 1.3 catches a busy service's 1.3x "
+        "regressions, at the price of slower promotions and more false rollbacks where the baseline rose "
+        "since its history (docs/judge.md, narrower where the traffic allows)",
     )
     shift.add_argument(
         "--fixed-margin",
         action="store_true",
         help="judge exactly the --regression-ratio/--regression-increase margin. By default the adaptive "
-        "judge plans its margin for the time limit (--bake): it narrows it (--narrowest-ratio) where the "
-        "traffic left resolves that, widens the ratio, at most to 2x, where the traffic left cannot resolve "
-        "it, and holds the canary to 2x instead of a wider absolute increase where the traffic resolves 2x, "
-        "or to the narrowest ratio between the two that it resolves (a low error rate: slower promotions, "
-        "doublings caught; docs/judge.md, the time limit and the pass margin)",
+        "judge plans its margin for the time limit (--bake): it narrows it where asked (--narrowest-ratio) "
+        "and the traffic left resolves that, widens the ratio, at most to 2x, where the traffic left cannot "
+        "resolve it, and holds the canary to 2x instead of a wider absolute increase where the traffic "
+        "resolves 2x, or to the narrowest ratio between the two that it resolves (a low error rate: slower "
+        "promotions, doublings caught; docs/judge.md, the time limit and the pass margin)",
     )
     shift.add_argument(
         "--gates",

@@ -120,11 +120,14 @@ pass test can hold at the limit from the traffic so far and the best use of the 
 the margin's relative part to the smallest ratio it can resolve with z = Phi^-1(1 - alpha) standard
 deviations to spare, never beyond `widest_regression_ratio` (2x). The other way round, where the absolute
 margin is wider than that (0.5 points of a 0.1 % service is 6x) and the traffic left resolves 2x, the
-canary is held to 2x from the next period. The plan reads the margin against today's baseline rate, one
-standard deviation above its estimate (a history's test builds its margin on the history's rate, and the
-estimate lags a baseline that rose since), only request counts and the baseline, never the
-canary's errors, and is fixed before its period: the pass test keeps beta for every canary at or beyond
-the widest margin used (controller/judge/horizon.py).
+canary is held to 2x from the next period. With a history and `narrowest_regression_ratio` (`shift
+--narrowest-ratio`, off by default) the margin also narrows below the configured one, where the traffic
+left resolves that: a busy service's mild regressions are caught, its healthy releases take longer. The
+plan reads the margin against today's baseline rate, one standard deviation above its estimate (a
+history's test builds its margin on the history's rate, and the estimate lags a baseline that rose since),
+aims past the drift watch's discount on the history's pass test, and reads only request counts and the
+baseline, never the canary's errors, and is fixed before its period: the pass test keeps beta for every
+canary at or beyond the widest margin used (controller/judge/horizon.py).
 
 What it costs, measured by `python -m bench` (bench/judge_sim.py): how many failed requests a bad release
 serves before FAIL, against Wald's limit for a test that knows both error rates, and against tuned

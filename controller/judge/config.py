@@ -81,10 +81,10 @@ class JudgeConfig:
         resolves that ratio, or to the narrowest ratio between the two that the traffic left resolves.
     narrowest_regression_ratio: with a limit and a baseline history, the pass margin also narrows below the
         configured one, as far as this ratio, where the traffic left resolves it (planned with caution, as
-        between 2x and an absolute margin): a busy service's 1.3x regressions are caught, at the price of
-        slower promotions. 1.3 is the mildest regression the scenario family's detection goal counts, as 2x
-        (widest_regression_ratio) is where its strong goal starts; None keeps the configured margin as the
-        narrowest (`shift --narrowest-ratio`).
+        between 2x and an absolute margin): 1.3 catches a busy service's 1.3x regressions, at the price of
+        slower promotions and, where the baseline rose since its history, more false rollbacks (the longer
+        rollout gives the trusting fail test longer to be misled; docs/judge.md). None (default): the
+        configured margin is the narrowest (`shift --narrowest-ratio`).
     latency_*: percentiles breach at canary > baseline * (1 + relative) + ms, are judged only where both
         versions served at least latency_min_requests (p50, p90, p99), and FAIL after
         latency_breach_periods breaching judgements in a row of one percentile (a period too thin to judge
@@ -119,7 +119,7 @@ class JudgeConfig:
     late_onset_periods: int | None = None  # None: the periods before PASS is allowed (min_periods - 2)
     horizon_periods: int | None = None
     widest_regression_ratio: float = 2.0
-    narrowest_regression_ratio: float | None = 1.3
+    narrowest_regression_ratio: float | None = None
 
     @property
     def late_onset_starts(self) -> int:

@@ -20,9 +20,6 @@ def test_watching_longer_promotes_later_and_catches_more_late_regressions() -> N
     quick, patient = points
     assert quick.promotion_time_s_mean is not None and patient.promotion_time_s_mean is not None
     assert patient.promotion_time_s_mean >= 15 * 60 > quick.promotion_time_s_mean
-    # The default catches 0.70 of these from minute 5-10 (0.40 before its margin narrowed below 1.5x where the
-    # traffic resolves it); watching 15 minutes catches nearly all of them.
-    assert patient.late_caught_by_onset["5-10m"] > quick.late_caught_by_onset["5-10m"] + 0.2
-    assert patient.late_caught_by_onset["5-10m"] >= 0.95
+    assert patient.late_caught_by_onset["5-10m"] > quick.late_caught_by_onset["5-10m"] + 0.3
     document = json.loads(json.dumps(tradeoff.to_json(points, "tuning", 30, 2)))
     assert [p["min_observation_min"] for p in document["points"]] == [0, 15]

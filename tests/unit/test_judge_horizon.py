@@ -245,25 +245,29 @@ def test_where_the_traffic_resolves_it_the_margin_narrows_below_the_users() -> N
     """150 requests/s, 0.3 % errors: 0.5 points is a 2.7x margin and half an hour resolves 1.3x, so a 1.4x
     regression is held to a margin it is beyond (narrowest_regression_ratio)."""
     rng = np.random.default_rng(4)
-    worse = [_rollout(rng, 150.0, 0.003, 1.4, 30)[0] for _ in range(100)]
+    narrow = {"narrowest_regression_ratio": 1.3}
+    worse = [_rollout(rng, 150.0, 0.003, 1.4, 30, **narrow)[0] for _ in range(100)]
     # 36 of 60 passed with the margin never narrower than the user's (2x here, where the traffic resolves it).
     assert worse.count(Verdict.PASS) <= 3
-    healthy = [_rollout(rng, 150.0, 0.003, 1.0, 30) for _ in range(100)]
+    healthy = [_rollout(rng, 150.0, 0.003, 1.0, 30, **narrow) for _ in range(100)]
     assert [verdict for verdict, _ in healthy].count(Verdict.PASS) >= 98
     margins = [1 + judge._pass_relative for _, judge in healthy]
     assert min(margins) >= 1.3 - 1e-9 and max(margins) < 1.8
     _, judge = healthy[0]
     assert judge._final is not None and "not 1.5x or 0.50% more" in judge._final.reason
-    untouched = [_rollout(rng, 150.0, 0.003, 1.4, 30, narrowest_regression_ratio=None)[0] for _ in range(60)]
+    untouched = [_rollout(rng, 150.0, 0.003, 1.4, 30)[0] for _ in range(60)]  # the default: no narrowing
     assert untouched.count(Verdict.PASS) >= 20
 
 
 def test_the_plan_makes_up_the_drift_watchs_discount() -> None:
     """A baseline 35 % below its history: the drift watch discounts the history's pass test (a canary worse
     than today's baseline could pass against the history), so the plan must aim that much higher, or a
-    healthy canary held to a narrow margin runs out of time."""
+    healthy canary held to a narrow margin (here narrowed as far as 1.3x) runs out of time."""
     for rps, history_rate, today in ((100.0, 0.005, 0.00325), (300.0, 0.005, 0.0033), (100.0, 0.02, 0.013)):
         rng = np.random.default_rng(3)
-        identical = [_rollout(rng, rps, history_rate, 1.0, 30, today=today)[0] for _ in range(100)]
+        identical = [
+            _rollout(rng, rps, history_rate, 1.0, 30, today=today, narrowest_regression_ratio=1.3)[0]
+            for _ in range(100)
+        ]
         # Passed with the plan blind to the discount: 70, 64 and 88 of 100 (the rest ran out of time).
         assert identical.count(Verdict.PASS) >= 97
