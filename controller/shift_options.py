@@ -34,7 +34,7 @@ class JudgeMargin:
 
     ratio: float = 1 + JudgeConfig.regression_relative
     increase: float = JudgeConfig.regression_absolute
-    narrowest: float = JudgeConfig.narrowest_regression_ratio or 1 + JudgeConfig.regression_relative
+    narrowest: float | None = JudgeConfig.narrowest_regression_ratio  # None: never below the margin
 
     @classmethod
     def from_flags(
@@ -47,7 +47,7 @@ class JudgeMargin:
             cls.increase if increase is None else increase,
             cls.narrowest if narrowest is None else narrowest,
         )
-        if not 1 < margin.narrowest <= 100:
+        if margin.narrowest is not None and not 1 < margin.narrowest <= 100:
             raise UsageError(
                 f"--narrowest-ratio {margin.narrowest:g} must be above 1 and at most 100, e.g. 1.3 (at or "
                 "above --regression-ratio: never narrower than the margin)"
@@ -117,7 +117,9 @@ class ShiftOptions:
         configured one (a --narrowest-ratio at or above it, or above the widest margin)."""
         narrowest = self.margin.narrowest
         widest = JudgeConfig.widest_regression_ratio
-        return narrowest if narrowest < min(self.margin.ratio, widest) else None
+        if narrowest is None or narrowest >= min(self.margin.ratio, widest):
+            return None
+        return narrowest
 
     def _judged_time_limit_s(self) -> float | None:
         """The part of the time limit whose periods the judge reads: the last ones arrive a metrics lag

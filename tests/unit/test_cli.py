@@ -157,6 +157,7 @@ def test_the_narrowest_ratio_reaches_the_judge_unless_it_is_no_narrower_than_the
         )
 
     assert narrowest() is None  # the default: never narrower than the margin
+    assert narrowest("--regression-ratio", "2") is None  # a wider margin alone does not start narrowing
     assert narrowest("--narrowest-ratio", "1.2") == 1.2
     assert narrowest("--narrowest-ratio", "1.5") is None  # the margin's own ratio: never narrower
     assert narrowest("--narrowest-ratio", "1.2", "--regression-ratio", "1.1") is None

@@ -306,6 +306,18 @@ def test_the_dry_run_states_the_judges_watch_and_its_smallest_regression(world: 
     assert not any(line.startswith("  time limit:") for line in lines)  # steps have no time limit
 
 
+def test_the_adaptive_dry_run_states_how_far_the_judge_may_narrow_its_margin(world: World) -> None:
+    world.run(strategy="adaptive", dry_run=True, margin=JudgeMargin(narrowest=1.3))
+    lines = world.of("plan")[0]["lines"]
+    expected = (
+        "  narrower where the traffic allows: as narrow as 1.3x where the traffic left resolves it "
+        "(--narrowest-ratio)"
+    )
+    assert expected in lines
+    world.run(strategy="adaptive", dry_run=True)
+    assert not any("narrower where" in line for line in world.of("plan")[1]["lines"])  # off by default
+
+
 def test_the_adaptive_dry_run_states_how_far_the_judge_may_widen_its_margin(world: World) -> None:
     world.run(strategy="adaptive", bake="20m", dry_run=True)
     lines = world.of("plan")[0]["lines"]
