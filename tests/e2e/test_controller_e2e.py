@@ -114,6 +114,13 @@ MALFORMED = [
     ("interval-zero", ["--interval", "0s"], None, 2),
     ("strategy-unknown", ["--strategy", "yolo"], None, 2),
     ("strategy-and-steps", ["--strategy", "recipe", "--steps", "10,100"], None, 2),
+    ("narrowest-ratio-not-above-one", ["--strategy", "adaptive", "--narrowest-ratio", "1"], None, 2),
+    (
+        "narrowest-ratio-and-fixed-margin",
+        ["--strategy", "adaptive", "--narrowest-ratio", "1.3", "--fixed-margin"],
+        None,
+        2,
+    ),
     ("error-rate-over-one", ["--max-5xx-rate", "1.5"], None, 2),
     ("on-interrupt-unknown", ["--on-interrupt", "shrug"], None, 2),
     ("tf-dir-and-outputs", ["--tf-dir", "."], None, 2),
@@ -155,6 +162,21 @@ def test_status_reads_terraform_outputs_from_the_tf_dir(view: StackView, e2e_sta
     assert status["production"]["slot"] == view.live()
     assert status["staging"]["slot"] == view.candidate()
     assert status["production"]["canary"] is None and status["lock"] is None
+
+
+def test_an_adaptive_dry_run_states_the_narrowest_ratio_and_changes_nothing(
+    view: StackView, outputs_file: Path, env
+) -> None:
+    before = view.snapshot()
+    args = shift_args(outputs_file, "--strategy", "adaptive", "--narrowest-ratio", "1.3", "--dry-run")
+    result = run_controller(args, env)
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    plan = next(event for event in events if event["event"] == "plan")
+    assert any(
+        line.startswith("  narrower where the traffic allows: as narrow as 1.3x") for line in plan["lines"]
+    )
+    assert view.snapshot() == before
 
 
 def test_rollback_and_promote_with_nothing_in_flight_change_nothing(
