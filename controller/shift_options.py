@@ -43,9 +43,7 @@ class JudgeMargin:
         """From `--regression-ratio`, `--regression-increase` and `--narrowest-ratio` (None: the default);
         UsageError if wrong."""
         margin = cls(
-            cls.ratio if ratio is None else ratio,
-            cls.increase if increase is None else increase,
-            cls.narrowest if narrowest is None else narrowest,
+            cls.ratio if ratio is None else ratio, cls.increase if increase is None else increase, narrowest
         )
         if margin.narrowest is not None and not 1 < margin.narrowest <= 100:
             raise UsageError(

@@ -26,13 +26,11 @@ deviation above its estimate, z at alpha / 2), and the absolute margin stays onl
 reach. With a history and `JudgeConfig.narrowest_regression_ratio` (off by default; `shift --narrowest-ratio
 1.3`) the same cautious plan also narrows a margin below the configured one where the traffic left resolves
 it (`Judge._narrowed_ratio`): a busy service's 1.3-2x regressions are caught, and its healthy releases take
-longer to pass. The plan's
-target includes the drift watch's discount on the history's pass test (a baseline below its history), which
-the test must make up before it passes. The judge reads the
-planned ratio against today's baseline rate, one standard deviation above its estimate (`Judge._today_high`):
-a history's test builds its margin on the history's rate, a baseline that rose since then leaves less
-margin over today's than the ratio says, and the estimate (the history's pseudo-counts plus today's) lags
-the rise.
+longer to pass. The plan's target includes the drift watch's discount on the history's pass test (a baseline
+below its history), which the test must make up before it passes. The judge reads the planned ratio against
+today's baseline rate, one standard deviation above its estimate (`Judge._today_high`): a history's test
+builds its margin on the history's rate, a baseline that rose since then leaves less margin over today's
+than the ratio says, and the estimate (the history's pseudo-counts plus today's) lags the rise.
 
 The plan reads only request counts and the baseline's rate (never the canary's errors), and it is fixed
 before the period it applies to, so the pass test stays a supermartingale for every canary at or beyond the
