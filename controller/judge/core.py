@@ -6,8 +6,6 @@ The split, count and history tests are described in the package docstring (contr
 from __future__ import annotations
 
 import math
-from dataclasses import replace
-from statistics import NormalDist
 
 from controller.domain import (
     Alternative,
@@ -20,10 +18,11 @@ from controller.domain import (
 )
 from controller.judge.config import COUNT_RATIOS, COUNT_SHARE, COUNT_WEIGHTS, JudgeConfig
 from controller.judge.dispersion import estimate_c2
-from controller.judge.emath import log_mix, nb_log_lr, poisson_bound, rate_bound, split_log_lr
-from controller.judge.history import DRIFT_SDS, HISTORY_COUNT_WEIGHTS, HistoryTests
-from controller.judge.horizon import PassPlan, PeriodTraffic, resolvable_ratio, resolves
+from controller.judge.emath import log_mix, nb_log_lr, rate_bound, split_log_lr
+from controller.judge.history import HISTORY_COUNT_WEIGHTS, HistoryTests
+from controller.judge.horizon import PeriodTraffic
 from controller.judge.latency import LatencyState
+from controller.judge.margin import MarginPlanner
 from controller.judge.onset import RestartedBets
 
 
@@ -64,14 +63,12 @@ class Judge:
         self.widest_pass_relative = c.regression_relative
         self._traffic: list[PeriodTraffic] = []
         # What the plan must reach: the pass threshold over the weight of the test it models (the history
-        # count test's main bet with a history, the split test without), with z = Phi^-1(1 - alpha) to spare.
+        # count test's main bet with a history, the split test without).
         if self.history is not None:
             planned_weight = self._history_weight * max(HISTORY_COUNT_WEIGHTS)
         else:
             planned_weight = 1 - COUNT_SHARE
-        self._plan_log_target = math.log(self.pass_threshold / planned_weight)
-        self._plan_z = NormalDist().inv_cdf(1 - c.alpha) if c.horizon_periods is not None else 0.0
-        self._cautious_z = NormalDist().inv_cdf(1 - c.alpha / 2) if c.horizon_periods is not None else 0.0
+        self._margin = MarginPlanner(c, self.history, self.c2, math.log(self.pass_threshold / planned_weight))
         self._log_count = [0.0] * len(COUNT_RATIOS)
         self._count_rate = self._regression_rate(0, 0)
         self._latency = LatencyState()
@@ -114,96 +111,14 @@ class Judge:
         return low + max(low * self._pass_relative, self._pass_absolute)
 
     def _plan_pass_margin(self) -> tuple[float, float]:
-        """The pass margin for the coming period (relative part, absolute part), planned for the time limit
-        (controller/judge/horizon.py): a ratio under the configured margin, as narrow as
-        narrowest_regression_ratio, where the traffic left resolves it (_narrowed_ratio); else
-        regression_relative and regression_absolute, the relative part widened when the traffic left cannot
-        resolve it, and the absolute part dropped when it is wider than widest_regression_ratio and the
-        traffic left resolves that ratio, or a narrower ratio between the two (_cautious_ratio); the widest
-        ratio is read against a lower bound on today's baseline rate where that is above the margin's
-        base. Reads request
-        counts and the baseline only, before the period: the pass test stays valid at the widest margin
-        used."""
-        c = self.config
-        configured = (c.regression_relative, c.regression_absolute)
-        widest = c.widest_regression_ratio
-        if c.horizon_periods is None or not self._traffic or 1 + c.regression_relative >= widest:
-            return configured  # no limit, nothing seen yet, or the user's ratio is already the widest
-        plan = PassPlan(
-            seen=self._traffic,
-            periods_left=c.horizon_periods - self.periods,
-            baseline_rate=self._baseline_estimate(),
-            c2=self.c2,
-            one_sample=self.history is not None,
-            # The drift watch's discount is taken off the history's pass test (HistoryTests.pass_discount):
-            # the plan must make it up, or a baseline below its history runs a narrow margin out of time.
-            log_target=self._plan_log_target + (self.history.pass_discount() if self.history else 0.0),
-            z=self._plan_z,
+        """The pass margin for the coming period, planned for the time limit (controller/judge/margin.py)."""
+        return self._margin.plan(
+            self._traffic,
+            self.periods,
+            self._baseline_estimate(),
+            self.baseline_errors,
+            self.baseline_requests,
         )
-        rate = plan.baseline_rate
-        if rate <= 0:
-            return configured
-        base = self.history.pass_base() if self.history is not None else rate
-        if base <= 0:
-            return configured
-        # The history's tests build the margin on the history's rate, but a healthy canary errs at today's:
-        # where today's rate may be above that base, the margin over today's rate is smaller than the ratio
-        # says, and the plan reads it against today's, one standard deviation above its estimate (the
-        # estimate lags a baseline that rose since its history). A fall it does not credit: the drift watch
-        # slows the pass test then (HistoryTests.pass_discount), and the plan's target above counts it.
-        to_today = min(1.0, base / self._today_high(rate))  # a margin's ratio to today's over that to base
-        configured_ratio = 1 + max(c.regression_relative, c.regression_absolute / base)
-        # The widest margin is a ratio to today's rate. Once the concurrent baseline shows that today's rate
-        # is above the base (its lower bound, DRIFT_SDS below its count, the bound the history tests move
-        # to), the widest margin over the base grows with it: else a baseline that rose since its history
-        # leaves a healthy canary less than 2x of room, and it runs out of time.
-        today_low = poisson_bound(self.baseline_errors, self.baseline_requests, -DRIFT_SDS)
-        if not math.isnan(today_low) and today_low > base:
-            widest *= today_low / base
-        narrowed = self._narrowed_ratio(plan, to_today, min(configured_ratio, widest))
-        if narrowed is not None:
-            return narrowed - 1, 0.0
-        if configured_ratio > widest:
-            # The absolute margin is wider than the widest margin wanted: the widest where the traffic left
-            # resolves it, else the narrowest ratio between the two that it resolves, planned with caution.
-            if resolves(plan, widest * to_today):
-                return widest - 1, 0.0
-            if self.history is None:
-                return configured  # without a history, no rate for today to read a ratio on (_cautious_ratio)
-            between = self._cautious_ratio(plan, to_today, widest, configured_ratio)
-            return (between - 1, 0.0) if between < configured_ratio else configured
-        planned = resolvable_ratio(plan, configured_ratio * to_today, widest * to_today) / to_today
-        return max(c.regression_relative, min(planned, widest) - 1), c.regression_absolute
-
-    def _today_high(self, estimate: float) -> float:
-        """Today's baseline rate one standard deviation above `estimate` (with a history, the estimate is the
-        history's pseudo-counts plus the concurrent baseline's: Poisson on the same counts), or the estimate
-        itself without a history."""
-        if self.history is None:
-            return estimate
-        errors, requests = self.history.current_counts()
-        return (errors + math.sqrt(errors)) / requests
-
-    def _narrowed_ratio(self, plan: PassPlan, to_today: float, top: float) -> float | None:
-        """A margin under `top` (the configured ratio, or the widest where that is wider), as narrow as
-        narrowest_regression_ratio, that the traffic left is planned to resolve with the caution of
-        _cautious_ratio; None where the traffic resolves nothing under `top`, or without a history."""
-        narrowest = self.config.narrowest_regression_ratio
-        if narrowest is None or self.history is None or narrowest >= top:
-            return None
-        ratio = self._cautious_ratio(plan, to_today, narrowest, top)
-        return ratio if ratio < top else None
-
-    def _cautious_ratio(self, plan: PassPlan, to_today: float, widest: float, configured: float) -> float:
-        """The narrowest margin in [widest, configured] (ratios to the margin's base) that the traffic left
-        is planned to resolve, or configured. At these margins (a few errors a period) the plan's
-        normal approximation is not conservative, so it keeps z at alpha / 2 (half the false-rollback budget
-        for running out of time), not alpha. Only with a baseline history: without one, a clean baseline's
-        rate is a guess (half an error over its requests), and a ratio to it would hold a clean canary to a
-        margin it can never show."""
-        assert self.history is not None
-        cautious = replace(plan, z=self._cautious_z)
-        return resolvable_ratio(cautious, widest * to_today, configured * to_today) / to_today
 
     @property
     def fail_split_e_value(self) -> float:

@@ -17,20 +17,21 @@ the widest margin (`JudgeConfig.widest_regression_ratio`, 2x by default: regress
 still passed at most beta of the time). z comes from alpha: an identical release then runs out of time
 about alpha of the time or less, under the normal approximation, which is the false-rollback promise.
 
-The same plan narrows where the traffic allows (`resolves`): an absolute margin (0.5 points by default)
-makes the ratio 6x for a service at 0.1 % errors, so its doublings pass. Where the traffic left resolves
-the widest margin, the judge uses that instead (2x), so a busy low-error service gets its doublings caught
-at the price of slower promotions. Where it does not, the judge takes the narrowest ratio between the two
-that the traffic left resolves, planned with caution (`Judge._cautious_ratio`: today's rate one standard
-deviation above its estimate, z at alpha / 2), and the absolute margin stays only where even that is out of
-reach. With a history and `JudgeConfig.narrowest_regression_ratio` (off by default; `shift --narrowest-ratio
-1.3`) the same cautious plan also narrows a margin below the configured one where the traffic left resolves
-it (`Judge._narrowed_ratio`): a busy service's 1.3-2x regressions are caught, and its healthy releases take
-longer to pass. The plan's target includes the drift watch's discount on the history's pass test (a baseline
-below its history), which the test must make up before it passes. The judge reads the planned ratio against
-today's baseline rate, one standard deviation above its estimate (`Judge._today_high`): a history's test
-builds its margin on the history's rate, a baseline that rose since then leaves less margin over today's
-than the ratio says, and the estimate (the history's pseudo-counts plus today's) lags the rise.
+The same plan (the judge's `MarginPlanner`, controller/judge/margin.py) narrows where the traffic allows
+(`resolves`): an absolute margin (0.5 points by default) makes the ratio 6x for a service at 0.1 % errors, so
+its doublings pass. Where the traffic left resolves the widest margin, the judge uses that instead (2x), so a
+busy low-error service gets its doublings caught at the price of slower promotions. Where it does not, the
+judge takes the narrowest ratio between the two that the traffic left resolves, planned with caution
+(`_cautious_ratio`: today's rate one standard deviation above its estimate, z at alpha / 2), and the absolute
+margin stays only where even that is out of reach. With a history and `JudgeConfig.narrowest_regression_ratio`
+(off by default; `shift --narrowest-ratio 1.3`) the same cautious plan also narrows a margin below the
+configured one where the traffic left resolves it (`_narrowed_ratio`): a busy service's 1.3-2x regressions are
+caught, and its healthy releases take longer to pass. The plan's target includes the drift watch's discount on
+the history's pass test (a baseline below its history), which the test must make up before it passes. The
+judge reads the planned ratio against today's baseline rate, one standard deviation above its estimate
+(`_today_high`): a history's test builds its margin on the history's rate, a baseline that rose since then
+leaves less margin over today's than the ratio says, and the estimate (the history's pseudo-counts plus
+today's) lags the rise.
 
 The plan reads only request counts and the baseline's rate (never the canary's errors), and it is fixed
 before the period it applies to, so the pass test stays a supermartingale for every canary at or beyond the
