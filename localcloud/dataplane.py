@@ -18,14 +18,12 @@ Authentication Token"
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import random
 import re
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -37,80 +35,23 @@ from .cloudwatch import store_for
 from .faults import FaultRegistry
 from .lambda_runtime import FunctionSpec, InvokeOutcome, LambdaRuntime
 from .metrics import SETTINGS
-from .routes import ApiSnapshot, RouteSnapshot, snapshot_api
+from .proxy_integration import (
+    MalformedProxyResponse,
+    error_response,
+    proxy_event,
+    proxy_response,
+    substitute_stage_variables,
+)
+from .routes import ApiSnapshot, snapshot_api
 from .throttle import Throttler
 
 log = logging.getLogger("localcloud.dataplane")
 
-_STAGE_VAR = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_.\-:]+)\}")
 _LAMBDA_URI = re.compile(r"^arn:[^:]+:apigateway:[^:]+:lambda:path/[^/]+/functions/(?P<fn>.+)/invocations$")
 _FN_ARN = re.compile(
     r"^arn:(?P<partition>[^:]+):lambda:(?P<region>[^:]+):(?P<account>\d+):function:"
     r"(?P<name>[^:]+)(?::(?P<qualifier>[^:]+))?$"
 )
-_ALLOWED_PROXY_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"}
-
-
-class MalformedProxyResponse(ValueError):
-    pass
-
-
-def _json_response(
-    status: int, message: str, request_id: str, extra: dict[str, str] | None = None
-) -> Response:
-    headers = {"x-amzn-RequestId": request_id, "Content-Type": "application/json"}
-    if extra:
-        headers.update(extra)
-    return Response(json.dumps({"message": message}), status=status, headers=headers)
-
-
-def substitute_stage_variables(uri: str, variables: dict[str, str]) -> str:
-    return _STAGE_VAR.sub(lambda m: variables.get(m.group(1), ""), uri)
-
-
-def proxy_response(result: Any, request_id: str) -> Response:
-    """Turn a Lambda proxy result into the HTTP response, or raise MalformedProxyResponse."""
-    if not isinstance(result, dict):
-        raise MalformedProxyResponse(f"expected an object, got {type(result).__name__}")
-    extra = set(result) - _ALLOWED_PROXY_KEYS
-    if extra:
-        raise MalformedProxyResponse(f"unexpected field(s) {sorted(extra)}")
-    status = result.get("statusCode")
-    if isinstance(status, str) and status.isdigit():
-        status = int(status)
-    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
-        raise MalformedProxyResponse(f"statusCode must be an integer HTTP status, got {status!r}")
-    body = result.get("body")
-    if body is not None and not isinstance(body, str):
-        raise MalformedProxyResponse("body must be a string")
-    headers = result.get("headers") or {}
-    multi = result.get("multiValueHeaders") or {}
-    if not isinstance(headers, dict) or not isinstance(multi, dict):
-        raise MalformedProxyResponse("headers and multiValueHeaders must be objects")
-    is_b64 = result.get("isBase64Encoded", False)
-    if not isinstance(is_b64, bool):
-        raise MalformedProxyResponse("isBase64Encoded must be a boolean")
-    payload: bytes = b""
-    if body:
-        payload = base64.b64decode(body) if is_b64 else body.encode("utf-8")
-    response = Response(payload, status=status)
-    response.headers.remove("Content-Type")
-    for name, values in multi.items():
-        if not isinstance(values, list):
-            raise MalformedProxyResponse("multiValueHeaders values must be lists")
-        for value in values:
-            if str(name).lower() not in _HOP_BY_HOP:
-                response.headers.add(str(name), str(value))
-    for name, value in headers.items():
-        if isinstance(value, dict | list):
-            raise MalformedProxyResponse("headers values must be strings")
-        if str(name).lower() not in _HOP_BY_HOP:
-            response.headers[str(name)] = str(value)
-    if "Content-Type" not in response.headers:
-        response.headers["Content-Type"] = "application/json"
-    response.headers["x-amzn-RequestId"] = request_id
-    return response
 
 
 def _permission_allows(fn: Any, source_arn: str) -> bool:
@@ -183,11 +124,11 @@ class DataPlane:
         request_id = str(uuid.uuid4())
         found = self._find_api(api_id)
         if found is None:
-            return _json_response(403, "Forbidden", request_id)
+            return error_response(403, "Forbidden", request_id)
         account, region, api = found
         stage = api.stages.get(stage_name)
         if stage is None:
-            return _json_response(403, "Forbidden", request_id)
+            return error_response(403, "Forbidden", request_id)
         canary = getattr(stage, "canary_settings", None)
         use_canary = bool(canary) and self._rng.random() * 100.0 < float(canary.get("percentTraffic") or 0.0)
         if use_canary:
@@ -206,7 +147,7 @@ class DataPlane:
             )
         except Exception:
             log.exception("data plane failure for %s %s", request.method, request.path)
-            response = _json_response(500, "Internal server error", request_id)
+            response = error_response(500, "Internal server error", request_id)
         response.headers["x-amz-apigw-id"] = base64.b64encode(uuid.uuid4().bytes[:6]).decode()
         response.headers["X-Amzn-Trace-Id"] = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
         latency_ms = (time.perf_counter() - started) * 1000.0
@@ -230,11 +171,11 @@ class DataPlane:
     ) -> tuple[Response, float | None]:
         snapshot = self._snapshot(api, deployment_id)
         if snapshot is None:
-            return _json_response(403, "Forbidden", request_id), None
+            return error_response(403, "Forbidden", request_id), None
         method = request.method.upper()
         matched = snapshot.match(method, path)
         if matched is None:
-            return _json_response(
+            return error_response(
                 403,
                 "Missing Authentication Token",
                 request_id,
@@ -242,29 +183,29 @@ class DataPlane:
             ), None
         route, path_params = matched
         if not self.throttler.allow(api.id, stage_name, stage.method_settings or {}, route.path, method):
-            return _json_response(429, "Too Many Requests", request_id), None
+            return error_response(429, "Too Many Requests", request_id), None
         integration = route.integration
         if integration is None:
-            return _json_response(500, "Internal server error", request_id), None
+            return error_response(500, "Internal server error", request_id), None
         if integration.type == "MOCK":
             return Response(
                 b"", status=200, headers={"x-amzn-RequestId": request_id, "Content-Type": "application/json"}
             ), 0.0
         if integration.type != "AWS_PROXY":
             log.warning("integration type %s is not emulated by the local data plane", integration.type)
-            return _json_response(500, "Internal server error", request_id), None
+            return error_response(500, "Internal server error", request_id), None
         uri = substitute_stage_variables(integration.uri, variables)
         uri_match = _LAMBDA_URI.match(uri)
         fn_match = _FN_ARN.match(uri_match.group("fn")) if uri_match else None
         if fn_match is None:
             log.warning("Execution failed due to configuration error: invalid Lambda function URI %s", uri)
-            return _json_response(500, "Internal server error", request_id), None
+            return error_response(500, "Internal server error", request_id), None
         fn = self._function(fn_match)
         if fn is None:
             log.warning(
                 "Execution failed due to configuration error: function %s not found", uri_match.group("fn")
             )
-            return _json_response(500, "Internal server error", request_id), None
+            return error_response(500, "Internal server error", request_id), None
         source_arn = (
             f"arn:aws:execute-api:{region}:{account}:{api.id}/{stage_name}/{method}"
             f"{route.path if route.path != '/' else '/'}"
@@ -274,8 +215,8 @@ class DataPlane:
                 "Execution failed due to configuration error: Invalid permissions on Lambda function %s",
                 fn.function_name,
             )
-            return _json_response(500, "Internal server error", request_id), None
-        event = self._event(
+            return error_response(500, "Internal server error", request_id), None
+        event = proxy_event(
             request, account, api, stage_name, route, path, path_params, variables, request_id
         )
         spec = _spec_of(fn)
@@ -294,18 +235,18 @@ class DataPlane:
                 log.warning(
                     "Execution failed due to configuration error: Malformed Lambda proxy response (%s)", exc
                 )
-                return _json_response(502, "Internal server error", request_id), integration_ms
+                return error_response(502, "Internal server error", request_id), integration_ms
         if outcome.kind == "timeout" and not lambda_timed_out:
-            return _json_response(504, "Endpoint request timed out", request_id), integration_ms
+            return error_response(504, "Endpoint request timed out", request_id), integration_ms
         if outcome.kind == "throttled":
-            return _json_response(500, "Internal server error", request_id), integration_ms
+            return error_response(500, "Internal server error", request_id), integration_ms
         log.info(
             "Lambda %s failed: %s: %s",
             fn.function_name,
             outcome.error_type or "Task timed out",
             outcome.error_message or "",
         )
-        return _json_response(502, "Internal server error", request_id), integration_ms
+        return error_response(502, "Internal server error", request_id), integration_ms
 
     @staticmethod
     def _function(fn_match: re.Match[str]) -> Any:
@@ -318,68 +259,6 @@ class DataPlane:
             )
         except Exception:  # UnknownFunctionException and friends
             return None
-
-    @staticmethod
-    def _event(
-        request: Request,
-        account: str,
-        api: Any,
-        stage_name: str,
-        route: RouteSnapshot,
-        path: str,
-        path_params: dict[str, str],
-        variables: dict[str, str],
-        request_id: str,
-    ) -> dict[str, Any]:
-        raw = request.get_data()
-        body: str | None = None
-        is_b64 = False
-        if raw:
-            try:
-                body = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                body, is_b64 = base64.b64encode(raw).decode(), True
-        headers: dict[str, str] = {}
-        multi_headers: dict[str, list[str]] = {}
-        for name, value in request.headers.items():
-            headers[name] = value
-            multi_headers.setdefault(name, []).append(value)
-        source_ip = request.remote_addr or "127.0.0.1"
-        headers.setdefault("X-Forwarded-For", source_ip)
-        multi_headers.setdefault("X-Forwarded-For", [source_ip])
-        query = {k: v[-1] for k, v in request.args.lists()} or None
-        multi_query = {k: list(v) for k, v in request.args.lists()} or None
-        now = datetime.now(tz=UTC)
-        return {
-            "resource": route.path,
-            "path": path or "/",
-            "httpMethod": request.method.upper(),
-            "headers": headers or None,
-            "multiValueHeaders": multi_headers or None,
-            "queryStringParameters": query,
-            "multiValueQueryStringParameters": multi_query,
-            "pathParameters": path_params or None,
-            "stageVariables": variables or None,
-            "requestContext": {
-                "accountId": account,
-                "apiId": api.id,
-                "resourceId": route.resource_id,
-                "resourcePath": route.path,
-                "httpMethod": request.method.upper(),
-                "path": f"/{stage_name}{path or '/'}",
-                "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
-                "stage": stage_name,
-                "domainName": request.host,
-                "domainPrefix": api.id,
-                "requestId": request_id,
-                "extendedRequestId": request_id,
-                "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-                "requestTimeEpoch": int(now.timestamp() * 1000),
-                "identity": {"sourceIp": source_ip, "userAgent": request.headers.get("User-Agent")},
-            },
-            "body": body,
-            "isBase64Encoded": is_b64,
-        }
 
     # -- metrics
     # ------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import pytest
 
 from localcloud.metric_math import Context, MetricMathError, as_series, evaluate
 from localcloud.metrics import percentile
+from localcloud.proxy_integration import MalformedProxyResponse, proxy_response, substitute_stage_variables
 from localcloud.routes import ApiSnapshot, IntegrationSnapshot, RouteSnapshot, _compile, _sort_key
 from localcloud.throttle import TokenBucket
 
@@ -82,3 +83,41 @@ def test_token_bucket_read_with_an_older_time_takes_nothing_away():
     bucket.refill(5.0)
     assert bucket.tokens == 1.0
     assert bucket.take(4.5) is True  # not 0.9 tokens: the call is within "1 request every 5 seconds"
+
+
+def test_stage_variables_are_substituted_and_unknown_ones_vanish():
+    uri = (
+        "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+        "${stageVariables.fn}:${stageVariables.x}/invocations"
+    )
+    assert substitute_stage_variables(uri, {"fn": "app-green"}).endswith("/functions/app-green:/invocations")
+
+
+def test_a_proxy_result_becomes_the_response_without_hop_by_hop_headers():
+    result = {
+        "statusCode": "201",
+        "headers": {"X-Slot": "green", "Connection": "close"},
+        "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
+        "body": "aGk=",
+        "isBase64Encoded": True,
+    }
+    response = proxy_response(result, "req-1")
+    assert response.status_code == 201 and response.get_data() == b"hi"
+    assert response.headers["X-Slot"] == "green" and "Connection" not in response.headers
+    assert response.headers.getlist("Set-Cookie") == ["a=1", "b=2"]
+    assert response.headers["x-amzn-RequestId"] == "req-1"
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        "not an object",
+        {"statusCode": 200, "extra": 1},
+        {"statusCode": True},
+        {"statusCode": 200, "body": {"a": 1}},
+        {"statusCode": 200, "headers": {"A": ["list"]}},
+    ],
+)
+def test_a_malformed_proxy_result_is_refused(result):
+    with pytest.raises(MalformedProxyResponse):
+        proxy_response(result, "req-1")
