@@ -62,6 +62,8 @@ class MarginPlanner:
         widest = c.widest_regression_ratio
         if c.horizon_periods is None or not traffic or 1 + c.regression_relative >= widest:
             return configured  # no limit, nothing seen yet, or the user's ratio is already the widest
+        if baseline_rate <= 0:
+            return configured
         plan = PassPlan(
             seen=traffic,
             periods_left=c.horizon_periods - periods,
@@ -73,10 +75,7 @@ class MarginPlanner:
             log_target=self.log_target + (self.history.pass_discount() if self.history else 0.0),
             z=self.z,
         )
-        rate = plan.baseline_rate
-        if rate <= 0:
-            return configured
-        base = self.history.pass_base() if self.history is not None else rate
+        base = self.history.pass_base() if self.history is not None else baseline_rate
         if base <= 0:
             return configured
         # The history's tests build the margin on the history's rate, but a healthy canary errs at today's:
@@ -84,7 +83,8 @@ class MarginPlanner:
         # says, and the plan reads it against today's, one standard deviation above its estimate (the
         # estimate lags a baseline that rose since its history). A fall it does not credit: the drift watch
         # slows the pass test then (HistoryTests.pass_discount), and the plan's target above counts it.
-        to_today = min(1.0, base / self._today_high(rate))  # a margin's ratio to today's over that to base
+        # A margin's ratio to today's rate over its ratio to the base:
+        to_today = min(1.0, base / self._today_high(baseline_rate))
         configured_ratio = 1 + max(c.regression_relative, c.regression_absolute / base)
         # The widest margin is a ratio to today's rate. Once the concurrent baseline shows that today's rate
         # is above the base (its lower bound, DRIFT_SDS below its count, the bound the history tests move
