@@ -65,10 +65,13 @@ def test_control_plane_faults_parse_in_each_wire_protocol(localcloud, no_retry_c
 
 
 def test_fault_expires_after_its_seconds(localcloud, no_retry_client, wait_until):
-    localcloud.admin(
-        "POST", "faults", {"target": "control_plane", "service": "*", "status": 503, "seconds": 0.5}
-    )
+    # The client is built before the fault and the fault lasts seconds, not a fraction of one:
+    # on a busy two-core CI machine building a boto3 client alone took longer than 0.5 s,
+    # and the fault expired before the first call could see it.
     apigw = no_retry_client("apigateway")
+    localcloud.admin(
+        "POST", "faults", {"target": "control_plane", "service": "*", "status": 503, "seconds": 3}
+    )
 
     def works():
         try:
@@ -78,7 +81,7 @@ def test_fault_expires_after_its_seconds(localcloud, no_retry_client, wait_until
             return False
 
     assert not works()
-    wait_until(works, timeout=5, message="fault to expire")
+    wait_until(works, timeout=10, message="fault to expire")
     assert localcloud.admin("GET", "faults") == {"faults": []}
 
 
