@@ -2,21 +2,14 @@
 
 Fixes to moto 5.2.5 (each cited to the AWS page it follows):
 - CreateDeployment with canarySettings on an existing stage keeps the stage's deploymentId and attaches the
-new
-  deployment as the canary; a non-canary deployment to a canary-enabled stage also goes to the canary; a
-  canary
-  deployment to a stage that does not exist is an error.
+  new deployment as the canary; a non-canary deployment to a canary-enabled stage also goes to the canary;
+  a canary deployment to a stage that does not exist is an error.
   https://docs.aws.amazon.com/apigateway/latest/developerguide/create-canary-deployment.html
-- CreateStage and UpdateStage accept canarySettings (/canarySettings/percentTraffic, /deploymentId,
-  /stageVariableOverrides/NAME, /useStageCache, remove /canarySettings) and GetStage(s) return them.
-  https://docs.aws.amazon.com/apigateway/latest/developerguide/update-canary-deployment.html
-  https://docs.aws.amazon.com/apigateway/latest/developerguide/promote-canary-deployment.html
-  https://docs.aws.amazon.com/apigateway/latest/developerguide/delete-canary-deployment.html
-- Deployments snapshot the API definition, so a canary can serve a changed integration while the stage
-serves the
-  old one; CreateDeployment no longer replaces the whole stage (variables, method settings, tags survive).
+- CreateStage and UpdateStage accept canarySettings and GetStage(s) return them; UpdateStage's patch
+  operations, canary paths included, are in localcloud/stage_patch.py.
+- Deployments snapshot the API definition, so a canary can serve a changed integration while the stage serves
+  the old one; CreateDeployment no longer replaces the whole stage (variables, method settings, tags survive).
 - A deployment is "active" (cannot be deleted) while a stage or a stage's canary points at it.
-Patch operations on a stage are applied all-or-nothing, as UpdateStage is a single request.
 """
 
 from __future__ import annotations
@@ -39,8 +32,7 @@ from moto.apigateway.exceptions import (
 from moto.apigateway.utils import ApigwDeploymentIdentifier
 
 from .routes import snapshot_api
-
-CANARY_PREFIX = "/canarySettings"
+from .stage_patch import apply_operations, normalise_canary, require_deployment
 
 
 def _not_found(message: str) -> Exception:
@@ -49,58 +41,6 @@ def _not_found(message: str) -> Exception:
     exc = NotFoundException(message)
     exc.code = 404
     return exc
-
-
-# ----------------------------------------------------------------------------------------------------
-# Canary settings values
-# ----------------------------------------------------------------------------------------------------
-def parse_percent(value: Any) -> float:
-    try:
-        pct = float(value)
-    except (TypeError, ValueError):
-        raise BadRequestException(
-            f"Invalid value for percentTraffic: {value!r}. It must be a number between 0.0 and 100.0."
-        ) from None
-    # "A percentage of API traffic, between 0.0 and 100.0 inclusive, for the canary release"
-    # https://docs.aws.amazon.com/apigateway/latest/developerguide/canary-release.html
-    if not 0.0 <= pct <= 100.0:
-        raise BadRequestException(
-            f"Invalid value for percentTraffic: {pct}. The canary traffic percentage must be between "
-            "0.0 and 100.0, inclusive."
-        )
-    return pct
-
-
-def parse_bool(value: Any, field_name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "false"):
-        return text == "true"
-    raise BadRequestException(f"Invalid value for {field_name}: {value!r}. Expected true or false.")
-
-
-def require_deployment(api: Any, deployment_id: Any) -> str:
-    if not deployment_id or str(deployment_id) not in api.deployments:
-        raise BadRequestException(f"Invalid deployment identifier specified: {deployment_id!r}")
-    return str(deployment_id)
-
-
-def normalise_canary(api: Any, raw: dict[str, Any], default_deployment: str | None) -> dict[str, Any]:
-    """Validate a CanarySettings input object and give it the shape GetStage returns."""
-    unknown = set(raw) - {"percentTraffic", "deploymentId", "stageVariableOverrides", "useStageCache"}
-    if unknown:
-        raise BadRequestException(f"Invalid canarySettings field(s): {', '.join(sorted(unknown))}")
-    deployment_id = raw.get("deploymentId") or default_deployment
-    overrides = raw.get("stageVariableOverrides") or {}
-    if not isinstance(overrides, dict):
-        raise BadRequestException("canarySettings.stageVariableOverrides must be a map of strings.")
-    return {
-        "percentTraffic": parse_percent(raw.get("percentTraffic", 0.0)),
-        "deploymentId": require_deployment(api, deployment_id),
-        "stageVariableOverrides": {str(k): str(v) for k, v in overrides.items()},
-        "useStageCache": parse_bool(raw.get("useStageCache", False), "useStageCache"),
-    }
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -130,101 +70,7 @@ def stage_to_json(self: Any) -> dict[str, Any]:
     return dct
 
 
-def _pointer_value(stage: Any, path: str) -> Any:
-    """The value at a JSON pointer on a stage, for the "copy" patch operation."""
-    if path == "/deploymentId":
-        return stage.deployment_id
-    if path == "/variables":
-        return dict(stage.variables)
-    canary = stage.canary_settings or {}
-    if path == f"{CANARY_PREFIX}/deploymentId":
-        return canary.get("deploymentId")
-    if path == f"{CANARY_PREFIX}/stageVariableOverrides":
-        return dict(canary.get("stageVariableOverrides") or {})
-    if path == f"{CANARY_PREFIX}/percentTraffic":
-        return canary.get("percentTraffic")
-    raise BadRequestException(
-        f"Invalid patch path {path!r} for copy; supported sources are /deploymentId, "
-        f"/variables, {CANARY_PREFIX}/deploymentId and {CANARY_PREFIX}/stageVariableOverrides"
-    )
-
-
-def _apply_canary_op(api: Any, stage: Any, op: str, path: str, value: Any) -> None:
-    if op == "remove" and path in (CANARY_PREFIX, CANARY_PREFIX + "/"):
-        stage.canary_settings = None
-        return
-    if stage.canary_settings is None:
-        # Adding canary settings to a stage without a canary starts from the stage's own deployment
-        # (https://docs.aws.amazon.com/apigateway/latest/developerguide/create-canary-deployment.html).
-        stage.canary_settings = {
-            "percentTraffic": 0.0,
-            "deploymentId": stage.deployment_id,
-            "stageVariableOverrides": {},
-            "useStageCache": False,
-        }
-    canary = stage.canary_settings
-    field_path = path[len(CANARY_PREFIX) :]
-    if field_path.startswith("/stageVariableOverrides/"):
-        name = field_path[len("/stageVariableOverrides/") :]
-        if op == "remove":
-            canary["stageVariableOverrides"].pop(name, None)
-        elif op in ("replace", "add"):
-            canary["stageVariableOverrides"][name] = "" if value is None else str(value)
-        else:
-            raise BadRequestException(
-                f"Invalid patch operation {op!r} for {path}; use add, replace or remove."
-            )
-        return
-    if op not in ("replace", "add"):
-        raise BadRequestException(f"Invalid patch operation {op!r} for {path}; use replace.")
-    if field_path == "/percentTraffic":
-        canary["percentTraffic"] = parse_percent(value)
-    elif field_path == "/deploymentId":
-        canary["deploymentId"] = require_deployment(api, value)
-    elif field_path == "/useStageCache":
-        canary["useStageCache"] = parse_bool(value, "useStageCache")
-    elif field_path == "/stageVariableOverrides" and isinstance(value, dict):
-        canary["stageVariableOverrides"] = {str(k): str(v) for k, v in value.items()}
-    else:
-        raise BadRequestException(
-            f"Invalid patch path {path!r}. Canary paths are {CANARY_PREFIX}/percentTraffic, "
-            f"{CANARY_PREFIX}/deploymentId, {CANARY_PREFIX}/stageVariableOverrides/NAME and "
-            f"{CANARY_PREFIX}/useStageCache (or op=remove path={CANARY_PREFIX})."
-        )
-
-
-def _apply_op(api: Any, stage: Any, op: dict[str, Any]) -> None:
-    kind = op.get("op")
-    path = op.get("path") or ""
-    value = op.get("value")
-    if kind == "copy":
-        source = _pointer_value(stage, op.get("from") or "")
-        if path == "/deploymentId":
-            stage.deployment_id = require_deployment(api, source)
-        elif path == "/variables":
-            # Promotion copies canary stage variables over the stage's
-            # (https://docs.aws.amazon.com/apigateway/latest/developerguide/promote-canary-deployment.html).
-            stage.variables.update(source or {})
-        elif path.startswith(CANARY_PREFIX):
-            _apply_canary_op(api, stage, "replace", path, source)
-        else:
-            raise BadRequestException(f"Invalid patch path {path!r} for copy.")
-        return
-    if path.startswith(CANARY_PREFIX):
-        _apply_canary_op(api, stage, kind, path, value)
-        return
-    if path == "/deploymentId":
-        if kind != "replace":
-            raise BadRequestException("Only op=replace is supported on /deploymentId.")
-        stage.deployment_id = require_deployment(api, value)
-        return
-    if path.startswith("/variables/") and kind == "add":
-        op = dict(op, op="replace")
-    if path.startswith("/variables/") and kind not in ("add", "replace", "remove"):
-        raise BadRequestException(f"Invalid patch operation {kind!r} for {path}.")
-    if path == "/tracingEnabled" and kind == "replace":
-        stage.tracing_enabled = parse_bool(value, "tracingEnabled")
-        return
+def _moto_apply(stage: Any, op: dict[str, Any]) -> None:
     _original["stage_apply_operations"](stage, [op])
 
 
@@ -233,9 +79,7 @@ def backend_update_stage(self: Any, function_id: str, stage_name: str, patch_ope
     stage = api.stages.get(stage_name)
     if stage is None:
         raise StageNotFoundException()
-    working = copy.deepcopy(stage)
-    for op in patch_operations or []:
-        _apply_op(api, working, op)
+    working = apply_operations(api, stage, patch_operations, _moto_apply)
     working.last_updated_date = int(time.time())
     stage.__dict__.update(working.__dict__)
     return stage

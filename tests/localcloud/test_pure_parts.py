@@ -1,13 +1,18 @@
-"""Fast checks of the pure pieces: metric math, percentiles, route matching, token bucket."""
+"""Fast checks of the pure pieces: metric math, percentiles, route matching, token bucket, the proxy
+integration's result mapping, UpdateStage's patch operations."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import pytest
+from moto.apigateway.exceptions import BadRequestException
 
 from localcloud.metric_math import Context, MetricMathError, as_series, evaluate
 from localcloud.metrics import percentile
 from localcloud.proxy_integration import MalformedProxyResponse, proxy_response, substitute_stage_variables
 from localcloud.routes import ApiSnapshot, IntegrationSnapshot, RouteSnapshot, _compile, _sort_key
+from localcloud.stage_patch import apply_operations
 from localcloud.throttle import TokenBucket
 
 SERIES = {"a": {0: 10.0, 60: 20.0, 120: 30.0}, "b": {0: 2.0, 60: 0.0}}
@@ -121,3 +126,87 @@ def test_a_proxy_result_becomes_the_response_without_hop_by_hop_headers():
 def test_a_malformed_proxy_result_is_refused(result):
     with pytest.raises(MalformedProxyResponse):
         proxy_response(result, "req-1")
+
+
+@dataclass
+class _Stage:
+    deployment_id: str
+    variables: dict[str, str] = field(default_factory=dict)
+    canary_settings: dict | None = None
+    tracing_enabled: bool = False
+
+
+@dataclass
+class _Api:
+    deployments: tuple[str, ...] = ("d1", "d2")
+
+
+def _not_handled(stage, op):
+    raise AssertionError(f"{op} should have been handled by stage_patch")
+
+
+def test_adding_a_canary_starts_from_the_stage_deployment_and_promotion_copies_it_over():
+    api, stage = _Api(), _Stage("d1", variables={"v": "1"})
+    after = apply_operations(
+        api,
+        stage,
+        [
+            {"op": "replace", "path": "/canarySettings/percentTraffic", "value": "10"},
+            {"op": "replace", "path": "/canarySettings/deploymentId", "value": "d2"},
+            {"op": "add", "path": "/canarySettings/stageVariableOverrides/v", "value": "2"},
+        ],
+        _not_handled,
+    )
+    assert after.canary_settings == {
+        "percentTraffic": 10.0,
+        "deploymentId": "d2",
+        "stageVariableOverrides": {"v": "2"},
+        "useStageCache": False,
+    }
+    assert stage.canary_settings is None  # the input stage is not touched
+    promoted = apply_operations(
+        api,
+        after,
+        [
+            {"op": "copy", "from": "/canarySettings/deploymentId", "path": "/deploymentId"},
+            {"op": "copy", "from": "/canarySettings/stageVariableOverrides", "path": "/variables"},
+            {"op": "remove", "path": "/canarySettings"},
+        ],
+        _not_handled,
+    )
+    assert (promoted.deployment_id, promoted.variables, promoted.canary_settings) == ("d2", {"v": "2"}, None)
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        {"op": "replace", "path": "/canarySettings/percentTraffic", "value": "100.5"},
+        {"op": "replace", "path": "/canarySettings/percentTraffic", "value": "ten"},
+        {"op": "replace", "path": "/canarySettings/deploymentId", "value": "d9"},
+        {"op": "replace", "path": "/canarySettings/useStageCache", "value": "maybe"},
+        {"op": "move", "path": "/canarySettings/percentTraffic", "value": "1"},
+        {"op": "replace", "path": "/canarySettings/colour", "value": "blue"},
+        {"op": "copy", "from": "/description", "path": "/deploymentId"},
+    ],
+)
+def test_a_refused_operation_leaves_the_whole_request_unapplied(op):
+    stage = _Stage("d1")
+    good = {"op": "replace", "path": "/canarySettings/percentTraffic", "value": "5"}
+    with pytest.raises(BadRequestException):
+        apply_operations(_Api(), stage, [good, op], _not_handled)
+    assert stage.canary_settings is None
+
+
+def test_other_paths_go_to_the_fallback_and_variables_add_becomes_replace():
+    seen = []
+    after = apply_operations(
+        _Api(),
+        _Stage("d1"),
+        [
+            {"op": "add", "path": "/variables/colour", "value": "blue"},
+            {"op": "replace", "path": "/tracingEnabled", "value": "true"},
+        ],
+        lambda stage, op: seen.append(op),
+    )
+    assert seen == [{"op": "replace", "path": "/variables/colour", "value": "blue"}]
+    assert after.tracing_enabled is True
