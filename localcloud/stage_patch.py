@@ -76,7 +76,7 @@ def normalise_canary(api: Any, raw: dict[str, Any], default_deployment: str | No
     }
 
 
-def pointer_value(stage: Any, path: str) -> Any:
+def _pointer_value(stage: Any, path: str) -> Any:
     """The value at a JSON pointer on a stage, for the "copy" patch operation."""
     if path == "/deploymentId":
         return stage.deployment_id
@@ -95,7 +95,7 @@ def pointer_value(stage: Any, path: str) -> Any:
     )
 
 
-def apply_canary_operation(api: Any, stage: Any, op: str, path: str, value: Any) -> None:
+def _apply_canary_operation(api: Any, stage: Any, op: str, path: str, value: Any) -> None:
     if op == "remove" and path in (CANARY_PREFIX, CANARY_PREFIX + "/"):
         stage.canary_settings = None
         return
@@ -139,13 +139,13 @@ def apply_canary_operation(api: Any, stage: Any, op: str, path: str, value: Any)
         )
 
 
-def apply_operation(api: Any, stage: Any, op: dict[str, Any], fallback: Fallback) -> None:
+def _apply_operation(api: Any, stage: Any, op: dict[str, Any], fallback: Fallback) -> None:
     """One patch operation on `stage`: canary paths, /deploymentId and copies here, the rest to `fallback`."""
     kind = op.get("op")
     path = op.get("path") or ""
     value = op.get("value")
     if kind == "copy":
-        source = pointer_value(stage, op.get("from") or "")
+        source = _pointer_value(stage, op.get("from") or "")
         if path == "/deploymentId":
             stage.deployment_id = require_deployment(api, source)
         elif path == "/variables":
@@ -153,12 +153,12 @@ def apply_operation(api: Any, stage: Any, op: dict[str, Any], fallback: Fallback
             # (https://docs.aws.amazon.com/apigateway/latest/developerguide/promote-canary-deployment.html).
             stage.variables.update(source or {})
         elif path.startswith(CANARY_PREFIX):
-            apply_canary_operation(api, stage, "replace", path, source)
+            _apply_canary_operation(api, stage, "replace", path, source)
         else:
             raise BadRequestException(f"Invalid patch path {path!r} for copy.")
         return
     if path.startswith(CANARY_PREFIX):
-        apply_canary_operation(api, stage, kind, path, value)
+        _apply_canary_operation(api, stage, kind, path, value)
         return
     if path == "/deploymentId":
         if kind != "replace":
@@ -182,5 +182,5 @@ def apply_operations(
     request, so a refused operation leaves nothing half-applied. Returns the updated copy."""
     working = copy.deepcopy(stage)
     for op in operations or []:
-        apply_operation(api, working, op, fallback)
+        _apply_operation(api, working, op, fallback)
     return working
