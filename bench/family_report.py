@@ -8,6 +8,8 @@ Which cells count for which goal (evaluation split, ours in its one configuratio
   1.3-2x one (error rate or p99), with the onset before a typical promotion (onset band ending by minute 10);
   detection there counts the runs rolled back (or undecided at 30 min) among those not promoted before the
   onset (a release promoted before it turns bad is out of any canary's reach: "escaped", reported apart);
+  each cell listed as missing one says which share of its misses were promoted less than one metric period
+  after the onset, when the regression had shown in a part of the last judged period at most;
 - failed requests <= the best peer in >= 95 % of regression cells, and the median of ours / best peer
   <= 0.5: every regression cell (errors or latency) with an eligible peer (bench.family_sim);
 - <= 2x Wald's SPRT limit: every iid error regression (steady traffic, no overdispersion, no drift, onset 0);
@@ -51,6 +53,9 @@ class Goal:
     # Counted cells where even an oracle (bench.family_oracle) misses the target: detection under it, or
     # (false rollbacks) over it for any test that also meets the strong detection goal.
     beyond_any_test: list[str] = field(default_factory=list)
+    # Detection goals, per listed worst cell: the share of its misses that were promoted less than one
+    # metric period after the onset (the regression had shown in a part of one period at most).
+    misses_within_a_period: dict[str, float] = field(default_factory=dict)
 
 
 def _frr_cells(results: list[CellResult]) -> list[CellResult]:
@@ -139,7 +144,13 @@ def goals(results: list[CellResult]) -> list[Goal]:
 
     def detection(goal: Goal, cells: list[CellResult]) -> Goal:
         rows = [(r.cell.name, r.ours.detection_before_promotion) for r in cells]
-        return _beyond(_per_cell(goal, rows, False), cells, _under_ceiling(goal.target))
+        goal = _beyond(_per_cell(goal, rows, False), cells, _under_ceiling(goal.target))
+        listed = {name for name, _ in goal.worst}
+        for r in cells:
+            share = _misses_within_a_period(r)
+            if r.cell.name in listed and share is not None:
+                goal.misses_within_a_period[r.cell.name] = share
+        return goal
 
     return [
         _beyond(_per_cell(frr, frr_rows, True), frr_cells, _over_floor(frr.target)),
@@ -157,6 +168,15 @@ def goals(results: list[CellResult]) -> list[Goal]:
             True,
         ),
     ]
+
+
+def _misses_within_a_period(r: CellResult) -> float | None:
+    """Of ours' misses in a regression cell, the share promoted less than a period after the onset."""
+    ours = r.ours
+    soon, caught = ours.promoted_within_a_period_of_onset, ours.detection_before_promotion
+    if soon is None or caught is None or caught >= 1:
+        return None
+    return min(1.0, soon / (1 - caught))
 
 
 def _beyond(goal: Goal, counted: list[CellResult], out_of_reach: Callable[[CellResult], bool]) -> Goal:
@@ -321,7 +341,9 @@ def table(results: list[CellResult], goal_list: list[Goal], runs: int, split: st
             f"{g.passed}/{g.cells} cells [{g.counts}]"
         )
         for name, value in g.worst:
-            lines.append(f"        {_show(value, g.worst_unit or g.unit):>8}  {name}")
+            soon = g.misses_within_a_period.get(name)
+            note = "" if not soon else f"  ({soon:.0%} of its misses promoted < 1 period after the onset)"
+            lines.append(f"        {_show(value, g.worst_unit or g.unit):>8}  {name}{note}")
         if g.beyond_any_test:
             lines.append(
                 f"        ({len(g.beyond_any_test)} of the counted cells are beyond any test that also "

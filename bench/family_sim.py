@@ -53,6 +53,10 @@ class PolicyResult:
     time_to_rollback_s_mean: float | None  # explicit rollbacks only
     time_to_promote_s_mean: float | None
     canary_requests_to_decision_mean: float
+    # Regression cells: promoted less than one metric period after the onset, among the runs not escaped
+    # (the misses no per-period policy could have seen whole: the regression showed in at most a part of
+    # the last period it judged).
+    promoted_within_a_period_of_onset: float | None = None
     mode: str | None = None  # peers: the check that judged the cell ("error" | "latency")
     threshold: str | None = None
     tuned_false_rollback_rate: float | None = None  # peers: on the tuning split of the identical twin
@@ -113,6 +117,11 @@ def summarise(outcome: Outcome, world: FamilyWorld) -> PolicyResult:
     regression = world.cell.kind != "identical"
     escaped = outcome.promoted & (outcome.decided_s <= world.onset_s) if regression else np.zeros_like(rolled)
     caught = (rolled | outcome.undecided)[~escaped]
+    soon = (
+        outcome.promoted
+        & (outcome.decided_s > world.onset_s)
+        & (outcome.decided_s < world.onset_s + PERIOD_S)
+    )
     return PolicyResult(
         rollback_rate=float((~outcome.promoted).mean()),
         undecided_rate=float(outcome.undecided.mean()),
@@ -124,6 +133,9 @@ def summarise(outcome: Outcome, world: FamilyWorld) -> PolicyResult:
         time_to_rollback_s_mean=_mean_or_none(outcome.decided_s[rolled]),
         time_to_promote_s_mean=_mean_or_none(outcome.decided_s[outcome.promoted]),
         canary_requests_to_decision_mean=float(outcome.canary_requests.mean()),
+        promoted_within_a_period_of_onset=(
+            (float(soon[~escaped].mean()) if caught.size else None) if regression else None
+        ),
     )
 
 

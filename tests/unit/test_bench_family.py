@@ -24,7 +24,7 @@ from bench.family import (
     family,
     select,
 )
-from bench.family_report import continuity_goal, goals, peer_ratio
+from bench.family_report import continuity_goal, goals, peer_ratio, table
 from bench.family_sim import CellResult, PolicyResult, run_family, summarise, tune_cell, wald_limit
 from bench.family_streams import FamilyWorld
 from bench.judge_sim import Outcome, play
@@ -257,6 +257,24 @@ def test_a_release_promoted_before_its_onset_escaped_and_is_left_out_of_detectio
     assert result.detection_before_promotion == 0.5  # one of the two runs still exposed was rolled back
 
 
+def test_a_release_promoted_within_a_period_of_its_onset_is_a_miss_told_apart() -> None:
+    world = _world(_cell(REFERENCE, Change("errors", X2, LATE)), runs=5)
+    world.draws.onset_min[:] = 6.0  # onset at 360 s
+    result = summarise(
+        _outcome(
+            [False, False, False, True, False],
+            [True, True, True, False, True],
+            [300, 365, 419, 420, 480],  # escaped; 5 s and 59 s after the onset; rolled back; a full period
+        ),
+        world,
+    )
+    assert result.escaped_before_onset == 0.2
+    assert result.detection_before_promotion == 0.25
+    assert result.promoted_within_a_period_of_onset == 0.5  # two of the four runs not escaped
+    identical = summarise(_outcome([False], [True], [300]), _world(_cell(REFERENCE), runs=1))
+    assert identical.promoted_within_a_period_of_onset is None
+
+
 def test_walds_limit_averages_each_runs_own_limit() -> None:
     world = _world(_cell(REFERENCE, Change("errors", X2)), runs=50)
     d = world.draws
@@ -346,6 +364,7 @@ def test_the_goals_count_the_cells_the_issue_names() -> None:
     assert frr.worst == [(results[0].cell.name, 0.02)]
     strong = by_key["detection_2x"]
     assert (strong.cells, strong.passed, strong.value) == (2, 1, 0.98)  # x2-5 and p99 x2-3, onset 0
+    assert strong.misses_within_a_period == {}  # no figure given for the failing cell
     mild = by_key["detection_mild"]
     assert (mild.cells, mild.passed, mild.met) == (1, 1, True)
     wald = by_key["wald"]
@@ -355,6 +374,17 @@ def test_the_goals_count_the_cells_the_issue_names() -> None:
     assert by_key["best_peer_median"].value == 0.5 and by_key["best_peer_median"].met
     promote = by_key["promotion_time"]
     assert (promote.cells, promote.value, promote.met) == (1, 500, False)
+
+
+def test_a_detection_goal_says_how_many_of_a_cells_misses_came_within_a_period_of_onset() -> None:
+    late = _cell(REFERENCE, Change("errors", X2, LATE))
+    ours = _row(detection_before_promotion=0.96, promoted_within_a_period_of_onset=0.03)
+    strong = {g.key: g for g in goals([_result(late, ours)])}["detection_2x"]
+    assert strong.worst == [(late.name, 0.96)]
+    assert strong.misses_within_a_period == {late.name: pytest.approx(0.75)}  # 3 of the 4 points missed
+    assert "75% of its misses promoted < 1 period after the onset" in table(
+        [_result(late, ours)], [strong], 9, "x"
+    )
 
 
 def test_a_peer_over_one_percent_on_the_scored_twin_is_not_the_best_peer() -> None:
