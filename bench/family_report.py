@@ -145,11 +145,11 @@ def goals(results: list[CellResult]) -> list[Goal]:
     def detection(goal: Goal, cells: list[CellResult]) -> Goal:
         rows = [(r.cell.name, r.ours.detection_before_promotion) for r in cells]
         goal = _beyond(_per_cell(goal, rows, False), cells, _under_ceiling(goal.target))
-        listed = {name for name, _ in goal.worst}
-        for r in cells:
-            share = _misses_within_a_period(r)
-            if r.cell.name in listed and share is not None:
-                goal.misses_within_a_period[r.cell.name] = share
+        by_name = {r.cell.name: r for r in cells}
+        for name, _ in goal.worst:
+            share = _misses_within_a_period(by_name[name])
+            if share is not None:
+                goal.misses_within_a_period[name] = share
         return goal
 
     return [
