@@ -63,6 +63,7 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
         raise UsageError(
             "--regression-ratio, --regression-increase and --narrowest-ratio are the judge's; drop --no-judge"
         )
+    latency_ratio = _latency_ratio(args.latency_ratio, args.no_judge)
     if args.fixed_margin and (args.no_judge or plan.max_duration_s is None):
         raise UsageError(
             "--fixed-margin is the adaptive judge's (fixed steps have no time limit to plan for); drop it"
@@ -86,11 +87,23 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
         min_observation_s=min_observation_s,
         margin=margin,
         fixed_margin=args.fixed_margin,
+        latency_ratio=latency_ratio,
         judge=not args.no_judge,
         user_gates=user_gates,
         gate_alarms=tuple(args.gate_alarm),
         **lifecycle.shift_kwargs(args),
     )
+
+
+def _latency_ratio(flag: float | None, no_judge: bool) -> float:
+    """`--latency-ratio` (None: the judge's default tolerance); UsageError if wrong."""
+    if flag is None:
+        return ShiftOptions.latency_ratio
+    if no_judge:
+        raise UsageError("--latency-ratio is the judge's latency check; drop --no-judge")
+    if not 1 <= flag <= 100:
+        raise UsageError(f"--latency-ratio {flag:g} must be at least 1 and at most 100, e.g. 1.25")
+    return flag
 
 
 def exit_code(command: str, outcome: Outcome) -> int:

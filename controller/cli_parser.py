@@ -226,6 +226,17 @@ def build_parser() -> argparse.ArgumentParser:
         "since its history (docs/judge.md, narrower where the traffic allows)",
     )
     shift.add_argument(
+        "--latency-ratio",
+        type=_positive,
+        default=None,
+        metavar="X",
+        help="the judge's latency check: a metric period breaches where the canary's p50, p90 or p99 is "
+        "above X times the baseline's plus 5 ms, and two breaching periods in a row roll back (default "
+        "1.25). 1.15 rolls a busy service's 1.2-1.3x slower tail back sooner and more surely, at the "
+        "price of false rollbacks where a period holds a few hundred canary requests (docs/judge.md, "
+        "the latency check's tolerance)",
+    )
+    shift.add_argument(
         "--fixed-margin",
         action="store_true",
         help="judge exactly the --regression-ratio/--regression-increase margin. By default the adaptive "

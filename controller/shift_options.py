@@ -81,6 +81,7 @@ class ShiftOptions:
     min_observation_s: float = 0.0  # --min-observation: the judge passes no sooner (0: its min_periods)
     margin: JudgeMargin = JudgeMargin()  # --regression-ratio, --regression-increase, --narrowest-ratio
     fixed_margin: bool = False  # --fixed-margin: no planning of the margin for the time limit
+    latency_ratio: float = 1 + JudgeConfig.latency_tolerance_relative  # --latency-ratio
     judge: bool = True  # the statistical judge is one of the gates
     user_gates: tuple[UserGate, ...] = ()  # a gates file's gates (placeholders not yet filled)
     gate_alarms: tuple[str, ...] = ()  # --gate-alarm: more alarms that roll back while in ALARM
@@ -100,7 +101,8 @@ class ShiftOptions:
 
     def judge_config(self) -> JudgeConfig:
         """The judge's settings for this rollout: whether it trusts the history, how long it must watch,
-        the smallest regression, and the time limit it plans its pass margin for (adaptive only)."""
+        the smallest regression, the time limit it plans its pass margin for (adaptive only) and how much
+        slower the canary may be."""
         return JudgeConfig(
             history_fail=self.trust_history,
             min_periods=min_periods_for(self.min_observation_s, self.policy.period_s),
@@ -108,6 +110,7 @@ class ShiftOptions:
             regression_absolute=self.margin.increase,
             horizon_periods=horizon_periods_for(self._judged_time_limit_s(), self.policy.period_s),
             narrowest_regression_ratio=self._narrowest_ratio(),
+            latency_tolerance_relative=self.latency_ratio - 1,
         )
 
     def _narrowest_ratio(self) -> float | None:

@@ -145,6 +145,12 @@ class StackView:
             "POST", "faults", {"target": "lambda", "function": function, "error_rate": error_rate}
         )
 
+    def slow(self, function: str, latency_ms: float) -> None:
+        """Every invocation of `function` takes `latency_ms` longer (counted in its Lambda Duration)."""
+        self.localcloud.admin(
+            "POST", "faults", {"target": "lambda", "function": function, "latency_ms": latency_ms}
+        )
+
     def clear_faults(self) -> None:
         self.localcloud.admin("DELETE", "faults")
 

@@ -1,6 +1,8 @@
 """`--strategy adaptive` on the local cloud: the judge decides and the ramp sizes the share, under real
 traffic; `--min-observation` holds the promotion until the canary has been watched that long, and a
-release that turns bad after a healthy start is rolled back by the restarted bets."""
+release that turns bad after a healthy start is rolled back by the restarted bets. The same judge is a gate
+of fixed steps too: there a slower release is rolled back by its latency check unless `--latency-ratio`
+allows that much."""
 
 from __future__ import annotations
 
@@ -97,3 +99,41 @@ def test_a_release_that_turns_bad_during_the_observation_is_rolled_back(
     assert failed is not None and failed["gate"] == "judge", (failed, last)
     production = view.stage("production")
     assert production["canarySettings"] is None and production["variables"]["slot"] == live
+
+
+# The local handlers answer in about a millisecond (the baseline's percentiles are their Lambda Duration plus
+# the gateway's overhead): 20 ms more is far past 1.25x + 5 ms, and well inside 100x + 5 ms.
+SLOWER_MS = 20.0
+# Half the traffic for a minute (the check compares the versions within a period, so the baseline must serve
+# too): six 10 s periods, time for two breaching ones. The fixed-step p99 gate is widened out of the way (a
+# few cold starts make a local p99), so the judge's latency check decides.
+HALF_THEN_ALL = ["--steps", "50,100", "--bake", "60s", "--interval", "2s", "--max-p99-ratio", "100"]
+
+
+def test_a_slower_release_is_rolled_back_by_the_latency_check_unless_the_latency_ratio_allows_it(
+    judge_only: tuple[StackView, Path, dict[str, Any]], env
+) -> None:
+    view, outputs_file, cfg = judge_only
+    view.clear_faults()  # the late-onset test's 3 % fault: this one is about latency alone
+    view.wait_idle()
+    live, candidate = view.live(), view.candidate()
+    view.slow(cfg["slots"][candidate]["function_name"], SLOWER_MS)
+    args = ["shift", "--outputs", str(outputs_file), "--json", *HALF_THEN_ALL]
+    with WatchedTraffic(view.url(), RATE_PER_S, workers=4):
+        shift = ControllerProcess(args, env)
+        code = shift.wait(timeout_s=300)
+    assert code == 3, shift.stderr
+    failed = shift.event("gate_failed")
+    last = [(t["at"], t["canary"], t["judge"]["reason"]) for t in judged(shift.events)[-3:]]
+    assert failed is not None and failed["gate"] == "judge", (failed, last)
+    assert "limit" in failed["reason"] and "periods in a row" in failed["reason"], failed
+    assert view.stage("production")["variables"]["slot"] == live
+
+    # The same release, step and traffic: a latency ratio that allows 100x the baseline lets it through.
+    view.wait_idle()
+    with WatchedTraffic(view.url(), RATE_PER_S, workers=4):
+        allowed = ControllerProcess([*args, "--latency-ratio", "100"], env)
+        code = allowed.wait(timeout_s=300)
+    assert code == 0, (allowed.stderr, [t["judge"]["reason"] for t in judged(allowed.events)[-3:]])
+    assert allowed.event("promoted") is not None and allowed.event("gate_failed") is None
+    assert view.stage("production")["variables"]["slot"] == candidate

@@ -8,9 +8,10 @@ import json
 import pytest
 
 from controller import cli
-from controller.domain import Outcome
+from controller.domain import Outcome, Verdict, WindowStats
 from controller.errors import EXIT_ERROR, EXIT_OK, EXIT_ROLLED_BACK, EXIT_USAGE
 from controller.events import Recorder
+from controller.judge import Judge
 
 
 @pytest.fixture(autouse=True)
@@ -70,6 +71,9 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
         ["shift", "--narrowest-ratio", "0"],
         ["shift", "--strategy", "adaptive", "--narrowest-ratio", "1.2", "--fixed-margin"],
         ["shift", "--narrowest-ratio", "1.2", "--no-judge"],
+        ["shift", "--latency-ratio", "0.9"],
+        ["shift", "--latency-ratio", "slow"],
+        ["shift", "--latency-ratio", "1.15", "--no-judge"],
         ["shift", "--no-such-flag"],
         ["deploy"],
         [],
@@ -162,6 +166,22 @@ def test_the_narrowest_ratio_reaches_the_judge_unless_it_is_no_narrower_than_the
     assert narrowest("--narrowest-ratio", "1.5") is None  # the margin's own ratio: never narrower
     assert narrowest("--narrowest-ratio", "1.2", "--regression-ratio", "1.1") is None
     assert narrowest("--narrowest-ratio", "2.5", "--regression-ratio", "3") is None  # past the widest (2x)
+
+
+def test_the_latency_ratio_decides_which_slower_canary_the_judge_fails() -> None:
+    parse = cli.build_parser().parse_args
+    default = cli.shift_options(parse(["shift"])).judge_config()
+    tight = cli.shift_options(parse(["shift", "--latency-ratio", "1.15"])).judge_config()
+    assert default.latency_tolerance_relative == pytest.approx(0.25)
+    assert tight.latency_tolerance_relative == pytest.approx(0.15)
+    # a canary whose p99 is 1.22x the baseline's: inside 1.25x + 5 ms, outside 1.15x + 5 ms
+    canary, baseline = WindowStats(5000, 5, 0, 40, 70, 122), WindowStats(20000, 20, 0, 40, 66, 100)
+    verdicts = {}
+    for name, config in (("default", default), ("tight", tight)):
+        judge = Judge(config)
+        verdicts[name] = [judge.observe(canary, baseline).verdict for _ in range(2)]
+    assert Verdict.FAIL not in verdicts["default"]
+    assert verdicts["tight"] == [Verdict.CONTINUE, Verdict.FAIL]
 
 
 def test_a_fixed_margin_turns_off_the_judges_plan_for_the_time_limit() -> None:

@@ -306,6 +306,18 @@ def test_the_dry_run_states_the_judges_watch_and_its_smallest_regression(world: 
     assert not any(line.startswith("  time limit:") for line in lines)  # steps have no time limit
 
 
+def test_the_dry_run_states_the_judges_latency_limit(world: World) -> None:
+    world.run(dry_run=True)
+    world.run(dry_run=True, latency_ratio=1.15)
+    default, tight = (world.of("plan")[i]["lines"] for i in (0, 1))
+    line = (
+        "  latency: a period breaches where a canary percentile is above {}x the baseline's + 5 ms; "
+        "2 in a row roll back (--latency-ratio)"
+    )
+    assert line.format("1.25") in default
+    assert line.format("1.15") in tight
+
+
 def test_the_adaptive_dry_run_states_how_far_the_judge_may_narrow_its_margin(world: World) -> None:
     world.run(strategy="adaptive", dry_run=True, margin=JudgeMargin(narrowest=1.3))
     lines = world.of("plan")[0]["lines"]
