@@ -28,14 +28,18 @@ import json
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from bench import drift, family_report, tradeoff
 from bench.family import SPLITS, describe, select
 from bench.family_sim import run_family
 from bench.judge_sim import run_benchmark
+from bench.ours import Ours
+from bench.ours_flags import OursFlagsError, judge_config_from_flags
 from bench.report import VARIANT_LABELS, goals, table
 from bench.scenarios import RUNS, all_scenarios
+from bench.streams import PERIOD_S
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "judge.json"
 
@@ -75,22 +79,28 @@ def family_main(
     pattern: str | None = None,
     judge_goals: list[dict] | None = None,
     jobs: int = 1,
+    ours_flags: str = "",
 ) -> dict:
     """Run the family (or the cells matching `pattern`) on `split`, print its tables and put it under the
     key `family` of `out`, keeping the file's other keys. `judge_goals`: the continuity table's goals, to
-    count as one goal of the family's summary."""
+    count as one goal of the family's summary. `ours_flags`: the judge's `shift` flags ours runs with
+    (bench/ours_flags.py; empty: the defaults, as published)."""
     cells = select(split, pattern)
+    ours = partial(Ours, judge_config=judge_config_from_flags(ours_flags, PERIOD_S)) if ours_flags else Ours
     started = time.perf_counter()
     print(
         f"\nscenario family: {len(cells)} cells x {runs} runs, {split} split, seed {seed}; "
-        "peers tuned on the tuning split",
+        "peers tuned on the tuning split" + (f"; ours with {ours_flags}" if ours_flags else ""),
         flush=True,
     )
-    results = run_family(cells, split, runs, seed, log=lambda line: print(line, flush=True), jobs=jobs)
+    results = run_family(
+        cells, split, runs, seed, ours=ours, log=lambda line: print(line, flush=True), jobs=jobs
+    )
     goal_list = family_report.goals(results)
     if judge_goals is not None:
         goal_list.append(family_report.continuity_goal(judge_goals))
     section = family_report.to_json(results, goal_list, runs, split, seed)
+    section["ours_flags"] = ours_flags
     section["summary"]["wall_time_s"] = time.perf_counter() - started
     _merge(out, {"family": section})
     print("\n" + family_report.table(results, goal_list, runs, split))
@@ -168,6 +178,14 @@ def main(argv: list[str] | None = None) -> int:
         help=f"runs per cell and setting for the trade-off curve (default {tradeoff.RUNS}: five settings "
         "of 15 cells, about 25 minutes on two cores)",
     )
+    parser.add_argument(
+        "--ours-flags",
+        default="",
+        metavar="FLAGS",
+        help="run ours in the family with these `shift` flags of the judge, read by the controller's own "
+        "parser, e.g. '--latency-ratio 1.15' or '--narrowest-ratio 1.3' (default: none, the published "
+        "figures; write it as --ours-flags='--flag value')",
+    )
     parser.add_argument("--list-cells", action="store_true", help="print the family's cells and exit")
     parser.add_argument(
         "--jobs",
@@ -186,6 +204,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--fleet-sizes {args.fleet_sizes!r}: write whole numbers, like 1,5,20")
     if not sizes or min(sizes) < 1 or list(sizes) != sorted(sizes):
         parser.error("--fleet-sizes must be increasing whole numbers of at least 1")
+    try:
+        if args.ours_flags:
+            judge_config_from_flags(args.ours_flags, PERIOD_S)
+    except OursFlagsError as exc:
+        parser.error(str(exc))
     if args.list_cells:
         print(describe(select(args.split)))
         return 0
@@ -199,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "judge"):
         judge_goals = judge_main(args.runs, args.out, args.seed)["goals"]
     if args.only in (None, "family"):
-        family_main(args.runs, args.out, args.seed, args.split, args.cells, judge_goals, args.jobs)
+        family_main(
+            args.runs, args.out, args.seed, args.split, args.cells, judge_goals, args.jobs, args.ours_flags
+        )
     if args.only in (None, "tradeoff"):
         tradeoff_main(args.tradeoff_runs, args.out, args.seed, args.split, args.jobs)
     if args.only in (None, "dataplane"):

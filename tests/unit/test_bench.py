@@ -273,7 +273,7 @@ def test_python_m_bench_runs_the_data_plane_benchmark_when_it_exists(monkeypatch
     monkeypatch.setattr(
         bench_main,
         "family_main",
-        lambda runs, out, seed, split, cells, goals, jobs: calls.append(("family", runs, jobs)),
+        lambda runs, out, seed, split, cells, goals, jobs, ours_flags: calls.append(("family", runs, jobs)),
     )
     monkeypatch.setattr(
         bench_main, "tradeoff_main", lambda runs, out, seed, split, jobs: calls.append(("tradeoff", runs))

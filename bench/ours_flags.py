@@ -1,0 +1,58 @@
+"""Ours under a user's judge flags: the family run with `shift` flags, read by the controller's own parser.
+
+`python -m bench --only family --ours-flags '--latency-ratio 1.15'` scores the judge a user gets from
+`python -m controller shift --strategy adaptive --latency-ratio 1.15`: the flags go through the CLI's parser
+and `shift_options`, and `ShiftOptions.judge_config()` is the judge's configuration, so an option's figures
+in docs/judge.md come from the same code path as the command. Only the judge's flags are taken; the rest of
+a `shift` (steps, hooks, gates, notifications) has no meaning in the simulated world.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shlex
+from dataclasses import replace
+
+from controller.cli import shift_options
+from controller.cli_parser import build_parser
+from controller.errors import UsageError
+from controller.judge import JudgeConfig
+
+# The flags that change ours in the simulated world. `--fixed-margin` is left out: the bench plans the
+# margin for its own 30-minute horizon (bench.ours.JUDGE_HORIZON_S), which a fixed margin would undo.
+JUDGE_FLAGS = (
+    "--latency-ratio",
+    "--narrowest-ratio",
+    "--regression-ratio",
+    "--regression-increase",
+    "--min-observation",
+    "--no-trust-baseline-history",
+)
+
+
+class OursFlagsError(ValueError):
+    """The flags are not judge flags of `shift`, or `shift` would refuse them."""
+
+
+def judge_config_from_flags(flags: str, period_s: int) -> JudgeConfig:
+    """The judge configuration `shift --strategy adaptive FLAGS` gives, with the time limit left for the
+    bench to plan (its horizon); OursFlagsError with a one-line reason if a flag is not the judge's."""
+    argv = shlex.split(flags)
+    for word in argv:
+        name = word.split("=", 1)[0]
+        if name.startswith("--") and name not in JUDGE_FLAGS:
+            raise OursFlagsError(
+                f"--ours-flags takes the judge's flags only ({', '.join(JUDGE_FLAGS)}), not {name}"
+            )
+    complaint = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(complaint):  # argparse prints its usage and exits; keep its last line
+            args = build_parser().parse_args(["shift", "--strategy", "adaptive", *argv])
+        config = shift_options(args, period_s).judge_config()
+    except UsageError as exc:
+        raise OursFlagsError(f"--ours-flags: {exc}") from None
+    except SystemExit:
+        reason = (complaint.getvalue().strip().splitlines() or ["not understood"])[-1]
+        raise OursFlagsError(f"--ours-flags {flags!r}: {reason.split('error: ', 1)[-1]}") from None
+    return replace(config, horizon_periods=None)

@@ -1,0 +1,62 @@
+"""`python -m bench --ours-flags`: ours in the family with a user's judge flags, read by the CLI's parser."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import bench.__main__ as bench_main
+from bench.ours_flags import OursFlagsError, judge_config_from_flags
+from controller.judge import JudgeConfig
+
+
+def test_the_judge_flags_give_the_configuration_shift_gives() -> None:
+    assert judge_config_from_flags("--latency-ratio 1.15", 60).latency_tolerance_relative == pytest.approx(
+        0.15
+    )
+    assert judge_config_from_flags("--narrowest-ratio=1.3", 60).narrowest_regression_ratio == 1.3
+    assert judge_config_from_flags("--min-observation 10m", 60).min_periods == 10
+    assert judge_config_from_flags("--no-trust-baseline-history", 60).history_fail is False
+    margin = judge_config_from_flags("--regression-ratio 2 --regression-increase 0.1%", 60)
+    assert (margin.regression_relative, margin.regression_absolute) == (pytest.approx(1.0), 0.001)
+    # The bench plans the margin for its own horizon, as it does for the defaults.
+    assert judge_config_from_flags("--latency-ratio 1.15", 60).horizon_periods is None
+    assert judge_config_from_flags("--latency-ratio 1.25", 60) == JudgeConfig(horizon_periods=None)
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        ("--steps 10,100", "not --steps"),
+        ("--fixed-margin", "not --fixed-margin"),
+        ("--latency-ratio lots", "not a number"),
+        ("--latency-ratio 0.5", "at least 1"),
+        ("--narrowest-ratio", "expected one argument"),
+    ],
+)
+def test_flags_that_are_not_the_judges_or_that_shift_refuses_are_one_line_errors(flags, says, capsys) -> None:
+    with pytest.raises(OursFlagsError, match=says):
+        judge_config_from_flags(flags, 60)
+    with pytest.raises(SystemExit) as exit_:
+        bench_main.main(["--only", "family", f"--ours-flags={flags}"])
+    assert exit_.value.code == 2
+    assert says in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_the_family_runs_ours_with_the_flags_and_records_them(tmp_path) -> None:
+    pattern = r"^p99 x1.3-2 onset:0 \| 0.2-1% 50-150rps steady od:none drift:0"
+    common = ["--only", "family", "--runs", "40", "--cells", pattern, "--split", "tuning"]
+
+    def ours_in(*extra: str) -> tuple[str, dict]:
+        out = tmp_path / f"{len(extra)}.json"
+        assert bench_main.main([*common, "--out", str(out), *extra]) == 0
+        family = json.loads(out.read_text())["family"]
+        slower = next(c for c in family["cells"] if c["kind"] == "latency")
+        return family["ours_flags"], slower["policies"]["ours"]
+
+    default_flags, default = ours_in()
+    tight_flags, tight = ours_in("--ours-flags=--latency-ratio 1.15")
+    assert (default_flags, tight_flags) == ("", "--latency-ratio 1.15")
+    # A narrower latency limit rolls the slower canary back sooner, so it serves fewer requests.
+    assert tight["canary_requests_to_decision_mean"] < default["canary_requests_to_decision_mean"]
