@@ -141,15 +141,14 @@ class StackView:
         wait_for(self.alarms_quiet, timeout_s, "alarms out of ALARM", every_s=1)
 
     def fault(self, function: str, error_rate: float) -> None:
-        self.localcloud.admin(
-            "POST", "faults", {"target": "lambda", "function": function, "error_rate": error_rate}
-        )
+        self._lambda_fault(function, error_rate=error_rate)
 
     def slow(self, function: str, latency_ms: float) -> None:
         """Every invocation of `function` takes `latency_ms` longer (counted in its Lambda Duration)."""
-        self.localcloud.admin(
-            "POST", "faults", {"target": "lambda", "function": function, "latency_ms": latency_ms}
-        )
+        self._lambda_fault(function, latency_ms=latency_ms)
+
+    def _lambda_fault(self, function: str, **effect: float) -> None:
+        self.localcloud.admin("POST", "faults", {"target": "lambda", "function": function, **effect})
 
     def clear_faults(self) -> None:
         self.localcloud.admin("DELETE", "faults")
