@@ -5,8 +5,9 @@ stack-minute, 429s seen, the controller's CPU and memory per stack, and that non
 Stacks are built once with boto3 (bench/fleet_stacks.py), the way the root module builds them, and reused:
 before each run every stack gets a new release in its idle slot, so each run is a real release. Durations:
 a 5 s metric period (the local cloud scales CloudWatch's 60 s), `--steps 50,100 --bake 10s --interval 5s`,
-2 requests/s on production and 1/s on staging per stack. The controller runs as its own process, measured
-with wait4(2) (user + system CPU, peak RSS). Writes bench/out/fleet.json.
+2 requests/s on production and 1/s on staging per stack. The controller runs as its own process: its user +
+system CPU from wait4(2), its peak RSS from /proc (`PeakMemory`). A row that did not promote every stack lists
+why (`failures`). Writes bench/out/fleet.json.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,57 @@ FLAGS = ["--steps", "50,100", "--bake", "10s", "--interval", "5s", "--min-reques
 # to 100 functions, one slow answer. The latency gate stays on, with room for that.
 FLEET_FLAGS = ["--max-p99-ratio", "3"]
 DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "fleet.json"
+
+
+class PeakMemory:
+    """The controller's own peak RSS, read from /proc/<pid>/status (VmHWM) while it runs.
+
+    wait4(2)'s ru_maxrss cannot be used: Linux charges a child the address space its exec replaces, which
+    after a vfork is the parent's, so after the judge benchmarks the parent's ~1 GB peak showed in every row.
+    """
+
+    def __init__(self, pid: int, every_s: float = 0.2) -> None:
+        self._path = Path(f"/proc/{pid}/status")
+        self._every_s = every_s
+        self._stop = threading.Event()
+        self.kib = 0
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _read(self) -> None:
+        try:
+            for line in self._path.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    self.kib = max(self.kib, int(line.split()[1]))
+        except (OSError, ValueError, IndexError):
+            pass  # the process is gone (or going): the last reading stands
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            self._read()
+            self._stop.wait(self._every_s)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _failures(events: list[dict[str, Any]]) -> list[str]:
+    """Why stacks did not promote: their gate failures, rollbacks and errors, then each one's outcome."""
+    reasons = [
+        f"{e.get('stack')}: {e['event']} at {e.get('percent')} %: {e.get('reason', '')}"
+        for e in events
+        if e["event"] in ("gate_failed", "rolled_back", "error")
+    ]
+    reasons += [
+        f"{e.get('stack')}: {e['outcome']} ({e.get('reason', '')})"
+        for e in events
+        if e["event"] == "stack_finished" and e.get("outcome") not in ("promoted", "nothing_to_do")
+    ]
+    return reasons
 
 
 def _idle_slot(builder: FleetBuilder, stack: FleetStack) -> str:
@@ -78,7 +131,8 @@ def run_once(
         started = time.monotonic()
         with log.open("w") as out:
             process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.DEVNULL)
-            _, status, usage = os.wait4(process.pid, 0)
+            with PeakMemory(process.pid) as memory:
+                _, status, usage = os.wait4(process.pid, 0)
             process.returncode = os.waitstatus_to_exitcode(status)
         wall = time.monotonic() - started
         refused = int(cloud.admin("GET", "quotas")["refused"]) - refused
@@ -90,7 +144,7 @@ def run_once(
     snapshots = [e["at"] for e in events if e["event"] == "deployment" and e.get("action") == "created"]
     n = len(stacks)
     cpu = usage.ru_utime + usage.ru_stime
-    rss_mb = usage.ru_maxrss / 1024  # KiB on Linux
+    rss_mb = memory.kib / 1024
     total_calls = sum(calls.values())
     return {
         "stacks": n,
@@ -112,6 +166,7 @@ def run_once(
         "requests_answered": answered,
         "requests_5xx": errors,
         "requests_unanswered": unanswered,
+        "failures": _failures(events),
     }
 
 
@@ -162,6 +217,8 @@ def main(sizes: tuple[int, ...] = SIZES, out: Path = DEFAULT_OUT) -> int:
                 f"{row['refused_by_local_cloud']} refused",
                 flush=True,
             )
+            for reason in row["failures"][:5]:
+                print(f"    {reason}", flush=True)
     document = {
         "metric_period_s": METRIC_PERIOD_S,
         "rate_per_s": RATE_PER_S,

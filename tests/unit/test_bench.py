@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
 import sys
 import types
 
@@ -333,6 +335,46 @@ def test_the_fleet_table_shows_the_cost_per_stack_and_the_marginal_memory() -> N
 
     text = fleet.table([row(1, 80.0), row(5, 100.0)])
     assert "| 5 | 60 s | 21 s | 50.0 | 0 | 0 | 0.50 s | 100 MB | 20.0 MB (+5.0) | 5/5 | 0 of 500 |" in text
+
+
+def test_the_fleet_reads_the_controllers_own_peak_memory_not_the_parents() -> None:
+    # A parent holding 300 MB (as after the judge benchmarks) starts a small child: wait4 charges the child
+    # the parent's memory, the /proc reading does not.
+    ballast = bytearray(300 * 1024 * 1024)
+    ballast[::4096] = b"x" * len(ballast[::4096])  # touch every page so it is resident
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "b = bytearray(60 * 2**20); b[::4096] = b'x' * len(b[::4096]); import time; time.sleep(1)",
+        ]
+    )
+    with fleet.PeakMemory(child.pid, every_s=0.05) as memory:
+        _, _, usage = os.wait4(child.pid, 0)
+    child.returncode = 0
+    assert 60 * 1024 <= memory.kib < 200 * 1024
+    assert usage.ru_maxrss >= 300 * 1024 > memory.kib  # what the fleet table used to show
+    del ballast
+
+
+def test_the_fleet_says_why_a_stack_did_not_promote() -> None:
+    events = [
+        {
+            "event": "gate_failed",
+            "stack": "fleet-07",
+            "percent": 50.0,
+            "gate": "latency",
+            "reason": "p99 3.4x",
+        },
+        {"event": "stack_finished", "stack": "fleet-07", "outcome": "rolled_back", "reason": "gate latency"},
+        {"event": "stack_finished", "stack": "fleet-01", "outcome": "promoted", "reason": ""},
+        {"event": "stack_finished", "stack": "fleet-02", "outcome": "reverted", "reason": "fleet-07 failed"},
+    ]
+    assert fleet._failures(events) == [
+        "fleet-07: gate_failed at 50.0 %: p99 3.4x",
+        "fleet-07: rolled_back (gate latency)",
+        "fleet-02: reverted (fleet-07 failed)",
+    ]
 
 
 def test_a_second_seed_reruns_every_scenario_on_fresh_streams() -> None:
