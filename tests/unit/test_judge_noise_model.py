@@ -62,5 +62,23 @@ def test_the_noise_estimate_finds_the_per_minute_cv_and_ignores_a_daily_swing() 
         assert d.c2 >= d.estimate  # used at an upper bound
 
 
+@pytest.mark.parametrize("errors_per_minute", [0.3, 60.0])
+def test_the_noise_bound_covers_the_true_noise_on_nearly_every_day_even_at_a_few_errors_a_minute(
+    errors_per_minute: float,
+) -> None:
+    # The tests are valid only while the c2 they carry is at least the truth: the bound (two standard errors
+    # above the estimate) must cover it on ~97.7 % of days, at a few errors a minute as at many.
+    rng = np.random.default_rng(5)
+    cv, days, covered, estimates = 0.4, 120, 0, []
+    for _ in range(days):
+        requests = rng.poisson(1000, 1440)
+        errors = rng.poisson(requests * errors_per_minute / 1000 * rng.gamma(1 / cv**2, cv**2, 1440))
+        d = estimate_c2(list(zip(requests.tolist(), errors.tolist(), strict=True)), floor=0.0)
+        covered += d.c2 >= cv**2
+        estimates.append(d.estimate)
+    assert covered >= 0.95 * days
+    assert np.mean(estimates) == pytest.approx(cv**2, rel=0.15)  # the estimate itself is unbiased
+
+
 def test_a_short_history_gives_the_floor() -> None:
     assert estimate_c2([(100, 1)] * 10, floor=0.01).c2 == 0.01
