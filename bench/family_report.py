@@ -244,7 +244,18 @@ def continuity_goal(judge_goals: list[dict]) -> Goal:
     )
     goal.value = goal.passed / goal.cells if goal.cells else None
     goal.met = goal.cells > 0 and goal.passed == goal.cells
-    goal.worst = [(g["goal"], g["value"]) for g in judge_goals if not g["met"]][:WORST]
+    # Each named goal has its own unit (requests, a share, seconds): a missed one is listed as ours over its
+    # bound, its two figures in its name.
+    goal.worst = [
+        (
+            f"{g['goal']}: {_show(g['value'], g.get('unit', 'count'))} against "
+            f"{g.get('op', '<=')} {_show(g['target'], g.get('unit', 'count'))}",
+            g["value"] / g["target"] if g["value"] is not None and g["target"] else math.inf,
+        )
+        for g in judge_goals
+        if not g["met"]
+    ][:WORST]
+    goal.worst_unit = "x"
     return goal
 
 

@@ -402,9 +402,20 @@ def test_a_peer_over_one_percent_on_the_scored_twin_is_not_the_best_peer() -> No
 
 def test_the_continuity_tables_goals_count_as_one() -> None:
     goal = continuity_goal(
-        [{"goal": "a", "value": 1.0, "met": True}, {"goal": "b", "value": 2.0, "met": False}]
+        [
+            {"goal": "a", "value": 1.0, "target": 2.0, "op": "<=", "unit": "count", "met": True},
+            {"goal": "b", "value": 13.0, "target": 12.5, "op": "<=", "unit": "count", "met": False},
+            {"goal": "c", "value": 0.9835, "target": 0.99, "op": ">=", "unit": "share", "met": False},
+        ]
     )
-    assert (goal.cells, goal.passed, goal.met, goal.worst) == (2, 1, False, [("b", 2.0)])
+    assert (goal.cells, goal.passed, goal.met) == (3, 1, False)
+    # each miss in its own unit, against its own bound: not a count of requests printed as a percentage
+    assert goal.worst == [
+        ("b: 13.0 against <= 12.5", pytest.approx(1.04)),
+        ("c: 98.35% against >= 99.00%", pytest.approx(0.9934, abs=1e-4)),
+    ]
+    lines = table([], [goal], runs=1, split="evaluation").splitlines()
+    assert "           1.04x  b: 13.0 against <= 12.5" in lines
 
 
 # -- python -m bench -----------------------------------------------------------------------------------------
