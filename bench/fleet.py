@@ -7,13 +7,14 @@ before each run every stack gets a new release in its idle slot, so each run is 
 a 5 s metric period (the local cloud scales CloudWatch's 60 s), `--steps 50,100 --bake 10s --interval 5s`,
 2 requests/s on production and 1/s on staging per stack. The controller runs as its own process: its user +
 system CPU from wait4(2), its peak RSS from /proc (`PeakMemory`). A row that did not promote every stack lists
-why (`failures`). Writes bench/out/fleet.json.
+why (`failures`) and keeps the controller's events and stderr beside the JSON. Writes bench/out/fleet.json.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -111,6 +112,7 @@ def run_once(
         builder.release(stack, _idle_slot(builder, stack), f"v{run + 2}")
     plan = _plan(builder.out_dir / f"fleet-{len(stacks)}.yaml", stacks)
     log = builder.out_dir / f"fleet-{len(stacks)}.jsonl"
+    stderr = log.with_suffix(".stderr")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(cloud.env(), PYTHONPATH=str(ROOT))
     command = [
@@ -129,8 +131,8 @@ def run_once(
         traffic.mark()
         refused = int(cloud.admin("GET", "quotas")["refused"])
         started = time.monotonic()
-        with log.open("w") as out:
-            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.DEVNULL)
+        with log.open("w") as out, stderr.open("w") as err:
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err)
             with PeakMemory(process.pid) as memory:
                 _, status, usage = os.wait4(process.pid, 0)
             process.returncode = os.waitstatus_to_exitcode(status)
@@ -167,7 +169,20 @@ def run_once(
         "requests_5xx": errors,
         "requests_unanswered": unanswered,
         "failures": _failures(events),
+        "logs": [str(log), str(stderr)],
     }
+
+
+def keep_logs(row: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Copy a failed row's controller logs (events, stderr) out of the run's temporary directory; a row that
+    promoted every stack keeps none (its `logs` empty)."""
+    if row["exit_code"] == 0 and row["promoted"] == row["stacks"]:
+        row["logs"] = []
+        return []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kept = [Path(shutil.copy(source, out_dir)) for source in row["logs"] if Path(source).exists()]
+    row["logs"] = [str(path) for path in kept]
+    return kept
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -219,6 +234,8 @@ def main(sizes: tuple[int, ...] = SIZES, out: Path = DEFAULT_OUT) -> int:
             )
             for reason in row["failures"][:5]:
                 print(f"    {reason}", flush=True)
+            for path in keep_logs(row, out.parent):
+                print(f"    kept {path}", flush=True)
     document = {
         "metric_period_s": METRIC_PERIOD_S,
         "rate_per_s": RATE_PER_S,

@@ -377,6 +377,22 @@ def test_the_fleet_says_why_a_stack_did_not_promote() -> None:
     ]
 
 
+def test_the_fleet_keeps_the_controllers_logs_of_a_failed_row_only(tmp_path) -> None:
+    run_dir, out_dir = tmp_path / "run", tmp_path / "out"
+    run_dir.mkdir()
+    events, stderr = run_dir / "fleet-50.jsonl", run_dir / "fleet-50.stderr"
+    events.write_text('{"event": "gate_failed"}\n')
+    stderr.write_text("Traceback ...\n")
+    promoted = {"exit_code": 0, "promoted": 5, "stacks": 5, "logs": [str(events), str(stderr)]}
+    assert fleet.keep_logs(promoted, out_dir) == [] and promoted["logs"] == []
+    assert not out_dir.exists()
+    failed = {"exit_code": 3, "promoted": 9, "stacks": 50, "logs": [str(events), str(stderr)]}
+    kept = fleet.keep_logs(failed, out_dir)
+    assert [p.name for p in kept] == ["fleet-50.jsonl", "fleet-50.stderr"]
+    assert (out_dir / "fleet-50.stderr").read_text() == "Traceback ...\n"
+    assert failed["logs"] == [str(out_dir / "fleet-50.jsonl"), str(out_dir / "fleet-50.stderr")]
+
+
 def test_a_second_seed_reruns_every_scenario_on_fresh_streams() -> None:
     first, second = all_scenarios(runs=10), all_scenarios(runs=10, seed=1000)
     assert [s.name for s in first] == [s.name for s in second]
