@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=tradeoff.RUNS,
         help=f"runs per cell and setting for the trade-off curve (default {tradeoff.RUNS}: five settings "
-        "of 15 cells, about 25 minutes on two cores)",
+        "of 15 cells, about 3 minutes on two cores)",
     )
     parser.add_argument(
         "--ours-flags",
