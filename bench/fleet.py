@@ -28,6 +28,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.fleet_stacks import FleetBuilder, FleetStack, FleetTraffic  # noqa: E402
+from controller.event_types import ErrorEvent, GateFailed, RolledBack  # noqa: E402
+from controller.plan_events import StackFinished  # noqa: E402
 from localcloud.testing import LocalCloudProcess  # noqa: E402
 
 SIZES = (1, 5, 20, 50)
@@ -76,17 +78,20 @@ class PeakMemory:
         self._thread.join()
 
 
+_FAILURE_KINDS = (GateFailed.kind, RolledBack.kind, ErrorEvent.kind)
+
+
 def _failures(events: list[dict[str, Any]]) -> list[str]:
     """Why stacks did not promote: their gate failures, rollbacks and errors, then each one's outcome."""
-    reasons = [
-        f"{e.get('stack')}: {e['event']} at {e.get('percent')} %: {e.get('reason', '')}"
-        for e in events
-        if e["event"] in ("gate_failed", "rolled_back", "error")
-    ]
+    reasons = []
+    for e in events:
+        if e["event"] in _FAILURE_KINDS:
+            at = f" at {e['percent']} %" if e.get("percent") is not None else ""
+            reasons.append(f"{e.get('stack')}: {e['event']}{at}: {e.get('reason') or e.get('message', '')}")
     reasons += [
         f"{e.get('stack')}: {e['outcome']} ({e.get('reason', '')})"
         for e in events
-        if e["event"] == "stack_finished" and e.get("outcome") not in ("promoted", "nothing_to_do")
+        if e["event"] == StackFinished.kind and e.get("outcome") not in ("promoted", "nothing_to_do")
     ]
     return reasons
 

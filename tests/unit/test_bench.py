@@ -375,6 +375,9 @@ def test_the_fleet_says_why_a_stack_did_not_promote() -> None:
         "fleet-07: rolled_back (gate latency)",
         "fleet-02: reverted (fleet-07 failed)",
     ]
+    # an error event has a message and no percent
+    error = {"event": "error", "stack": "fleet-03", "message": "TooManyRequests", "exit_code": 1}
+    assert fleet._failures([error]) == ["fleet-03: error: TooManyRequests"]
 
 
 def test_the_fleet_keeps_the_controllers_logs_of_a_failed_row_only(tmp_path) -> None:
