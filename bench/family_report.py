@@ -248,8 +248,7 @@ def continuity_goal(judge_goals: list[dict]) -> Goal:
     # bound, its two figures in its name.
     goal.worst = [
         (
-            f"{g['goal']}: {_show(g['value'], g.get('unit', 'count'))} against "
-            f"{g.get('op', '<=')} {_show(g['target'], g.get('unit', 'count'))}",
+            f"{g['goal']}: {_show(g['value'], g['unit'])} against {g['op']} {_show(g['target'], g['unit'])}",
             g["value"] / g["target"] if g["value"] is not None and g["target"] else math.inf,
         )
         for g in judge_goals
