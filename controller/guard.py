@@ -9,9 +9,18 @@ test is read after every period and may stop at any of them, so its evidence is 
 
 `upper(p0)` is a one-sided ~97.5 % upper bound of the reference rate (a short history is uncertain evidence,
 so it is widened, not trusted as exact). For each alternative q_k = allowed x m_k the likelihood ratio of the
-periods seen so far, prod (q/p)^x ((1-q)/(1-p))^(n-x), is a nonnegative supermartingale under H0 (its
-expectation per request is p q/a + (1-p)(1-q)/(1-a) <= 1 for every p <= a); their average is one too, and
-by Ville's inequality it reaches 1/alpha with probability at most alpha, however long the guard watches.
+periods seen so far is a nonnegative supermartingale under H0, their average is one too, and by Ville's
+inequality it reaches 1/alpha with probability at most alpha, however long the guard watches.
+
+A service's per-minute error rate varies more than binomial noise (bursts, a dependency's hiccups), and a
+binomial likelihood reads a burst as evidence: on the benchmark's bursty and overdispersed worlds it undid
+up to 6 % of healthy releases. So each period's errors are modelled as the judge models them, negative
+binomial (Poisson at rate n x p x Z, Z a mean-1 gamma factor of squared CV c2), with c2 the judge's
+estimate from the live version's per-minute history (`controller/judge/dispersion.py`, used at its upper
+bound, at least a CV of 5 %). The ratio NB(x; n q) / NB(x; n a) increases in x, so its expectation is
+largest at p = a; and x -> t^x being convex, it is largest under the most dispersed counts allowed: at most
+1 whenever p <= a and the noise is at most c2. With c2 = 0 it is the binomial ratio (its expectation per
+request p q/a + (1-p)(1-q)/(1-a) <= 1).
 
 Latency is a plain check: the guard window's p99 (request-weighted over its periods) above the former
 version's p99 x `p99_ratio` + 25 ms, once `min_requests` have been served, fails the release too.
@@ -20,9 +29,13 @@ version's p99 x `p99_ratio` + 25 ms, once `min_requests` have been served, fails
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from controller.domain import WindowStats
+from controller.domain import BaselineHistory, WindowStats
+from controller.gates import Thresholds
+from controller.judge.dispersion import DISPERSION_FLOOR, estimate_c2
+from controller.judge.emath import nb_log_lr
 from controller.stats import combine
 
 ALTERNATIVES = (1.5, 2.0, 3.0, 5.0, 10.0)  # multiples of the allowed rate the mixture bets on
@@ -55,9 +68,13 @@ def upper_rate(requests: int, errors: int) -> float | None:
 
 
 class GuardTest:
-    def __init__(self, reference: WindowStats, settings: GuardSettings | None = None) -> None:
+    def __init__(
+        self, reference: WindowStats, settings: GuardSettings | None = None, noise_c2: float = 0.0
+    ) -> None:
+        """`noise_c2`: the squared CV of the per-period error rate beyond binomial noise (0: binomial)."""
         self.settings = s = settings or GuardSettings()
         self.reference = reference
+        self.noise_c2 = noise_c2
         upper = upper_rate(reference.requests, reference.errors_5xx)
         allowed = s.max_rate if upper is None else max(s.ratio * upper, upper + s.floor)
         self.allowed = min(allowed, s.max_rate)
@@ -74,7 +91,11 @@ class GuardTest:
         a, n, x = self.allowed, period.requests, period.errors_5xx
         if n > 0 and 0 < a < 1:
             for k, q in enumerate(self._alternatives):
-                if q > a:
+                if q <= a:
+                    continue
+                if self.noise_c2 > 0:
+                    self._log_lr[k] += nb_log_lr(x, n * a, q / a, self.noise_c2)
+                else:
                     self._log_lr[k] += x * math.log(q / a) + (n - x) * math.log((1 - q) / (1 - a))
         self.periods.append(period)
         window = combine(self.periods)
@@ -101,3 +122,22 @@ class GuardTest:
         if window.p99_ms > limit:
             return f"p99 {window.p99_ms:.0f} ms above {limit:.0f} ms (the former version's {ref:.0f} ms)"
         return ""
+
+
+def guard_settings(thresholds: Thresholds) -> GuardSettings:
+    """The guard a `shift` with these gate thresholds runs: the same ratio, ceiling and minimum traffic."""
+    return GuardSettings(
+        ratio=thresholds.max_5xx_ratio,
+        max_rate=thresholds.max_5xx_rate,
+        p99_ratio=thresholds.max_p99_ratio,
+        min_requests=thresholds.min_requests,
+    )
+
+
+def guard_factory(
+    settings: GuardSettings, history: BaselineHistory | None
+) -> Callable[[WindowStats], GuardTest]:
+    """The engine's guard for a rollout whose live version's history is `history` (None: not read), with the
+    per-period noise read off that history as the judge reads it (the floor without one)."""
+    noise = estimate_c2(history.per_period if history is not None else (), DISPERSION_FLOOR).c2
+    return lambda reference: GuardTest(reference, settings, noise)

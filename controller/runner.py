@@ -27,7 +27,7 @@ from controller.errors import AwsError, ControllerError
 from controller.event_types import TickEvent, WarningEvent
 from controller.events import Events
 from controller.gates import builtin_gates
-from controller.guard import GuardSettings, GuardTest
+from controller.guard import guard_factory, guard_settings
 from controller.hooks import HookPayload, HookResult, run_target
 from controller.observer import Observer, placeholders
 from controller.plan_text import plan_event
@@ -162,14 +162,8 @@ class ShiftRun:
             guard_s=opts.guard_s,
             tick_s=opts.policy.interval_s,
         )
-        t = opts.policy.thresholds
-        guard = GuardSettings(
-            ratio=t.max_5xx_ratio,
-            max_rate=t.max_5xx_rate,
-            p99_ratio=t.max_p99_ratio,
-            min_requests=t.min_requests,
-        )
-        engine = Engine(settings, strategy, (*gates, *user_gates), judge, lambda ref: GuardTest(ref, guard))
+        guard = guard_factory(guard_settings(opts.policy.thresholds), history)
+        engine = Engine(settings, strategy, (*gates, *user_gates), judge, guard)
         reference = None if history is None else WindowStats(history.requests, history.errors_5xx)
         self.started_at = self.clock()
         return engine, eio.Begin(self.started_at, resumed, requests, reference)

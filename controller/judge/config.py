@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from controller.judge.dispersion import DISPERSION_FLOOR
+
 # The regressions the fail test bets on (canary/baseline error-rate ratios, as multiples of psi0), spaced
 # about evenly in log ratio from 1.25x to 100x, and the share of the bet on each: the same for every ratio
 # and for the regression margin itself (see JudgeConfig), a log-uniform prior that favours no regression
@@ -114,7 +116,7 @@ class JudgeConfig:
     history_bound_share: float = 0.1
     history_fail: bool = True
     overdispersion: bool = True  # model each period's extra-binomial noise (c2 from the history)
-    dispersion_floor: float = 0.0025  # c2 used at least (a CV of 5 %), whatever the history says
+    dispersion_floor: float = DISPERSION_FLOOR  # c2 used at least (a CV of 5 %), whatever the history says
     late_onset_share: float = 0.5
     late_onset_periods: int | None = None  # None: the periods before PASS is allowed (min_periods - 2)
     horizon_periods: int | None = None

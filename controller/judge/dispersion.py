@@ -17,6 +17,8 @@ from dataclasses import dataclass
 NEIGHBOURS = 15
 # The standard errors above the estimate that c2 is used at.
 UPPER_SDS = 2.0
+# c2 used at least (a CV of 5 %), whatever the history says, and when there is none.
+DISPERSION_FLOOR = 0.0025
 
 
 @dataclass(frozen=True)
