@@ -9,8 +9,8 @@ The judge is measured twice, both written to bench/out/judge.json:
   its shape, overdispersion, history drift, regression size and onset; peers tuned per cell on the tuning
   split, everything scored on the evaluation split (the key `family`). A rollout undecided at 30 minutes
   counts as rolled back;
-- the trade-off curve (bench/tradeoff.py): `shift --min-observation` against late regressions, ours alone
-  on the family's onset cells and its fastest identical cells (the key `tradeoff`).
+- the trade-off curve (bench/tradeoff.py): `shift --min-observation` and `--guard` against late
+  regressions, ours alone on the family's onset cells and its fastest identical cells (the key `tradeoff`).
 
 Quick iterations on the family: `python -m bench --only family --runs 400 --cells 'od:ind' --split
 tuning` (tune ours on the tuning split only; the evaluation split and its held-out cells are for reporting).
@@ -110,10 +110,17 @@ def family_main(
 
 def tradeoff_main(runs: int, out: Path, seed: int, split: str, jobs: int) -> dict:
     """The promotion-speed / late-onset curve (bench/tradeoff.py), printed and put under `tradeoff`."""
-    print(f"\ntrade-off: --min-observation against late regressions, {split} split, {runs} runs", flush=True)
+    print(
+        f"\ntrade-off: --min-observation and --guard against late regressions, {split} split, {runs} runs",
+        flush=True,
+    )
     print(tradeoff.HEADER, flush=True)
     points = tradeoff.run(split, runs, seed, jobs, log=lambda text: print(text, flush=True))
-    section = tradeoff.to_json(points, split, runs, seed)
+    family = json.loads(out.read_text()).get("family") if out.exists() else None
+    peers = tradeoff.peer_reference(family, split, seed)
+    if peers is not None:
+        print(tradeoff.peer_line(points, peers), flush=True)
+    section = tradeoff.to_json(points, split, runs, seed, peers)
     _merge(out, {"tradeoff": section})
     return section
 
@@ -151,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         choices=("judge", "family", "tradeoff", "dataplane", "fleet"),
         help="run one benchmark only: judge (the continuity table), family, tradeoff (--min-observation "
-        "against late regressions), dataplane, fleet",
+        "and --guard against late regressions), dataplane, fleet",
     )
     parser.add_argument(
         "--fleet-sizes",
@@ -175,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         "--tradeoff-runs",
         type=int,
         default=tradeoff.RUNS,
-        help=f"runs per cell and setting for the trade-off curve (default {tradeoff.RUNS}: five settings "
-        "of 15 cells, about 3 minutes on two cores)",
+        help=f"runs per cell and setting for the trade-off curve (default {tradeoff.RUNS}: seven settings "
+        "(five minimum observations, two guards) of 15 cells, about 3 minutes on two cores)",
     )
     parser.add_argument(
         "--ours-flags",

@@ -45,7 +45,7 @@ class PolicyResult:
 
     rollback_rate: float  # rolled back, or undecided at 30 minutes
     undecided_rate: float  # of which undecided
-    promotion_rate: float
+    promotion_rate: float  # promoted within 30 minutes (undone by a guard afterwards included)
     escaped_before_onset: float  # promoted before the regression switched on (regression cells; else 0)
     detection_before_promotion: float | None  # regression cells: rolled back among runs not escaped
     failed_requests_mean: float
@@ -57,6 +57,7 @@ class PolicyResult:
     # (the misses no per-period policy could have seen whole: the regression showed in at most a part of
     # the last period it judged).
     promoted_within_a_period_of_onset: float | None = None
+    undone_rate: float = 0.0  # promoted, then undone by the guard within 30 minutes (`shift --guard`)
     mode: str | None = None  # peers: the check that judged the cell ("error" | "latency")
     threshold: str | None = None
     tuned_false_rollback_rate: float | None = None  # peers: on the tuning split of the identical twin
@@ -136,6 +137,7 @@ def summarise(outcome: Outcome, world: FamilyWorld) -> PolicyResult:
         promoted_within_a_period_of_onset=(
             (float(soon[~escaped].mean()) if caught.size else None) if regression else None
         ),
+        undone_rate=0.0 if outcome.undone is None else float(outcome.undone.mean()),
     )
 
 

@@ -49,6 +49,7 @@ class Outcome:
     decided_s: np.ndarray  # when rolled back or promoted; NaN if neither within the run
     failed: np.ndarray
     canary_requests: np.ndarray  # canary requests until the decision (or minute 30)
+    undone: np.ndarray | None = None  # promoted, then undone by a guard (a policy that `guards`)
 
     @property
     def undecided(self) -> np.ndarray:
@@ -104,15 +105,18 @@ def play(policy: Policy, world: World, *, until_decided: bool = False) -> Outcom
     policy.start(runs, world.requests_per_period())
     if policy.reads_history:
         policy.see_history(*world.history())
-    status = np.zeros(runs, dtype=np.int8)  # 0 undecided, 1 rolled back, 2 promoted
+    status = np.zeros(runs, dtype=np.int8)  # 0 undecided, 1 rolled back, 2 promoted, 3 promoted then undone
     decided = np.full(runs, np.nan)
     failed = np.zeros(runs)
     canary_requests = np.zeros(runs)
     for t in range(periods):
         promoted = np.flatnonzero(status == 2)
         if promoted.size and not until_decided:
-            everyone = world.period(t, promoted, np.ones(promoted.size), latency=False)
+            # A guarding policy reads the promoted release's p99 too; the others' draws stay as they were.
+            everyone = world.period(t, promoted, np.ones(promoted.size), latency=policy.guards)
             failed[promoted] += everyone.canary_errors
+            if policy.guards:
+                status[promoted[policy.watch(t, promoted, everyone)]] = 3
         idx = np.flatnonzero(status == 0)
         if idx.size == 0:
             if until_decided or promoted.size == 0:
@@ -125,7 +129,7 @@ def play(policy: Policy, world: World, *, until_decided: bool = False) -> Outcom
         status[idx[decision.promote]] = 2
         status[idx[decision.rollback]] = 1
         decided[idx[decision.promote | decision.rollback]] = (t + 1) * PERIOD_S
-    return Outcome(status == 1, status == 2, decided, failed, canary_requests)
+    return Outcome(status == 1, status >= 2, decided, failed, canary_requests, status == 3)
 
 
 def simulate(policy: Policy, scenario: Scenario, streams: Streams, *, until_decided: bool = False) -> Outcome:

@@ -14,7 +14,10 @@ Configured as a user of the benchmark's world would run it:
 - no time limit inside the simulated 30 minutes (`max_duration_s` None): the continuity table reports
   releases still undecided at the horizon as not promoted, as it always has. The judge plans its pass
   margin for the CLI's default time limit (`--strategy adaptive`: 30 minutes, `JUDGE_HORIZON_S`), which
-  is the simulated horizon, unless its config names another.
+  is the simulated horizon, unless its config names another;
+- no guard unless `guard_s` is set (`shift --guard`, off by default): then each promoted run's engine
+  judges the promoted release for that long against the live version's rate over the day before, with the
+  guard `shift` builds from the same history and thresholds, and an `Undo` ends the run as undone.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ import numpy as np
 from bench.policies import Decision, Policy
 from bench.streams import PERIOD_S, Period
 from controller.domain import AlarmReading, BaselineHistory, PeriodSample, WindowStats
-from controller.engine import Begin, Engine, EngineSettings, Promote, RollBack, SetShare, Tick
+from controller.engine import Begin, Engine, EngineSettings, Promote, RollBack, SetShare, Tick, Undo
 from controller.gates import Thresholds, builtin_gates
+from controller.guard import guard_factory, guard_settings
 from controller.judge import Judge, JudgeConfig
 from controller.judge.config import horizon_periods_for
 from controller.ramp import AdaptiveRamp, RampConfig
@@ -57,7 +61,12 @@ class Ours(Policy):
     use_history: bool = True
     max_duration_s: float | None = None
     judge_class: type = Judge  # the judge each run's engine gets (a judge's constructor: config, history)
+    guard_s: float = 0.0  # `shift --guard`: judge a promoted release this long and undo it on a regression
     reads_history = True
+
+    @property
+    def guards(self) -> bool:  # type: ignore[override]
+        return self.guard_s > 0
 
     @classmethod
     def strict(cls) -> Ours:
@@ -80,14 +89,18 @@ class Ours(Policy):
             rollout_policy(self.max_duration_s), AdaptiveRamp(self.ramp_config, self.trusted_ramp_config)
         )
         gates = builtin_gates(BENCH_THRESHOLDS, judge=True, adaptive=True)
-        return Engine(EngineSettings(PERIOD_S, metrics_lag_s=0.0), strategy, gates, judge)
+        settings = EngineSettings(PERIOD_S, metrics_lag_s=0.0, guard_s=self.guard_s, tick_s=PERIOD_S)
+        guard = guard_factory(guard_settings(BENCH_THRESHOLDS), history) if self.guard_s > 0 else None
+        return Engine(settings, strategy, gates, judge, guard)
 
     def _start_engines(self, histories: list[BaselineHistory | None]) -> None:
         self.engines = [self._engine(h) for h in histories]
         self.judges = [engine.judge for engine in self.engines]
         traffic = self.requests_per_period.tolist()
-        for run, engine in enumerate(self.engines):
-            self._apply(run, engine.step(Begin(0.0, None, traffic[run])))
+        for run, (engine, history) in enumerate(zip(self.engines, histories, strict=True)):
+            # What `shift` hands the guard: the live version's day before, when it read one.
+            reference = None if history is None else WindowStats(history.requests, history.errors_5xx)
+            self._apply(run, engine.step(Begin(0.0, None, traffic[run], reference)))
 
     def see_history(self, requests: np.ndarray, errors: np.ndarray) -> None:
         """Totals per run, or per-minute series per run (2-D): the judge gets both."""
@@ -111,6 +124,8 @@ class Ours(Policy):
                 outcome = "promote"
             elif isinstance(action, RollBack):
                 outcome = "rollback"
+            elif isinstance(action, Undo):
+                outcome = "undo"
         return outcome
 
     def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
@@ -131,6 +146,22 @@ class Ours(Policy):
             rollback[i] = outcome == "rollback"
             promote[i] = outcome == "promote"
         return Decision(rollback, promote)
+
+    def watch(self, t: int, idx: np.ndarray, period: Period) -> np.ndarray:
+        """The promoted runs' engines that are still guarding read period t (the new release alone)."""
+        undo = np.zeros(idx.shape, dtype=bool)
+        lat = np.where(np.isnan(period.canary_latency), -1.0, period.canary_latency).tolist()
+        n, x = period.canary_requests.tolist(), period.canary_errors.tolist()
+        start = t * PERIOD_S
+        for i, run in enumerate(idx.tolist()):
+            engine = self.engines[run]
+            if engine.state.phase != "guard":
+                continue
+            sample = PeriodSample(
+                start, WindowStats(n[i], x[i], 0, *(_ms(v) for v in lat[i])), WindowStats(0, 0)
+            )
+            undo[i] = self._apply(run, engine.step(Tick(start + PERIOD_S, (sample,), NO_ALARMS))) == "undo"
+        return undo
 
 
 def _ms(value: float) -> float | None:

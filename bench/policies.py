@@ -58,6 +58,7 @@ class Policy:
     threshold: str | None = None
     reads_history = False  # the simulator hands the baseline history only to policies that read it
     threshold_changes_path = True  # False: a fixed schedule that stops at the first breach (tuning is exact)
+    guards = False  # True: still judges a promoted release, and may undo it (`watch`)
 
     def start(self, runs: int, requests_per_period: float | np.ndarray) -> None:
         """`requests_per_period`: the traffic a period carries, one figure or one per run."""
@@ -69,6 +70,11 @@ class Policy:
         (runs, minutes); only policies that read history (`reads_history`) are handed it."""
 
     def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
+        raise NotImplementedError
+
+    def watch(self, t: int, idx: np.ndarray, period: Period) -> np.ndarray:
+        """Runs `idx` were promoted and served everything in period t: which are undone now (bool per run).
+        Called only for a policy that `guards`."""
         raise NotImplementedError
 
     def _record(self, idx: np.ndarray, stat: np.ndarray) -> None:
