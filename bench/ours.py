@@ -65,7 +65,7 @@ class Ours(Policy):
     reads_history = True
 
     @property
-    def guards(self) -> bool:  # type: ignore[override]
+    def guards(self) -> bool:
         return self.guard_s > 0
 
     @classmethod
