@@ -36,7 +36,7 @@ from bench.family import SPLITS, describe, select
 from bench.family_sim import run_family
 from bench.judge_sim import run_benchmark
 from bench.ours import Ours
-from bench.ours_flags import OursFlagsError, judge_config_from_flags
+from bench.ours_flags import OursFlagsError, ours_from_flags
 from bench.report import VARIANT_LABELS, goals, table
 from bench.scenarios import RUNS, all_scenarios
 from bench.streams import PERIOD_S
@@ -86,7 +86,8 @@ def family_main(
     count as one goal of the family's summary. `ours_flags`: the judge's `shift` flags ours runs with
     (bench/ours_flags.py; empty: the defaults, as published)."""
     cells = select(split, pattern)
-    ours = partial(Ours, judge_config=judge_config_from_flags(ours_flags, PERIOD_S)) if ours_flags else Ours
+    options = ours_from_flags(ours_flags, PERIOD_S) if ours_flags else None
+    ours = partial(Ours, judge_config=options.judge_config, guard_s=options.guard_s) if options else Ours
     started = time.perf_counter()
     print(
         f"\nscenario family: {len(cells)} cells x {runs} runs, {split} split, seed {seed}; "
@@ -189,9 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         "--ours-flags",
         default="",
         metavar="FLAGS",
-        help="run ours in the family with these `shift` flags of the judge, read by the controller's own "
-        "parser, e.g. '--latency-ratio 1.15' or '--narrowest-ratio 1.3' (default: none, the published "
-        "figures; write it as --ours-flags='--flag value')",
+        help="run ours in the family with these `shift` flags of the judge (and --guard), read by the "
+        "controller's own parser, e.g. '--latency-ratio 1.15', '--narrowest-ratio 1.3' or '--guard 10m' "
+        "(default: none, the published figures; write it as --ours-flags='--flag value')",
     )
     parser.add_argument("--list-cells", action="store_true", help="print the family's cells and exit")
     parser.add_argument(
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--fleet-sizes must be increasing whole numbers of at least 1")
     try:
         if args.ours_flags:
-            judge_config_from_flags(args.ours_flags, PERIOD_S)
+            ours_from_flags(args.ours_flags, PERIOD_S)
     except OursFlagsError as exc:
         parser.error(str(exc))
     if args.list_cells:

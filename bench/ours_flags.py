@@ -3,8 +3,8 @@
 `python -m bench --only family --ours-flags '--latency-ratio 1.15'` scores the judge a user gets from
 `python -m controller shift --strategy adaptive --latency-ratio 1.15`: the flags go through the CLI's parser
 and `shift_options`, and `ShiftOptions.judge_config()` is the judge's configuration, so an option's figures
-in docs/judge.md come from the same code path as the command. Only the judge's flags are taken; the rest of
-a `shift` (steps, hooks, gates, notifications) has no meaning in the simulated world.
+in docs/judge.md come from the same code path as the command. Only the judge's flags and `--guard` are
+taken; the rest of a `shift` (steps, hooks, gates, notifications) has no meaning in the simulated world.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import shlex
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from controller.cli import shift_options
 from controller.cli_parser import build_parser
@@ -28,6 +28,7 @@ JUDGE_FLAGS = (
     "--regression-increase",
     "--min-observation",
     "--no-trust-baseline-history",
+    "--guard",
 )
 
 
@@ -35,9 +36,16 @@ class OursFlagsError(ValueError):
     """The flags are not judge flags of `shift`, or `shift` would refuse them."""
 
 
-def judge_config_from_flags(flags: str, period_s: int) -> JudgeConfig:
-    """The judge configuration `shift --strategy adaptive FLAGS` gives, with the time limit left for the
-    bench to plan (its horizon); OursFlagsError with a one-line reason if a flag is not the judge's."""
+@dataclass(frozen=True)
+class OursOptions:
+    judge_config: JudgeConfig
+    guard_s: float = 0.0  # `--guard`: watch a promoted release this long (bench.ours.Ours.guard_s)
+
+
+def ours_from_flags(flags: str, period_s: int) -> OursOptions:
+    """What `shift --strategy adaptive FLAGS` runs: its judge configuration, with the time limit left for
+    the bench to plan (its horizon), and its guard; OursFlagsError with a one-line reason if a flag is not
+    one of JUDGE_FLAGS or `shift` would refuse it."""
     argv = shlex.split(flags)
     for word in argv:
         name = word.split("=", 1)[0]
@@ -49,10 +57,10 @@ def judge_config_from_flags(flags: str, period_s: int) -> JudgeConfig:
     try:
         with contextlib.redirect_stderr(complaint):  # argparse prints its usage and exits; keep its last line
             args = build_parser().parse_args(["shift", "--strategy", "adaptive", *argv])
-        config = shift_options(args, period_s).judge_config()
+        options = shift_options(args, period_s)
     except UsageError as exc:
         raise OursFlagsError(f"--ours-flags: {exc}") from None
     except SystemExit:
         reason = (complaint.getvalue().strip().splitlines() or ["not understood"])[-1]
         raise OursFlagsError(f"--ours-flags {flags!r}: {reason.split('error: ', 1)[-1]}") from None
-    return replace(config, horizon_periods=None)
+    return OursOptions(replace(options.judge_config(), horizon_periods=None), options.guard_s)

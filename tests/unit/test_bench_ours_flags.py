@@ -7,8 +7,12 @@ import json
 import pytest
 
 import bench.__main__ as bench_main
-from bench.ours_flags import OursFlagsError, judge_config_from_flags
+from bench.ours_flags import OursFlagsError, ours_from_flags
 from controller.judge import JudgeConfig
+
+
+def judge_config_from_flags(flags: str, period_s: int) -> JudgeConfig:
+    return ours_from_flags(flags, period_s).judge_config
 
 
 def test_the_judge_flags_give_the_configuration_shift_gives() -> None:
@@ -25,6 +29,13 @@ def test_the_judge_flags_give_the_configuration_shift_gives() -> None:
     assert judge_config_from_flags("--latency-ratio 1.25", 60) == JudgeConfig(horizon_periods=None)
 
 
+def test_the_guard_flag_gives_the_guard_shift_runs_and_leaves_the_judge_alone() -> None:
+    assert ours_from_flags("--guard 20m", 60).guard_s == 1200
+    assert ours_from_flags("--guard", 60).guard_s == 600  # --guard alone: 10m, as in shift
+    assert ours_from_flags("--guard 10m", 60).judge_config == JudgeConfig(horizon_periods=None)
+    assert ours_from_flags("--latency-ratio 1.15", 60).guard_s == 0
+
+
 @pytest.mark.parametrize(
     ("flags", "says"),
     [
@@ -33,6 +44,7 @@ def test_the_judge_flags_give_the_configuration_shift_gives() -> None:
         ("--latency-ratio lots", "not a number"),
         ("--latency-ratio 0.5", "at least 1"),
         ("--narrowest-ratio", "expected one argument"),
+        ("--guard soon", "duration"),
     ],
 )
 def test_flags_that_are_not_the_judges_or_that_shift_refuses_are_one_line_errors(flags, says, capsys) -> None:
