@@ -3,7 +3,7 @@
 Which cells count for which goal (evaluation split, ours in its one configuration):
 
 - false rollbacks <= 1 %: every identical cell whose overdispersion CV band ends at or under 0.5 and whose
-  history drift band lies within +-30 %;
+  history drift band lies within +-30 % (with `--guard`, a healthy release the guard undid counts too);
 - detection >= 99 %: every regression of at least 2x (error rate x2-5 and x5-50, p99 x2-3), >= 95 %: every
   1.3-2x one (error rate or p99), with the onset before a typical promotion (onset band ending by minute 10);
   detection there counts the runs rolled back (or undecided at 30 min) among those not promoted before the
@@ -138,7 +138,7 @@ def goals(results: list[CellResult]) -> list[Goal]:
         "s",
     )
     frr_cells = _frr_cells(results)
-    frr_rows = [(r.cell.name, r.ours.rollback_rate) for r in frr_cells]
+    frr_rows = [(r.cell.name, r.ours.false_rollback_rate) for r in frr_cells]
     strong_cells = [r for r in catch if r.cell.change.ratio.low >= 2]
     mild_cells = [r for r in catch if r.cell.change.ratio.high <= 2]
 
@@ -281,7 +281,7 @@ def group_rows(results: list[CellResult]) -> list[dict]:
     rows = []
     for group in _groups(results):
         cells = [r for r in results if r.cell.group == group]
-        same = [r.ours.rollback_rate for r in cells if r.cell.kind == "identical"]
+        same = [r.ours.false_rollback_rate for r in cells if r.cell.kind == "identical"]
         caught = [r.ours.detection_before_promotion for r in cells if _catchable(r)]
         ratios = [x for x in (peer_ratio(r) for r in cells if r.cell.kind != "identical") if x is not None]
         walds = [x for x in (wald_ratio(r) for r in cells) if x is not None]
@@ -306,7 +306,7 @@ def cell_line(r: CellResult) -> str:
     peer = f"{best[0]} {best[1].failed_requests_mean:.1f}" if best else "-"
     ratio = peer_ratio(r)
     if r.cell.kind == "identical":
-        rate, extra = ours.rollback_rate, _num(ours.time_to_promote_s_mean, "7.0f") + "s"
+        rate, extra = ours.false_rollback_rate, _num(ours.time_to_promote_s_mean, "7.0f") + "s"
         peer = f"peers <= 1 %: {sum(p.eligible for n, p in r.policies.items() if n != 'ours')}/5"
         ratio = None
     else:

@@ -65,6 +65,12 @@ class PolicyResult:
     false_rollback_rate_by_check: dict[str, float] | None = None  # peers in identical cells, per check
 
     @property
+    def false_rollback_rate(self) -> float:
+        """In an identical cell: rolled back, undecided at 30 minutes, or promoted and then undone by the
+        guard (a healthy release put back is as false a rollback as one never promoted)."""
+        return self.rollback_rate + self.undone_rate
+
+    @property
     def eligible(self) -> bool:
         """A peer may be the best peer only where its tuning held 1 % on the scored split's twin."""
         return self.twin_false_rollback_rate is not None and self.twin_false_rollback_rate <= FRR_TARGET
@@ -269,7 +275,7 @@ def _run_twin_family(
 def _progress(result: CellResult) -> str:
     ours = result.ours
     if result.cell.kind == "identical":
-        what = f"false rollbacks {ours.rollback_rate:6.2%}"
+        what = f"false rollbacks {ours.false_rollback_rate:6.2%}"
     else:
         what = f"detected {ours.detection_before_promotion or 0:6.2%}"
     failed = ours.failed_requests_mean

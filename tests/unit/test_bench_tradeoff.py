@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bench import tradeoff
+from bench.family_sim import PolicyResult
 
 
 def test_the_cells_are_the_fast_identical_ones_and_the_late_onsets() -> None:
@@ -65,3 +68,8 @@ def test_the_peers_figure_is_the_best_eligible_peer_per_onset_cell_of_the_same_s
     assert tradeoff.peer_reference({**family, "cells": family["cells"][1:]}, "evaluation", 0) is None
     point = tradeoff.TradeoffPoint(0, 480.0, 0.0, 0.4, {}, peers.failed_requests_mean / 2, guard_min=10)
     assert "guard 10m 0.50x" in tradeoff.peer_line([point], peers)
+
+
+def test_a_healthy_release_the_guard_undoes_counts_as_a_false_rollback() -> None:
+    result = PolicyResult(0.004, 0.002, 0.996, 0.0, None, 10.0, 20.0, None, 480.0, 3000.0, undone_rate=0.007)
+    assert result.false_rollback_rate == pytest.approx(0.011)
