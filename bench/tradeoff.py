@@ -59,7 +59,7 @@ SETTINGS: tuple[Setting, ...] = (
 class TradeoffPoint:
     min_observation_min: int
     promotion_time_s_mean: float | None  # mean over the identical cells of their mean time to promote
-    false_rollbacks_worst: float  # the worst identical cell's rollbacks (undecided at 30 min included)
+    false_rollbacks_worst: float  # the worst identical cell's rollbacks (undecided at 30 min, undone too)
     late_caught_mean: float  # mean over the onset cells of the runs rolled back before promotion
     late_caught_by_onset: dict[str, float]  # the same per onset band
     late_failed_requests_mean: float  # mean over the onset cells of their mean failed requests
@@ -104,7 +104,7 @@ def point(
     return TradeoffPoint(
         min_observation_min=setting.min_observation_min,
         promotion_time_s_mean=statistics.mean(times) if times else None,
-        false_rollbacks_worst=max(r.rollback_rate for r in same),
+        false_rollbacks_worst=max(r.false_rollback_rate for r in same),
         late_caught_mean=statistics.mean(r.rollback_rate for r in late.values()),
         late_caught_by_onset=_by_band(late, lambda r: r.rollback_rate),
         late_failed_requests_mean=statistics.mean(r.failed_requests_mean for r in late.values()),

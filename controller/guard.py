@@ -20,7 +20,9 @@ estimate from the live version's per-minute history (`controller/judge/dispersio
 bound, at least a CV of 5 %). The ratio NB(x; n q) / NB(x; n a) increases in x, so its expectation is
 largest at p = a; and x -> t^x being convex, it is largest under the most dispersed counts allowed: at most
 1 whenever p <= a and the noise is at most c2. With c2 = 0 it is the binomial ratio (its expectation per
-request p q/a + (1-p)(1-q)/(1-a) <= 1).
+request p q/a + (1-p)(1-q)/(1-a) <= 1). Like the judge's, the model takes each minute's noise as its own: a
+burst that lasts several minutes is several draws of it, which the history's estimate partly absorbs (it
+compares each minute with the half hour around it) and a longer outage does not fit.
 
 Latency is a plain check: the guard window's p99 (request-weighted over its periods) above the former
 version's p99 x `p99_ratio` + 25 ms, once `min_requests` have been served, fails the release too.
