@@ -90,7 +90,7 @@ class Ours(Policy):
         )
         gates = builtin_gates(BENCH_THRESHOLDS, judge=True, adaptive=True)
         settings = EngineSettings(PERIOD_S, metrics_lag_s=0.0, guard_s=self.guard_s, tick_s=PERIOD_S)
-        guard = guard_factory(guard_settings(BENCH_THRESHOLDS), history) if self.guard_s > 0 else None
+        guard = guard_factory(guard_settings(BENCH_THRESHOLDS), history) if self.guards else None
         return Engine(settings, strategy, gates, judge, guard)
 
     def _start_engines(self, histories: list[BaselineHistory | None]) -> None:
@@ -131,17 +131,11 @@ class Ours(Policy):
     def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
         rollback = np.zeros(idx.shape, dtype=bool)
         promote = np.zeros(idx.shape, dtype=bool)
-        lat_c = np.where(np.isnan(period.canary_latency), -1.0, period.canary_latency).tolist()
-        lat_b = np.where(np.isnan(period.baseline_latency), -1.0, period.baseline_latency).tolist()
-        n_c, x_c = period.canary_requests.tolist(), period.canary_errors.tolist()
-        n_b, x_b = period.baseline_requests.tolist(), period.baseline_errors.tolist()
+        canary = _window_stats(period.canary_requests, period.canary_errors, period.canary_latency)
+        baseline = _window_stats(period.baseline_requests, period.baseline_errors, period.baseline_latency)
         start = t * PERIOD_S
         for i, run in enumerate(idx.tolist()):
-            sample = PeriodSample(
-                start,
-                WindowStats(n_c[i], x_c[i], 0, *(_ms(v) for v in lat_c[i])),
-                WindowStats(n_b[i], x_b[i], 0, *(_ms(v) for v in lat_b[i])),
-            )
+            sample = PeriodSample(start, canary[i], baseline[i])
             outcome = self._apply(run, self.engines[run].step(Tick(start + PERIOD_S, (sample,), NO_ALARMS)))
             rollback[i] = outcome == "rollback"
             promote[i] = outcome == "promote"
@@ -150,19 +144,21 @@ class Ours(Policy):
     def watch(self, t: int, idx: np.ndarray, period: Period) -> np.ndarray:
         """The promoted runs' engines that are still guarding read period t (the new release alone)."""
         undo = np.zeros(idx.shape, dtype=bool)
-        lat = np.where(np.isnan(period.canary_latency), -1.0, period.canary_latency).tolist()
-        n, x = period.canary_requests.tolist(), period.canary_errors.tolist()
+        served = _window_stats(period.canary_requests, period.canary_errors, period.canary_latency)
         start = t * PERIOD_S
         for i, run in enumerate(idx.tolist()):
             engine = self.engines[run]
             if engine.state.phase != "guard":
                 continue
-            sample = PeriodSample(
-                start, WindowStats(n[i], x[i], 0, *(_ms(v) for v in lat[i])), WindowStats(0, 0)
-            )
+            sample = PeriodSample(start, served[i], WindowStats(0, 0))
             undo[i] = self._apply(run, engine.step(Tick(start + PERIOD_S, (sample,), NO_ALARMS))) == "undo"
         return undo
 
 
-def _ms(value: float) -> float | None:
-    return None if value < 0 else value
+def _window_stats(requests: np.ndarray, errors: np.ndarray, latency: np.ndarray) -> list[WindowStats]:
+    """One version's period, per run, as CloudWatch reports it (a NaN percentile: no datapoint)."""
+    percentiles = np.where(np.isnan(latency), -1.0, latency).tolist()
+    return [
+        WindowStats(n, x, 0, *(None if v < 0 else v for v in row))
+        for n, x, row in zip(requests.tolist(), errors.tolist(), percentiles, strict=True)
+    ]

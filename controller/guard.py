@@ -13,9 +13,10 @@ periods seen so far is a nonnegative supermartingale under H0, their average is 
 inequality it reaches 1/alpha with probability at most alpha, however long the guard watches.
 
 A service's per-minute error rate varies more than binomial noise (bursts, a dependency's hiccups), and a
-binomial likelihood reads a burst as evidence: on the benchmark's bursty and overdispersed worlds it undid
-up to 6 % of healthy releases. So each period's errors are modelled as the judge models them, negative
-binomial (Poisson at rate n x p x Z, Z a mean-1 gamma factor of squared CV c2), with c2 the judge's
+binomial likelihood reads a burst as evidence: on the benchmark's bursty and overdispersed worlds, at an
+allowed rise of 1.25x, it undid up to 11.6 % of healthy releases. So each period's errors are modelled
+as the judge models them, negative binomial (Poisson at rate n x p x Z, Z a mean-1 gamma factor of squared
+CV c2), with c2 the judge's
 estimate from the live version's per-minute history (`controller/judge/dispersion.py`, used at its upper
 bound, at least a CV of 5 %). The ratio NB(x; n q) / NB(x; n a) increases in x, so its expectation is
 largest at p = a; and x -> t^x being convex, it is largest under the most dispersed counts allowed: at most
@@ -141,5 +142,10 @@ def guard_factory(
 ) -> Callable[[WindowStats], GuardTest]:
     """The engine's guard for a rollout whose live version's history is `history` (None: not read), with the
     per-period noise read off that history as the judge reads it (the floor without one)."""
-    noise = estimate_c2(history.per_period if history is not None else (), DISPERSION_FLOOR).c2
-    return lambda reference: GuardTest(reference, settings, noise)
+
+    def guard(reference: WindowStats) -> GuardTest:
+        # Read when the guard starts, after a promotion: a rollout without one pays nothing for it.
+        noise = estimate_c2(history.per_period if history is not None else (), DISPERSION_FLOOR).c2
+        return GuardTest(reference, settings, noise)
+
+    return guard
