@@ -57,7 +57,12 @@ class PolicyResult:
     # (the misses no per-period policy could have seen whole: the regression showed in at most a part of
     # the last period it judged).
     promoted_within_a_period_of_onset: float | None = None
-    undone_rate: float = 0.0  # promoted, then undone by the guard within 30 minutes (`shift --guard`)
+    # Promoted, then undone by the guard within 30 minutes (`shift --guard`); in a regression cell only
+    # once the regression had switched on (a late catch).
+    undone_rate: float = 0.0
+    # Regression cells: promoted, then undone before the regression switched on (a healthy release undone,
+    # as false as one undone in an identical cell).
+    undone_before_onset: float = 0.0
     mode: str | None = None  # peers: the check that judged the cell ("error" | "latency")
     threshold: str | None = None
     tuned_false_rollback_rate: float | None = None  # peers: on the tuning split of the identical twin
@@ -143,8 +148,22 @@ def summarise(outcome: Outcome, world: FamilyWorld) -> PolicyResult:
         promoted_within_a_period_of_onset=(
             (float(soon[~escaped].mean()) if caught.size else None) if regression else None
         ),
-        undone_rate=0.0 if outcome.undone is None else float(outcome.undone.mean()),
+        **_undone(outcome, world, regression),
     )
+
+
+def _undone(outcome: Outcome, world: FamilyWorld, regression: bool) -> dict[str, float]:
+    """The guard's undos, split at the onset in a regression cell: an undo whose last judged period ended
+    by the onset judged only healthy minutes."""
+    if outcome.undone is None or outcome.undone_s is None:
+        return {}
+    if not regression:
+        return {"undone_rate": float(outcome.undone.mean())}
+    early = outcome.undone & (outcome.undone_s <= world.onset_s)
+    return {
+        "undone_rate": float((outcome.undone & ~early).mean()),
+        "undone_before_onset": float(early.mean()),
+    }
 
 
 def wald_limit(cell: Cell, world: FamilyWorld) -> float | None:

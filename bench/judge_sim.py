@@ -50,6 +50,7 @@ class Outcome:
     failed: np.ndarray
     canary_requests: np.ndarray  # canary requests until the decision (or minute 30)
     undone: np.ndarray | None = None  # promoted, then undone by a guard (a policy that `guards`)
+    undone_s: np.ndarray | None = None  # when undone; NaN if not
 
     @property
     def undecided(self) -> np.ndarray:
@@ -107,6 +108,7 @@ def play(policy: Policy, world: World, *, until_decided: bool = False) -> Outcom
         policy.see_history(*world.history())
     status = np.zeros(runs, dtype=np.int8)  # 0 undecided, 1 rolled back, 2 promoted, 3 promoted then undone
     decided = np.full(runs, np.nan)
+    undone_s = np.full(runs, np.nan)
     failed = np.zeros(runs)
     canary_requests = np.zeros(runs)
     for t in range(periods):
@@ -116,7 +118,9 @@ def play(policy: Policy, world: World, *, until_decided: bool = False) -> Outcom
             everyone = world.period(t, promoted, np.ones(promoted.size), latency=policy.guards)
             failed[promoted] += everyone.canary_errors
             if policy.guards:
-                status[promoted[policy.watch(t, promoted, everyone)]] = 3
+                undone = promoted[policy.watch(t, promoted, everyone)]
+                status[undone] = 3
+                undone_s[undone] = (t + 1) * PERIOD_S
         idx = np.flatnonzero(status == 0)
         if idx.size == 0:
             if until_decided or promoted.size == 0:
@@ -129,7 +133,7 @@ def play(policy: Policy, world: World, *, until_decided: bool = False) -> Outcom
         status[idx[decision.promote]] = 2
         status[idx[decision.rollback]] = 1
         decided[idx[decision.promote | decision.rollback]] = (t + 1) * PERIOD_S
-    return Outcome(status == 1, status >= 2, decided, failed, canary_requests, status == 3)
+    return Outcome(status == 1, status >= 2, decided, failed, canary_requests, status == 3, undone_s)
 
 
 def simulate(policy: Policy, scenario: Scenario, streams: Streams, *, until_decided: bool = False) -> Outcome:

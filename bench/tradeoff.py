@@ -64,7 +64,9 @@ class TradeoffPoint:
     late_caught_by_onset: dict[str, float]  # the same per onset band
     late_failed_requests_mean: float  # mean over the onset cells of their mean failed requests
     guard_min: int = 0
-    false_undone_worst: float = 0.0  # the worst identical cell's healthy releases undone by the guard
+    # The worst share of healthy releases the guard undid: in an identical cell, or before the onset in an
+    # onset cell.
+    false_undone_worst: float = 0.0
     late_undone_mean: float = 0.0  # mean over the onset cells of the runs undone after their promotion
     late_undone_by_onset: dict[str, float] | None = None  # the same per onset band (with a guard)
 
@@ -101,6 +103,7 @@ def point(
     same = [results[c.name] for c in promotion]
     late = {c: results[c.name] for c in onset}
     times = [r.time_to_promote_s_mean for r in same if r.time_to_promote_s_mean is not None]
+    healthy_undone = [r.undone_rate for r in same] + [r.undone_before_onset for r in late.values()]
     return TradeoffPoint(
         min_observation_min=setting.min_observation_min,
         promotion_time_s_mean=statistics.mean(times) if times else None,
@@ -109,7 +112,7 @@ def point(
         late_caught_by_onset=_by_band(late, lambda r: r.rollback_rate),
         late_failed_requests_mean=statistics.mean(r.failed_requests_mean for r in late.values()),
         guard_min=setting.guard_min,
-        false_undone_worst=max(r.undone_rate for r in same),
+        false_undone_worst=max(healthy_undone),
         late_undone_mean=statistics.mean(r.undone_rate for r in late.values()),
         late_undone_by_onset=_by_band(late, lambda r: r.undone_rate) if setting.guard_min else None,
     )

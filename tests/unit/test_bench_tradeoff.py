@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from bench import tradeoff
-from bench.family_sim import PolicyResult
+from bench.family_sim import PolicyResult, summarise
+from bench.judge_sim import Outcome
 
 
 def test_the_cells_are_the_fast_identical_ones_and_the_late_onsets() -> None:
@@ -73,3 +77,30 @@ def test_the_peers_figure_is_the_best_eligible_peer_per_onset_cell_of_the_same_s
 def test_a_healthy_release_the_guard_undoes_counts_as_a_false_rollback() -> None:
     result = PolicyResult(0.004, 0.002, 0.996, 0.0, None, 10.0, 20.0, None, 480.0, 3000.0, undone_rate=0.007)
     assert result.false_rollback_rate == pytest.approx(0.011)
+
+
+def test_an_undo_before_the_onset_is_a_healthy_release_undone_not_a_late_catch() -> None:
+    # Four runs, all promoted at minute 5: undone at minute 7, at minute 9 and at minute 12; one kept.
+    # The regression switches on at minute 8 in every run.
+    nan = float("nan")
+    outcome = Outcome(
+        rolled_back=np.zeros(4, dtype=bool),
+        promoted=np.ones(4, dtype=bool),
+        decided_s=np.full(4, 300.0),
+        failed=np.zeros(4),
+        canary_requests=np.zeros(4),
+        undone=np.array([True, True, True, False]),
+        undone_s=np.array([420.0, 540.0, 720.0, nan]),
+    )
+    onset = SimpleNamespace(cell=SimpleNamespace(kind="errors"), onset_s=np.full(4, 480.0))
+    late = summarise(outcome, onset)  # type: ignore[arg-type]
+    assert late.undone_before_onset == pytest.approx(0.25) and late.undone_rate == pytest.approx(0.5)
+    twin = SimpleNamespace(cell=SimpleNamespace(kind="identical"), onset_s=np.zeros(4))
+    same = summarise(outcome, twin)  # type: ignore[arg-type]
+    assert same.undone_rate == pytest.approx(0.75) and same.undone_before_onset == 0.0
+    # The curve's healthy-undone column counts it, and the late catches do not.
+    promotion, onsets = tradeoff.cells("evaluation")
+    clean = replace(same, undone_rate=0.0)
+    results = {c.name: clean for c in promotion} | {c.name: late for c in onsets}
+    point = tradeoff.point(tradeoff.Setting(0, guard_min=10), promotion, onsets, results)
+    assert point.false_undone_worst == pytest.approx(0.25) and point.late_undone_mean == pytest.approx(0.5)
