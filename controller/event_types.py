@@ -193,6 +193,11 @@ class BaselineHistoryRead(Event):
     error_rate: float | None
     used: bool
     trusted: bool
+    # The live version's per-period 5XX noise beyond binomial (a coefficient of variation, at the upper
+    # bound the judge carries; None without a per-period history), and how many periods a burst of it
+    # lasts where that is clearly more than one (1: independent periods, as the judge assumes).
+    noise_cv: float | None = None
+    noise_lasts_periods: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -69,9 +69,13 @@ def _history(e: ev.BaselineHistoryRead) -> str:
     else:
         use = "too little to use: the judge runs on the concurrent baseline alone"
     rate = "n/a" if e.error_rate is None else f"{e.error_rate:.2%}"
+    noise = ""
+    if e.noise_cv is not None:
+        lasting = f", in bursts of ~{e.noise_lasts_periods} periods" if e.noise_lasts_periods > 1 else ""
+        noise = f", noise CV {e.noise_cv:.2f} a period{lasting}"
     return (
         f"[dim]baseline history: {e.requests:,} requests, 5xx {rate} over the last "
-        f"{span(e.window_s)} ({use})[/dim]"
+        f"{span(e.window_s)}{noise} ({use})[/dim]"
     )
 
 

@@ -14,6 +14,7 @@ from controller.errors import AwsError
 from controller.event_types import BaselineHistoryRead, RunStarted, Thresholds, WarningEvent
 from controller.events import Events
 from controller.gates import Gate
+from controller.judge.dispersion import DISPERSION_FLOOR, read_persistence
 from controller.measurement import samples
 from controller.ports import MetricsSource
 from controller.shift_options import ShiftOptions
@@ -78,6 +79,7 @@ def read_history(
 
 
 def announce_history(events: Events, history: BaselineHistory, judge: JudgePort, window_s: float) -> None:
+    noise = read_persistence(history.per_period, DISPERSION_FLOOR) if history.per_period else None
     events.emit(
         BaselineHistoryRead(
             window_s=window_s,
@@ -86,8 +88,22 @@ def announce_history(events: Events, history: BaselineHistory, judge: JudgePort,
             error_rate=history.error_rate,
             used=judge.uses_history,
             trusted=judge.trusts_history,
+            noise_cv=math.sqrt(noise.per_period_c2) if noise else None,
+            noise_lasts_periods=noise.block if noise else 1,
         )
     )
+    if noise is not None and noise.lasts and judge.uses_history:
+        events.emit(
+            WarningEvent(
+                message=(
+                    f"the live version's 5XX rate wanders in bursts of about {noise.block} periods "
+                    f"(CV {math.sqrt(noise.c2):.2f} over them against {math.sqrt(noise.per_period_c2):.2f} "
+                    "per period): the judge takes periods as independent, so a lasting burst on one version "
+                    "can roll back a healthy release more often than the judge's 1 % bound (docs/judge.md, "
+                    '"Noise that lasts")'
+                )
+            )
+        )
 
 
 def recent_requests_per_period(

@@ -5,6 +5,14 @@ coefficient of variation c2 (negative binomial counts). c2 is estimated by the m
 series of periods, each compared with the rate of the periods around it (so a daily swing in the rate is not
 mistaken for per-period noise), and used at an upper confidence bound: overestimating the noise only costs
 power, underestimating it costs false rollbacks.
+
+The tests treat periods as independent given the rate. A burst that lasts several periods breaks that: a
+k-period sum then varies more than k independent periods would, and a canary can sit 1.5x off its baseline
+for ten minutes by chance alone. `read_persistence` makes the same estimate on sums of 2, 4, 8 and 16
+periods, each expressed per period (k x the block's c2: what independent periods would need to vary as much
+over k), and says whether one is clearly above the per-period bound. The judge does not use it (carrying it
+in the tests was tried: docs/judge.md, "Noise that lasts"); the controller reports it and warns where
+the noise lasts.
 """
 
 from __future__ import annotations
@@ -19,33 +27,93 @@ NEIGHBOURS = 15
 UPPER_SDS = 2.0
 # c2 used at least (a CV of 5 %), whatever the history says, and when there is none.
 DISPERSION_FLOOR = 0.0025
+# Longer scales: (periods per block, neighbouring blocks each side), the neighbourhood about half an hour.
+BLOCK_SCALES = ((2, 8), (4, 4), (8, 3), (16, 2))
+# A block scale counts as persistence only if its estimate is this many standard errors clear of the
+# per-period bound (four scales are looked at; on the family's independent histories 1-2 % of days per cell
+# cleared 2.0, 3 of 9,400 cleared 3.0), and then only with enough blocks to tell.
+PERSISTENCE_SDS = 3.0
+MIN_BLOCKS = 60
 
 
 @dataclass(frozen=True)
 class Dispersion:
-    c2: float  # squared CV used by the tests (an upper bound, at least the floor)
+    c2: float  # squared CV per period used by the tests (an upper bound, at least the floor)
     estimate: float  # the point estimate
     periods: int  # periods it rests on
 
 
+@dataclass(frozen=True)
+class Persistence:
+    """Whether the noise lasts longer than a period: `block` periods (1: it does not, or too little to tell),
+    with `c2` per period over that block (an upper bound, as `per_period_c2` is over one)."""
+
+    block: int
+    c2: float
+    per_period_c2: float
+
+    @property
+    def lasts(self) -> bool:
+        return self.block > 1
+
+
+@dataclass(frozen=True)
+class _Moments:
+    c2: float  # point estimate, per block
+    spread: float  # its standard error
+    blocks: int
+
+
 def estimate_c2(periods: Sequence[tuple[int, int]], floor: float) -> Dispersion:
     """c2 from (requests, errors) per period, oldest first; `floor` when there is too little to tell."""
-    ns = [n for n, _ in periods if n > 0]
-    ks = [k for n, k in periods if n > 0]
+    ns, ks = _nonempty(periods)
+    single = _moments(ns, ks, NEIGHBOURS, neighbour_noise=False)
+    if single is None:
+        return Dispersion(floor, floor, len(ns))
+    return Dispersion(max(floor, single.c2 + UPPER_SDS * single.spread), max(0.0, single.c2), single.blocks)
+
+
+def read_persistence(periods: Sequence[tuple[int, int]], floor: float) -> Persistence:
+    """The longest-lasting noise the periods show clearly: the block scale whose per-period c2 is furthest
+    above the per-period bound, among those whose lower bound clears it."""
+    ns, ks = _nonempty(periods)
+    bound = estimate_c2(periods, floor).c2
+    lasting = Persistence(1, bound, bound)
+    for length, neighbours in BLOCK_SCALES:
+        if len(ns) // length < MIN_BLOCKS:
+            break
+        sums_n = [sum(ns[i : i + length]) for i in range(0, len(ns) - length + 1, length)]
+        sums_k = [sum(ks[i : i + length]) for i in range(0, len(ks) - length + 1, length)]
+        m = _moments(sums_n, sums_k, neighbours, neighbour_noise=True)
+        if m is None or length * (m.c2 - PERSISTENCE_SDS * m.spread) <= bound:
+            continue
+        upper = length * (m.c2 + UPPER_SDS * m.spread)
+        if upper > lasting.c2:
+            lasting = Persistence(length, upper, bound)
+    return lasting
+
+
+def _nonempty(periods: Sequence[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    return [n for n, _ in periods if n > 0], [k for n, k in periods if n > 0]
+
+
+def _moments(ns: Sequence[int], ks: Sequence[int], neighbours: int, neighbour_noise: bool) -> _Moments | None:
+    """The method-of-moments c2 of (requests, errors) per block, each against `neighbours` blocks each side;
+    `neighbour_noise`: count the neighbours' own noise in the gap (it matters with a few neighbours; with
+    thirty, as per period, it is a 3 % correction, left out)."""
     size = len(ns)
-    if size < 2 * NEIGHBOURS + 1:
-        return Dispersion(floor, floor, size)
-    cum_n, cum_k = [0] * (size + 1), [0] * (size + 1)
-    total_n = total_k = 0
+    if size < 2 * neighbours + 1:
+        return None
+    cum_n, cum_k, cum_n2 = [0] * (size + 1), [0] * (size + 1), [0] * (size + 1)
     for i in range(size):
-        total_n += ns[i]
-        total_k += ks[i]
-        cum_n[i + 1], cum_k[i + 1] = total_n, total_k
+        cum_n[i + 1] = cum_n[i] + ns[i]
+        cum_k[i + 1] = cum_k[i] + ks[i]
+        cum_n2[i + 1] = cum_n2[i] + ns[i] * ns[i]
     tops: list[float] = []
     bottoms: list[float] = []
     for i in range(size):
-        lo = i - NEIGHBOURS if i > NEIGHBOURS else 0
-        hi = i + NEIGHBOURS + 1 if i + NEIGHBOURS + 1 < size else size
+        lo = i - neighbours if i > neighbours else 0
+        hi = i + neighbours + 1 if i + neighbours + 1 < size else size
         n = ns[i]
         around_n = cum_n[hi] - cum_n[lo] - n
         if around_n <= 0:
@@ -53,13 +121,16 @@ def estimate_c2(periods: Sequence[tuple[int, int]], floor: float) -> Dispersion:
         expected = n * (cum_k[hi] - cum_k[lo] - ks[i]) / around_n
         if expected <= 0:
             continue
-        # (k - expected)^2 counts the period's own Poisson variance and the neighbours' estimate's too.
+        # (k - expected)^2 counts the block's own Poisson variance and the neighbours' estimate's too, and
+        # (neighbour_noise) the neighbours' own noise, their traffic-weighted share of it.
+        around_n2 = cum_n2[hi] - cum_n2[lo] - n * n
         gap = ks[i] - expected
         tops.append(gap * gap - expected * (1 + n / around_n))
-        bottoms.append(expected * expected)
+        share = around_n2 / (around_n * around_n) if neighbour_noise else 0.0
+        bottoms.append(expected * expected * (1 + share))
     denominator = sum(bottoms)
     if not tops or denominator <= 0:
-        return Dispersion(floor, floor, size)
+        return None
     c2 = sum(tops) / denominator
     spread = math.sqrt(sum((t - c2 * d) ** 2 for t, d in zip(tops, bottoms, strict=True))) / denominator
-    return Dispersion(max(floor, c2 + UPPER_SDS * spread), max(0.0, c2), len(tops))
+    return _Moments(c2, spread, len(tops))
