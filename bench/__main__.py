@@ -80,28 +80,40 @@ def family_main(
     judge_goals: list[dict] | None = None,
     jobs: int = 1,
     ours_flags: str = "",
+    noise_lasts_min: float = 1.0,
 ) -> dict:
     """Run the family (or the cells matching `pattern`) on `split`, print its tables and put it under the
     key `family` of `out`, keeping the file's other keys. `judge_goals`: the continuity table's goals, to
     count as one goal of the family's summary. `ours_flags`: the judge's `shift` flags ours runs with
-    (bench/ours_flags.py; empty: the defaults, as published)."""
+    (bench/ours_flags.py; empty: the defaults, as published). `noise_lasts_min` > 1: every per-minute noise
+    factor lasts that many minutes on average (outside the family)."""
     cells = select(split, pattern)
     options = ours_from_flags(ours_flags, PERIOD_S) if ours_flags else None
     ours = partial(Ours, judge_config=options.judge_config, guard_s=options.guard_s) if options else Ours
     started = time.perf_counter()
     print(
         f"\nscenario family: {len(cells)} cells x {runs} runs, {split} split, seed {seed}; "
-        "peers tuned on the tuning split" + (f"; ours with {ours_flags}" if ours_flags else ""),
+        "peers tuned on the tuning split"
+        + (f"; ours with {ours_flags}" if ours_flags else "")
+        + (f"; noise lasting {noise_lasts_min:g} minutes" if noise_lasts_min > 1 else ""),
         flush=True,
     )
     results = run_family(
-        cells, split, runs, seed, ours=ours, log=lambda line: print(line, flush=True), jobs=jobs
+        cells,
+        split,
+        runs,
+        seed,
+        ours=ours,
+        log=lambda line: print(line, flush=True),
+        jobs=jobs,
+        noise_lasts_min=noise_lasts_min,
     )
     goal_list = family_report.goals(results)
     if judge_goals is not None:
         goal_list.append(family_report.continuity_goal(judge_goals))
     section = family_report.to_json(results, goal_list, runs, split, seed)
     section["ours_flags"] = ours_flags
+    section["noise_lasts_min"] = noise_lasts_min
     section["summary"]["wall_time_s"] = time.perf_counter() - started
     _merge(out, {"family": section})
     print("\n" + family_report.table(results, goal_list, runs, split))
@@ -194,6 +206,15 @@ def main(argv: list[str] | None = None) -> int:
         "controller's own parser, e.g. '--latency-ratio 1.15', '--narrowest-ratio 1.3' or '--guard 10m' "
         "(default: none, the published figures; write it as --ours-flags='--flag value')",
     )
+    parser.add_argument(
+        "--noise-lasts",
+        type=float,
+        default=1.0,
+        metavar="MINUTES",
+        help="outside the family: hold each per-minute noise factor (overdispersed cells) for a random run "
+        "of minutes with this mean, today and in the history, peers tuned in the same world (default 1: a "
+        "new factor every minute, the published figures; needs --only family and another --out)",
+    )
     parser.add_argument("--list-cells", action="store_true", help="print the family's cells and exit")
     parser.add_argument(
         "--jobs",
@@ -206,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs must be at least 1")
     if args.jobs < 1 or args.tradeoff_runs < 1:
         parser.error("--jobs and --tradeoff-runs must be at least 1")
+    if not args.noise_lasts >= 1:
+        parser.error(f"--noise-lasts {args.noise_lasts:g}: write a mean run of at least 1 minute")
+    if args.noise_lasts > 1 and (args.only != "family" or args.out.resolve() == DEFAULT_OUT.resolve()):
+        parser.error("--noise-lasts needs --only family and an --out other than the published figures' file")
     try:
         sizes = tuple(int(n) for n in args.fleet_sizes.split(","))
     except ValueError:
@@ -231,7 +256,15 @@ def main(argv: list[str] | None = None) -> int:
         judge_goals = judge_main(args.runs, args.out, args.seed)["goals"]
     if args.only in (None, "family"):
         family_main(
-            args.runs, args.out, args.seed, args.split, args.cells, judge_goals, args.jobs, args.ours_flags
+            args.runs,
+            args.out,
+            args.seed,
+            args.split,
+            args.cells,
+            judge_goals,
+            args.jobs,
+            args.ours_flags,
+            args.noise_lasts,
         )
     if args.only in (None, "tradeoff"):
         tradeoff_main(args.tradeoff_runs, args.out, args.seed, args.split, args.jobs)

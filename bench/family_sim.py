@@ -186,9 +186,10 @@ def peer_units(world: FamilyWorld) -> dict[str, np.ndarray]:
     return {"recipe": count, "codedeploy_canary": rate, "codedeploy_linear": rate, "flagger": rate}
 
 
-def tune_cell(twin: Cell, runs: int, seed: int = 0) -> Tuned:
-    """Every peer's settings for `twin` (an identical cell), tuned on its tuning split."""
-    world = FamilyWorld(twin, runs, "tuning", seed)
+def tune_cell(twin: Cell, runs: int, seed: int = 0, noise_lasts_min: float = 1.0) -> Tuned:
+    """Every peer's settings for `twin` (an identical cell), tuned on its tuning split (in the same world:
+    with lasting noise where the cells are scored with it)."""
+    world = FamilyWorld(twin, runs, "tuning", seed, noise_lasts_min)
     return tune_peers(world, literal_note=False, error_units=peer_units(world))
 
 
@@ -211,11 +212,12 @@ def run_cell(
     twin_frr: dict[str, dict[str, float]],
     seed: int = 0,
     ours: Callable[[], Policy] = Ours,
+    noise_lasts_min: float = 1.0,
 ) -> CellResult:
     """Ours and every tuned peer on `cell`'s runs in `split`. For an identical cell, `twin_frr` is filled
     with each peer's false-rollback rate per check; for a regression cell it is read (the twin ran first)."""
     started = time.perf_counter()
-    world = FamilyWorld(cell, runs, split, seed)
+    world = FamilyWorld(cell, runs, split, seed, noise_lasts_min)
     result = CellResult(cell, split, runs, wald_limit(cell, world))
     result.detection_ceiling = detection_ceiling(world, FRR_TARGET)
     result.false_rollback_floor = false_rollback_floor(world, 1 - DETECT_STRONG)
@@ -247,11 +249,13 @@ def run_family(
     ours: Callable[[], Policy] = Ours,
     log: Callable[[str], None] = print,
     jobs: int = 1,
+    noise_lasts_min: float = 1.0,
 ) -> list[CellResult]:
     """Every cell of `cells` (which must hold each regression cell's identical twin), in family order.
 
     `jobs` > 1 runs that many twins' families at once in worker processes; every cell draws from its own
-    seed, so the results are the same as with one job."""
+    seed, so the results are the same as with one job. `noise_lasts_min` > 1: outside the family, each
+    per-minute noise factor lasts that many minutes on average (FamilyWorld)."""
     names = {c.name for c in cells}
     missing = sorted({c.twin.name for c in cells} - names)
     if missing:
@@ -271,23 +275,25 @@ def run_family(
 
     if jobs <= 1:
         for members in families:
-            record(*_run_twin_family(members, split, runs, seed, ours))
+            record(*_run_twin_family(members, split, runs, seed, ours, noise_lasts_min))
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(_run_twin_family, m, split, runs, seed, ours) for m in families]
+            futures = [
+                pool.submit(_run_twin_family, m, split, runs, seed, ours, noise_lasts_min) for m in families
+            ]
             for future in as_completed(futures):
                 record(*future.result())
     return [results[c.name] for c in cells]
 
 
 def _run_twin_family(
-    members: list[Cell], split: str, runs: int, seed: int, ours: Callable[[], Policy]
+    members: list[Cell], split: str, runs: int, seed: int, ours: Callable[[], Policy], noise_lasts_min: float
 ) -> tuple[list[CellResult], float]:
     """An identical twin (first) and its regression cells, with the peers tuned on the twin."""
     started = time.perf_counter()
-    tuned = tune_cell(members[0], runs, seed)
+    tuned = tune_cell(members[0], runs, seed, noise_lasts_min)
     twin_frr: dict[str, dict[str, float]] = {}
-    done = [run_cell(cell, split, runs, tuned, twin_frr, seed, ours) for cell in members]
+    done = [run_cell(cell, split, runs, tuned, twin_frr, seed, ours, noise_lasts_min) for cell in members]
     return done, time.perf_counter() - started
 
 

@@ -85,6 +85,20 @@ def gamma_factor(rng: np.random.Generator, cv: np.ndarray, minutes: int) -> np.n
     return np.where(noisy, draws, 1.0)
 
 
+def lasting_gamma_factor(
+    rng: np.random.Generator, cv: np.ndarray, minutes: int, lasts_min: float = 1.0
+) -> np.ndarray:
+    """`gamma_factor`, each factor held for a geometric run of minutes with mean `lasts_min` (the same
+    marginal noise, lasting; 1: a new factor every minute, the family's, drawing nothing more)."""
+    fresh = gamma_factor(rng, cv, minutes)
+    if lasts_min <= 1:
+        return fresh
+    keep = rng.random(fresh.shape) >= 1.0 / lasts_min
+    for t in range(1, minutes):
+        fresh[:, t] = np.where(keep[:, t], fresh[:, t - 1], fresh[:, t])
+    return fresh
+
+
 def burst_factor(
     rng: np.random.Generator, sigma: np.ndarray, minutes: int, chance: float, size
 ) -> np.ndarray:
@@ -108,9 +122,14 @@ def latency_sigma(p99_ratio: np.ndarray) -> np.ndarray:
 class FamilyWorld:
     """`runs` runs of one cell in one split (bench.judge_sim.World)."""
 
-    def __init__(self, cell: Cell, runs: int, split: str, seed: int = 0) -> None:
+    def __init__(
+        self, cell: Cell, runs: int, split: str, seed: int = 0, noise_lasts_min: float = 1.0
+    ) -> None:
+        """`noise_lasts_min` > 1: each per-minute noise factor lasts that many minutes on average, today and
+        in the history (outside the family: `python -m bench --noise-lasts`)."""
         params, today, noise, history = seed_sequence(cell, split, seed).spawn(4)
         self.cell = cell
+        self.noise_lasts_min = noise_lasts_min
         self.runs = runs
         self.periods = MINUTES
         self.draws = d = draw_runs(cell, runs, np.random.default_rng(params))
@@ -126,9 +145,9 @@ class FamilyWorld:
         else:
             traffic = np.ones((runs, MINUTES))
         self.volume = d.requests_per_s[:, None] * PERIOD_S * traffic
-        baseline_factor = gamma_factor(rng, d.cv, MINUTES)
+        baseline_factor = self._noise(rng, MINUTES)
         shared = cell.setting.dispersion.kind == "shared"
-        canary_factor = baseline_factor if shared else gamma_factor(rng, d.cv, MINUTES)
+        canary_factor = baseline_factor if shared else self._noise(rng, MINUTES)
         self.active = np.clip(minute + 1 - d.onset_min[:, None], 0.0, 1.0)  # share of each minute regressed
         worse = 1 + (d.ratio[:, None] - 1) * self.active if cell.kind == "errors" else 1.0
         self.baseline_rate = np.minimum(d.base_rate[:, None] * baseline_factor, 1.0)
@@ -136,6 +155,9 @@ class FamilyWorld:
         self.baseline_sigma = SIGMA_P99_100
         slow = (self.active >= 0.5) if cell.kind == "latency" else np.zeros((runs, MINUTES), dtype=bool)
         self.canary_sigma = np.where(slow, latency_sigma(d.ratio)[:, None], SIGMA_P99_100)
+
+    def _noise(self, rng: np.random.Generator, minutes: int) -> np.ndarray:
+        return lasting_gamma_factor(rng, self.draws.cv, minutes, self.noise_lasts_min)
 
     @property
     def onset_s(self) -> np.ndarray:
@@ -173,7 +195,7 @@ class FamilyWorld:
         error_swing = rng.random((runs, 1)) * np.abs(d.drift)[:, None]
         shape = 1 + error_swing * np.sin(angle + rng.uniform(0, 2 * math.pi, (runs, 1)))
         shape /= (expected * shape).sum(axis=1, keepdims=True) / expected.sum(axis=1, keepdims=True)
-        rate = (d.base_rate / (1 + d.drift))[:, None] * shape * gamma_factor(rng, d.cv, HISTORY_MINUTES)
+        rate = (d.base_rate / (1 + d.drift))[:, None] * shape * self._noise(rng, HISTORY_MINUTES)
         rate = np.minimum(rate, 1.0)
         # Poisson requests with binomial errors, drawn as two independent Poisson streams (thinning)
         errors = rng.poisson(expected * rate)

@@ -275,7 +275,9 @@ def test_python_m_bench_runs_the_data_plane_benchmark_when_it_exists(monkeypatch
     monkeypatch.setattr(
         bench_main,
         "family_main",
-        lambda runs, out, seed, split, cells, goals, jobs, ours_flags: calls.append(("family", runs, jobs)),
+        lambda runs, out, seed, split, cells, goals, jobs, ours_flags, lasts: calls.append(
+            ("family", runs, jobs, lasts)
+        ),
     )
     monkeypatch.setattr(
         bench_main, "tradeoff_main", lambda runs, out, seed, split, jobs: calls.append(("tradeoff", runs))
@@ -299,7 +301,7 @@ def test_python_m_bench_runs_the_data_plane_benchmark_when_it_exists(monkeypatch
     assert bench_main.main(argv) == 0
     assert calls == [
         ("judge", 7, 3),
-        ("family", 7, 2),
+        ("family", 7, 2, 1.0),  # noise drawn afresh every minute: the family's own
         ("tradeoff", 5),
         ("dataplane",),
         ("fleet", (1, 5, 20, 50)),

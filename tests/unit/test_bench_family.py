@@ -142,6 +142,32 @@ def test_shared_overdispersion_is_one_shock_on_both_versions() -> None:
     assert (factor.std(axis=1, ddof=1) / factor.mean(axis=1)).mean() == pytest.approx(0.55, rel=0.1)
 
 
+def test_lasting_noise_keeps_each_minutes_noise_and_holds_it_for_minutes() -> None:
+    cell = _cell(Setting(REFERENCE.base, REFERENCE.traffic, dispersion=Dispersion("independent", CVS[1])))
+    base = _world(cell)
+    lasting = FamilyWorld(cell, 400, "evaluation", seed=7, noise_lasts_min=8.0)
+
+    def lag1(rates: np.ndarray) -> float:
+        factor = rates / rates.mean(axis=1, keepdims=True)
+        return float(np.corrcoef(factor[:, :-1].ravel(), factor[:, 1:].ravel())[0, 1])
+
+    assert abs(lag1(base.canary_rate)) < 0.05 and lag1(lasting.canary_rate) > 0.7
+    # Each minute's noise is the same gamma factor's, across runs (within one run, fewer distinct looks).
+    across = lambda w: (w.canary_rate / w.draws.base_rate[:, None]).std(axis=0, ddof=1).mean()  # noqa: E731
+    assert across(lasting) == pytest.approx(across(base), rel=0.1)
+    # The history lasts too, the parameters and the traffic are the same draws.
+    requests, errors = lasting.history()
+    rate = errors[:, :1440] / requests[:, :1440]
+    assert lag1(rate) > 0.5 and lag1(base.history()[1] / base.history()[0]) < 0.1
+    assert (lasting.draws.base_rate == base.draws.base_rate).all() and (lasting.volume == base.volume).all()
+
+
+def test_lasting_noise_is_written_apart_from_the_published_figures(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        bench_main.main(["--only", "family", "--noise-lasts", "5"])
+    assert exit_.value.code == 2 and "an --out other than the published" in capsys.readouterr().err
+
+
 def test_overdispersion_shows_in_the_error_counts() -> None:
     runs = 400
     iid = _world(_cell(REFERENCE), runs)
