@@ -71,8 +71,9 @@ def _history(e: ev.BaselineHistoryRead) -> str:
     rate = "n/a" if e.error_rate is None else f"{e.error_rate:.2%}"
     noise = ""
     if e.noise_cv is not None:
-        lasting = f", in bursts of ~{e.noise_lasts_periods} periods" if e.noise_lasts_periods > 1 else ""
-        noise = f", noise CV {e.noise_cv:.2f} a period{lasting}"
+        noise = f", noise CV {e.noise_cv:.2f} a period"
+        if e.noise_lasts_periods > 1:
+            noise += f", lasting over {e.noise_lasts_periods}-period stretches"
     return (
         f"[dim]baseline history: {e.requests:,} requests, 5xx {rate} over the last "
         f"{span(e.window_s)}{noise} ({use})[/dim]"

@@ -96,11 +96,11 @@ def announce_history(events: Events, history: BaselineHistory, judge: JudgePort,
         events.emit(
             WarningEvent(
                 message=(
-                    f"the live version's 5XX rate wanders in bursts of about {noise.block} periods "
-                    f"(CV {math.sqrt(noise.c2):.2f} over them against {math.sqrt(noise.per_period_c2):.2f} "
-                    "per period): the judge takes periods as independent, so a lasting burst on one version "
-                    "can roll back a healthy release more often than the judge's 1 % bound (docs/judge.md, "
-                    '"Noise that lasts")'
+                    f"the live version's 5XX noise lasts: over {noise.block} periods its rate varies as "
+                    f"independent periods of CV {math.sqrt(noise.c2):.2f} would, against "
+                    f"{math.sqrt(noise.per_period_c2):.2f} period by period; the judge takes periods as "
+                    "independent, so a lasting burst on one version can roll back a healthy release more "
+                    'often than its 1 % bound (docs/judge.md, "Noise that lasts")'
                 )
             )
         )

@@ -74,8 +74,8 @@ def estimate_c2(periods: Sequence[tuple[int, int]], floor: float) -> Dispersion:
 
 
 def read_persistence(periods: Sequence[tuple[int, int]], floor: float) -> Persistence:
-    """The longest-lasting noise the periods show clearly: the block scale whose per-period c2 is furthest
-    above the per-period bound, among those whose lower bound clears it."""
+    """Whether the periods' noise clearly lasts: among the block scales whose estimate is PERSISTENCE_SDS
+    standard errors above the per-period bound, the one that reads the most noise per period."""
     ns, ks = _nonempty(periods)
     bound = estimate_c2(periods, floor).c2
     lasting = Persistence(1, bound, bound)

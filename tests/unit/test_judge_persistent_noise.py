@@ -75,9 +75,9 @@ def test_the_controller_reports_the_noise_and_warns_only_when_bursts_last() -> N
     read = next(e for e in lasting if isinstance(e, BaselineHistoryRead))
     assert read.noise_lasts_periods > 1 and read.noise_cv is not None and 0.2 < read.noise_cv < 0.5
     (warning,) = [e for e in lasting if isinstance(e, WarningEvent)]
-    assert f"bursts of about {read.noise_lasts_periods} periods" in warning.message
-    assert "in bursts of" in (render(read) or "")
+    assert f"noise lasts: over {read.noise_lasts_periods} periods" in warning.message
+    assert f"lasting over {read.noise_lasts_periods}-period stretches" in (render(read) or "")
     independent = _announced(history(rng, CV, 1.0))
     read = next(e for e in independent if isinstance(e, BaselineHistoryRead))
     assert read.noise_lasts_periods == 1 and not [e for e in independent if isinstance(e, WarningEvent)]
-    assert "noise CV" in (render(read) or "") and "bursts" not in (render(read) or "")
+    assert "noise CV" in (render(read) or "") and "lasting" not in (render(read) or "")
