@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import os
 import sys
 import time
@@ -227,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs must be at least 1")
     if args.jobs < 1 or args.tradeoff_runs < 1:
         parser.error("--jobs and --tradeoff-runs must be at least 1")
-    if not args.noise_lasts >= 1:
+    if not (1 <= args.noise_lasts < math.inf):
         parser.error(f"--noise-lasts {args.noise_lasts:g}: write a mean run of at least 1 minute")
     if args.noise_lasts > 1 and (args.only != "family" or args.out.resolve() == DEFAULT_OUT.resolve()):
         parser.error("--noise-lasts needs --only family and an --out other than the published figures' file")

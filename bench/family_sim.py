@@ -134,6 +134,7 @@ def summarise(outcome: Outcome, world: FamilyWorld) -> PolicyResult:
         & (outcome.decided_s > world.onset_s)
         & (outcome.decided_s < world.onset_s + PERIOD_S)
     )
+    undone = _undone(outcome, world, regression)
     return PolicyResult(
         rollback_rate=float((~outcome.promoted).mean()),
         undecided_rate=float(outcome.undecided.mean()),
@@ -148,22 +149,28 @@ def summarise(outcome: Outcome, world: FamilyWorld) -> PolicyResult:
         promoted_within_a_period_of_onset=(
             (float(soon[~escaped].mean()) if caught.size else None) if regression else None
         ),
-        **_undone(outcome, world, regression),
+        undone_rate=undone.after_onset,
+        undone_before_onset=undone.before_onset,
     )
 
 
-def _undone(outcome: Outcome, world: FamilyWorld, regression: bool) -> dict[str, float]:
+@dataclass(frozen=True)
+class _Undone:
+    after_onset: float = 0.0  # in an identical cell: every undo
+    before_onset: float = 0.0
+
+
+def _undone(outcome: Outcome, world: FamilyWorld, regression: bool) -> _Undone:
     """The guard's undos, split at the onset in a regression cell: an undo whose last judged period ended
     by the onset judged only healthy minutes."""
-    if outcome.undone is None or outcome.undone_s is None:
-        return {}
+    if outcome.undone is None:
+        return _Undone()
+    if outcome.undone_s is None:
+        raise ValueError("an outcome with undone runs must say when they were undone (undone_s)")
     if not regression:
-        return {"undone_rate": float(outcome.undone.mean())}
+        return _Undone(float(outcome.undone.mean()))
     early = outcome.undone & (outcome.undone_s <= world.onset_s)
-    return {
-        "undone_rate": float((outcome.undone & ~early).mean()),
-        "undone_before_onset": float(early.mean()),
-    }
+    return _Undone(float((outcome.undone & ~early).mean()), float(early.mean()))
 
 
 def wald_limit(cell: Cell, world: FamilyWorld) -> float | None:

@@ -194,8 +194,9 @@ class BaselineHistoryRead(Event):
     used: bool
     trusted: bool
     # The live version's per-period 5XX noise beyond binomial (a coefficient of variation, at the upper
-    # bound the judge carries; None without a per-period history), and the longest sum of periods (2-16)
-    # over which it clearly varies more than independent periods would (1: none, as the judge assumes).
+    # bound the default judge carries; None without a per-period history), and the longest sum of periods
+    # (2-16) over which it clearly varies more than independent periods would (1: none, as the judge
+    # assumes).
     noise_cv: float | None = None
     noise_lasts_periods: int = 1
 

@@ -92,7 +92,7 @@ def announce_history(events: Events, history: BaselineHistory, judge: JudgePort,
             noise_lasts_periods=noise.block if noise else 1,
         )
     )
-    if noise is not None and noise.lasts and judge.uses_history:
+    if noise is not None and noise.lasts:
         events.emit(
             WarningEvent(
                 message=(

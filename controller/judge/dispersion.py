@@ -9,10 +9,10 @@ power, underestimating it costs false rollbacks.
 The tests treat periods as independent given the rate. A burst that lasts several periods breaks that: a
 k-period sum then varies more than k independent periods would, and a canary can sit 1.5x off its baseline
 for ten minutes by chance alone. `read_persistence` makes the same estimate on sums of 2, 4, 8 and 16
-periods, each expressed per period (k x the block's c2: what independent periods would need to vary as much
-over k), and says whether one is clearly above the per-period bound. The judge does not use it (carrying it
-in the tests was tried: docs/judge.md, "Noise that lasts"); the controller reports it and warns where
-the noise lasts.
+periods, each expressed per period (the c2 independent periods would need to vary as much over the sum,
+their traffic as it was), and says whether one is clearly above the per-period bound. The judge does not use
+it (carrying it in the tests was tried: docs/judge.md, "Noise that lasts"); the controller reports it and
+warns where the noise lasts.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ DISPERSION_FLOOR = 0.0025
 # Longer scales: (periods per block, neighbouring blocks each side), the neighbourhood about half an hour.
 BLOCK_SCALES = ((2, 8), (4, 4), (8, 3), (16, 2))
 # A block scale counts as persistence only if its estimate is this many standard errors clear of the
-# per-period bound (four scales are looked at; on the family's independent histories 1-2 % of days per cell
-# cleared 2.0, 3 of 9,400 cleared 3.0), and then only with enough blocks to tell.
+# per-period bound, and then only with enough blocks to tell. Four scales are looked at, and neighbouring
+# blocks' gaps overlap, so the spread reads 2-23 % narrow at the coarser scales: 3.0 is nearer 2.5 in truth.
+# On the family's independent histories 1-2 % of days per cell cleared 2.0, 2 of 9,400 cleared 3.0.
 PERSISTENCE_SDS = 3.0
 MIN_BLOCKS = 60
 
@@ -59,7 +60,7 @@ class Persistence:
 
 @dataclass(frozen=True)
 class _Moments:
-    c2: float  # point estimate, per block
+    c2: float  # point estimate, per period
     spread: float  # its standard error
     blocks: int
 
@@ -67,29 +68,28 @@ class _Moments:
 def estimate_c2(periods: Sequence[tuple[int, int]], floor: float) -> Dispersion:
     """c2 from (requests, errors) per period, oldest first; `floor` when there is too little to tell."""
     ns, ks = _nonempty(periods)
-    single = _moments(ns, ks, NEIGHBOURS, neighbour_noise=False)
+    single = _moments(ns, ks, None, NEIGHBOURS)
     if single is None:
         return Dispersion(floor, floor, len(ns))
     return Dispersion(max(floor, single.c2 + UPPER_SDS * single.spread), max(0.0, single.c2), single.blocks)
 
 
 def read_persistence(periods: Sequence[tuple[int, int]], floor: float) -> Persistence:
-    """Whether the periods' noise clearly lasts: among the block scales whose estimate is PERSISTENCE_SDS
-    standard errors above the per-period bound, the one that reads the most noise per period."""
+    """Whether the periods' noise clearly lasts: the longest block scale whose estimate is PERSISTENCE_SDS
+    standard errors above the per-period bound (with its upper bound), or block 1."""
     ns, ks = _nonempty(periods)
     bound = estimate_c2(periods, floor).c2
     lasting = Persistence(1, bound, bound)
     for length, neighbours in BLOCK_SCALES:
         if len(ns) // length < MIN_BLOCKS:
             break
-        sums_n = [sum(ns[i : i + length]) for i in range(0, len(ns) - length + 1, length)]
-        sums_k = [sum(ks[i : i + length]) for i in range(0, len(ks) - length + 1, length)]
-        m = _moments(sums_n, sums_k, neighbours, neighbour_noise=True)
-        if m is None or length * (m.c2 - PERSISTENCE_SDS * m.spread) <= bound:
-            continue
-        upper = length * (m.c2 + UPPER_SDS * m.spread)
-        if upper > lasting.c2:
-            lasting = Persistence(length, upper, bound)
+        starts = range(0, len(ns) - length + 1, length)
+        sums_n = [sum(ns[i : i + length]) for i in starts]
+        sums_k = [sum(ks[i : i + length]) for i in starts]
+        squares = [float(sum(n * n for n in ns[i : i + length])) for i in starts]
+        m = _moments(sums_n, sums_k, squares, neighbours)
+        if m is not None and m.c2 - PERSISTENCE_SDS * m.spread > bound:
+            lasting = Persistence(length, m.c2 + UPPER_SDS * m.spread, bound)
     return lasting
 
 
@@ -97,18 +97,23 @@ def _nonempty(periods: Sequence[tuple[int, int]]) -> tuple[list[int], list[int]]
     return [n for n, _ in periods if n > 0], [k for n, k in periods if n > 0]
 
 
-def _moments(ns: Sequence[int], ks: Sequence[int], neighbours: int, neighbour_noise: bool) -> _Moments | None:
-    """The method-of-moments c2 of (requests, errors) per block, each against `neighbours` blocks each side;
-    `neighbour_noise`: count the neighbours' own noise in the gap (it matters with a few neighbours; with
-    thirty, as per period, it is a 3 % correction, left out)."""
+def _moments(
+    ns: Sequence[int], ks: Sequence[int], squares: Sequence[float] | None, neighbours: int
+) -> _Moments | None:
+    """The method-of-moments c2 per period from (requests, errors) per block, each block against
+    `neighbours` blocks each side. `squares`: each block's sum of its periods' squared requests, for blocks
+    of several periods (independent per-period noise then moves a block's count by c2 x that sum, and the
+    neighbours' estimate by their share of it); None for single periods, whose neighbours' own noise (a 3 %
+    correction against thirty of them) is left out."""
     size = len(ns)
     if size < 2 * neighbours + 1:
         return None
-    cum_n, cum_k, cum_n2 = [0] * (size + 1), [0] * (size + 1), [0] * (size + 1)
+    cum_n, cum_k, cum_sq = [0] * (size + 1), [0] * (size + 1), [0.0] * (size + 1)
     for i in range(size):
         cum_n[i + 1] = cum_n[i] + ns[i]
         cum_k[i + 1] = cum_k[i] + ks[i]
-        cum_n2[i + 1] = cum_n2[i] + ns[i] * ns[i]
+        if squares is not None:
+            cum_sq[i + 1] = cum_sq[i] + squares[i]
     tops: list[float] = []
     bottoms: list[float] = []
     for i in range(size):
@@ -122,12 +127,14 @@ def _moments(ns: Sequence[int], ks: Sequence[int], neighbours: int, neighbour_no
         if expected <= 0:
             continue
         # (k - expected)^2 counts the block's own Poisson variance and the neighbours' estimate's too, and
-        # (neighbour_noise) the neighbours' own noise, their traffic-weighted share of it.
-        around_n2 = cum_n2[hi] - cum_n2[lo] - n * n
+        # the noise: the block's own, and (blocks) the neighbours', as shares of c2 per period.
         gap = ks[i] - expected
         tops.append(gap * gap - expected * (1 + n / around_n))
-        share = around_n2 / (around_n * around_n) if neighbour_noise else 0.0
-        bottoms.append(expected * expected * (1 + share))
+        if squares is None:
+            bottoms.append(expected * expected)
+        else:
+            around_sq = cum_sq[hi] - cum_sq[lo] - squares[i]
+            bottoms.append(expected * expected * (squares[i] / (n * n) + around_sq / (around_n * around_n)))
     denominator = sum(bottoms)
     if not tops or denominator <= 0:
         return None

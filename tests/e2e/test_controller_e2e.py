@@ -219,7 +219,7 @@ def test_healthy_candidate_is_promoted_and_production_then_serves_it_100_percent
     # A few dozen requests are far under the 10,000 the judge needs: it says so and judges without them.
     assert history["errors_5xx"] == 0 and history["used"] is False and history["trusted"] is False
     # Minutes too few to read the noise from: the judge's floor (CV 5 %), nothing lasting, no warning.
-    assert history["noise_cv"] == 0.05 and history["noise_lasts_periods"] == 1
+    assert history["noise_cv"] == pytest.approx(0.05) and history["noise_lasts_periods"] == 1
     assert not [e for e in shift.events if e["event"] == "warning" and "noise lasts" in e["message"]]
     ran = [(e["hook"], e["exit_code"]) for e in shift.events if e["event"] == "hook"]
     assert ran == [("pre-traffic", 0), ("post-step", 0), ("post-step", 0), ("post-step", 0)]

@@ -168,6 +168,15 @@ def test_lasting_noise_is_written_apart_from_the_published_figures(capsys) -> No
     assert exit_.value.code == 2 and "an --out other than the published" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("minutes", ["0.5", "inf", "nan"])
+def test_a_mean_burst_under_a_minute_or_without_end_is_a_one_line_error(
+    minutes: str, capsys, tmp_path
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        bench_main.main(["--only", "family", "--noise-lasts", minutes, "--out", str(tmp_path / "o.json")])
+    assert exit_.value.code == 2 and "write a mean run of at least 1 minute" in capsys.readouterr().err
+
+
 def test_overdispersion_shows_in_the_error_counts() -> None:
     runs = 400
     iid = _world(_cell(REFERENCE), runs)

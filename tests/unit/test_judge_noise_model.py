@@ -82,3 +82,13 @@ def test_the_noise_bound_covers_the_true_noise_on_nearly_every_day_even_at_a_few
 
 def test_a_short_history_gives_the_floor() -> None:
     assert estimate_c2([(100, 1)] * 10, floor=0.01).c2 == 0.01
+
+
+def test_the_per_minute_estimate_is_pinned() -> None:
+    # The judge's noise estimate, as it was computed before `read_persistence` shared its helper: every
+    # published figure rests on these numbers.
+    rng = np.random.default_rng(31)
+    requests = rng.poisson(2000, 1440)
+    errors = rng.poisson(requests * 0.01 * rng.gamma(1 / 0.09, 0.09, 1440))
+    d = estimate_c2(list(zip(requests.tolist(), errors.tolist(), strict=True)), floor=0.0025)
+    assert (d.c2, d.estimate, d.periods) == (0.11360662409217098, 0.10066783604737686, 1440)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from controller.domain import BaselineHistory
-from controller.event_types import BaselineHistoryRead, WarningEvent
+from controller.event_types import BaselineHistoryRead, Event, WarningEvent
 from controller.events import Recorder
 from controller.human_view import render
 from controller.judge import Judge, JudgeConfig
@@ -46,7 +46,6 @@ def test_the_noise_read_at_longer_scales_finds_lasting_bursts_and_only_those() -
         lasting = read_persistence(periods, DISPERSION_FLOOR)
         # Neighbouring minutes share the burst, so the per-minute estimate reads less than CV^2 ...
         assert estimate_c2(periods, DISPERSION_FLOOR).estimate < CV**2
-        assert lasting.per_period_c2 == estimate_c2(periods, DISPERSION_FLOOR).c2
         # ... and sums over several minutes show the rest: several times the per-minute bound.
         assert lasting.lasts and lasting.c2 > 3 * lasting.per_period_c2
     blocks = [
@@ -57,13 +56,25 @@ def test_the_noise_read_at_longer_scales_finds_lasting_bursts_and_only_those() -
     assert blocks == [1] * 30  # independent minutes, noisy or not: nothing lasts
 
 
+def test_traffic_that_swings_from_minute_to_minute_is_not_taken_for_lasting_noise() -> None:
+    # Independent noise moves a k-minute sum by c2 x the sum of its minutes' squared requests: with uneven
+    # minutes that is more than c2 / k of the sum squared, which must not read as persistence.
+    rng = np.random.default_rng(25)
+    for days in (1, 7):
+        minutes = 1440 * days
+        requests = rng.poisson(PER_MINUTE * np.exp(0.8 * rng.standard_normal(minutes) - 0.32))
+        errors = rng.poisson(requests * RATE * factors(rng, minutes, CV, 1.0))
+        periods = tuple(zip(requests.tolist(), errors.tolist(), strict=True))
+        assert not read_persistence(periods, DISPERSION_FLOOR).lasts
+
+
 def test_a_short_history_reads_no_longer_scale() -> None:
     short = history(np.random.default_rng(22), CV, 8.0).per_period[:90]  # 90 minutes: under 60 blocks of two
     lasting = read_persistence(short, DISPERSION_FLOOR)
     assert not lasting.lasts and lasting.c2 == lasting.per_period_c2
 
 
-def _announced(h: BaselineHistory) -> list:
+def _announced(h: BaselineHistory) -> list[Event]:
     events = Recorder()
     announce_history(events, h, Judge(JudgeConfig(), h), 86400)
     return events.events
@@ -81,3 +92,12 @@ def test_the_controller_reports_the_noise_and_warns_only_when_bursts_last() -> N
     read = next(e for e in independent if isinstance(e, BaselineHistoryRead))
     assert read.noise_lasts_periods == 1 and not [e for e in independent if isinstance(e, WarningEvent)]
     assert "noise CV" in (render(read) or "") and "lasting" not in (render(read) or "")
+
+
+def test_the_warning_stands_whether_or_not_the_judge_trusts_the_history() -> None:
+    # The split test alone is misled by a lasting burst on one version too, and the judge reads its noise
+    # off the history either way.
+    h = history(np.random.default_rng(26), CV, 8.0)
+    events = Recorder()
+    announce_history(events, h, Judge(JudgeConfig(history_weight=0.0), h), 86400)
+    assert not events.of(BaselineHistoryRead)[0].used and events.of(WarningEvent)
