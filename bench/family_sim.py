@@ -163,13 +163,11 @@ class _Undone:
 def _undone(outcome: Outcome, world: FamilyWorld, regression: bool) -> _Undone:
     """The guard's undos, split at the onset in a regression cell: an undo whose last judged period ended
     by the onset judged only healthy minutes."""
-    if outcome.undone is None:
-        return _Undone()
     if outcome.undone_s is None:
-        raise ValueError("an outcome with undone runs must say when they were undone (undone_s)")
+        return _Undone()
     if not regression:
         return _Undone(float(outcome.undone.mean()))
-    early = outcome.undone & (outcome.undone_s <= world.onset_s)
+    early = outcome.undone_s <= world.onset_s  # False where not undone (NaN)
     return _Undone(float((outcome.undone & ~early).mean()), float(early.mean()))
 
 

@@ -49,12 +49,18 @@ class Outcome:
     decided_s: np.ndarray  # when rolled back or promoted; NaN if neither within the run
     failed: np.ndarray
     canary_requests: np.ndarray  # canary requests until the decision (or minute 30)
-    undone: np.ndarray | None = None  # promoted, then undone by a guard (a policy that `guards`)
-    undone_s: np.ndarray | None = None  # when undone; NaN if not
+    # Promoted, then undone by a guard (a policy that `guards`): when; NaN if not.
+    undone_s: np.ndarray | None = None
 
     @property
     def undecided(self) -> np.ndarray:
         return ~(self.rolled_back | self.promoted)
+
+    @property
+    def undone(self) -> np.ndarray:
+        if self.undone_s is None:
+            return np.zeros_like(self.promoted)
+        return ~np.isnan(self.undone_s)
 
 
 class World(Protocol):
@@ -133,7 +139,7 @@ def play(policy: Policy, world: World, *, until_decided: bool = False) -> Outcom
         status[idx[decision.promote]] = 2
         status[idx[decision.rollback]] = 1
         decided[idx[decision.promote | decision.rollback]] = (t + 1) * PERIOD_S
-    return Outcome(status == 1, status >= 2, decided, failed, canary_requests, status == 3, undone_s)
+    return Outcome(status == 1, status >= 2, decided, failed, canary_requests, undone_s)
 
 
 def simulate(policy: Policy, scenario: Scenario, streams: Streams, *, until_decided: bool = False) -> Outcome:

@@ -89,7 +89,6 @@ def test_an_undo_before_the_onset_is_a_healthy_release_undone_not_a_late_catch()
         decided_s=np.full(4, 300.0),
         failed=np.zeros(4),
         canary_requests=np.zeros(4),
-        undone=np.array([True, True, True, False]),
         undone_s=np.array([420.0, 540.0, 720.0, nan]),
     )
     onset = SimpleNamespace(cell=SimpleNamespace(kind="errors"), onset_s=np.full(4, 480.0))
