@@ -121,7 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="canary 5XX share allowed: 0.05 or 5%% (default 5%%)",
     )
     shift.add_argument(
-        "--max-p99-ms", type=_positive, default=None, metavar="N", help="canary p99 allowed (off by default)"
+        "--max-p99-ms",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="canary p99 allowed (off by default; a metric period of fewer than 100 canary requests "
+        "is judged on its p90, under 10 on its p50: there the p99 is the slowest request)",
     )
     shift.add_argument(
         "--min-requests",
@@ -142,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=Thresholds.max_p99_ratio,
         metavar="X",
-        help="canary p99 allowed as a multiple of the baseline's, plus 25 ms (default 1.5)",
+        help="canary p99 allowed as a multiple of the baseline's, plus 25 ms (default 1.5; thin "
+        "periods as for --max-p99-ms)",
     )
     shift.add_argument(
         "--max-extension",

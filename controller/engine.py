@@ -63,7 +63,7 @@ from controller.engine_io import (  # noqa: F401 - re-exported: the engine's voc
 )
 from controller.gates import Gate, GateInput, GateValue, evaluate
 from controller.guard import GuardTest
-from controller.stats import combine
+from controller.stats import combine, tail_latency
 from controller.strategies import Action, Decision, Share, StepView, Strategy
 
 
@@ -318,6 +318,7 @@ class Engine(HoldMixin):
                 for name, values in s.user_metrics.items()
             },
             canary_periods=canary_periods,
+            canary_tail=tail_latency(p.canary for p in window),
         )
         results = evaluate(self.gates, data)
         if s.phase in ("paused", "approval"):

@@ -22,6 +22,7 @@ from controller.domain import (
     Verdict,
     WindowStats,
 )
+from controller.stats import TailLatency, tail_latency
 
 __all__ = [
     "AlarmGate",
@@ -68,6 +69,11 @@ class GateInput:
     judgement: Judgement | None = None
     user_metrics: Mapping[str, Sequence[GateValue]] = field(default_factory=dict)
     canary_periods: frozenset[float] = frozenset()  # starts of the step's periods with canary requests
+    # The canary's tail over the step's periods (controller/stats.py); None: read off `canary` as one period
+    canary_tail: TailLatency | None = None
+
+    def tail(self) -> TailLatency | None:
+        return self.canary_tail if self.canary_tail is not None else tail_latency((self.canary,))
 
 
 class Gate(Protocol):
@@ -146,7 +152,8 @@ class LatencyGate:
 
     The canary's p99 is its own API Gateway Latency; the baseline's is the live function's Duration plus the
     canary's API Gateway overhead (controller/measurement.py), never the stage's p99, which mixes the canary
-    in and hid a slow canary at large shares.
+    in and hid a slow canary at large shares. A period of fewer than 100 canary requests is judged on its
+    p90 (its p50 under 10): there its p99 is its slowest request (`TailLatency`).
     """
 
     thresholds: Thresholds
@@ -155,18 +162,18 @@ class LatencyGate:
 
     def evaluate(self, data: GateInput) -> list[GateResult]:
         t, canary, baseline = self.thresholds, data.canary, data.baseline
-        if canary.requests < t.min_requests or canary.p99_ms is None:
+        tail = data.tail()
+        if canary.requests < t.min_requests or tail is None:
             reason = f"{canary.requests}/{t.min_requests} canary requests"
             return [GateResult("p99_latency", GateStatus.NO_DATA, reason)]
         results = []
-        p99 = canary.p99_ms
         if t.max_p99_ms is not None:
-            failed = p99 > t.max_p99_ms
+            failed = tail.ms > t.max_p99_ms
             results.append(
                 GateResult(
                     "p99_latency",
                     GateStatus.FAIL if failed else GateStatus.PASS,
-                    f"canary p99 {p99:.0f} ms {'>' if failed else '<='} {t.max_p99_ms:.0f} ms",
+                    f"canary {tail.describe()} {'>' if failed else '<='} {t.max_p99_ms:.0f} ms",
                 )
             )
         if not self.relative:
@@ -175,13 +182,13 @@ class LatencyGate:
             results.append(GateResult("p99_vs_baseline", GateStatus.NO_DATA, "no baseline latency"))
             return results
         limit = t.max_p99_ratio * baseline.p99_ms + t.p99_slack_ms
-        failed = p99 > limit
+        failed = tail.ms > limit
         results.append(
             GateResult(
                 "p99_vs_baseline",
                 GateStatus.FAIL if failed else GateStatus.PASS,
-                f"canary p99 {p99:.0f} ms {'>' if failed else '<='} {limit:.0f} ms "
-                f"({t.max_p99_ratio:g}x baseline {baseline.p99_ms:.0f} ms + {t.p99_slack_ms:.0f} ms)",
+                f"canary {tail.describe()} {'>' if failed else '<='} {limit:.0f} ms "
+                f"({t.max_p99_ratio:g}x baseline p99 {baseline.p99_ms:.0f} ms + {t.p99_slack_ms:.0f} ms)",
             )
         )
         return results

@@ -39,7 +39,7 @@ from controller.domain import BaselineHistory, WindowStats
 from controller.gates import Thresholds
 from controller.judge.dispersion import DISPERSION_FLOOR, estimate_c2
 from controller.judge.emath import nb_log_lr
-from controller.stats import combine
+from controller.stats import combine, tail_latency
 
 ALTERNATIVES = (1.5, 2.0, 3.0, 5.0, 10.0)  # multiples of the allowed rate the mixture bets on
 P99_SLACK_MS = 25.0
@@ -119,11 +119,12 @@ class GuardTest:
 
     def _slow(self, window: WindowStats) -> str:
         s, ref = self.settings, self.reference.p99_ms
-        if s.p99_ratio is None or ref is None or window.p99_ms is None or window.requests < s.min_requests:
+        tail = tail_latency(self.periods)
+        if s.p99_ratio is None or ref is None or tail is None or window.requests < s.min_requests:
             return ""
         limit = ref * s.p99_ratio + P99_SLACK_MS
-        if window.p99_ms > limit:
-            return f"p99 {window.p99_ms:.0f} ms above {limit:.0f} ms (the former version's {ref:.0f} ms)"
+        if tail.ms > limit:
+            return f"{tail.describe()} above {limit:.0f} ms (the former version's p99 {ref:.0f} ms)"
         return ""
 
 

@@ -23,9 +23,10 @@ from localcloud.testing import LocalCloudProcess
 
 METRIC_PERIOD_S = 5
 FAST = ["--steps", "50,100", "--bake", "10s", "--interval", "5s", "--min-requests", "5"]
-# A fleet's light traffic gives each canary step about ten requests, whose p99 is their slowest one: on two
-# shared cores running 40 functions, one slow answer (58 ms against a 5 ms baseline was seen on a loaded run).
-# This test is about the quotas; the latency gate stays on, with room for one such answer.
+# A fleet's light traffic gives each canary period about ten requests, so the p99 gate judges their p90
+# (controller/stats.py `TailLatency`); on two shared cores running 40 functions two slow answers in one period
+# can still be it (58 ms against a 5 ms baseline was seen on a loaded run, when the gate judged the slowest).
+# This test is about the quotas; the latency gate stays on, with room for such answers.
 FLEET = ["--max-p99-ratio", "20"]
 RATE_PER_S = 4.0
 

@@ -111,6 +111,23 @@ def test_the_last_step_passing_promotes() -> None:
     assert isinstance(actions[-1], Promote) and e.done
 
 
+def test_one_slow_request_in_thin_periods_does_not_roll_back_a_fixed_step() -> None:
+    """Two periods of 20 canary requests, the first with one cold start: their p99s average 74 ms against a
+    40 ms limit, their p90s 10 ms. The gates judge the p90 there (controller/stats.py `TailLatency`)."""
+    cold = PeriodSample(
+        T0, WindowStats(20, 0, p50_ms=10, p90_ms=10, p99_ms=138), WindowStats(900, 0, p99_ms=10)
+    )
+    warm = PeriodSample(T0 + 60, WindowStats(20, 0, p50_ms=10, p90_ms=10, p99_ms=10), cold.baseline)
+    e = engine()
+    e.step(Begin(T0))
+    actions = e.step(Tick(T0 + 120, (cold, warm)))
+    assert "RollBack" not in kinds(actions), actions
+    slow = PeriodSample(T0, WindowStats(20, 0, p50_ms=90, p90_ms=95, p99_ms=99), cold.baseline)
+    e = engine()
+    e.step(Begin(T0))
+    assert kinds(e.step(Tick(T0 + 60, (slow,))))[-1] == "RollBack"
+
+
 def test_a_failing_gate_rolls_back_with_one_gate_failed_event_per_gate() -> None:
     e = engine()
     e.step(Begin(T0))

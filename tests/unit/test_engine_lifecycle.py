@@ -196,3 +196,12 @@ def test_the_guard_fails_a_slower_release_on_p99() -> None:
     guard = GuardTest(WindowStats(10_000, 0, p99_ms=100))
     result = guard.observe(WindowStats(500, 0, p99_ms=400))
     assert result.failed and "p99 400 ms" in result.reason
+
+
+def test_the_guard_judges_a_thin_periods_p90_not_its_slowest_request() -> None:
+    guard = GuardTest(WindowStats(10_000, 0, p99_ms=100))
+    cold_start = WindowStats(60, 0, p50_ms=90, p90_ms=100, p99_ms=900)
+    assert not guard.observe(cold_start).failed
+    slow = WindowStats(60, 0, p50_ms=380, p90_ms=400, p99_ms=900)
+    result = guard.observe(slow)
+    assert result.failed and "p90" in result.reason
