@@ -226,6 +226,7 @@ def cmd_fault(args: argparse.Namespace) -> int:
             "error_rate": args.error_rate,
             "latency_ms": args.latency_ms,
             "seconds": args.seconds,
+            "invocations": args.invocations,
         }
         print(json.dumps(_request(url, "POST", body)))
     return 0
@@ -304,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     lam.add_argument("--error-rate", type=float, default=0.0, help="share of invocations that fail, 0..1")
     lam.add_argument("--latency-ms", type=float, default=0.0)
     lam.add_argument("--seconds", type=float, default=None)
+    lam.add_argument(
+        "--invocations", type=int, default=None, help="the next N invocations only (default: every one)"
+    )
     fsub.add_parser("list", help="list active faults")
     clear = fsub.add_parser("clear", help="clear one fault (by id) or all")
     clear.add_argument("id", nargs="?")

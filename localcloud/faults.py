@@ -3,8 +3,9 @@
 Two kinds (shape in docs/contracts.md):
 - control plane: {"target": "control_plane", "service": "apigateway", "status": 429|500|503, "seconds": 10}
   makes every AWS API call to that service ("*" for all) answer that error for the given time;
-- lambda: {"target": "lambda", "function": "NAME", "error_rate": 0.2, "latency_ms": 150, "seconds": null}
-  adds latency and/or a share of handler errors to one function's invocations through the data plane.
+- lambda: {"target": "lambda", "function": "NAME", "error_rate": 0.2, "latency_ms": 150, "seconds": null,
+  "invocations": null} adds latency and/or a share of handler errors to one function's invocations through
+  the data plane; "invocations": N to the next N only (one slow first request: a cold start, on cue).
 "seconds": null means until cleared.
 """
 
@@ -44,9 +45,11 @@ class Fault:
     function: str | None = None
     error_rate: float = 0.0
     latency_ms: float = 0.0
+    invocations: int | None = None  # the invocations it still applies to (None: every one)
 
     def active(self, now: float) -> bool:
-        return self.expires_at is None or now < self.expires_at
+        spent = self.invocations is not None and self.invocations <= 0
+        return not spent and (self.expires_at is None or now < self.expires_at)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -64,6 +67,15 @@ def _number(body: dict[str, Any], key: str, default: float, lo: float, hi: float
     if not lo <= number <= hi:
         raise FaultError(f"{key} must be between {lo} and {hi}, got {number}")
     return number
+
+
+def _count(body: dict[str, Any], key: str) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:
+        raise FaultError(f"{key} must be a whole number from 1 to 1000000, got {value!r}")
+    return value
 
 
 class FaultRegistry:
@@ -104,6 +116,7 @@ class FaultRegistry:
                 function=str(function),
                 error_rate=_number(body, "error_rate", 0.0, 0.0, 1.0),
                 latency_ms=_number(body, "latency_ms", 0.0, 0.0, 900_000),
+                invocations=_count(body, "invocations"),
             )
         else:
             raise FaultError("target must be 'control_plane' or 'lambda'")
@@ -147,6 +160,8 @@ class FaultRegistry:
         with self._lock:
             for fault in self._faults.values():
                 if fault.target == "lambda" and fault.function == function_name and fault.active(now):
+                    if fault.invocations is not None:
+                        fault.invocations -= 1
                     latency += fault.latency_ms
                     if fault.error_rate and self._rng.random() < fault.error_rate:
                         error = True
