@@ -36,8 +36,9 @@ SIZES = (1, 5, 20, 50)
 METRIC_PERIOD_S = 5
 RATE_PER_S = 2.0
 FLAGS = ["--steps", "50,100", "--bake", "10s", "--interval", "5s", "--min-requests", "5"]
-# Each canary step sees about ten requests, whose p99 is the slowest one: on two shared cores running up
-# to 100 functions, one slow answer. The latency gate stays on, with room for that.
+# Each canary period holds a handful of requests, so the latency gate reads their p50 (a p99 of so few is
+# the slowest one: controller/stats.py `TailLatency`); on two shared cores running up to 100 functions a
+# period's few answers can all be slow. The gate stays on, with the room this benchmark has always given it.
 FLEET_FLAGS = ["--max-p99-ratio", "3"]
 DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "fleet.json"
 

@@ -222,8 +222,8 @@ class Served(Protocol):
 
 class FleetTraffic:
     """Light traffic on each stack: its clients on production, and a smoke test on staging that keeps the
-    candidate's worker warm (a cold start in a period of a few requests is a p99 regression the latency
-    gate would rightly see). Loopback only (demo/traffic.py refuses anything else)."""
+    candidate's worker warm (in a period of a few requests a cold start is a good share of them, more than
+    the gate's p50 there can look past). Loopback only (demo/traffic.py refuses anything else)."""
 
     def __init__(self, stacks: Sequence[Served], rate_per_s: float, staging_rate_per_s: float = 1.0) -> None:
         from demo.traffic import TrafficGenerator

@@ -63,7 +63,7 @@ from controller.engine_io import (  # noqa: F401 - re-exported: the engine's voc
 )
 from controller.gates import Gate, GateInput, GateValue, evaluate
 from controller.guard import GuardTest
-from controller.stats import combine, tail_latency
+from controller.stats import combine, paired_tails, tail_latency
 from controller.strategies import Action, Decision, Share, StepView, Strategy
 
 
@@ -319,6 +319,7 @@ class Engine(HoldMixin):
             },
             canary_periods=canary_periods,
             canary_tail=tail_latency(p.canary for p in window),
+            paired_tail=paired_tails((p.canary, p.baseline) for p in window),
         )
         results = evaluate(self.gates, data)
         if s.phase in ("paused", "approval"):

@@ -22,7 +22,7 @@ from controller.domain import (
     Verdict,
     WindowStats,
 )
-from controller.stats import TailLatency, tail_latency
+from controller.stats import TailLatency, TailPair, paired_tails, tail_latency
 
 __all__ = [
     "AlarmGate",
@@ -69,11 +69,19 @@ class GateInput:
     judgement: Judgement | None = None
     user_metrics: Mapping[str, Sequence[GateValue]] = field(default_factory=dict)
     canary_periods: frozenset[float] = frozenset()  # starts of the step's periods with canary requests
-    # The canary's tail over the step's periods (controller/stats.py); None: read off `canary` as one period
+    # The canary's tail over the step's periods, alone and paired with the baseline's (controller/stats.py).
+    # None: a caller without per-period data (a test, a user's own engine); the window is then read as one
+    # period, which for several thin periods is their averaged slowest requests, as before the tail rule.
     canary_tail: TailLatency | None = None
+    paired_tail: TailPair | None = None
 
     def tail(self) -> TailLatency | None:
         return self.canary_tail if self.canary_tail is not None else tail_latency((self.canary,))
+
+    def pair(self) -> TailPair | None:
+        if self.paired_tail is not None:
+            return self.paired_tail
+        return paired_tails(((self.canary, self.baseline),))
 
 
 class Gate(Protocol):
@@ -153,7 +161,8 @@ class LatencyGate:
     The canary's p99 is its own API Gateway Latency; the baseline's is the live function's Duration plus the
     canary's API Gateway overhead (controller/measurement.py), never the stage's p99, which mixes the canary
     in and hid a slow canary at large shares. A period of fewer than 100 canary requests is judged on its
-    p90 (its p50 under 10): there its p99 is its slowest request (`TailLatency`).
+    p90 (its p50 under 10): there its p99 is its slowest request (`TailLatency`); against the baseline, each
+    period is read on both sides at the percentile the smaller side supports (`TailPair`).
     """
 
     thresholds: Thresholds
@@ -161,11 +170,13 @@ class LatencyGate:
     name: str = "p99_latency"
 
     def evaluate(self, data: GateInput) -> list[GateResult]:
-        t, canary, baseline = self.thresholds, data.canary, data.baseline
+        t, canary = self.thresholds, data.canary
         tail = data.tail()
-        if canary.requests < t.min_requests or tail is None:
+        if canary.requests < t.min_requests:
             reason = f"{canary.requests}/{t.min_requests} canary requests"
             return [GateResult("p99_latency", GateStatus.NO_DATA, reason)]
+        if tail is None:
+            return [GateResult("p99_latency", GateStatus.NO_DATA, "no canary latency")]
         results = []
         if t.max_p99_ms is not None:
             failed = tail.ms > t.max_p99_ms
@@ -178,17 +189,18 @@ class LatencyGate:
             )
         if not self.relative:
             return results
-        if baseline.p99_ms is None:
+        pair = data.pair()
+        if pair is None:
             results.append(GateResult("p99_vs_baseline", GateStatus.NO_DATA, "no baseline latency"))
             return results
-        limit = t.max_p99_ratio * baseline.p99_ms + t.p99_slack_ms
-        failed = tail.ms > limit
+        limit = t.max_p99_ratio * pair.baseline_ms + t.p99_slack_ms
+        failed = pair.canary.ms > limit
         results.append(
             GateResult(
                 "p99_vs_baseline",
                 GateStatus.FAIL if failed else GateStatus.PASS,
-                f"canary {tail.describe()} {'>' if failed else '<='} {limit:.0f} ms "
-                f"({t.max_p99_ratio:g}x baseline p99 {baseline.p99_ms:.0f} ms + {t.p99_slack_ms:.0f} ms)",
+                f"canary {pair.canary.describe()} {'>' if failed else '<='} {limit:.0f} ms "
+                f"({t.max_p99_ratio:g}x {pair.describe_baseline()} + {t.p99_slack_ms:.0f} ms)",
             )
         )
         return results

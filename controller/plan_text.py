@@ -48,6 +48,7 @@ def plan_lines(
         + ("" if plan.adaptive else f" and <= {t.max_5xx_ratio:g}x baseline")
         + (f"; p99 <= {t.max_p99_ms:g} ms" if t.max_p99_ms else "")
         + ("" if plan.adaptive else f"; p99 <= {t.max_p99_ratio:g}x baseline + {t.p99_slack_ms:g} ms")
+        + ("" if plan.adaptive and not t.max_p99_ms else " (p90 in periods under 100 requests)")
         + ("" if plan.adaptive else f"; >= {t.min_requests} requests per step"),
         "  alarms: " + (", ".join(f"{n} ({s})" for n, s in alarm_states.items()) or "none configured"),
     ]

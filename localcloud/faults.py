@@ -5,7 +5,8 @@ Two kinds (shape in docs/contracts.md):
   makes every AWS API call to that service ("*" for all) answer that error for the given time;
 - lambda: {"target": "lambda", "function": "NAME", "error_rate": 0.2, "latency_ms": 150, "seconds": null,
   "invocations": null} adds latency and/or a share of handler errors to one function's invocations through
-  the data plane; "invocations": N to the next N only (one slow first request: a cold start, on cue).
+  the data plane; "invocations": N to the next N it attempts only (a throttled one counts; one slow first
+  request: a cold start, on cue).
 "seconds": null means until cleared.
 """
 
@@ -160,11 +161,13 @@ class FaultRegistry:
         with self._lock:
             for fault in self._faults.values():
                 if fault.target == "lambda" and fault.function == function_name and fault.active(now):
-                    if fault.invocations is not None:
+                    if fault.invocations is not None:  # counts the invocations the data plane attempts
                         fault.invocations -= 1
                     latency += fault.latency_ms
                     if fault.error_rate and self._rng.random() < fault.error_rate:
                         error = True
+            for spent in [f.id for f in self._faults.values() if f.invocations == 0]:
+                del self._faults[spent]
         out: dict[str, Any] = {}
         if latency:
             out["latency_ms"] = latency

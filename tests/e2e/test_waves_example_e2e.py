@@ -29,7 +29,8 @@ FAST = ["--steps", "50,100", "--bake", "20s", "--interval", "5s", "--min-request
 PRIMARY, SECONDARY = "us-east-1", "eu-west-1"
 # After a release, this many requests at once to each staging stage, a few times: the new code gets as many
 # warm workers as the live slot has from its long traffic. Without them a canary request that overlaps
-# another starts a worker, and on a 10 s period of ~25 requests that one cold start is the canary's p99.
+# another starts a worker, and a 10 s period of ~25 requests, read at its p90 by the p99 gate, has room for
+# two such cold starts at most.
 WARM_CONCURRENCY, WARM_ROUNDS = 4, 5
 
 
