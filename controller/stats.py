@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from controller.domain import WindowStats
@@ -86,64 +86,64 @@ class TailPair:
         return f"baseline {label} {self.baseline_ms:.0f} ms"
 
 
+_ORDER: tuple[Percentile, ...] = tuple(name for name, _ in TAIL_PERCENTILES)
+
+
 def _percentile_of(period: WindowStats, name: Percentile) -> float | None:
     return {"p99": period.p99_ms, "p90": period.p90_ms, "p50": period.p50_ms}[name]
 
 
-def _supported(requests: int, *periods: WindowStats) -> tuple[Percentile, bool] | None:
-    """(percentile, thin): the highest percentile `requests` support that every period reports; failing that
-    (a source that reports only some percentiles) the lowest one they all have, counted thin."""
+def _supported(requests: int, period: WindowStats) -> tuple[Percentile, bool] | None:
+    """(percentile, thin): the highest percentile `requests` support that the period reports; failing that
+    (a source that reports only some percentiles) the lowest one it has, counted thin."""
     for name, needs in TAIL_PERCENTILES:
-        if requests >= needs and all(_percentile_of(p, name) is not None for p in periods):
+        if requests >= needs and _percentile_of(period, name) is not None:
             return name, name != "p99"
-    for name, _ in reversed(TAIL_PERCENTILES):
-        if all(_percentile_of(p, name) is not None for p in periods):
+    for name in reversed(_ORDER):
+        if _percentile_of(period, name) is not None:
             return name, True
     return None
 
 
-class _Weighted:
-    def __init__(self) -> None:
-        self.sum, self.weight = 0.0, 0
+@dataclass
+class _Reading:
+    """The periods read so far: each (value, requests), and which were read below a 100-request p99."""
 
-    def add(self, value: float, weight: int) -> None:
-        self.sum += value * weight
-        self.weight += weight
+    values: list[tuple[float | None, int]] = field(default_factory=list)
+    read_at: set[Percentile] = field(default_factory=set)
+    thin: int = 0
 
-    @property
-    def mean(self) -> float:
-        return self.sum / self.weight
+    def add(self, value: float, requests: int, name: Percentile, is_thin: bool) -> None:
+        self.values.append((value, requests))
+        if is_thin:
+            self.thin += 1
+            self.read_at.add(name)
 
-
-def _tail(canary: _Weighted, read_at: set[Percentile], thin: int, periods: int) -> TailLatency:
-    order = [name for name, _ in TAIL_PERCENTILES]
-    return TailLatency(canary.mean, tuple(sorted(read_at, key=order.index)), thin, periods)
+    def tail(self) -> TailLatency | None:
+        mean = _weighted(self.values)
+        if mean is None:
+            return None
+        return TailLatency(mean, tuple(sorted(self.read_at, key=_ORDER.index)), self.thin, len(self.values))
 
 
 def tail_latency(periods: Iterable[WindowStats]) -> TailLatency | None:
     """One version's tail over these periods (see `TailLatency`); None when no period with requests has
     a latency."""
-    total, read_at, thin, count = _Weighted(), set[Percentile](), 0, 0
+    reading = _Reading()
     for period in periods:
         chosen = _supported(period.requests, period) if period.requests > 0 else None
-        if chosen is None:
-            continue
-        name, is_thin = chosen
-        value = _percentile_of(period, name)
-        assert value is not None
-        total.add(value, period.requests)
-        count += 1
-        if is_thin:
-            thin += 1
-            read_at.add(name)
-    return _tail(total, read_at, thin, count) if total.weight else None
+        if chosen is not None:
+            name, is_thin = chosen
+            value = _percentile_of(period, name)
+            assert value is not None
+            reading.add(value, period.requests, name, is_thin)
+    return reading.tail()
 
 
 def _baseline_at(baseline: WindowStats, name: Percentile) -> float | None:
     """The baseline at `name`, or at the next higher percentile it reports (a laxer limit, never a
     stricter one): a baseline period without a p90 still bounds a canary's p90 by its p99."""
-    order = [n for n, _ in TAIL_PERCENTILES]
-    for higher in reversed(order[: order.index(name) + 1]):
+    for higher in reversed(_ORDER[: _ORDER.index(name) + 1]):
         value = _percentile_of(baseline, higher)
         if value is not None:
             return value
@@ -153,8 +153,7 @@ def _baseline_at(baseline: WindowStats, name: Percentile) -> float | None:
 def paired_tails(periods: Iterable[tuple[WindowStats, WindowStats]]) -> TailPair | None:
     """Canary and baseline tails over (canary, baseline) periods, each period read at the percentile the
     smaller side's requests support (see `TailPair`); None without a period where both have a latency."""
-    canary_total, baseline_total = _Weighted(), _Weighted()
-    read_at, thin, count = set[Percentile](), 0, 0
+    reading, baseline_values = _Reading(), list[tuple[float | None, int]]()
     for canary, baseline in periods:
         if canary.requests <= 0 or baseline.requests <= 0:
             continue
@@ -165,12 +164,9 @@ def paired_tails(periods: Iterable[tuple[WindowStats, WindowStats]]) -> TailPair
         c, b = _percentile_of(canary, name), _baseline_at(baseline, name)
         if c is None or b is None:
             continue
-        canary_total.add(c, canary.requests)
-        baseline_total.add(b, baseline.requests)
-        count += 1
-        if is_thin:
-            thin += 1
-            read_at.add(name)
-    if not canary_total.weight:
+        reading.add(c, canary.requests, name, is_thin)
+        baseline_values.append((b, baseline.requests))
+    canary_tail, baseline_ms = reading.tail(), _weighted(baseline_values)
+    if canary_tail is None or baseline_ms is None:
         return None
-    return TailPair(_tail(canary_total, read_at, thin, count), baseline_total.mean)
+    return TailPair(canary_tail, baseline_ms)

@@ -46,11 +46,10 @@ class Fault:
     function: str | None = None
     error_rate: float = 0.0
     latency_ms: float = 0.0
-    invocations: int | None = None  # the invocations it still applies to (None: every one)
+    invocations: int | None = None  # the invocations it still applies to (None: every one; 0: removed)
 
     def active(self, now: float) -> bool:
-        spent = self.invocations is not None and self.invocations <= 0
-        return not spent and (self.expires_at is None or now < self.expires_at)
+        return self.expires_at is None or now < self.expires_at
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
