@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from controller.judge import BaselineHistory, Judge, JudgeConfig, Verdict, WindowStats
-from controller.judge.horizon import PassPlan, PeriodTraffic, effective_errors, resolvable_ratio
+from controller.judge.emath import nb_log_lr
+from controller.judge.horizon import (
+    PassPlan,
+    PeriodTraffic,
+    effective_errors,
+    period_moments,
+    resolvable_ratio,
+)
 from controller.ramp import AdaptiveRamp
 
 PERIOD = 60
@@ -271,3 +278,41 @@ def test_the_plan_makes_up_the_drift_watchs_discount() -> None:
         ]
         # Passed with the plan blind to the discount: 70, 64 and 88 of 100 (the rest ran out of time).
         assert identical.count(Verdict.PASS) >= 97
+
+
+def test_without_noise_a_periods_moments_are_the_poissons() -> None:
+    plan = _plan(1_000, 29)
+    mean, variance = period_moments(plan, 500, 1_000, 1.5)
+    mu = 500 * 0.03
+    assert mean == pytest.approx(mu * (0.5 - np.log(1.5)))
+    assert variance == pytest.approx(mu * np.log(1.5) ** 2)
+
+
+@pytest.mark.parametrize(("c2", "canary"), [(0.05, 400), (0.2, 2_000), (0.2, 100)])
+def test_under_noise_a_periods_moments_are_the_negative_binomial_tests_own(c2: float, canary: int) -> None:
+    """The plan's mean and variance are those of the log-likelihood ratio the history's pass test adds
+    (nb_log_lr, a canary at the baseline's rate against one 1.7x worse), drawn as gamma-Poisson counts."""
+    plan = _plan(4_000, 29, c2=c2)
+    psi, mu = 1.7, canary * 0.03
+    rng = np.random.default_rng(17)
+    counts = rng.poisson(mu * rng.gamma(1 / c2, c2, size=200_000))
+    llrs = np.array([nb_log_lr(int(x), psi * mu, 1 / psi, c2) for x in counts])
+    mean, variance = period_moments(plan, canary, 4_000, psi)
+    assert mean == pytest.approx(llrs.mean(), rel=0.03)
+    assert variance == pytest.approx(llrs.var(), rel=0.03)
+
+
+def test_where_noise_dominates_a_period_it_tells_less_than_an_information_discount_says() -> None:
+    """c2 * mu >> 1: the negative binomial's mean is (ln psi - 1 + 1 / psi) / c2, not the (psi - 1 - ln psi)
+    / c2 that discounting Poisson information by 1 + c2 mu gives; the plan widens the margin further."""
+    c2, psi = 0.2, 1.5
+    plan = _plan(400_000, 29, c2=c2)
+    mean, _ = period_moments(plan, 200_000, 400_000, psi)
+    assert mean * c2 == pytest.approx(np.log(psi) - 1 + 1 / psi, rel=0.01)
+    assert mean * c2 < 0.8 * (psi - 1 - np.log(psi))
+    noisy = _plan(6_000, 29, c2=c2)
+    margin = resolvable_ratio(noisy, 1.5, 2.0)
+    info = effective_errors(noisy)
+    u = np.log(margin)
+    # On the information model alone this margin would have slack to spare: the plan is now wider.
+    assert (margin - 1 - u) * info - noisy.z * u * np.sqrt(info) - noisy.log_target > 1.0
