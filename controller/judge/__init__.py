@@ -116,7 +116,8 @@ caught.
 Time limit: with `horizon_periods` (`shift --strategy adaptive` sets it from its time limit, `--bake`,
 30 minutes by default) a rollout still undecided at the limit is rolled back, so a margin the traffic
 cannot resolve in time rolls back healthy releases. Before each period the judge plans the evidence its
-pass test can hold at the limit from the traffic so far and the best use of the traffic left, and widens
+pass test can hold at the limit from the traffic so far and the best use of the traffic left (each period's
+mean and variance those of the test's own likelihood ratio, negative binomial under noise), and widens
 the margin's relative part to the smallest ratio it can resolve with z = Phi^-1(1 - alpha) standard
 deviations to spare, never beyond `widest_regression_ratio` (2x). The other way round, where the absolute
 margin is wider than that (0.5 points of a 0.1 % service is 6x) and the traffic left resolves 2x, the
