@@ -91,9 +91,10 @@ def _information(plan: PassPlan, canary: float, total: float) -> float:
     return info if plan.one_sample or total <= 0 else info * (1 - canary / total)
 
 
-def _best_split(plan: PassPlan, total: int) -> PeriodTraffic:
-    """The split of a period's `total` requests the pass test learns most from (module docstring)."""
-    return PeriodTraffic(total, 0) if plan.one_sample else PeriodTraffic(total // 2, total - total // 2)
+def _best_canary(plan: PassPlan, total: int) -> int:
+    """The canary's requests in the split of a period's `total` the pass test learns most from (module
+    docstring): all of them against a history, half against the concurrent baseline."""
+    return total if plan.one_sample else total // 2
 
 
 def effective_errors(plan: PassPlan) -> float:
@@ -103,9 +104,8 @@ def effective_errors(plan: PassPlan) -> float:
         return 0.0
     latest = plan.seen[-1]
     total = latest.canary + latest.baseline
-    best = _best_split(plan, total)
     seen = sum(_information(plan, t.canary, t.canary + t.baseline) for t in plan.seen)
-    return seen + max(plan.periods_left, 0) * _information(plan, best.canary, total)
+    return seen + max(plan.periods_left, 0) * _information(plan, _best_canary(plan, total), total)
 
 
 def period_moments(plan: PassPlan, canary: float, total: float, psi: float) -> tuple[float, float]:
@@ -135,7 +135,7 @@ def _slack(plan: PassPlan, psi: float) -> float:
         mean, variance = mean + m, variance + v
     latest = plan.seen[-1]
     total = latest.canary + latest.baseline
-    m, v = period_moments(plan, _best_split(plan, total).canary, total, psi)
+    m, v = period_moments(plan, _best_canary(plan, total), total, psi)
     left = max(plan.periods_left, 0)
     mean, variance = mean + left * m, variance + left * v
     return mean - plan.z * math.sqrt(variance) - plan.log_target
