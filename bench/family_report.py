@@ -6,10 +6,11 @@ Which cells count for which goal (evaluation split, ours in its one configuratio
   history drift band lies within +-30 % (with `--guard`, a healthy release the guard undid counts too);
 - detection >= 99 %: every regression of at least 2x (error rate x2-5 and x5-50, p99 x2-3), >= 95 %: every
   1.3-2x one (error rate or p99), with the onset before a typical promotion (onset band ending by minute 10);
-  detection there counts the runs rolled back (or undecided at 30 min) among those not promoted before the
-  onset (a release promoted before it turns bad is out of any canary's reach: "escaped", reported apart);
-  each cell listed as missing one says which share of its misses were promoted less than one metric period
-  after the onset, when the regression had shown in a part of the last judged period at most;
+  detection there counts the runs rolled back (or undecided at 30 min), or promoted and then undone by the
+  guard after the onset, among those not promoted before the onset (a release promoted before it turns bad
+  is out of any canary's reach: "escaped", reported apart); each cell listed as missing one says which
+  share of its misses were promoted less than one metric period after the onset (and not undone), when
+  the regression had shown in a part of the last judged period at most;
 - failed requests <= the best peer in >= 95 % of regression cells, and the median of ours / best peer
   <= 0.5: every regression cell (errors or latency) with an eligible peer (bench.family_sim);
 - <= 2x Wald's SPRT limit: every iid error regression (steady traffic, no overdispersion, no drift, onset 0);
@@ -143,7 +144,7 @@ def goals(results: list[CellResult]) -> list[Goal]:
     mild_cells = [r for r in catch if r.cell.change.ratio.high <= 2]
 
     def detection(goal: Goal, cells: list[CellResult]) -> Goal:
-        rows = [(r.cell.name, r.ours.detection_before_promotion) for r in cells]
+        rows = [(r.cell.name, r.ours.detection) for r in cells]
         goal = _beyond(_per_cell(goal, rows, False), cells, _under_ceiling(goal.target))
         by_name = {r.cell.name: r for r in cells}
         for name, _ in goal.worst:
@@ -173,7 +174,7 @@ def goals(results: list[CellResult]) -> list[Goal]:
 def _misses_within_a_period(r: CellResult) -> float | None:
     """Of ours' misses in a regression cell, the share promoted less than a period after the onset."""
     ours = r.ours
-    soon, caught = ours.promoted_within_a_period_of_onset, ours.detection_before_promotion
+    soon, caught = ours.promoted_within_a_period_of_onset, ours.detection
     if soon is None or caught is None or caught >= 1:
         return None
     return min(1.0, soon / (1 - caught))
@@ -282,7 +283,7 @@ def group_rows(results: list[CellResult]) -> list[dict]:
     for group in _groups(results):
         cells = [r for r in results if r.cell.group == group]
         same = [r.ours.false_rollback_rate for r in cells if r.cell.kind == "identical"]
-        caught = [r.ours.detection_before_promotion for r in cells if _catchable(r)]
+        caught = [r.ours.detection for r in cells if _catchable(r)]
         ratios = [x for x in (peer_ratio(r) for r in cells if r.cell.kind != "identical") if x is not None]
         walds = [x for x in (wald_ratio(r) for r in cells) if x is not None]
         rows.append(
@@ -310,7 +311,7 @@ def cell_line(r: CellResult) -> str:
         peer = f"peers <= 1 %: {sum(p.eligible for n, p in r.policies.items() if n != 'ours')}/5"
         ratio = None
     else:
-        rate, extra = ours.detection_before_promotion, _pct(ours.escaped_before_onset) + " "
+        rate, extra = ours.detection, _pct(ours.escaped_before_onset) + " "
     return (
         f"  {r.cell.name[:84]:<84} {_pct(rate)} {_pct(ours.undecided_rate, 6)} {extra} "
         f"{ours.failed_requests_mean:9.1f} {peer:>24} {_num(ratio, '6.2f')} {_num(wald_ratio(r), '6.2f')}"

@@ -53,9 +53,13 @@ class PolicyResult:
     time_to_rollback_s_mean: float | None  # explicit rollbacks only
     time_to_promote_s_mean: float | None
     canary_requests_to_decision_mean: float
-    # Regression cells: promoted less than one metric period after the onset, among the runs not escaped
-    # (the misses no per-period policy could have seen whole: the regression showed in at most a part of
-    # the last period it judged).
+    # Regression cells: the detection goals' figure, the runs rolled back before promotion or undone by the
+    # guard after the onset, among those not escaped (a release that turns bad in the last minutes before
+    # its promotion is out of any canary judge's reach; the guard's watch after it is what catches it).
+    detection: float | None = None
+    # Regression cells: promoted less than one metric period after the onset and not undone, among the runs
+    # not escaped (misses no per-period judge could have seen whole: the regression showed in at most a part
+    # of the last period it judged).
     promoted_within_a_period_of_onset: float | None = None
     # Promoted, then undone by the guard within 30 minutes (`shift --guard`); in a regression cell only
     # once the regression had switched on (a late catch).
@@ -128,9 +132,12 @@ def summarise(outcome: Outcome, world: FamilyWorld) -> PolicyResult:
     rolled = outcome.rolled_back
     regression = world.cell.kind != "identical"
     escaped = outcome.promoted & (outcome.decided_s <= world.onset_s) if regression else np.zeros_like(rolled)
-    caught = (rolled | outcome.undecided)[~escaped]
+    before_promotion = (rolled | outcome.undecided)[~escaped]
+    late_catch = _undone_after_onset(outcome, world) if regression else np.zeros_like(rolled)
+    caught = (rolled | outcome.undecided | late_catch)[~escaped]
     soon = (
         outcome.promoted
+        & ~late_catch
         & (outcome.decided_s > world.onset_s)
         & (outcome.decided_s < world.onset_s + PERIOD_S)
     )
@@ -140,7 +147,10 @@ def summarise(outcome: Outcome, world: FamilyWorld) -> PolicyResult:
         undecided_rate=float(outcome.undecided.mean()),
         promotion_rate=float(outcome.promoted.mean()),
         escaped_before_onset=float(escaped.mean()),
-        detection_before_promotion=(float(caught.mean()) if caught.size else None) if regression else None,
+        detection_before_promotion=(
+            (float(before_promotion.mean()) if caught.size else None) if regression else None
+        ),
+        detection=(float(caught.mean()) if caught.size else None) if regression else None,
         failed_requests_mean=float(outcome.failed.mean()),
         failed_requests_p95=float(np.percentile(outcome.failed, 95)),
         time_to_rollback_s_mean=_mean_or_none(outcome.decided_s[rolled]),
@@ -158,6 +168,13 @@ def summarise(outcome: Outcome, world: FamilyWorld) -> PolicyResult:
 class _Undone:
     after_onset: float = 0.0  # in an identical cell: every undo
     before_onset: float = 0.0
+
+
+def _undone_after_onset(outcome: Outcome, world: FamilyWorld) -> np.ndarray:
+    """Per run: promoted, then undone by the guard once the regression had switched on."""
+    if outcome.undone_s is None:
+        return np.zeros(outcome.promoted.shape, dtype=bool)
+    return outcome.undone & (outcome.undone_s > world.onset_s)
 
 
 def _undone(outcome: Outcome, world: FamilyWorld, regression: bool) -> _Undone:
@@ -307,6 +324,6 @@ def _progress(result: CellResult) -> str:
     if result.cell.kind == "identical":
         what = f"false rollbacks {ours.false_rollback_rate:6.2%}"
     else:
-        what = f"detected {ours.detection_before_promotion or 0:6.2%}"
+        what = f"detected {ours.detection or 0:6.2%}"
     failed = ours.failed_requests_mean
     return f"  {result.cell.name:<76} ours {what}, failed {failed:8.1f}  {result.seconds:5.1f} s"

@@ -152,7 +152,9 @@ def _mean_or_none(values: np.ndarray) -> float | None:
 
 def summarise(outcome: Outcome, scenario: Scenario, threshold: str | None) -> dict:
     rolled = outcome.rolled_back
-    rate = float(rolled.mean())
+    # A release a guard undid after its promotion is rolled back too: a catch in a regression (the named
+    # regressions start with the first request), a false rollback in an identical scenario.
+    rate = float((rolled | outcome.undone).mean())
     return {
         "failed_requests_mean": float(outcome.failed.mean()),
         "failed_requests_p95": float(np.percentile(outcome.failed, 95)),
@@ -163,6 +165,7 @@ def summarise(outcome: Outcome, scenario: Scenario, threshold: str | None) -> di
         "canary_requests_to_decision_mean": float(outcome.canary_requests.mean()),
         "threshold": threshold,
         "promotion_rate": float(outcome.promoted.mean()),
+        "undone_rate": float(outcome.undone.mean()),
     }
 
 

@@ -15,9 +15,10 @@ Configured as a user of the benchmark's world would run it:
   releases still undecided at the horizon as not promoted, as it always has. The judge plans its pass
   margin for the CLI's default time limit (`--strategy adaptive`: 30 minutes, `JUDGE_HORIZON_S`), which
   is the simulated horizon, unless its config names another;
-- no guard unless `guard_s` is set (`shift --guard`, off by default): then each promoted run's engine
-  judges the promoted release for that long against the live version's rate over the day before, with the
-  guard `shift` builds from the same history and thresholds, and an `Undo` ends the run as undone.
+- the guard `shift --strategy adaptive` runs by default (`guard_s`: ten one-minute periods; 0 is
+  `--guard 0`): each promoted run's engine judges the promoted release for that long against the live
+  version's rate (its day before, or its rate beside the canary if that was higher), with the guard
+  `shift` builds from the same history, thresholds and judge margin, and an `Undo` ends the run as undone.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from controller.guard import guard_factory, guard_settings
 from controller.judge import Judge, JudgeConfig
 from controller.judge.config import horizon_periods_for
 from controller.ramp import AdaptiveRamp, RampConfig
+from controller.shift_options import default_guard_s
 from controller.strategies import Adaptive
 from controller.strategies import Policy as RolloutPolicy
 from controller.strategy import DEFAULT_ADAPTIVE_LIMIT_S, Plan
@@ -61,7 +63,8 @@ class Ours(Policy):
     use_history: bool = True
     max_duration_s: float | None = None
     judge_class: type = Judge  # the judge each run's engine gets (a judge's constructor: config, history)
-    guard_s: float = 0.0  # `shift --guard`: judge a promoted release this long and undo it on a regression
+    # `shift --guard`: judge a promoted release this long and undo it on a regression (the CLI's default)
+    guard_s: float = default_guard_s(adaptive=True, period_s=PERIOD_S)
     reads_history = True
 
     @property
@@ -90,7 +93,8 @@ class Ours(Policy):
         )
         gates = builtin_gates(BENCH_THRESHOLDS, judge=True, adaptive=True)
         settings = EngineSettings(PERIOD_S, metrics_lag_s=0.0, guard_s=self.guard_s, tick_s=PERIOD_S)
-        guard = guard_factory(guard_settings(BENCH_THRESHOLDS), history) if self.guards else None
+        margin = 1 + config.regression_relative  # the guard allows the judge's margin, as `shift` does
+        guard = guard_factory(guard_settings(BENCH_THRESHOLDS, margin), history) if self.guards else None
         return Engine(settings, strategy, gates, judge, guard)
 
     def _start_engines(self, histories: list[BaselineHistory | None]) -> None:

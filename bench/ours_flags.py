@@ -39,7 +39,7 @@ class OursFlagsError(ValueError):
 @dataclass(frozen=True)
 class OursOptions:
     judge_config: JudgeConfig
-    guard_s: float = 0.0  # `--guard`: watch a promoted release this long (bench.ours.Ours.guard_s)
+    guard_s: float  # `--guard` (or its default): watch a promoted release this long (bench.ours.Ours.guard_s)
 
 
 def ours_from_flags(flags: str, period_s: int) -> OursOptions:

@@ -4,9 +4,11 @@ A release promoted at minute 7 cannot be caught by a canary judge when it turns 
 (`--guard`) and alarms are what is left. Holding the judge's PASS for a minimum observation time lets
 late regressions surface while the canary is still a canary, at the price of slower promotions of every
 healthy release. The guard keeps the fast promotion and judges the promoted release alone against the
-former version's rate for a while after it, undoing the promotion on a regression (coarser: it allows 2x
-the former rate's upper bound, and `shift` runs that much longer). This runs ours alone, with
-`JudgeConfig.min_periods` at each minimum observation and then the default with each guard, on:
+former version's rate for a while after it, undoing the promotion on a regression (coarser: it allows the
+judge's margin, 1.5x, over the former rate's upper bound, and `shift` runs that much longer). `shift
+--strategy adaptive` guards ten periods by default. This runs ours alone, with `JudgeConfig.min_periods` at
+each minimum observation and no guard (`--guard 0`), and then the two-period minimum with each guard (the
+first of them the default), on:
 
 - the iid identical cells at 50 requests/s and more (the promotion-time goal's cells): mean time to
   promote and false rollbacks;
@@ -35,9 +37,10 @@ from bench.ours import Ours
 from bench.streams import PERIOD_S
 from controller.judge import JudgeConfig
 from controller.judge.config import min_periods_for
+from controller.shift_options import default_guard_s
 
 MIN_OBSERVATION_MIN: tuple[int, ...] = (0, 5, 10, 15, 20)
-GUARD_MIN: tuple[int, ...] = (10, 20)  # `--guard` alone is 10m
+GUARD_MIN: tuple[int, ...] = (10, 20)  # `--guard` alone is 10m, the default of `--strategy adaptive`
 RUNS = 500  # per cell and setting: a curve, not a goal; `--tradeoff-runs` asks for more
 ONSET_CELLS = r"^x[0-9.]+-[0-9]+ onset:[1-9][0-9-]*m \| 0\.2-1% 50-150rps steady od:none drift:0$"
 PROMOTION_CELLS = r"^identical \| .* (50-150|150-500)rps steady od:none drift:0$"
@@ -145,6 +148,8 @@ def line(p: TradeoffPoint) -> str:
     bands = "  ".join(f"{band} {share:6.1%}" for band, share in p.late_caught_by_onset.items())
     promote = f"{p.promotion_time_s_mean:6.0f} s" if p.promotion_time_s_mean is not None else "     - "
     guard = f"{p.guard_min:>3} min" if p.guard_min else "    off"
+    default_guard = default_guard_s(adaptive=True, period_s=PERIOD_S)
+    default = p.guard_min * 60 == default_guard and not p.min_observation_min
     undone = ""
     if p.late_undone_by_onset is not None:
         by_band = "  ".join(f"{band} {share:6.1%}" for band, share in p.late_undone_by_onset.items())
@@ -152,6 +157,7 @@ def line(p: TradeoffPoint) -> str:
     return (
         f"  {p.min_observation_min:>3} min   {guard}   {promote}   {p.false_rollbacks_worst:6.1%}   "
         f"{p.late_caught_mean:6.1%}   {bands}   {p.late_failed_requests_mean:9.1f}{undone}"
+        + ("   (the default)" if default else "")
     )
 
 

@@ -20,7 +20,7 @@ from controller.events import Events, JsonLines
 from controller.gates import Thresholds
 from controller.hooks import DEFAULT_HOOK_TIMEOUT_S
 from controller.human_view import HumanView
-from controller.shift_options import JudgeMargin, ShiftOptions
+from controller.shift_options import JudgeMargin, ShiftOptions, default_guard_s
 from controller.strategies import Policy
 from controller.strategy import build_plan, parse_duration
 from controller.user_gates import GatesFileError, load_gates
@@ -75,6 +75,9 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
     for name in args.gate_alarm:
         if not name.strip():
             raise UsageError("--gate-alarm needs an alarm name")
+    lifecycle_options = lifecycle.shift_kwargs(args)
+    if lifecycle_options["guard_s"] is None:
+        lifecycle_options["guard_s"] = default_guard_s(plan.adaptive, policy.period_s)
     return ShiftOptions(
         policy=policy,
         pre_traffic=args.pre_traffic,
@@ -91,7 +94,7 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
         judge=not args.no_judge,
         user_gates=user_gates,
         gate_alarms=tuple(args.gate_alarm),
-        **lifecycle.shift_kwargs(args),
+        **lifecycle_options,
     )
 
 

@@ -72,10 +72,11 @@ def add_shift_flags(shift: argparse.ArgumentParser) -> None:
         "--guard",
         nargs="?",
         const="10m",
-        default="0",
+        default=None,
         metavar="DURATION",
         help="after the promotion, judge the new release against the former version's 5XX rate and p99 "
-        "this long, and undo the promotion on a regression (off by default; --guard alone: 10m)",
+        "this long, and undo the promotion on a regression (--guard alone: 10m; default: ten metric "
+        "periods under --strategy adaptive, off otherwise; --guard 0: off)",
     )
     add_notify_flags(shift)
 
@@ -105,9 +106,11 @@ def shift_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     approval_timeout = parse_duration(args.approval_timeout, "--approval-timeout")
     if approval_timeout <= 0:
         raise UsageError("--approval-timeout must be more than 0s")
-    guard = parse_duration(args.guard, "--guard") if args.guard not in ("0", "") else 0.0
-    if guard < 0:
-        raise UsageError("--guard must be 0 (off) or a duration")
+    guard = None  # the default: decided with the strategy (controller.cli.shift_options)
+    if args.guard is not None:
+        guard = parse_duration(args.guard, "--guard") if args.guard not in ("0", "") else 0.0
+        if guard < 0:
+            raise UsageError("--guard must be 0 (off) or a duration")
     return {
         "confirm_rollout": args.confirm_rollout,
         "confirm_promotion": args.confirm_promotion,

@@ -74,7 +74,11 @@ class JudgePort(Protocol):
     def observe(self, canary: WindowStats, baseline: WindowStats) -> Judgement: ...
 
 
-GuardFactory = Callable[[WindowStats], GuardTest]
+GuardFactory = Callable[[WindowStats, WindowStats | None], GuardTest]  # (reference, today)
+
+
+def _plain_guard(reference: WindowStats, today: WindowStats | None) -> GuardTest:
+    return GuardTest(reference, today=today)
 
 
 @dataclass
@@ -121,7 +125,7 @@ class Engine(HoldMixin):
         self.strategy = strategy
         self.gates = tuple(gates)
         self.judge = judge
-        self.guard_factory = guard_factory or GuardTest
+        self.guard_factory = guard_factory or _plain_guard
         self.state = EngineState()
 
     @property

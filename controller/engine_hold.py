@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 class HoldMixin:
     state: EngineState
     settings: EngineSettings
-    guard_factory: Callable[[WindowStats], GuardTest]
+    guard_factory: Callable[[WindowStats, WindowStats | None], GuardTest]
 
     if TYPE_CHECKING:  # the engine's own, used here
 
@@ -171,7 +171,7 @@ class HoldMixin:
         actions: list[EngineAction] = [Promote(s.promote_reason)]
         if self.settings.guard_s > 0:
             s.phase = "guard"
-            s.guard = self.guard_factory(self._reference())
+            s.guard = self.guard_factory(self._reference(), self._during_rollout())
             message = (
                 f"guarding the promoted release for {self.settings.guard_s:g}s against the former version's "
                 f"5XX rate (allowed {s.guard.allowed:.2%}); a regression undoes the promotion"
@@ -191,11 +191,15 @@ class HoldMixin:
             return [RunHook(POST_PROMOTION, 100.0, self._step(), self.state.promote_reason)]
         return self._finish([])
 
+    def _during_rollout(self) -> WindowStats:
+        """What the former version served beside the canary, over the rollout's judged periods."""
+        return combine(p.baseline for p in self.state.samples.values())
+
     def _reference(self) -> WindowStats:
         """The former version before the rollout: its history's rate when one was read, else what it served
         during the rollout; its p99 from the rollout's baseline."""
         s = self.state
-        during = combine(p.baseline for p in s.samples.values())
+        during = self._during_rollout()
         begin = s.begin
         if begin is not None and begin.reference is not None and begin.reference.requests > 0:
             ref = begin.reference

@@ -5,12 +5,18 @@ guard compares it with a fixed reference, the former live version's rate before 
 history, or what it served during the rollout when no history was read). One-sample and anytime-valid: the
 test is read after every period and may stop at any of them, so its evidence is an e-process, not a p-value.
 
-    H0: p <= allowed, where allowed = max(ratio x upper(p0), upper(p0) + floor), capped at max_rate
+    H0: p <= allowed, where allowed = max(ratio x r0, r0 + floor), capped at max_rate,
+    r0 = max(upper(p0), today)
 
 `upper(p0)` is a one-sided ~97.5 % upper bound of the reference rate (a short history is uncertain evidence,
-so it is widened, not trusted as exact). For each alternative q_k = allowed x m_k the likelihood ratio of the
-periods seen so far is a nonnegative supermartingale under H0, their average is one too, and by Ville's
-inequality it reaches 1/alpha with probability at most alpha, however long the guard watches.
+so it is widened, not trusted as exact). `today` is the former version's own rate during the rollout, the
+concurrent baseline the judge compared the canary with: a service whose rate rose since its history is
+held to today's rate, not to the day before's, so the rise alone cannot undo a healthy release. `ratio` is
+the judge's margin when the judge ran (`--regression-ratio`, 1.5x by default: the guard allows what the
+judge would have let pass, at most the `--max-5xx-ratio` gate's), else the gate's ratio. For each
+alternative q_k = allowed x m_k the likelihood ratio of the periods seen so far is a nonnegative
+supermartingale under H0, their average is one too, and by Ville's inequality it reaches 1/alpha with
+probability at most alpha, however long the guard watches.
 
 A service's per-minute error rate varies more than binomial noise (bursts, a dependency's hiccups), and a
 binomial likelihood reads a burst as evidence: on the benchmark's bursty and overdispersed worlds, at an
@@ -72,13 +78,20 @@ def upper_rate(requests: int, errors: int) -> float | None:
 
 class GuardTest:
     def __init__(
-        self, reference: WindowStats, settings: GuardSettings | None = None, noise_c2: float = 0.0
+        self,
+        reference: WindowStats,
+        settings: GuardSettings | None = None,
+        noise_c2: float = 0.0,
+        today: WindowStats | None = None,
     ) -> None:
-        """`noise_c2`: the squared CV of the per-period error rate beyond binomial noise (0: binomial)."""
+        """`noise_c2`: the squared CV of the per-period error rate beyond binomial noise (0: binomial);
+        `today`: what the former version served during the rollout (None: not known)."""
         self.settings = s = settings or GuardSettings()
         self.reference = reference
         self.noise_c2 = noise_c2
         upper = upper_rate(reference.requests, reference.errors_5xx)
+        if upper is not None and today is not None and today.error_rate is not None:
+            upper = max(upper, today.error_rate)
         allowed = s.max_rate if upper is None else max(s.ratio * upper, upper + s.floor)
         self.allowed = min(allowed, s.max_rate)
         self._alternatives = tuple(min(self.allowed * m, 0.999) for m in ALTERNATIVES)
@@ -128,10 +141,12 @@ class GuardTest:
         return ""
 
 
-def guard_settings(thresholds: Thresholds) -> GuardSettings:
-    """The guard a `shift` with these gate thresholds runs: the same ratio, ceiling and minimum traffic."""
+def guard_settings(thresholds: Thresholds, judge_ratio: float | None = None) -> GuardSettings:
+    """The guard a `shift` with these gate thresholds runs: the same ceiling and minimum traffic, and the
+    judge's margin `judge_ratio` (None: no judge) or the gate's ratio, whichever is stricter."""
+    ratio = thresholds.max_5xx_ratio if judge_ratio is None else min(judge_ratio, thresholds.max_5xx_ratio)
     return GuardSettings(
-        ratio=thresholds.max_5xx_ratio,
+        ratio=ratio,
         max_rate=thresholds.max_5xx_rate,
         p99_ratio=thresholds.max_p99_ratio,
         min_requests=thresholds.min_requests,
@@ -140,13 +155,13 @@ def guard_settings(thresholds: Thresholds) -> GuardSettings:
 
 def guard_factory(
     settings: GuardSettings, history: BaselineHistory | None
-) -> Callable[[WindowStats], GuardTest]:
+) -> Callable[[WindowStats, WindowStats | None], GuardTest]:
     """The engine's guard for a rollout whose live version's history is `history` (None: not read), with the
     per-period noise read off that history as the judge reads it (the floor without one)."""
 
-    def guard(reference: WindowStats) -> GuardTest:
+    def guard(reference: WindowStats, today: WindowStats | None = None) -> GuardTest:
         # Read when the guard starts, after a promotion: a rollout without one pays nothing for it.
         noise = estimate_c2(history.per_period if history is not None else (), DISPERSION_FLOOR).c2
-        return GuardTest(reference, settings, noise)
+        return GuardTest(reference, settings, noise, today)
 
     return guard

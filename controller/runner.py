@@ -162,7 +162,8 @@ class ShiftRun:
             guard_s=opts.guard_s,
             tick_s=opts.policy.interval_s,
         )
-        guard = guard_factory(guard_settings(opts.policy.thresholds), history)
+        judge_ratio = opts.margin.ratio if judge is not None else None
+        guard = guard_factory(guard_settings(opts.policy.thresholds, judge_ratio), history)
         engine = Engine(settings, strategy, (*gates, *user_gates), judge, guard)
         reference = None if history is None else WindowStats(history.requests, history.errors_5xx)
         self.started_at = self.clock()

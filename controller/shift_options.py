@@ -24,6 +24,16 @@ from controller.user_gates import UserGate
 DEFAULT_BASELINE_HISTORY_S = 24 * 3600.0
 DEFAULT_APPROVAL_TIMEOUT_S = 3600.0  # an hour: a person sees the notification and answers, else roll back
 DEFAULT_GUARD_S = 600.0  # `--guard` without a length: ten minutes, ten one-minute CloudWatch periods
+# Without `--guard`, an adaptive rollout guards its promotion this many metric periods: a regression that
+# starts in the last period before the promotion is out of any canary judge's reach, and only a watch
+# after it can catch it (docs/judge.md, "Late regressions").
+DEFAULT_ADAPTIVE_GUARD_PERIODS = 10
+
+
+def default_guard_s(adaptive: bool, period_s: float) -> float:
+    """The guard a `shift` without `--guard` runs: ten metric periods under the judge's adaptive strategy,
+    none on fixed steps (whose last step's bake is the user's own watch)."""
+    return DEFAULT_ADAPTIVE_GUARD_PERIODS * period_s if adaptive else 0.0
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,10 @@ def test_a_healthy_release_is_promoted_only_after_the_minimum_observation(
     assert promoted is not None and promoted["at"] - first_canary >= MIN_OBSERVATION_S - METRIC_PERIOD_S
     assert view.stage("production")["variables"]["slot"] == candidate
     assert sum(v.errors_5xx for v in seen.by_version.values()) == 0
+    # By default an adaptive shift guards its promotion for ten metric periods, and a healthy release stays.
+    started, ended = shift.event("guard_started"), shift.event("guard_ended")
+    assert started is not None and started["duration_s"] == 10 * METRIC_PERIOD_S, started
+    assert ended is not None and ended["verdict"] == "PASS", ended
 
 
 @pytest.fixture(scope="module")

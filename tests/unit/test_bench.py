@@ -14,7 +14,7 @@ import pytest
 
 import bench.__main__ as bench_main
 from bench import drift, fleet
-from bench.judge_sim import HISTORY_S, ScenarioWorld, run_benchmark, simulate, tune
+from bench.judge_sim import HISTORY_S, Outcome, ScenarioWorld, run_benchmark, simulate, summarise, tune
 from bench.ours import Ours
 from bench.policies import (
     INF,
@@ -419,3 +419,19 @@ def test_the_drift_table_sets_ours_against_peers_tuned_at_the_historys_rate() ->
     assert rise["default"]["rolled_back"] <= 0.02 < rise["flagger"]["rolled_back"]
     text = drift.table(list(rows.values()))
     assert "ours, strict" in text and "CD canary" in text and "1% rises 30%" in text
+
+
+def test_a_named_release_undone_by_the_guard_counts_as_rolled_back() -> None:
+    nan = float("nan")
+    outcome = Outcome(
+        rolled_back=np.array([True, False, False, False]),
+        promoted=np.array([False, True, True, True]),
+        decided_s=np.array([120.0, 300.0, 300.0, 300.0]),
+        failed=np.zeros(4),
+        canary_requests=np.zeros(4),
+        undone_s=np.array([nan, 480.0, nan, nan]),
+    )
+    regression = summarise(outcome, types.SimpleNamespace(kind="regression"), None)  # type: ignore[arg-type]
+    assert regression["detection_rate"] == 0.5 and regression["undone_rate"] == 0.25
+    identical = summarise(outcome, types.SimpleNamespace(kind="identical"), None)  # type: ignore[arg-type]
+    assert identical["false_rollback_rate"] == 0.5

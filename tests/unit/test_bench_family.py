@@ -310,6 +310,24 @@ def test_a_release_promoted_within_a_period_of_its_onset_is_a_miss_told_apart() 
     assert identical.promoted_within_a_period_of_onset is None
 
 
+def test_a_release_the_guard_undoes_after_its_onset_counts_as_detected() -> None:
+    world = _world(_cell(REFERENCE, Change("errors", X2, LATE)), runs=4)
+    world.draws.onset_min[:] = 6.0  # onset at 360 s
+    nan = float("nan")
+    outcome = Outcome(
+        rolled_back=np.array([True, False, False, False]),
+        promoted=np.array([False, True, True, True]),
+        decided_s=np.array([420.0, 400.0, 410.0, 415.0]),  # promoted 40-55 s after the onset
+        failed=np.ones(4),
+        canary_requests=np.ones(4),
+        undone_s=np.array([nan, 600.0, nan, 360.0]),  # one undone after the onset; the last one at it
+    )
+    result = summarise(outcome, world)
+    assert result.detection_before_promotion == 0.25  # only the rollback
+    assert result.detection == 0.5  # and the late undo; an undo by the onset judged healthy minutes only
+    assert result.promoted_within_a_period_of_onset == 0.5  # the two misses, not the undone one
+
+
 def test_walds_limit_averages_each_runs_own_limit() -> None:
     world = _world(_cell(REFERENCE, Change("errors", X2)), runs=50)
     d = world.draws
@@ -384,14 +402,10 @@ def test_the_goals_count_the_cells_the_issue_names() -> None:
         _result(_cell(REFERENCE), _row(rollback_rate=0.02, time_to_promote_s_mean=500)),
         _result(_cell(noisy), _row(rollback_rate=0.30)),  # CV 0.5-0.6: not counted
         _result(_cell(drifting), _row(rollback_rate=0.30)),  # drift past 30 %: not counted
-        _result(_cell(REFERENCE, Change("errors", X2)), _row(detection_before_promotion=0.98), wald=4.0),
-        _result(
-            _cell(REFERENCE, Change("errors", ERROR_RATIOS[0], LATE)), _row(detection_before_promotion=0.96)
-        ),
-        _result(
-            _cell(REFERENCE, Change("errors", X2, AFTER)), _row(detection_before_promotion=0.1)
-        ),  # not counted
-        _result(_cell(REFERENCE, Change("latency", LATENCY_RATIOS[1])), _row(detection_before_promotion=1.0)),
+        _result(_cell(REFERENCE, Change("errors", X2)), _row(detection=0.98), wald=4.0),
+        _result(_cell(REFERENCE, Change("errors", ERROR_RATIOS[0], LATE)), _row(detection=0.96)),
+        _result(_cell(REFERENCE, Change("errors", X2, AFTER)), _row(detection=0.1)),  # not counted
+        _result(_cell(REFERENCE, Change("latency", LATENCY_RATIOS[1])), _row(detection=1.0)),
     ]
     by_key = {g.key: g for g in goals(results)}
     frr = by_key["false_rollbacks"]
@@ -413,7 +427,7 @@ def test_the_goals_count_the_cells_the_issue_names() -> None:
 
 def test_a_detection_goal_says_how_many_of_a_cells_misses_came_within_a_period_of_onset() -> None:
     late = _cell(REFERENCE, Change("errors", X2, LATE))
-    ours = _row(detection_before_promotion=0.96, promoted_within_a_period_of_onset=0.03)
+    ours = _row(detection=0.96, promoted_within_a_period_of_onset=0.03)
     strong = {g.key: g for g in goals([_result(late, ours)])}["detection_2x"]
     assert strong.worst == [(late.name, 0.96)]
     assert strong.misses_within_a_period == {late.name: pytest.approx(0.75)}  # 3 of the 4 points missed

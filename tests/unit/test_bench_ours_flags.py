@@ -33,7 +33,9 @@ def test_the_guard_flag_gives_the_guard_shift_runs_and_leaves_the_judge_alone() 
     assert ours_from_flags("--guard 20m", 60).guard_s == 1200
     assert ours_from_flags("--guard", 60).guard_s == 600  # --guard alone: 10m, as in shift
     assert ours_from_flags("--guard 10m", 60).judge_config == JudgeConfig(horizon_periods=None)
-    assert ours_from_flags("--latency-ratio 1.15", 60).guard_s == 0
+    # Without the flag, the guard `shift --strategy adaptive` runs by default: ten periods.
+    assert ours_from_flags("--latency-ratio 1.15", 60).guard_s == 600
+    assert ours_from_flags("--guard 0", 60).guard_s == 0
 
 
 @pytest.mark.parametrize(

@@ -141,6 +141,17 @@ def test_min_observation_holds_the_judge_for_whole_metric_periods() -> None:
     assert (strict.judge_config().history_fail, strict.judge_config().min_periods) == (False, 5)
 
 
+def test_an_adaptive_shift_guards_its_promotion_for_ten_periods_unless_told_otherwise() -> None:
+    parse = cli.build_parser().parse_args
+    adaptive = ["shift", "--strategy", "adaptive"]
+    assert cli.shift_options(parse(adaptive)).guard_s == 600  # ten one-minute periods
+    assert cli.shift_options(parse(adaptive), period_s=10).guard_s == 100  # ten of the module's 10 s
+    assert cli.shift_options(parse([*adaptive, "--guard", "0"])).guard_s == 0
+    assert cli.shift_options(parse([*adaptive, "--guard", "20m"])).guard_s == 1200
+    assert cli.shift_options(parse(["shift"])).guard_s == 0  # fixed steps: their last bake is the watch
+    assert cli.shift_options(parse(["shift", "--guard"])).guard_s == 600
+
+
 def test_the_regression_margin_reaches_the_judge() -> None:
     parse = cli.build_parser().parse_args
     default = cli.shift_options(parse(["shift"])).judge_config()

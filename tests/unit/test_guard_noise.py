@@ -9,7 +9,7 @@ import pytest
 
 from controller.domain import BaselineHistory, WindowStats
 from controller.gates import Thresholds
-from controller.guard import GuardSettings, GuardTest, guard_factory, guard_settings
+from controller.guard import GuardSettings, GuardTest, guard_factory, guard_settings, upper_rate
 from controller.judge import Judge, JudgeConfig
 from controller.judge.dispersion import DISPERSION_FLOOR
 
@@ -44,7 +44,7 @@ def _undone_share(make: GuardMaker, rng: np.random.Generator, rate: float, days:
 def test_a_binomial_guard_undoes_healthy_bursty_releases_and_the_noise_aware_one_keeps_its_alpha() -> None:
     # Today's rate sits at the allowed rate's edge (1.2x the history's, under the 1.25x allowed): the null.
     def blind(history: BaselineHistory) -> Callable[[WindowStats], GuardTest]:
-        return lambda reference: GuardTest(reference, TIGHT, 0.0)
+        return lambda reference, today=None: GuardTest(reference, TIGHT, 0.0, today)
 
     binomial = _undone_share(blind, np.random.default_rng(1), 0.006)
     aware = _undone_share(lambda h: guard_factory(TIGHT, h), np.random.default_rng(1), 0.006)
@@ -85,3 +85,23 @@ def test_the_guard_runs_the_gates_ratio_ceiling_and_minimum_traffic() -> None:
     t = Thresholds(max_5xx_rate=0.2, max_5xx_ratio=1.5, max_p99_ratio=2.0, min_requests=80)
     s = guard_settings(t)
     assert (s.ratio, s.max_rate, s.p99_ratio, s.min_requests) == (1.5, 0.2, 2.0, 80)
+
+
+def test_the_guard_allows_the_judges_margin_when_the_judge_ran_and_never_more_than_the_gate() -> None:
+    t = Thresholds(max_5xx_ratio=2.0)
+    assert guard_settings(t, judge_ratio=1.5).ratio == 1.5
+    assert guard_settings(t, judge_ratio=3.0).ratio == 2.0  # the gate's is stricter
+    assert guard_settings(t).ratio == 2.0  # no judge: the gate's
+
+
+def test_a_baseline_that_rose_since_its_history_raises_what_the_guard_allows() -> None:
+    history = WindowStats(1_440_000, 7_200)  # 0.5 % over the day before
+    settings = GuardSettings(ratio=1.5)
+    usual = GuardTest(history, settings, today=WindowStats(20_000, 100))  # 0.5 % beside the canary too
+    risen = GuardTest(history, settings, today=WindowStats(20_000, 140))  # 0.7 % today
+    assert usual.allowed == pytest.approx(1.5 * upper_rate(1_440_000, 7_200))  # the history's upper bound
+    assert risen.allowed == pytest.approx(1.5 * 0.007)  # today's rate, above the history's bound
+    # A release serving today's 0.7 % is no regression: the guard holds it to today's rate and keeps it.
+    for _ in range(10):
+        assert not risen.observe(WindowStats(6_000, 42)).failed
+    assert not GuardTest(history, settings, today=WindowStats(0, 0)).allowed > usual.allowed
