@@ -95,6 +95,12 @@ def plan_lines(
             lines.append(f"  baseline history: the live version's last {window / 3600:g} h, {use}")
         else:
             lines.append("  baseline history: none (--baseline-history 0)")
+    if options.guard_s > 0:
+        ratio = min(options.margin.ratio, t.max_5xx_ratio) if options.judge else t.max_5xx_ratio
+        lines.append(
+            f"  then guard: the promoted release alone for {options.guard_s:g}s against the former version's "
+            f"5XX rate (at most {ratio:g}x it) and p99; a regression undoes the promotion (--guard 0: off)"
+        )
     for hook, command in options.hooks.items():
         lines.append(f"  {hook} hook: {command}")
     return lines

@@ -318,6 +318,18 @@ def test_the_dry_run_states_the_judges_latency_limit(world: World) -> None:
     assert line.format("1.15") in tight
 
 
+def test_the_dry_run_states_the_guard_after_the_promotion(world: World) -> None:
+    world.run(strategy="adaptive", dry_run=True, guard_s=600)
+    world.run(strategy="adaptive", dry_run=True)
+    guarded, unguarded = (world.of("plan")[i]["lines"] for i in (0, 1))
+    expected = (
+        "  then guard: the promoted release alone for 600s against the former version's 5XX rate (at most "
+        "1.5x it) and p99; a regression undoes the promotion (--guard 0: off)"
+    )
+    assert expected in guarded
+    assert not any("then guard" in line for line in unguarded)  # ShiftOptions' own default: no guard
+
+
 def test_the_adaptive_dry_run_states_how_far_the_judge_may_narrow_its_margin(world: World) -> None:
     world.run(strategy="adaptive", dry_run=True, margin=JudgeMargin(narrowest=1.3))
     lines = world.of("plan")[0]["lines"]
