@@ -61,8 +61,13 @@ class _HistoryAt(Streams):
 
 
 def _shares(policy, scenario: Scenario, streams: Streams) -> dict[str, float]:
+    """A good release the guard undid after its promotion counts as rolled back (and as promoted)."""
     outcome = simulate(policy, scenario, streams)
-    return {"rolled_back": float(outcome.rolled_back.mean()), "promoted": float(outcome.promoted.mean())}
+    return {
+        "rolled_back": float((outcome.rolled_back | outcome.undone).mean()),
+        "promoted": float(outcome.promoted.mean()),
+        "undone": float(outcome.undone.mean()),
+    }
 
 
 def run(runs: int = RUNS, seed: int = 41) -> list[dict]:
