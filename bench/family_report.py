@@ -3,7 +3,7 @@
 Which cells count for which goal (evaluation split, ours in its one configuration):
 
 - false rollbacks <= 1 %: every identical cell whose overdispersion CV band ends at or under 0.5 and whose
-  history drift band lies within +-30 % (with `--guard`, a healthy release the guard undid counts too);
+  history drift band lies within +-30 % (a healthy release the guard undid after its promotion counts too);
 - detection >= 99 %: every regression of at least 2x (error rate x2-5 and x5-50, p99 x2-3), >= 95 %: every
   1.3-2x one (error rate or p99), with the onset before a typical promotion (onset band ending by minute 10);
   detection there counts the runs rolled back (or undecided at 30 min), or promoted and then undone by the
