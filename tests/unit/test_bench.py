@@ -435,3 +435,20 @@ def test_a_named_release_undone_by_the_guard_counts_as_rolled_back() -> None:
     assert regression["detection_rate"] == 0.5 and regression["undone_rate"] == 0.25
     identical = summarise(outcome, types.SimpleNamespace(kind="identical"), None)  # type: ignore[arg-type]
     assert identical["false_rollback_rate"] == 0.5
+
+
+def test_the_drift_table_counts_a_good_release_the_guard_undid_as_rolled_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    nan = float("nan")
+    outcome = Outcome(
+        rolled_back=np.array([True, False, False, False]),
+        promoted=np.array([False, True, True, True]),
+        decided_s=np.full(4, 300.0),
+        failed=np.zeros(4),
+        canary_requests=np.zeros(4),
+        undone_s=np.array([nan, 600.0, nan, nan]),
+    )
+    monkeypatch.setattr(drift, "simulate", lambda policy, scenario, streams: outcome)
+    shares = drift._shares(None, None, None)  # type: ignore[arg-type]
+    assert shares == {"rolled_back": 0.5, "promoted": 0.75, "undone": 0.25}

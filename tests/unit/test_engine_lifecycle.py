@@ -3,6 +3,7 @@ pause and resume, abort, and the post-promotion guard that undoes a release."""
 
 from __future__ import annotations
 
+import pytest
 from test_engine import POLICY, T0, kinds, period
 
 from controller import lifecycle_events as lev
@@ -169,6 +170,31 @@ def test_the_guard_undoes_a_release_that_turns_bad_after_the_promotion() -> None
     assert isinstance(actions[-2], Undo) and actions[-1].hook == "on-rollback"
     e.step(HookFinished(T0 + 301, "on-rollback", ok=True))
     assert e.outcome is Outcome.UNDONE
+
+
+def test_the_guard_is_held_to_todays_rate_when_the_former_version_errs_more_than_its_history() -> None:
+    built: list[GuardTest] = []
+
+    def guard(reference: WindowStats, today: WindowStats | None) -> GuardTest:
+        built.append(GuardTest(reference, today=today))
+        return built[-1]
+
+    gates = builtin_gates(POLICY.thresholds, judge=False, adaptive=False)
+    settings = EngineSettings(60, 0.0, frozenset(), prepare=True, tick_s=30, guard_s=600)
+    e = Engine(settings, FixedSteps(POLICY), gates, None, guard)
+    e.step(Begin(T0, reference=WindowStats(1_000_000, 1_000)))  # 0.1 % over the day before
+    e.step(Prepared(T0))
+    risen = [
+        PeriodSample(t, WindowStats(100, 1, p99_ms=40), WindowStats(900, 9, p99_ms=40)) for t in (T0, T0 + 60)
+    ]
+    e.step(Tick(T0 + 120, tuple(risen)))  # 1 % today, beside the canary
+    e.step(Tick(T0 + 150, ()))
+    assert len(built) == 1 and built[0].reference.requests == 1_000_000
+    assert built[0].allowed == pytest.approx(2 * 0.01)  # 2x (the default ratio) today's 1 %, not 0.1 %
+    # A release erring at today's rate stays promoted.
+    for minute in range(3, 10):
+        actions = e.step(Tick(T0 + 60 * minute + 60, (live(T0 + 60 * minute, errors=10),)))
+        assert not any(isinstance(a, Undo) for a in actions)
 
 
 def test_a_quiet_guard_passes_then_the_post_promotion_hook_runs() -> None:
