@@ -148,7 +148,7 @@ def summarise(outcome: Outcome, world: FamilyWorld) -> PolicyResult:
         promotion_rate=float(outcome.promoted.mean()),
         escaped_before_onset=float(escaped.mean()),
         detection_before_promotion=(
-            (float(before_promotion.mean()) if caught.size else None) if regression else None
+            (float(before_promotion.mean()) if before_promotion.size else None) if regression else None
         ),
         detection=(float(caught.mean()) if caught.size else None) if regression else None,
         failed_requests_mean=float(outcome.failed.mean()),

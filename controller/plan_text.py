@@ -5,7 +5,6 @@ from __future__ import annotations
 from controller.aws.stage import StageState
 from controller.config import ControllerConfig
 from controller.event_types import PlanShown
-from controller.guard import guard_settings
 from controller.shift_options import ShiftOptions
 from controller.traffic import Slots
 
@@ -97,7 +96,7 @@ def plan_lines(
         else:
             lines.append("  baseline history: none (--baseline-history 0)")
     if options.guard_s > 0:
-        ratio = guard_settings(t, options.margin.ratio if options.judge else None).ratio
+        ratio = options.guard_settings().ratio
         lines.append(
             f"  then guard: the promoted release alone for {options.guard_s:g}s against the former version's "
             f"5XX rate (at most {ratio:g}x it) and p99; a regression undoes the promotion (--guard 0: off)"

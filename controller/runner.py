@@ -27,7 +27,7 @@ from controller.errors import AwsError, ControllerError
 from controller.event_types import TickEvent, WarningEvent
 from controller.events import Events
 from controller.gates import builtin_gates
-from controller.guard import guard_factory, guard_settings
+from controller.guard import guard_factory
 from controller.hooks import HookPayload, HookResult, run_target
 from controller.observer import Observer, placeholders
 from controller.plan_text import plan_event
@@ -162,8 +162,7 @@ class ShiftRun:
             guard_s=opts.guard_s,
             tick_s=opts.policy.interval_s,
         )
-        judge_ratio = opts.margin.ratio if judge is not None else None
-        guard = guard_factory(guard_settings(opts.policy.thresholds, judge_ratio), history)
+        guard = guard_factory(opts.guard_settings(), history)
         engine = Engine(settings, strategy, (*gates, *user_gates), judge, guard)
         reference = None if history is None else WindowStats(history.requests, history.errors_5xx)
         self.started_at = self.clock()

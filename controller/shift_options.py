@@ -13,6 +13,7 @@ from controller.engine_io import (
     PRE_TRAFFIC,
 )
 from controller.errors import UsageError
+from controller.guard import GuardSettings, guard_settings
 from controller.hooks import DEFAULT_HOOK_TIMEOUT_S, DEFAULT_WEBHOOK_RETRIES
 from controller.judge import JudgeConfig
 from controller.judge.config import horizon_periods_for, min_periods_for
@@ -108,6 +109,10 @@ class ShiftOptions:
             ON_ROLLBACK: self.on_rollback,
         }
         return {name: command for name, command in configured.items() if command}
+
+    def guard_settings(self) -> GuardSettings:
+        """The post-promotion guard's settings: the gates' thresholds, and the judge's margin when it runs."""
+        return guard_settings(self.policy.thresholds, self.margin.ratio if self.judge else None)
 
     def judge_config(self) -> JudgeConfig:
         """The judge's settings for this rollout: whether it trusts the history, how long it must watch,

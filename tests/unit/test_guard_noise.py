@@ -15,7 +15,7 @@ from controller.judge.dispersion import DISPERSION_FLOOR
 
 RATE, REQUESTS, CV = 0.005, 6000, 0.5  # 0.5 % errors, 100 requests/s, per-minute CV 0.5
 TIGHT = GuardSettings(ratio=1.25)  # a user's --max-5xx-ratio 1.25
-GuardMaker = Callable[[BaselineHistory], Callable[[WindowStats], GuardTest]]
+GuardMaker = Callable[[BaselineHistory], Callable[[WindowStats, WindowStats | None], GuardTest]]
 
 
 def _history(rng: np.random.Generator, cv: float) -> BaselineHistory:
@@ -43,7 +43,7 @@ def _undone_share(make: GuardMaker, rng: np.random.Generator, rate: float, days:
 
 def test_a_binomial_guard_undoes_healthy_bursty_releases_and_the_noise_aware_one_keeps_its_alpha() -> None:
     # Today's rate sits at the allowed rate's edge (1.2x the history's, under the 1.25x allowed): the null.
-    def blind(history: BaselineHistory) -> Callable[[WindowStats], GuardTest]:
+    def blind(history: BaselineHistory) -> Callable[[WindowStats, WindowStats | None], GuardTest]:
         return lambda reference, today=None: GuardTest(reference, TIGHT, 0.0, today)
 
     binomial = _undone_share(blind, np.random.default_rng(1), 0.006)
