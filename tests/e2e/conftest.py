@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,13 +11,17 @@ from typing import Any
 
 import boto3
 import pytest
-from e2e_controller_helpers import controller_env, wait_for
+from e2e_controller_helpers import controller_env, sleep_past_faulty_windows, wait_for
 from terraform.stack import PROVIDER_BINARY, TERRAFORM, Stack, terraform_env
 
 PREFIX = "e2e-ctl"
 # The module's alarm periods must be CloudWatch alarm periods (10 s is the shortest high-resolution one);
 # the controller reads the same period from controller_config.
 METRIC_PERIOD_S = 10
+# When faults were last cleared on each local cloud that had one set (time.time()), shared by every
+# StackView on it: one test's teardown clears, the next test's view waits for its alarms to see it.
+_FAULTS_CLEARED_AT: dict[str, float] = {}
+_FAULTED: set[str] = set()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -138,6 +143,9 @@ class StackView:
         """No canary, no lock and no alarm firing: a fresh rollout may start."""
         wait_for(lambda: self.stage("production")["canarySettings"] is None, 30, "no canary on production")
         wait_for(lambda: "controller_lock" not in self.stage("production")["variables"], 30, "lock released")
+        names = [*self.cfg["alarm_names"], self.cfg["rollback_alarm_name"]]
+        alarms = self.cw.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"])["MetricAlarms"]
+        sleep_past_faulty_windows(_FAULTS_CLEARED_AT.get(self._cloud_key()), alarms, METRIC_PERIOD_S)
         wait_for(self.alarms_quiet, timeout_s, "alarms out of ALARM", every_s=1)
 
     def fault(self, function: str, error_rate: float) -> None:
@@ -148,10 +156,17 @@ class StackView:
         self._lambda_fault(function, latency_ms=latency_ms)
 
     def _lambda_fault(self, function: str, **effect: float) -> None:
+        _FAULTED.add(self._cloud_key())
         self.localcloud.admin("POST", "faults", {"target": "lambda", "function": function, **effect})
 
     def clear_faults(self) -> None:
         self.localcloud.admin("DELETE", "faults")
+        if self._cloud_key() in _FAULTED:
+            _FAULTED.discard(self._cloud_key())
+            _FAULTS_CLEARED_AT[self._cloud_key()] = time.time()
+
+    def _cloud_key(self) -> str:
+        return str(self.localcloud.endpoint_url)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from e2e_controller_helpers import ControllerProcess, WatchedTraffic, wait_for
 
 RATE_PER_S = 20.0
 MIN_OBSERVATION_S = 120
+LATE_OBSERVATION_S = 240
 ADAPTIVE = ["--strategy", "adaptive", "--interval", "2s", "--min-observation", f"{MIN_OBSERVATION_S}s"]
 
 
@@ -84,7 +85,11 @@ def test_a_release_that_turns_bad_during_the_observation_is_rolled_back(
     view, outputs_file, cfg = judge_only
     live, candidate = view.live(), view.candidate()
     with WatchedTraffic(view.url(), RATE_PER_S, workers=4) as traffic:
-        shift = ControllerProcess(shift_args(outputs_file), env)
+        # A longer observation than the healthy test's: the healthy stretch below must end well before any
+        # promotion could, even on a CI machine slow to serve metrics after the whole suite.
+        shift = ControllerProcess(
+            shift_args(outputs_file, "--min-observation", f"{LATE_OBSERVATION_S}s"), env
+        )
 
         def canary_served() -> bool | None:
             return sum(t["canary"]["requests"] for t in judged(shift.events)) >= 100 or None
@@ -94,7 +99,12 @@ def test_a_release_that_turns_bad_during_the_observation_is_rolled_back(
         # of history from a local cloud that has served the whole suite) is waited for on its own: the
         # minimum observation runs from the canary's first requests, not from the process's start.
         wait_for(lambda: any(t["canary"]["requests"] for t in judged(shift.events)), 180, "a judged canary")
-        wait_for(canary_served, 90, "100 canary requests judged")
+        try:
+            wait_for(canary_served, LATE_OBSERVATION_S - 60, "100 canary requests judged")
+        except AssertionError as exc:
+            ticks = [(round(t["at"]), t["percent"], t["canary"]["requests"]) for t in judged(shift.events)]
+            raise AssertionError(f"{exc}; judged ticks (at, percent, canary requests): {ticks}") from None
+        assert shift.event("promoted") is None
         view.fault(cfg["slots"][candidate]["function_name"], 0.03)
         code = shift.wait(timeout_s=300)
         seen = traffic.snapshot()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import boto3
 import pytest
-from e2e_controller_helpers import ControllerProcess, run_controller, wait_for
+from e2e_controller_helpers import ControllerProcess, run_controller, sleep_past_faulty_windows, wait_for
 from test_controller_e2e import keep_report
 
 KEEP = ("deploymentId", "variables", "canarySettings", "lastUpdatedDate")
@@ -40,6 +41,7 @@ class TwoRegions:
 
     def __init__(self, cloud: Any, first: RegionStack, second: RegionStack) -> None:
         self.cloud, self.first, self.second = cloud, first, second
+        self.faults_cleared_at: float | None = None
         self.session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test")
         self.apigw = {
             s.region: self.session.client("apigateway", region_name=s.region, endpoint_url=cloud.endpoint_url)
@@ -77,19 +79,25 @@ class TwoRegions:
             "POST", "faults", {"target": "lambda", "function": stack.function(slot), "error_rate": 0.5}
         )
 
+    def clear_faults(self) -> None:
+        self.cloud.admin("DELETE", "faults")
+        self.faults_cleared_at = time.time()
+
+    def _alarms(self, stack: RegionStack) -> dict[str, Any]:
+        cw = self.session.client("cloudwatch", region_name=stack.region, endpoint_url=self.cloud.endpoint_url)
+        names = [*stack.config["alarm_names"], *filter(None, [stack.config.get("rollback_alarm_name")])]
+        return cw.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+
     def wait_quiet(self) -> None:
-        """No alarm of either stack in ALARM (a faulty release's canary alarm clears within a few periods)."""
+        """No alarm of either stack in ALARM (a faulty release's canary alarm clears within a few periods),
+        once the alarms have looked past the last fault's periods."""
+        for stack in (self.first, self.second):
+            metric_alarms = self._alarms(stack)["MetricAlarms"]
+            sleep_past_faulty_windows(self.faults_cleared_at, metric_alarms, self.cloud.metric_period)
 
         def quiet() -> bool:
             for stack in (self.first, self.second):
-                cw = self.session.client(
-                    "cloudwatch", region_name=stack.region, endpoint_url=self.cloud.endpoint_url
-                )
-                names = [
-                    *stack.config["alarm_names"],
-                    *filter(None, [stack.config.get("rollback_alarm_name")]),
-                ]
-                page = cw.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+                page = self._alarms(stack)
                 if any(a["StateValue"] == "ALARM" for a in (*page["MetricAlarms"], *page["CompositeAlarms"])):
                     return False
             return True
@@ -146,7 +154,7 @@ def run_faulty(
     try:
         return run(regions.plan(policy), started=inject)
     finally:
-        regions.cloud.admin("DELETE", "faults")
+        regions.clear_faults()
 
 
 # -- the scenarios, in the order a module runs them (each leaves the stacks as the next expects) ---------
