@@ -133,9 +133,13 @@ class StackView:
     def url(self, stage: str = "production") -> str:
         return self.cfg["invoke_urls"][stage] + "/hello"
 
+    def _alarm_names(self) -> list[str]:
+        return [*self.cfg["alarm_names"], self.cfg["rollback_alarm_name"]]
+
     def alarms_quiet(self) -> bool:
-        names = [*self.cfg["alarm_names"], self.cfg["rollback_alarm_name"]]
-        page = self.cw.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+        page = self.cw.describe_alarms(
+            AlarmNames=self._alarm_names(), AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+        )
         states = [a["StateValue"] for a in (*page["MetricAlarms"], *page["CompositeAlarms"])]
         return "ALARM" not in states
 
@@ -143,9 +147,10 @@ class StackView:
         """No canary, no lock and no alarm firing: a fresh rollout may start."""
         wait_for(lambda: self.stage("production")["canarySettings"] is None, 30, "no canary on production")
         wait_for(lambda: "controller_lock" not in self.stage("production")["variables"], 30, "lock released")
-        names = [*self.cfg["alarm_names"], self.cfg["rollback_alarm_name"]]
-        alarms = self.cw.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"])["MetricAlarms"]
-        sleep_past_faulty_windows(_FAULTS_CLEARED_AT.get(self._cloud_key()), alarms, METRIC_PERIOD_S)
+        cleared_at = _FAULTS_CLEARED_AT.get(self._cloud_key())
+        if cleared_at is not None:
+            alarms = self.cw.describe_alarms(AlarmNames=self._alarm_names(), AlarmTypes=["MetricAlarm"])
+            sleep_past_faulty_windows(cleared_at, alarms["MetricAlarms"], METRIC_PERIOD_S)
         wait_for(self.alarms_quiet, timeout_s, "alarms out of ALARM", every_s=1)
 
     def fault(self, function: str, error_rate: float) -> None:

@@ -34,17 +34,15 @@ def wait_for(condition: Callable[[], Any], timeout_s: float, what: str, every_s:
 
 
 def sleep_past_faulty_windows(
-    cleared_at: float | None, metric_alarms: list[dict[str, Any]], min_period_s: int
+    cleared_at: float, metric_alarms: list[dict[str, Any]], min_period_s: int
 ) -> None:
     """Sleep until each alarm has been evaluated over a window that began after the faults were cleared at
-    `cleared_at` (time.time(), the local cloud's clock; None: nothing to wait for).
+    `cleared_at` (time.time(), the local cloud's clock).
 
     A rollout rolled back within a period or two of its fault leaves breaching periods that no alarm has
     evaluated yet, so alarms out of ALARM prove nothing until then, and the next `shift` would find them
     in ALARM "before any traffic moved". `metric_alarms` as describe_alarms returns them; `min_period_s`
     is the local cloud's metric period, which no alarm period is shorter than there."""
-    if cleared_at is None:
-        return
     latest = 0.0
     for alarm in metric_alarms:
         periods = [q["MetricStat"]["Period"] for q in alarm.get("Metrics", []) if "MetricStat" in q]

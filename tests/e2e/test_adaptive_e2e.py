@@ -19,11 +19,12 @@ from e2e_controller_helpers import ControllerProcess, WatchedTraffic, wait_for
 RATE_PER_S = 20.0
 MIN_OBSERVATION_S = 120
 LATE_OBSERVATION_S = 240
-ADAPTIVE = ["--strategy", "adaptive", "--interval", "2s", "--min-observation", f"{MIN_OBSERVATION_S}s"]
+ADAPTIVE = ["--strategy", "adaptive", "--interval", "2s"]
 
 
-def shift_args(outputs: Path, *extra: str) -> list[str]:
-    return ["shift", "--outputs", str(outputs), "--json", *ADAPTIVE, *extra]
+def shift_args(outputs: Path, min_observation_s: int = MIN_OBSERVATION_S) -> list[str]:
+    observe = ["--min-observation", f"{min_observation_s}s"]
+    return ["shift", "--outputs", str(outputs), "--json", *ADAPTIVE, *observe]
 
 
 def judged(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -87,9 +88,7 @@ def test_a_release_that_turns_bad_during_the_observation_is_rolled_back(
     with WatchedTraffic(view.url(), RATE_PER_S, workers=4) as traffic:
         # A longer observation than the healthy test's: the healthy stretch below must end well before any
         # promotion could, even on a CI machine slow to serve metrics after the whole suite.
-        shift = ControllerProcess(
-            shift_args(outputs_file, "--min-observation", f"{LATE_OBSERVATION_S}s"), env
-        )
+        shift = ControllerProcess(shift_args(outputs_file, LATE_OBSERVATION_S), env)
 
         def canary_served() -> bool | None:
             return sum(t["canary"]["requests"] for t in judged(shift.events)) >= 100 or None

@@ -91,9 +91,10 @@ class TwoRegions:
     def wait_quiet(self) -> None:
         """No alarm of either stack in ALARM (a faulty release's canary alarm clears within a few periods),
         once the alarms have looked past the last fault's periods."""
-        for stack in (self.first, self.second):
-            metric_alarms = self._alarms(stack)["MetricAlarms"]
-            sleep_past_faulty_windows(self.faults_cleared_at, metric_alarms, self.cloud.metric_period)
+        if self.faults_cleared_at is not None:
+            for stack in (self.first, self.second):
+                metric_alarms = self._alarms(stack)["MetricAlarms"]
+                sleep_past_faulty_windows(self.faults_cleared_at, metric_alarms, self.cloud.metric_period)
 
         def quiet() -> bool:
             for stack in (self.first, self.second):
