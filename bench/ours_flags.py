@@ -23,6 +23,7 @@ from controller.judge import JudgeConfig
 # margin for its own 30-minute horizon (bench.ours.JUDGE_HORIZON_S), which a fixed margin would undo.
 JUDGE_FLAGS = (
     "--latency-ratio",
+    "--latency-severe-ratio",
     "--narrowest-ratio",
     "--regression-ratio",
     "--regression-increase",

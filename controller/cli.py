@@ -64,6 +64,7 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
             "--regression-ratio, --regression-increase and --narrowest-ratio are the judge's; drop --no-judge"
         )
     latency_ratio = _latency_ratio(args.latency_ratio, args.no_judge)
+    latency_severe_ratio = _latency_severe_ratio(args.latency_severe_ratio, latency_ratio, args.no_judge)
     if args.fixed_margin and (args.no_judge or plan.max_duration_s is None):
         raise UsageError(
             "--fixed-margin is the adaptive judge's (fixed steps have no time limit to plan for); drop it"
@@ -91,6 +92,7 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
         margin=margin,
         fixed_margin=args.fixed_margin,
         latency_ratio=latency_ratio,
+        latency_severe_ratio=latency_severe_ratio,
         judge=not args.no_judge,
         user_gates=user_gates,
         gate_alarms=tuple(args.gate_alarm),
@@ -106,6 +108,24 @@ def _latency_ratio(flag: float | None, no_judge: bool) -> float:
         raise UsageError("--latency-ratio is the judge's latency check; drop --no-judge")
     if not 1 <= flag <= 100:
         raise UsageError(f"--latency-ratio {flag:g} must be at least 1 and at most 100, e.g. 1.25")
+    return flag
+
+
+def _latency_severe_ratio(flag: float | None, latency_ratio: float, no_judge: bool) -> float | None:
+    """`--latency-severe-ratio` (None: the default, off where --latency-ratio reaches it; 0.0: "off");
+    UsageError if wrong."""
+    if flag is None:
+        default = ShiftOptions.latency_severe_ratio
+        return default if default is not None and default > latency_ratio else None
+    if no_judge:
+        raise UsageError("--latency-severe-ratio is the judge's latency check; drop --no-judge")
+    if flag == 0.0:
+        return None
+    if not latency_ratio < flag <= 100:
+        raise UsageError(
+            f"--latency-severe-ratio {flag:g} must be above --latency-ratio ({latency_ratio:g}) and at most "
+            "100, or 'off'"
+        )
     return flag
 
 

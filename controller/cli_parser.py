@@ -46,6 +46,19 @@ def _positive(text: str) -> float:
     return value
 
 
+def _ratio_or_off(text: str) -> float:
+    """A ratio above 1, or "off" (returned as 0.0)."""
+    if text.strip().lower() == "off":
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor 'off'") from None
+    if not math.isfinite(value) or value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 1, or 'off'")
+    return value
+
+
 def _count(text: str) -> int:
     try:
         value = int(text)
@@ -237,10 +250,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="X",
         help="the judge's latency check: a metric period breaches where the canary's p50, p90 or p99 is "
-        "above X times the baseline's plus 5 ms, and two breaching periods in a row roll back (default "
-        "1.25). 1.15 rolls a busy service's 1.2-1.3x slower tail back sooner and more surely, at the "
-        "price of false rollbacks where a period holds a few hundred canary requests (docs/judge.md, "
-        "the latency check's tolerance)",
+        "above X times the baseline's plus 5 ms, and two breaching periods in a row roll back (one above "
+        "--latency-severe-ratio at once) (default 1.25). 1.15 rolls a busy service's 1.2-1.3x slower tail "
+        "back sooner and more surely, at the price of false rollbacks where a period holds a few hundred "
+        "canary requests (docs/judge.md, the latency check's tolerance)",
+    )
+    shift.add_argument(
+        "--latency-severe-ratio",
+        type=_ratio_or_off,
+        default=None,
+        metavar="X",
+        help="the latency check's one-period limit: a judged percentile above X times the baseline's plus "
+        "5 ms rolls back at once, without a second breaching period (default 1.55, chosen on the "
+        "benchmark's tuning split; off where --latency-ratio is at or above it). Must be above "
+        "--latency-ratio; 'off' waits for two breaching periods whatever the breach (docs/judge.md, the "
+        "latency check's one-period limit)",
     )
     shift.add_argument(
         "--fixed-margin",

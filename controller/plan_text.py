@@ -65,10 +65,16 @@ def plan_lines(
             f"or {margin.increase:.2%} above it"
         )
         judge_config = options.judge_config()
+        severe = options.latency_severe_ratio
+        at_once = (
+            f", one above {severe:g}x rolls back at once (--latency-severe-ratio)"
+            if severe is not None
+            else " (--latency-severe-ratio off)"
+        )
         lines.append(
             f"  latency: a period breaches where a canary percentile is above {options.latency_ratio:g}x the "
             f"baseline's + {judge_config.latency_tolerance_ms:g} ms; {judge_config.latency_breach_periods} "
-            "in a row roll back (--latency-ratio)"
+            f"in a row roll back (--latency-ratio){at_once}"
         )
         widest = judge_config.widest_regression_ratio
         if judge_config.horizon_periods is not None and widest > margin.ratio:

@@ -20,6 +20,16 @@ from controller.judge.config import horizon_periods_for, min_periods_for
 from controller.strategies import Policy
 from controller.user_gates import UserGate
 
+
+def _relative(ratio: float | None) -> float | None:
+    """1.45 -> 0.45 without the float residue that would make two equal configurations differ."""
+    return None if ratio is None else round(ratio - 1, 9)
+
+
+DEFAULT_LATENCY_SEVERE_RATIO = (
+    None if JudgeConfig.latency_severe_relative is None else round(1 + JudgeConfig.latency_severe_relative, 9)
+)
+
 # The judge's baseline history: a day covers the daily cycle of most services and is one cheap
 # GetMetricData (4 series x 1,440 one-minute sums).
 DEFAULT_BASELINE_HISTORY_S = 24 * 3600.0
@@ -93,6 +103,7 @@ class ShiftOptions:
     margin: JudgeMargin = JudgeMargin()  # --regression-ratio, --regression-increase, --narrowest-ratio
     fixed_margin: bool = False  # --fixed-margin: no planning of the margin for the time limit
     latency_ratio: float = 1 + JudgeConfig.latency_tolerance_relative  # --latency-ratio
+    latency_severe_ratio: float | None = DEFAULT_LATENCY_SEVERE_RATIO  # --latency-severe-ratio (None: off)
     judge: bool = True  # the statistical judge is one of the gates
     user_gates: tuple[UserGate, ...] = ()  # a gates file's gates (placeholders not yet filled)
     gate_alarms: tuple[str, ...] = ()  # --gate-alarm: more alarms that roll back while in ALARM
@@ -126,6 +137,7 @@ class ShiftOptions:
             horizon_periods=horizon_periods_for(self._judged_time_limit_s(), self.policy.period_s),
             narrowest_regression_ratio=self._narrowest_ratio(),
             latency_tolerance_relative=self.latency_ratio - 1,
+            latency_severe_relative=_relative(self.latency_severe_ratio),
         )
 
     def _narrowest_ratio(self) -> float | None:

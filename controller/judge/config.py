@@ -90,7 +90,11 @@ class JudgeConfig:
     latency_*: percentiles breach at canary > baseline * (1 + relative) + ms, are judged only where both
         versions served at least latency_min_requests (p50, p90, p99), and FAIL after
         latency_breach_periods breaching judgements in a row of one percentile (a period too thin to judge
-        it changes nothing).
+        it changes nothing); one judgement above baseline * (1 + latency_severe_relative) + ms FAILs at
+        once (None: no one-period limit). The two-in-a-row rule keeps the noisy sample percentiles of thin
+        periods from rolling back a healthy release at the 1.25x limit; a breach well beyond it is not
+        noise at the sample sizes judged, and waiting a period for it costs a period of canary traffic
+        (its value is chosen on the benchmark's tuning split, docs/judge.md).
     """
 
     alpha: float = 0.01
@@ -109,6 +113,7 @@ class JudgeConfig:
     latency_tolerance_ms: float = 5.0
     latency_min_requests: tuple[int, int, int] = (20, 25, 200)  # p50, p90, p99
     latency_breach_periods: int = 2
+    latency_severe_relative: float | None = 0.55
     history_min_requests: int = 10_000
     history_weight: float = 0.95
     history_weights: tuple[float, ...] = DEFAULT_HISTORY_WEIGHTS
@@ -177,6 +182,12 @@ class JudgeConfig:
             raise ValueError(
                 "JudgeConfig.narrowest_regression_ratio must exceed 1 and be at most widest_regression_ratio "
                 "(None: never narrower than the configured margin)"
+            )
+        severe = self.latency_severe_relative
+        if severe is not None and not severe > self.latency_tolerance_relative:
+            raise ValueError(
+                "JudgeConfig.latency_severe_relative must exceed latency_tolerance_relative (None: no "
+                "one-period limit)"
             )
         if self.latency_breach_periods < 1 or self.min_periods < 1:
             raise ValueError("JudgeConfig.latency_breach_periods and min_periods must be at least 1")

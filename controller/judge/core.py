@@ -329,15 +329,20 @@ class Judge:
                 ev,
             )
         lat = self._latency
-        if lat.streak >= c.latency_breach_periods:
+        if lat.severe is not None or lat.streak >= c.latency_breach_periods:
             worst = lat.worst_breach()
             assert worst is not None
-            return Judgement(
-                Verdict.FAIL,
-                f"canary {worst.name} {worst.canary_ms:.0f} ms above the {worst.limit_ms:.0f} ms limit "
-                f"(baseline {worst.baseline_ms:.0f} ms) for {lat.streak} periods in a row.",
-                ev,
-            )
+            if lat.severe is not None:
+                reason = (
+                    f"canary {worst.name} {worst.canary_ms:.0f} ms above the {worst.limit_ms:.0f} ms "
+                    f"one-period limit (baseline {worst.baseline_ms:.0f} ms)."
+                )
+            else:
+                reason = (
+                    f"canary {worst.name} {worst.canary_ms:.0f} ms above the {worst.limit_ms:.0f} ms limit "
+                    f"(baseline {worst.baseline_ms:.0f} ms) for {lat.streak} periods in a row."
+                )
+            return Judgement(Verdict.FAIL, reason, ev)
         missing = []
         regression = f"{self._psi_pass:.2g}x worse or at {_pct(self._count_rate)} 5XX"
         if self.history is not None:

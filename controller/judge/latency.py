@@ -4,7 +4,9 @@ Each period, every percentile both versions report is compared when both version
 that percentile to mean something (`latency_min_requests`): a breach is canary > baseline * (1 +
 latency_tolerance_relative) + latency_tolerance_ms. Each percentile keeps its own record over the periods
 that judged it: FAIL needs `latency_breach_periods` of its judgements in a row to breach, so one noisy
-period cannot roll back; PASS needs at least one clean judged period and no percentile whose latest
+period cannot roll back, or one judgement above the one-period limit (`latency_severe_relative`, well
+beyond the sampling noise of the percentiles judged), so a grossly slower canary does not serve a second
+period; PASS needs at least one clean judged period and no percentile whose latest
 judgement breached. A period too thin for a percentile says nothing about it: at low traffic a period that
 can judge only the median neither clears a tail that breached nor breaks its streak (a slower tail with
 an unchanged median is invisible to p50).
@@ -27,6 +29,7 @@ class LatencyState:
     tail_clean_periods: int = 0  # clean periods in which a tail percentile (p90 or p99) was judged
     last_checks: tuple[PercentileCheck, ...] = ()
     last_breached: tuple[str, ...] = ()
+    severe: PercentileCheck | None = None  # the first judgement over the one-period limit (that limit's)
 
     @property
     def streak(self) -> int:
@@ -51,6 +54,10 @@ class LatencyState:
                 continue
             limit = theirs * (1 + c.latency_tolerance_relative) + c.latency_tolerance_ms
             checks.append(PercentileCheck(name, mine, theirs, round(limit, 3)))
+            if c.latency_severe_relative is not None and self.severe is None:
+                severe_limit = theirs * (1 + c.latency_severe_relative) + c.latency_tolerance_ms
+                if mine > severe_limit:
+                    self.severe = PercentileCheck(name, mine, theirs, round(severe_limit, 3))
             if mine > limit:
                 breached.append(name)
                 self.streaks[name] = self.streaks.get(name, 0) + 1
@@ -73,7 +80,10 @@ class LatencyState:
         )
 
     def worst_breach(self) -> PercentileCheck | None:
-        """The latest period's breach of the percentile with the longest streak (the one that fails)."""
+        """The judgement that fails: one over the one-period limit, else the latest period's breach of the
+        percentile with the longest streak."""
+        if self.severe is not None:
+            return self.severe
         longest = [name for name in self.last_breached if self.streaks.get(name, 0) == self.streak]
         if not longest:
             return None

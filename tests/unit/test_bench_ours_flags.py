@@ -27,6 +27,17 @@ def test_the_judge_flags_give_the_configuration_shift_gives() -> None:
     # The bench plans the margin for its own horizon, as it does for the defaults.
     assert judge_config_from_flags("--latency-ratio 1.15", 60).horizon_periods is None
     assert judge_config_from_flags("--latency-ratio 1.25", 60) == JudgeConfig(horizon_periods=None)
+    # The one-period limit: its default, a user's, off, and off where --latency-ratio reaches the default.
+    default_severe = JudgeConfig.latency_severe_relative
+    assert default_severe is not None
+    assert judge_config_from_flags("", 60).latency_severe_relative == default_severe
+    assert judge_config_from_flags("--latency-severe-ratio 2", 60).latency_severe_relative == 1.0
+    assert judge_config_from_flags("--latency-severe-ratio off", 60).latency_severe_relative is None
+    assert (
+        judge_config_from_flags(f"--latency-ratio {1 + default_severe}", 60).latency_severe_relative is None
+    )
+    raised = judge_config_from_flags("--latency-ratio 1.6 --latency-severe-ratio 2.5", 60)
+    assert (raised.latency_tolerance_relative, raised.latency_severe_relative) == (pytest.approx(0.6), 1.5)
 
 
 def test_the_guard_flag_gives_the_guard_shift_runs_and_leaves_the_judge_alone() -> None:

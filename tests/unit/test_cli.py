@@ -74,6 +74,11 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
         ["shift", "--latency-ratio", "0.9"],
         ["shift", "--latency-ratio", "slow"],
         ["shift", "--latency-ratio", "1.15", "--no-judge"],
+        ["shift", "--latency-severe-ratio", "1.2"],  # at or under --latency-ratio (1.25)
+        ["shift", "--latency-ratio", "1.5", "--latency-severe-ratio", "1.5"],
+        ["shift", "--latency-severe-ratio", "1"],
+        ["shift", "--latency-severe-ratio", "never"],
+        ["shift", "--latency-severe-ratio", "2", "--no-judge"],
         ["shift", "--no-such-flag"],
         ["deploy"],
         [],
@@ -193,6 +198,32 @@ def test_the_latency_ratio_decides_which_slower_canary_the_judge_fails() -> None
         verdicts[name] = [judge.observe(canary, baseline).verdict for _ in range(2)]
     assert Verdict.FAIL not in verdicts["default"]
     assert verdicts["tight"] == [Verdict.CONTINUE, Verdict.FAIL]
+
+
+def test_the_latency_severe_ratio_decides_which_slower_canary_fails_in_one_period() -> None:
+    parse = cli.build_parser().parse_args
+    default = cli.shift_options(parse(["shift"])).judge_config()
+    wide = cli.shift_options(parse(["shift", "--latency-severe-ratio", "3"])).judge_config()
+    off = cli.shift_options(parse(["shift", "--latency-severe-ratio", "off"])).judge_config()
+    raised = cli.shift_options(parse(["shift", "--latency-ratio", "2"])).judge_config()
+    assert (wide.latency_severe_relative, off.latency_severe_relative) == (2.0, None)
+    assert raised.latency_severe_relative is None  # the default one-period limit is under --latency-ratio 2
+    # a canary whose p99 is 2.5x the baseline's: over the default one-period limit, under 3x + 5 ms
+    canary, baseline = WindowStats(5000, 5, 0, 40, 70, 250), WindowStats(20000, 20, 0, 40, 66, 100)
+    first = {
+        name: Judge(config).observe(canary, baseline).verdict
+        for name, config in (("default", default), ("wide", wide), ("off", off))
+    }
+    assert first == {"default": Verdict.FAIL, "wide": Verdict.CONTINUE, "off": Verdict.CONTINUE}
+
+
+def test_the_help_states_the_one_period_limits_default() -> None:
+    from controller.shift_options import DEFAULT_LATENCY_SEVERE_RATIO
+
+    shift_help = " ".join(
+        cli.build_parser()._subparsers._group_actions[0].choices["shift"].format_help().split()
+    )
+    assert f"(default {DEFAULT_LATENCY_SEVERE_RATIO:g}, chosen on the benchmark's tuning split" in shift_help
 
 
 def test_a_fixed_margin_turns_off_the_judges_plan_for_the_time_limit() -> None:

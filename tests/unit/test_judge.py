@@ -240,16 +240,44 @@ def test_one_period_cannot_pass_however_clear_it_is() -> None:
 
 
 def test_a_single_slow_period_does_not_fail_but_two_in_a_row_do() -> None:
+    # p99 140 ms against 100: over the 130 ms limit (1.25x + 5 ms), under the 160 ms one-period limit.
     judge = Judge()
     fast = WindowStats(500, 2, 0, 40, 66, 100)
-    slow = WindowStats(500, 2, 0, 40, 66, 300)
+    slow = WindowStats(500, 2, 0, 40, 66, 140)
     baseline = WindowStats(5000, 25, 0, 40, 66, 100)
     assert judge.observe(slow, baseline).verdict is Verdict.CONTINUE
     assert judge.observe(fast, baseline).verdict is Verdict.CONTINUE
     assert judge.observe(slow, baseline).verdict is Verdict.CONTINUE
     failed = judge.observe(slow, baseline)
     assert failed.verdict is Verdict.FAIL
-    assert "p99 300 ms" in failed.reason and "2 periods in a row" in failed.reason
+    assert "p99 140 ms" in failed.reason and "2 periods in a row" in failed.reason
+
+
+def test_a_breach_beyond_the_one_period_limit_fails_at_once() -> None:
+    # 300 ms against 100: far beyond the 160 ms one-period limit (1.55x + 5 ms) at 500 requests.
+    baseline = WindowStats(5000, 25, 0, 40, 66, 100)
+    failed = Judge().observe(WindowStats(500, 2, 0, 40, 66, 300), baseline)
+    assert failed.verdict is Verdict.FAIL
+    assert failed.reason == "canary p99 300 ms above the 160 ms one-period limit (baseline 100 ms)."
+    # Without the one-period limit the same period is one breach of two.
+    patient = Judge(JudgeConfig(latency_severe_relative=None)).observe(
+        WindowStats(500, 2, 0, 40, 66, 300), baseline
+    )
+    assert patient.verdict is Verdict.CONTINUE
+    assert patient.evidence.latency.breach_streak == 1
+
+
+def test_the_one_period_limit_is_judged_only_where_the_percentile_is() -> None:
+    # 150 canary requests judge p50 and p90, not p99 (200): a p99 of 900 ms says nothing yet.
+    baseline = WindowStats(5000, 25, 0, 40, 66, 100)
+    judgement = Judge().observe(WindowStats(150, 0, 0, 40, 66, 900), baseline)
+    assert judgement.verdict is Verdict.CONTINUE
+    assert judgement.evidence.latency.breach_streak == 0
+
+
+def test_the_one_period_limit_must_be_above_the_breach_limit() -> None:
+    with pytest.raises(ValueError, match="latency_severe_relative must exceed"):
+        JudgeConfig(latency_tolerance_relative=0.5, latency_severe_relative=0.45)
 
 
 def test_a_period_too_thin_for_the_tail_neither_clears_nor_breaks_a_tail_breach() -> None:
@@ -258,7 +286,7 @@ def test_a_period_too_thin_for_the_tail_neither_clears_nor_breaks_a_tail_breach(
     # p90's streak: a slower tail with the same median is invisible to p50.
     judge = Judge()
     clean_errors = dict(errors_5xx=0, errors_4xx=0)
-    slow_tail = WindowStats(40, **clean_errors, p50_ms=40, p90_ms=140)
+    slow_tail = WindowStats(40, **clean_errors, p50_ms=40, p90_ms=95)  # over 87.5 ms, under the 107 ms
     median_only = WindowStats(22, **clean_errors, p50_ms=40, p90_ms=150)
     baseline = WindowStats(400, **clean_errors, p50_ms=40, p90_ms=66)
     judge.observe(WindowStats(40, **clean_errors, p50_ms=40, p90_ms=66), baseline)
@@ -269,13 +297,13 @@ def test_a_period_too_thin_for_the_tail_neither_clears_nor_breaks_a_tail_breach(
     assert "latency back under its limit" in held.reason
     failed = judge.observe(slow_tail, baseline)
     assert failed.verdict is Verdict.FAIL
-    assert "p90 140 ms" in failed.reason and "2 periods in a row" in failed.reason
+    assert "p90 95 ms" in failed.reason and "2 periods in a row" in failed.reason
 
 
 def test_a_clean_tail_judgement_clears_a_tail_breach() -> None:
     judge = Judge()
     baseline = WindowStats(400, 0, 0, 40, 66)
-    judge.observe(WindowStats(40, 0, 0, 40, 140), baseline)
+    judge.observe(WindowStats(40, 0, 0, 40, 95), baseline)
     cleared = judge.observe(WindowStats(40, 0, 0, 40, 66), baseline)
     assert cleared.evidence.latency.breach_streak == 0
     assert "latency" not in cleared.reason.split("still needs", 1)[-1]

@@ -51,7 +51,7 @@ def test_the_share_never_exceeds_the_maximum() -> None:
 
 
 def test_a_latency_breach_freezes_the_share() -> None:
-    slow = (WindowStats(300, 1, 0, 40, 66, 400), WindowStats(2700, 14, 0, 40, 66, 100))
+    slow = (WindowStats(300, 1, 0, 40, 66, 140), WindowStats(2700, 14, 0, 40, 66, 100))  # under 1.55x
     judgement = _judged([slow])
     assert judgement.evidence.latency.breach_streak == 1
     assert RAMP.next_percent(10.0, judgement, 3000) == 10.0

@@ -11,7 +11,7 @@ from controller.aws.metrics import FunctionPair
 from controller.domain import Outcome, Verdict
 from controller.errors import AwsError, LockHeldError, StateConflict
 from controller.gates import GateInput, GateStatus, LatencyGate, Thresholds
-from controller.shift_options import JudgeMargin
+from controller.shift_options import DEFAULT_LATENCY_SEVERE_RATIO, JudgeMargin
 from controller.stats import WindowStats
 
 
@@ -127,7 +127,7 @@ def test_the_judge_catches_a_slow_candidate_at_half_the_traffic_when_the_latency
     outcome = world.run(steps="50,100", bake="5m", thresholds=lenient, judge=lambda: Judge(JudgeConfig()))
     assert outcome is Outcome.ROLLED_BACK
     assert world.of("gate_failed")[0]["gate"] == "judge"
-    assert "p99" in world.of("gate_failed")[0]["reason"]
+    assert "ms above the" in world.of("gate_failed")[0]["reason"]  # the judge's latency check
 
 
 def test_staging_traffic_on_the_candidate_function_does_not_hide_a_slow_canary(world: World) -> None:
@@ -308,14 +308,19 @@ def test_the_dry_run_states_the_judges_watch_and_its_smallest_regression(world: 
 
 def test_the_dry_run_states_the_judges_latency_limit(world: World) -> None:
     world.run(dry_run=True)
-    world.run(dry_run=True, latency_ratio=1.15)
-    default, tight = (world.of("plan")[i]["lines"] for i in (0, 1))
+    world.run(dry_run=True, latency_ratio=1.15, latency_severe_ratio=2.0)
+    world.run(dry_run=True, latency_severe_ratio=None)
+    default, tight, patient = (world.of("plan")[i]["lines"] for i in (0, 1, 2))
     line = (
         "  latency: a period breaches where a canary percentile is above {}x the baseline's + 5 ms; "
-        "2 in a row roll back (--latency-ratio)"
+        "2 in a row roll back (--latency-ratio){}"
     )
-    assert line.format("1.25") in default
-    assert line.format("1.15") in tight
+    severe = DEFAULT_LATENCY_SEVERE_RATIO
+    assert (
+        line.format("1.25", f", one above {severe:g}x rolls back at once (--latency-severe-ratio)") in default
+    )
+    assert line.format("1.15", ", one above 2x rolls back at once (--latency-severe-ratio)") in tight
+    assert line.format("1.25", " (--latency-severe-ratio off)") in patient
 
 
 def test_the_dry_run_states_the_guard_after_the_promotion(world: World) -> None:
