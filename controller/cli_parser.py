@@ -50,11 +50,8 @@ def _ratio_or_off(text: str) -> float:
     """A ratio above 1, or "off" (returned as 0.0)."""
     if text.strip().lower() == "off":
         return 0.0
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor 'off'") from None
-    if not math.isfinite(value) or value <= 1:
+    value = _positive(text)
+    if value <= 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be above 1, or 'off'")
     return value
 
