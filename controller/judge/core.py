@@ -332,17 +332,15 @@ class Judge:
         if lat.severe is not None or lat.streak >= c.latency_breach_periods:
             worst = lat.worst_breach()
             assert worst is not None
-            if lat.severe is not None:
-                reason = (
-                    f"canary {worst.name} {worst.canary_ms:.0f} ms above the {worst.limit_ms:.0f} ms "
-                    f"one-period limit (baseline {worst.baseline_ms:.0f} ms)."
-                )
-            else:
-                reason = (
-                    f"canary {worst.name} {worst.canary_ms:.0f} ms above the {worst.limit_ms:.0f} ms limit "
-                    f"(baseline {worst.baseline_ms:.0f} ms) for {lat.streak} periods in a row."
-                )
-            return Judgement(Verdict.FAIL, reason, ev)
+            limit, how_long = (
+                ("one-period limit", "") if lat.severe else ("limit", f" for {lat.streak} periods in a row")
+            )
+            return Judgement(
+                Verdict.FAIL,
+                f"canary {worst.name} {worst.canary_ms:.0f} ms above the {worst.limit_ms:.0f} ms {limit} "
+                f"(baseline {worst.baseline_ms:.0f} ms){how_long}.",
+                ev,
+            )
         missing = []
         regression = f"{self._psi_pass:.2g}x worse or at {_pct(self._count_rate)} 5XX"
         if self.history is not None:
