@@ -69,6 +69,7 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
         raise UsageError(
             "--fixed-margin is the adaptive judge's (fixed steps have no time limit to plan for); drop it"
         )
+    limit_beta = _limit_beta(args.limit_test, args.no_judge, args.fixed_margin or plan.max_duration_s is None)
     if args.fixed_margin and args.narrowest_ratio is not None:
         raise UsageError("--narrowest-ratio plans the margin, which --fixed-margin turns off; drop one")
     policy = Policy(plan, thresholds, interval_s, float(period_s or 60), extension)
@@ -93,6 +94,7 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
         fixed_margin=args.fixed_margin,
         latency_ratio=latency_ratio,
         latency_severe_ratio=latency_severe_ratio,
+        limit_beta=limit_beta,
         judge=not args.no_judge,
         user_gates=user_gates,
         gate_alarms=tuple(args.gate_alarm),
@@ -127,6 +129,18 @@ def _latency_severe_ratio(flag: float | None, latency_ratio: float, no_judge: bo
             "100, or 'off'"
         )
     return flag
+
+
+def _limit_beta(flag: float | None, no_judge: bool, no_time_limit: bool) -> float | None:
+    """`--limit-test` (None: the default, 0.0: "off"); UsageError where no time limit is judged."""
+    if flag is None:
+        return ShiftOptions.limit_beta
+    if flag and (no_judge or no_time_limit):
+        raise UsageError(
+            "--limit-test is the adaptive judge's last look at its time limit; it needs --strategy adaptive "
+            "with the judge and without --fixed-margin"
+        )
+    return flag or None
 
 
 def exit_code(command: str, outcome: Outcome) -> int:

@@ -56,6 +56,16 @@ def _ratio_or_off(text: str) -> float:
     return value
 
 
+def _rate_or_off(text: str) -> float:
+    """A rate above 0 and under 1 (0.005 or 0.5%), or "off" (returned as 0.0)."""
+    if text.strip().lower() == "off":
+        return 0.0
+    value = _rate(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above 0 and under 1 (0.005 or 0.5%), or 'off'")
+    return value
+
+
 def _count(text: str) -> int:
     try:
         value = int(text)
@@ -262,6 +272,17 @@ def build_parser() -> argparse.ArgumentParser:
         "benchmark's tuning split; off where --latency-ratio is at or above it). Must be above "
         "--latency-ratio; 'off' waits for two breaching periods whatever the breach (docs/judge.md, the "
         "latency check's one-period limit)",
+    )
+    shift.add_argument(
+        "--limit-test",
+        type=_rate_or_off,
+        default=None,
+        metavar="RATE",
+        help="at the time limit (--bake), a release the adaptive judge has not decided gets one fixed-sample "
+        "test of 'it is a regression at the margin', and is promoted if that test rejects it at RATE: a "
+        "regression at the margin is then promoted at most 1%% + RATE of the time (default 0.005, half the "
+        "judge's missed-regression rate). 'off' rolls every undecided release back (docs/judge.md, the time "
+        "limit's last look)",
     )
     shift.add_argument(
         "--fixed-margin",

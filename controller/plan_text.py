@@ -85,6 +85,14 @@ def plan_lines(
                 f"{widest:g}x where the traffic resolves that, else to the narrowest ratio between the two "
                 f"that it resolves (--fixed-margin: neither)"
             )
+        if judge_config.horizon_periods is not None:
+            last_look = (
+                f"  at the time limit: an undecided release is promoted if a fixed-sample test rejects a "
+                f"regression at the margin at {judge_config.limit_beta:g}, else rolled back (--limit-test)"
+                if judge_config.limit_beta is not None
+                else "  at the time limit: an undecided release is rolled back (--limit-test off)"
+            )
+            lines.append(last_look)
         narrowest = judge_config.narrowest_regression_ratio
         if judge_config.horizon_periods is not None and narrowest is not None and options.baseline_history_s:
             lines.append(

@@ -104,6 +104,7 @@ class ShiftOptions:
     fixed_margin: bool = False  # --fixed-margin: no planning of the margin for the time limit
     latency_ratio: float = 1 + JudgeConfig.latency_tolerance_relative  # --latency-ratio
     latency_severe_ratio: float | None = DEFAULT_LATENCY_SEVERE_RATIO  # --latency-severe-ratio (None: off)
+    limit_beta: float | None = JudgeConfig.limit_beta  # --limit-test: the time limit's last look (None: off)
     judge: bool = True  # the statistical judge is one of the gates
     user_gates: tuple[UserGate, ...] = ()  # a gates file's gates (placeholders not yet filled)
     gate_alarms: tuple[str, ...] = ()  # --gate-alarm: more alarms that roll back while in ALARM
@@ -138,6 +139,7 @@ class ShiftOptions:
             narrowest_regression_ratio=self._narrowest_ratio(),
             latency_tolerance_relative=self.latency_ratio - 1,
             latency_severe_relative=_relative(self.latency_severe_ratio),
+            limit_beta=self.limit_beta,
         )
 
     def _narrowest_ratio(self) -> float | None:

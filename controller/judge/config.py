@@ -95,6 +95,10 @@ class JudgeConfig:
         periods from rolling back a healthy release at the 1.25x limit; a breach well beyond it is not
         noise at the sample sizes judged, and waiting a period for it costs a period of canary traffic
         (its value is chosen on the benchmark's tuning split, docs/judge.md).
+    limit_beta: with a time limit, a release still undecided in the last period it may be judged gets one
+        fixed-sample test of "it is a regression at the pass margin" (controller/judge/limit_test.py), and
+        passes if that test rejects it at this level: a regression at the margin is then passed at most
+        beta + limit_beta of the time. None: an undecided release is rolled back at the limit.
     """
 
     alpha: float = 0.01
@@ -127,6 +131,7 @@ class JudgeConfig:
     horizon_periods: int | None = None
     widest_regression_ratio: float = 2.0
     narrowest_regression_ratio: float | None = None
+    limit_beta: float | None = 0.005
 
     @property
     def late_onset_starts(self) -> int:
@@ -170,6 +175,11 @@ class JudgeConfig:
             raise ValueError(
                 "JudgeConfig.late_onset_share must be in [0, 1) and late_onset_periods at least 0 (0 bets "
                 "only from the first period)"
+            )
+        if self.limit_beta is not None and not 0 < self.limit_beta < 1:
+            raise ValueError(
+                f"JudgeConfig.limit_beta is {self.limit_beta}; it is a probability, use e.g. 0.005 (None: no "
+                "time-limit test)"
             )
         if self.horizon_periods is not None and self.horizon_periods < 1:
             raise ValueError("JudgeConfig.horizon_periods must be at least 1, or None for no time limit")

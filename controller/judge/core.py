@@ -22,6 +22,7 @@ from controller.judge.emath import log_mix, nb_log_lr, rate_bound, split_log_lr
 from controller.judge.history import HISTORY_COUNT_WEIGHTS, HistoryTests
 from controller.judge.horizon import PeriodTraffic
 from controller.judge.latency import LatencyState
+from controller.judge.limit_test import LimitPeriod, LimitTestResult, limit_test
 from controller.judge.margin import MarginPlanner
 from controller.judge.onset import RestartedBets
 
@@ -72,6 +73,8 @@ class Judge:
         self._log_count = [0.0] * len(COUNT_RATIOS)
         self._count_rate = self._regression_rate(0, 0)
         self._latency = LatencyState()
+        # What the time-limit test reads (controller/judge/limit_test.py), period by period.
+        self._limit_periods: list[LimitPeriod] = []
         self._final: Judgement | None = None
 
     @property
@@ -176,6 +179,8 @@ class Judge:
         x = min(canary.errors_5xx, canary.requests)
         y = min(baseline.errors_5xx, baseline.requests)
         self._update_count(canary.requests, x, baseline.requests, y)
+        share = canary.requests / (canary.requests + baseline.requests) if baseline.requests else None
+        self._limit_periods.append(LimitPeriod(self.periods, canary.requests, x, x + y, share, psi_pass))
         if self.history is not None:
             margin = (self._pass_relative, self._pass_absolute)
             self.history.observe(canary.requests, x, baseline.requests, y, *margin)
@@ -359,24 +364,51 @@ class Judge:
                 f"; the time limit widens the margin to {1 + self._pass_relative:.2g}x from the next period: "
                 f"the traffic left cannot resolve {1 + c.regression_relative:g}x"
             )
-        if ev.pass_e_value < self.pass_threshold:
-            missing.append(
-                f"evidence {ev.pass_e_value:.1f}/{self.pass_threshold:.0f} that it is not {regression}"
-            )
         if self.periods < c.min_periods:
             missing.append(f"{self.periods}/{c.min_periods} periods")
         if self.canary_requests < c.min_canary_requests:
             missing.append(f"{self.canary_requests}/{c.min_canary_requests} canary requests")
         if lat.clean_periods == 0 or lat.last_judged_clean is not True:
             missing.append("a clean latency period" if lat.streak == 0 else "latency back under its limit")
-        if not missing:
+        if not missing and ev.pass_e_value >= self.pass_threshold:
             return Judgement(
                 Verdict.PASS,
                 f"{rates}: evidence {ev.pass_e_value:.0f} that it is not {regression} "
                 f"(missed-regression rate {c.beta:g}), latency within limits.",
                 ev,
             )
+        if not missing and self.at_time_limit:
+            result = self.time_limit_test()
+            if result.passed:
+                return Judgement(
+                    Verdict.PASS,
+                    f"{rates}: at the time limit, a canary {regression} would have erred more "
+                    f"(fixed-sample test: p = {result.p:.2g} under {result.level:g}), latency within limits.",
+                    ev,
+                )
+        if ev.pass_e_value < self.pass_threshold:
+            missing.insert(
+                0, f"evidence {ev.pass_e_value:.1f}/{self.pass_threshold:.0f} that it is not {regression}"
+            )
         return Judgement(Verdict.CONTINUE, f"{rates}; still needs " + ", ".join(missing) + ".", ev)
+
+    @property
+    def at_time_limit(self) -> bool:
+        """Whether this is the last period the time limit lets the judge read, with a time-limit test."""
+        c = self.config
+        limited = c.limit_beta is not None and c.horizon_periods is not None
+        return limited and self.periods == c.horizon_periods
+
+    def time_limit_test(self) -> LimitTestResult:
+        """The one fixed-sample test of "a regression at the pass margin" (controller/judge/limit_test.py),
+        over the whole rollout and its second half: the split form, and the history form unless the drift
+        watch saw today's baseline fall."""
+        c = self.config
+        assert c.limit_beta is not None and c.horizon_periods is not None
+        history_rate = None
+        if self.history is not None and self.history.log_fall_e_value <= 0:
+            history_rate = self.history.regression_rate
+        return limit_test(self._limit_periods, self.c2, c.limit_beta, c.horizon_periods, history_rate)
 
 
 def _pct(rate: float | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -11,7 +12,7 @@ from controller import cli
 from controller.domain import Outcome, Verdict, WindowStats
 from controller.errors import EXIT_ERROR, EXIT_OK, EXIT_ROLLED_BACK, EXIT_USAGE
 from controller.events import Recorder
-from controller.judge import Judge
+from controller.judge import Judge, JudgeConfig
 
 
 @pytest.fixture(autouse=True)
@@ -79,6 +80,12 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
         ["shift", "--latency-severe-ratio", "1"],
         ["shift", "--latency-severe-ratio", "never"],
         ["shift", "--latency-severe-ratio", "2", "--no-judge"],
+        ["shift", "--limit-test", "0.005"],  # the default strategy's fixed steps have no time limit
+        ["shift", "--strategy", "adaptive", "--limit-test", "0.5%", "--fixed-margin"],
+        ["shift", "--strategy", "adaptive", "--limit-test", "0.005", "--no-judge"],
+        ["shift", "--strategy", "adaptive", "--limit-test", "0"],
+        ["shift", "--strategy", "adaptive", "--limit-test", "1"],
+        ["shift", "--strategy", "adaptive", "--limit-test", "never"],
         ["shift", "--no-such-flag"],
         ["deploy"],
         [],
@@ -215,6 +222,28 @@ def test_the_latency_severe_ratio_decides_which_slower_canary_fails_in_one_perio
         for name, config in (("default", default), ("wide", wide), ("off", off))
     }
     assert first == {"default": Verdict.FAIL, "wide": Verdict.CONTINUE, "off": Verdict.CONTINUE}
+
+
+def test_the_limit_test_flag_sets_the_judges_last_look_at_its_time_limit() -> None:
+    parse = cli.build_parser().parse_args
+    adaptive = ["shift", "--strategy", "adaptive"]
+    default = cli.shift_options(parse(adaptive)).judge_config()
+    wider = cli.shift_options(parse([*adaptive, "--limit-test", "1%"])).judge_config()
+    off = cli.shift_options(parse([*adaptive, "--limit-test", "off"])).judge_config()
+    assert (default.limit_beta, wider.limit_beta, off.limit_beta) == (JudgeConfig.limit_beta, 0.01, None)
+    # Off is accepted wherever there is nothing to turn off; the judge then has no time limit to look at.
+    steps = cli.shift_options(parse(["shift", "--limit-test", "off"])).judge_config()
+    assert steps.horizon_periods is None and steps.limit_beta is None
+    # The same undecided release, one period short of the pass test at its limit: promoted, or left.
+    periods = [(100, 1, 4900, 49), (100, 1, 4900, 49), (1000, 10, 4000, 40), (1000, 10, 4000, 40)]
+    outcome = {}
+    for name, config in (("default", default), ("off", off)):
+        judge = Judge(replace(config, horizon_periods=4))
+        outcome[name] = [
+            judge.observe(WindowStats(n, k, 0, 30, 60, 90), WindowStats(m, j, 0, 30, 60, 90)).verdict
+            for n, k, m, j in periods
+        ][-1]
+    assert outcome == {"default": Verdict.PASS, "off": Verdict.CONTINUE}
 
 
 def test_the_help_states_the_one_period_limits_default() -> None:

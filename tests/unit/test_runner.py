@@ -323,6 +323,19 @@ def test_the_dry_run_states_the_judges_latency_limit(world: World) -> None:
     assert line.format("1.25", " (--latency-severe-ratio off)") in patient
 
 
+def test_the_dry_run_states_the_time_limits_last_look(world: World) -> None:
+    world.run(strategy="adaptive", dry_run=True)
+    world.run(strategy="adaptive", dry_run=True, limit_beta=None)
+    world.run(dry_run=True)
+    looks, rolls_back, steps = (world.of("plan")[i]["lines"] for i in (0, 1, 2))
+    assert (
+        "  at the time limit: an undecided release is promoted if a fixed-sample test rejects a "
+        "regression at the margin at 0.005, else rolled back (--limit-test)" in looks
+    )
+    assert "  at the time limit: an undecided release is rolled back (--limit-test off)" in rolls_back
+    assert not any(line.startswith("  at the time limit") for line in steps)  # steps have no time limit
+
+
 def test_the_dry_run_states_the_guard_after_the_promotion(world: World) -> None:
     world.run(strategy="adaptive", dry_run=True, guard_s=600)
     world.run(strategy="adaptive", dry_run=True)
