@@ -153,9 +153,11 @@ class ShiftOptions:
 
     def _judged_time_limit_s(self) -> float | None:
         """The part of the time limit whose periods the judge reads: the last ones arrive a metrics lag
-        after they end, so they fall past the limit (None: no limit)."""
+        after they end, so they fall past the limit, and the first starts at the first period boundary
+        after the canary does, up to a period in (None: no limit). The judge plans its margin for these
+        periods and takes its last look in the last of them (`--limit-test`)."""
         limit = self.policy.plan.max_duration_s
         if limit is None or self.fixed_margin:
             return None
         lag = self.policy.period_s if self.metrics_lag_s is None else self.metrics_lag_s
-        return max(limit - lag, self.policy.period_s)
+        return max(limit - lag - self.policy.period_s, self.policy.period_s)

@@ -323,6 +323,40 @@ def test_the_dry_run_states_the_judges_latency_limit(world: World) -> None:
     assert line.format("1.25", " (--latency-severe-ratio off)") in patient
 
 
+@pytest.mark.parametrize("limit_beta", [0.005, None])
+def test_the_time_limits_last_look_promotes_a_release_still_undecided_in_its_last_judged_period(
+    world: World, limit_beta: float | None
+) -> None:
+    from controller.judge import Judge
+    from controller.ramp import AdaptiveRamp, RampConfig
+    from controller.shift_options import ShiftOptions
+    from controller.strategies import Policy
+    from controller.strategy import build_plan
+
+    # Both versions at 1 %, 4,000 requests a minute, a 12-minute limit: the pass test is still short of
+    # its bar when the last judged period arrives (10 of them: the lag and the first boundary take two).
+    world.traffic.requests_per_period = 4000
+    world.traffic.candidate_error_rate = world.traffic.live_error_rate = 0.01
+    policy = Policy(
+        build_plan("adaptive", None, "12m"), Thresholds(min_requests=50), interval_s=30, period_s=60
+    )
+    options = ShiftOptions(policy=policy, baseline_history_s=0, limit_beta=limit_beta)
+    assert options.judge_config().horizon_periods == 10
+    outcome = world.shift(
+        options,
+        judge_factory=lambda history: Judge(options.judge_config(), history),
+        ramp_factory=lambda: AdaptiveRamp(RampConfig()),
+    )
+    if limit_beta is None:
+        assert outcome is Outcome.ROLLED_BACK
+        assert "did not decide within 720s" in world.of("rolled_back")[0]["reason"]
+    else:
+        assert outcome is Outcome.PROMOTED
+        reason = world.of("promoted")[0]["reason"]
+        assert "at the time limit" in reason and "under 0.005" in reason
+        assert world.of("promoted")[0]["at"] - world.of("run_started")[0]["at"] <= 720  # by the limit
+
+
 def test_the_dry_run_states_the_time_limits_last_look(world: World) -> None:
     world.run(strategy="adaptive", dry_run=True)
     world.run(strategy="adaptive", dry_run=True, limit_beta=None)
@@ -363,9 +397,10 @@ def test_the_adaptive_dry_run_states_how_far_the_judge_may_narrow_its_margin(wor
 def test_the_adaptive_dry_run_states_how_far_the_judge_may_widen_its_margin(world: World) -> None:
     world.run(strategy="adaptive", bake="20m", dry_run=True)
     lines = world.of("plan")[0]["lines"]
-    # The last period is read a metrics lag (one period) after it ends: past the 20 minutes.
+    # The last period is read a metrics lag (one period) after it ends, past the 20 minutes, and the first
+    # starts at the first period boundary after the canary does.
     expected = (
-        "  time limit: 19 metric periods judged; where the traffic left cannot resolve that regression in "
+        "  time limit: 18 metric periods judged; where the traffic left cannot resolve that regression in "
         "time, the judge widens it, at most to 2x; where the 0.50% makes it wider than 2x, the judge holds "
         "the canary to 2x where the traffic resolves that, else to the narrowest ratio between the two that "
         "it resolves (--fixed-margin: neither)"
