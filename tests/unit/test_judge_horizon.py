@@ -159,8 +159,9 @@ def test_shift_plans_for_the_periods_it_can_read_before_its_time_limit() -> None
         policy = Policy(build_plan(strategy, None, bake), Thresholds(), interval_s=30, period_s=60)
         return ShiftOptions(policy=policy, metrics_lag_s=lag).judge_config().horizon_periods
 
-    assert horizon("adaptive", None, None) == 29  # 30 minutes; the last period arrives a period late
-    assert horizon("adaptive", "1h", 0.0) == 60
+    # 30 minutes: the last period arrives a period late, the first starts at the next period boundary
+    assert horizon("adaptive", None, None) == 28
+    assert horizon("adaptive", "1h", 0.0) == 59
     assert horizon("recipe", None, None) is None  # fixed steps: the schedule sets the time, no limit
 
 
