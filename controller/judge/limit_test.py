@@ -18,7 +18,7 @@ in the second half, so the second window costs little power).
 
 In each window, two forms, each at half of `limit_beta` where both apply (a union bound):
 - the split form: each period's canary errors given that period's errors of both versions, binomial at the
-  share a canary at the margin would take (`SplitPeriod`), summed; a shock that hits both versions cancels,
+  share a canary at the margin would take (`LimitPeriod`), summed; a shock that hits both versions cancels,
   and independent per-minute noise widens each period's variance (its logit varies by about 2 c2);
 - the history form: the canary's errors against a negative binomial at the regression rate the history
   test is pinned to, with the per-period noise c2; only while the drift watch has no evidence that today's
