@@ -48,6 +48,7 @@ from .lambda_runtime import LambdaRuntime
 from .metrics import SETTINGS
 from .quotas import QuotaEnforcer
 from .route53_health import HealthCheckMonitor
+from .watchdog import RequestWatchdog
 
 log = logging.getLogger("localcloud")
 
@@ -105,8 +106,13 @@ class LocalCloudApp:
         self.started_at = time.time()
         self.quotas: QuotaEnforcer | None = None  # set when the server enforces AWS's rate quotas
         self.health_checks = HealthCheckMonitor()
+        self.watchdog = RequestWatchdog()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        with self.watchdog.watching(_describe_request(environ)):
+            return self._dispatch(environ, start_response)
+
+    def _dispatch(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "") or ""
         if path.startswith("/_localcloud/"):
             return self._admin(Request(environ))(environ, start_response)
@@ -183,6 +189,12 @@ class LocalCloudApp:
         return _json({"message": f"No such local cloud endpoint: {request.method} {path}"}, 404)
 
 
+def _describe_request(environ: dict[str, Any]) -> str:
+    scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", "") or "")
+    target = environ.get("HTTP_X_AMZ_TARGET") or (scope.group("service") if scope else "-")
+    return f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')} ({target})"
+
+
 def build_moto_app() -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
@@ -249,6 +261,7 @@ class LocalCloudServer:
     def serve_forever(self) -> None:
         self.evaluator.start()
         self.health_checks.start()
+        self.app.watchdog.start()
         log.info(
             "local cloud listening on http://%s:%d (metric period %ds, IAM %s, quotas %s)",
             self.config.host,
@@ -270,6 +283,7 @@ class LocalCloudServer:
     def _cleanup(self) -> None:
         self.evaluator.stop()
         self.health_checks.stop()
+        self.app.watchdog.stop()
         self.runtime.shutdown()
         self._server.server_close()
 

@@ -106,6 +106,12 @@ class StackView:
         self.cw = clients["cloudwatch"]
         self.localcloud = localcloud
 
+    def log_tail(self, lines: int = 12) -> str:
+        """The local cloud's last log lines (warnings and errors: it logs no access lines), for a failure."""
+        log = Path(self.localcloud.log_path)
+        text = log.read_text(errors="replace") if log.is_file() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
     def stage(self, name: str) -> dict[str, Any]:
         raw = self.apigw.get_stage(restApiId=self.cfg["api_id"], stageName=name)
         return {k: raw.get(k) for k in ("deploymentId", "variables", "canarySettings")}

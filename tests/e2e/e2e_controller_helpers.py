@@ -54,7 +54,12 @@ def sleep_past_faulty_windows(
 
 
 class ControllerProcess:
-    """`python -m controller ... --json` in the background; its events are collected as they arrive."""
+    """`python -m controller ... --json` in the background; its events are collected as they arrive.
+
+    Both pipes are drained by threads while the process runs: a controller that writes more to stderr than a
+    pipe holds would otherwise block on the write and look like a stalled rollout. A line that is not a valid
+    event is kept in `reader_error` (the rest are still read), so a test that waits for an event can say why
+    none came."""
 
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
         self.args = args
@@ -68,17 +73,47 @@ class ControllerProcess:
             text=True,
         )
         self.events: list[dict[str, Any]] = []
-        self.stderr = ""
+        self.reader_error: str | None = None
+        self._stderr_lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._stderr_reader.start()
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self._stderr_lines)
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
-            if line.strip():
+            if not line.strip():
+                continue
+            try:
                 record = json.loads(line)
                 assert_event_valid(record)  # every event a real run writes matches the published schema
-                self.events.append(record)
+            except (ValueError, AssertionError) as exc:
+                self.reader_error = self.reader_error or f"{exc} (line: {line.strip()[:200]})"
+                continue
+            self.events.append(record)
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self._stderr_lines.append(line)
+
+    def describe(self) -> str:
+        """Where the process stands, for a failure message: running or its exit code, its last events, the
+        tail of its stderr, and any line that was not a valid event."""
+        code = self.proc.poll()
+        state = "still running" if code is None else f"exited {code}"
+        last = [f"{e['event']}@{e.get('at') or 0:.0f}" for e in self.events[-4:]]
+        parts = [f"controller {state}", f"last events {last}"]
+        if self._stderr_lines:
+            parts.append(f"stderr tail {''.join(self._stderr_lines[-6:])[-800:]!r}")
+        if self.reader_error:
+            parts.append(f"invalid output: {self.reader_error}")
+        return "; ".join(parts)
 
     def event(self, name: str, **match: Any) -> dict[str, Any] | None:
         for record in list(self.events):
@@ -108,7 +143,7 @@ class ControllerProcess:
             tail = [
                 f"{e['event']}: {e.get('reason') or e.get('message') or ''}"[:160] for e in self.events[-4:]
             ]
-            raise AssertionError(f"{exc}; last events: {tail}") from None
+            raise AssertionError(f"{exc}; last events: {tail}; {self.describe()}") from None
 
     def wait(self, timeout_s: float = 180) -> int:
         try:
@@ -118,8 +153,8 @@ class ControllerProcess:
             self.proc.wait()
             raise AssertionError(f"controller {self.args} did not finish in {timeout_s}s") from None
         self._reader.join(5)
-        assert self.proc.stderr is not None
-        self.stderr = self.proc.stderr.read()
+        self._stderr_reader.join(5)
+        assert self.reader_error is None, self.reader_error
         return code
 
     def names(self) -> list[str]:

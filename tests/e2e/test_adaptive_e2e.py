@@ -102,7 +102,10 @@ def test_a_release_that_turns_bad_during_the_observation_is_rolled_back(
             wait_for(canary_served, LATE_OBSERVATION_S - 60, "100 canary requests judged")
         except AssertionError as exc:
             ticks = [(round(t["at"]), t["percent"], t["canary"]["requests"]) for t in judged(shift.events)]
-            raise AssertionError(f"{exc}; judged ticks (at, percent, canary requests): {ticks}") from None
+            raise AssertionError(
+                f"{exc}; judged ticks (at, percent, canary requests): {ticks}; {shift.describe()}; "
+                f"the local cloud's log ends:\n{view.log_tail()}"
+            ) from None
         assert shift.event("promoted") is None
         view.fault(cfg["slots"][candidate]["function_name"], 0.03)
         code = shift.wait(timeout_s=300)
