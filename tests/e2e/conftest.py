@@ -106,7 +106,7 @@ class StackView:
         self.cw = clients["cloudwatch"]
         self.localcloud = localcloud
 
-    def log_tail(self, lines: int = 12) -> str:
+    def log_tail(self, lines: int = 40) -> str:
         """The local cloud's last log lines (warnings and errors: it logs no access lines), for a failure."""
         log = Path(self.localcloud.log_path)
         text = log.read_text(errors="replace") if log.is_file() else ""
