@@ -1,6 +1,7 @@
 """The scenario family run: peers tuned per cell on the tuning split, every policy scored on one split.
 
-Each run lasts 30 one-minute periods (bench.judge_sim.play). A rollout still undecided at 30 minutes counts
+Each run lasts 30 one-minute periods (bench.judge_sim.play), and a guard watching a release promoted near
+the end goes on past them for the rest of its periods. A rollout still undecided at 30 minutes counts
 as rolled back, for every policy (the controller rolls it back when its bake time runs out): in an
 identical cell it is a false rollback, in a regression cell a detection. Failed requests are the canary's
 5XX responses until the rollback, or until minute 30 (after a promotion the canary serves everything).
@@ -61,8 +62,8 @@ class PolicyResult:
     # not escaped (misses no per-period judge could have seen whole: the regression showed in at most a part
     # of the last period it judged).
     promoted_within_a_period_of_onset: float | None = None
-    # Promoted, then undone by the guard within 30 minutes (`shift --guard`); in a regression cell only
-    # once the regression had switched on (a late catch).
+    # Promoted, then undone by the guard (`shift --guard`; past minute 30 too, for a release promoted near
+    # it); in a regression cell only once the regression had switched on (a late catch).
     undone_rate: float = 0.0
     # Regression cells: promoted, then undone before the regression switched on (a healthy release undone,
     # as false as one undone in an identical cell).

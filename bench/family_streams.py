@@ -119,6 +119,17 @@ def latency_sigma(p99_ratio: np.ndarray) -> np.ndarray:
     return np.log(100.0 * p99_ratio / MEDIAN_MS) / 2.3263
 
 
+@dataclass(frozen=True)
+class _Minutes:
+    """The minutes past the horizon (FamilyWorld.beyond), each array (runs, minutes)."""
+
+    volume: np.ndarray
+    baseline_rate: np.ndarray
+    canary_rate: np.ndarray
+    canary_sigma: np.ndarray
+    streams: Streams
+
+
 class FamilyWorld:
     """`runs` runs of one cell in one split (bench.judge_sim.World)."""
 
@@ -127,7 +138,7 @@ class FamilyWorld:
     ) -> None:
         """`noise_lasts_min` > 1: each per-minute noise factor lasts that many minutes on average, today and
         in the history (outside the family: `python -m bench --noise-lasts`)."""
-        params, today, noise, history = seed_sequence(cell, split, seed).spawn(4)
+        params, today, noise, history, beyond = seed_sequence(cell, split, seed).spawn(5)
         self.cell = cell
         self.noise_lasts_min = noise_lasts_min
         self.runs = runs
@@ -135,6 +146,8 @@ class FamilyWorld:
         self.draws = d = draw_runs(cell, runs, np.random.default_rng(params))
         self.streams = Streams(runs, MINUTES, int(today.generate_state(1)[0]))
         self._history_seed = history
+        self._beyond_seed = beyond
+        self._beyond: _Minutes | None = None
         self._history: tuple[np.ndarray, np.ndarray] | None = None
         rng = np.random.default_rng(noise)
         minute = np.arange(MINUTES)[None, :]
@@ -156,6 +169,36 @@ class FamilyWorld:
         slow = (self.active >= 0.5) if cell.kind == "latency" else np.zeros((runs, MINUTES), dtype=bool)
         self.canary_sigma = np.where(slow, latency_sigma(d.ratio)[:, None], SIGMA_P99_100)
 
+    def beyond(self, minutes: int) -> int:
+        """Draw `minutes` more minutes past the horizon, for a guard still watching a release promoted near
+        it, from a generator of their own: the minutes before the horizon (and every figure read from them)
+        are as before, run for run. The cell goes on as it was: a regression stays on, fresh noise, the same
+        burstiness, a diurnal trend held at its last minute. Returns the minutes drawn (drawn once per world;
+        a later call returns the first call's)."""
+        if self._beyond is not None:
+            return self._beyond.streams.periods
+        d, runs, cell = self.draws, self.runs, self.cell
+        rng = np.random.default_rng(self._beyond_seed)
+        minute = np.arange(MINUTES, MINUTES + minutes)[None, :]
+        if cell.setting.shape == "bursty":
+            traffic = burst_factor(rng, d.burst_sigma, minutes, SPIKE_CHANCE, SPIKE_SIZE)
+        else:
+            traffic = np.repeat(self.volume[:, -1:] / (d.requests_per_s[:, None] * PERIOD_S), minutes, axis=1)
+        baseline_factor = self._noise(rng, minutes)
+        shared = cell.setting.dispersion.kind == "shared"
+        canary_factor = baseline_factor if shared else self._noise(rng, minutes)
+        active = np.clip(minute + 1 - d.onset_min[:, None], 0.0, 1.0)
+        worse = 1 + (d.ratio[:, None] - 1) * active if cell.kind == "errors" else 1.0
+        slow = (active >= 0.5) if cell.kind == "latency" else np.zeros((runs, minutes), dtype=bool)
+        self._beyond = _Minutes(
+            volume=d.requests_per_s[:, None] * PERIOD_S * traffic,
+            baseline_rate=np.minimum(d.base_rate[:, None] * baseline_factor, 1.0),
+            canary_rate=np.minimum(d.base_rate[:, None] * canary_factor * worse, 1.0),
+            canary_sigma=np.where(slow, latency_sigma(d.ratio)[:, None], SIGMA_P99_100),
+            streams=Streams(runs, minutes, int(rng.integers(2**63))),
+        )
+        return minutes
+
     def _noise(self, rng: np.random.Generator, minutes: int) -> np.ndarray:
         return lasting_gamma_factor(rng, self.draws.cv, minutes, self.noise_lasts_min)
 
@@ -172,9 +215,16 @@ class FamilyWorld:
         return self.draws.requests_per_s * PERIOD_S
 
     def period(self, t: int, idx: np.ndarray, share: np.ndarray, latency: bool = True) -> Period:
-        canary = Version(self.canary_rate[idx, t], MEDIAN_MS, self.canary_sigma[idx, t])
-        baseline = Version(self.baseline_rate[idx, t], MEDIAN_MS, self.baseline_sigma)
-        return self.streams.draw(t, idx, share, self.volume[idx, t], canary, baseline, latency)
+        if t < MINUTES:
+            canary = Version(self.canary_rate[idx, t], MEDIAN_MS, self.canary_sigma[idx, t])
+            baseline = Version(self.baseline_rate[idx, t], MEDIAN_MS, self.baseline_sigma)
+            return self.streams.draw(t, idx, share, self.volume[idx, t], canary, baseline, latency)
+        if self._beyond is None:
+            raise IndexError(f"minute {t} is past the horizon: draw it first with beyond()")
+        m, at = self._beyond, t - MINUTES
+        canary = Version(m.canary_rate[idx, at], MEDIAN_MS, m.canary_sigma[idx, at])
+        baseline = Version(m.baseline_rate[idx, at], MEDIAN_MS, self.baseline_sigma)
+        return m.streams.draw(at, idx, share, m.volume[idx, at], canary, baseline, latency)
 
     def history(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-minute (requests, 5XX errors) of the live version over the day before, each (runs, 1440)."""

@@ -3,9 +3,13 @@
 A run is 30 one-minute periods. Requests arrive as a Poisson stream at R requests/s, split by the canary
 share of the period; each version has its own error rate and latency distribution. Policies see only the
 period's counts and percentiles and change the share only at period boundaries. A run ends for the metric
-when the policy rolls back; after a promotion the canary serves all traffic until minute 30.
+when the policy rolls back; after a promotion the canary serves all traffic until minute 30. A policy that
+guards its promotion (ours: `shift --strategy adaptive` guards ten periods by default) keeps judging a release
+promoted near minute 30 past it, for the rest of its guard, on minutes drawn apart (every minute before 30 is
+unchanged by them), and its undo there counts like one before.
 
-Failed requests of a run = 5XX errors served by the canary from the start until rollback, or until minute 30.
+Failed requests of a run = 5XX errors served by the canary from the start until rollback, or until minute 30
+(for every policy, guarded or not).
 
 Peers get their best configuration: on each identical-version scenario (one per baseline error rate and
 traffic level) every peer's threshold is tuned, on the very runs it is then scored on, to the most sensitive
@@ -24,7 +28,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -79,6 +83,11 @@ class World(Protocol):
 
     def period(self, t: int, idx: np.ndarray, share: np.ndarray, latency: bool = True) -> Period: ...
 
+    def beyond(self, minutes: int) -> int:
+        """Draw up to `minutes` minutes past `periods`, which only a guard still watching a promoted release
+        reads; returns how many `period` can then give."""
+        ...
+
 
 @dataclass
 class ScenarioWorld:
@@ -86,6 +95,7 @@ class ScenarioWorld:
 
     scenario: Scenario
     streams: Streams
+    _beyond: Streams | None = field(default=None, init=False, repr=False)
 
     @property
     def runs(self) -> int:
@@ -103,11 +113,25 @@ class ScenarioWorld:
 
     def period(self, t: int, idx: np.ndarray, share: np.ndarray, latency: bool = True) -> Period:
         s = self.scenario
-        return self.streams.period(t, idx, share, s.requests_per_s, s.canary, s.baseline, latency)
+        streams, at = self.streams, t
+        if t >= self.streams.periods:
+            if self._beyond is None:
+                raise IndexError(f"minute {t} is past the horizon: draw it first with beyond()")
+            streams, at = self._beyond, t - self.streams.periods
+        return streams.period(at, idx, share, s.requests_per_s, s.canary, s.baseline, latency)
+
+    def beyond(self, minutes: int) -> int:
+        """Minutes past the horizon from streams of their own (the scenario's rates go on unchanged); the
+        minutes before it are as before, run for run."""
+        if self._beyond is None:
+            seed = int(np.random.SeedSequence([self.streams.seed, 2]).generate_state(1)[0])
+            self._beyond = Streams(self.streams.runs, minutes, seed)
+        return self._beyond.periods
 
 
 def play(policy: Policy, world: World, *, until_decided: bool = False) -> Outcome:
-    """Every run of `world` under `policy`, for up to MINUTES periods (or until every run is decided)."""
+    """Every run of `world` under `policy`, for up to MINUTES periods (or until every run is decided), then
+    for a guarding policy the rest of its guard past them (not with `until_decided`, which tuning uses)."""
     runs, periods = world.runs, min(world.periods, MINUTES)
     policy.start(runs, world.requests_per_period())
     if policy.reads_history:
@@ -139,6 +163,18 @@ def play(policy: Policy, world: World, *, until_decided: bool = False) -> Outcom
         status[idx[decision.promote]] = 2
         status[idx[decision.rollback]] = 1
         decided[idx[decision.promote | decision.rollback]] = (t + 1) * PERIOD_S
+    if policy.guards and not until_decided and (status == 2).any():
+        # A release promoted near the horizon is still guarded past it, as `shift` guards it: the guard
+        # reads its remaining periods and may undo it. Runs undecided at the horizon stay rolled back, and
+        # failed requests stay counted up to the horizon, for every policy alike.
+        for t in range(periods, periods + world.beyond(policy.guard_periods)):
+            promoted = np.flatnonzero(status == 2)
+            if promoted.size == 0:
+                break
+            everyone = world.period(t, promoted, np.ones(promoted.size), latency=True)
+            undone = promoted[policy.watch(t, promoted, everyone)]
+            status[undone] = 3
+            undone_s[undone] = (t + 1) * PERIOD_S
     return Outcome(status == 1, status >= 2, decided, failed, canary_requests, undone_s)
 
 

@@ -23,6 +23,7 @@ Configured as a user of the benchmark's world would run it:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -70,6 +71,10 @@ class Ours(Policy):
     @property
     def guards(self) -> bool:
         return self.guard_s > 0
+
+    @property
+    def guard_periods(self) -> int:  # type: ignore[override]
+        return math.ceil(self.guard_s / PERIOD_S)
 
     @classmethod
     def strict(cls) -> Ours:

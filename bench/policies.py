@@ -59,6 +59,7 @@ class Policy:
     reads_history = False  # the simulator hands the baseline history only to policies that read it
     threshold_changes_path = True  # False: a fixed schedule that stops at the first breach (tuning is exact)
     guards = False  # True: still judges a promoted release, and may undo it (`watch`)
+    guard_periods = 0  # how long it does: the periods past the horizon a release promoted at it needs
 
     def start(self, runs: int, requests_per_period: float | np.ndarray) -> None:
         """`requests_per_period`: the traffic a period carries, one figure or one per run."""

@@ -28,7 +28,7 @@ from bench.family_report import continuity_goal, goals, peer_ratio, table
 from bench.family_sim import CellResult, PolicyResult, run_family, summarise, tune_cell, wald_limit
 from bench.family_streams import FamilyWorld
 from bench.judge_sim import Outcome, play
-from bench.policies import PEERS
+from bench.policies import PEERS, Decision, Policy
 from bench.scenarios import SIGMA_P99_100, sprt_limit_failed
 
 X2 = ERROR_RATIOS[1]
@@ -228,6 +228,66 @@ def test_every_policy_sees_the_same_world_at_the_same_share() -> None:
     assert (first.canary_errors == second.canary_errors).all()
     larger = world.period(3, idx, np.full(idx.size, 0.4))
     assert (larger.canary_requests >= first.canary_requests).all()
+
+
+def test_the_minutes_past_the_horizon_leave_every_minute_before_it_as_it_was() -> None:
+    cell = _cell(Setting(REFERENCE.base, REFERENCE.traffic, "bursty", Dispersion("independent", CVS[1])))
+    extended, plain = _world(cell, runs=200), _world(cell, runs=200)
+    assert extended.beyond(10) == 10 and extended.beyond(25) == 10  # drawn once
+    idx, share = np.arange(200), np.full(200, 0.3)
+    for t in (0, 17, 29):
+        a, b = extended.period(t, idx, share), plain.period(t, idx, share)
+        assert (a.canary_errors == b.canary_errors).all()
+        assert (a.baseline_requests == b.baseline_requests).all()
+    assert extended.volume.shape == (200, 30) and (extended.volume == plain.volume).all()  # the oracle's
+    with pytest.raises(IndexError):
+        plain.period(30, idx, share)
+
+
+def test_a_regression_stays_on_past_the_horizon() -> None:
+    world = _world(_cell(REFERENCE, Change("errors", ERROR_RATIOS[2], LATE)), runs=2000)
+    world.beyond(10)
+    idx, everyone = np.arange(world.runs), np.ones(world.runs)
+    past = [world.period(t, idx, everyone) for t in range(30, 40)]
+    served = sum(p.canary_requests.sum() for p in past)
+    rate = sum(p.canary_errors.sum() for p in past) / served
+    expected = float((world.draws.base_rate * world.draws.ratio).mean())
+    assert rate == pytest.approx(expected, rel=0.15)
+    assert served == pytest.approx(10 * world.requests_per_period().sum(), rel=0.05)
+
+
+class PromoteLastThenUndo(Policy):
+    """Promotes every run in the horizon's last period and undoes them two periods past it."""
+
+    guards = True
+    guard_periods = 10
+
+    def decide(self, t: int, idx: np.ndarray, period) -> Decision:
+        last = np.full(idx.shape, t == 29)
+        return Decision(np.zeros(idx.shape, dtype=bool), last)
+
+    def watch(self, t: int, idx: np.ndarray, period) -> np.ndarray:
+        self.watched = [*getattr(self, "watched", []), t]
+        return np.full(idx.shape, t == 31)
+
+
+def test_a_guard_watches_a_release_promoted_at_the_horizon_past_it() -> None:
+    world = _world(_cell(REFERENCE), runs=6)
+    policy = PromoteLastThenUndo()
+    outcome = play(policy, world)
+    assert policy.watched == [30, 31]  # past minute 30, until every run was undone
+    assert outcome.undone.all() and (outcome.undone_s == 32 * 60).all()
+    assert (outcome.decided_s == 30 * 60).all()
+    without = play(PromoteLastThenUndo(), _world(_cell(REFERENCE), runs=6), until_decided=True)
+    assert not without.undone.any()  # tuning reads decisions only
+
+
+def test_the_failed_requests_stop_counting_at_the_horizon_for_a_guarded_release_too() -> None:
+    cell = _cell(REFERENCE, Change("errors", ERROR_RATIOS[2], LATE))
+    guarded, unguarded = PromoteLastThenUndo(), PromoteLastThenUndo()
+    unguarded.guards = False
+    a, b = play(guarded, _world(cell, runs=50)), play(unguarded, _world(cell, runs=50))
+    assert (a.failed == b.failed).all() and a.undone.all() and not b.undone.any()
 
 
 def test_the_history_is_a_day_of_minutes_at_todays_rate_before_the_drift() -> None:
