@@ -9,7 +9,9 @@ Each run draws its parameters inside the cell's bands (`RunDraws`). Its minutes 
   version (independent) or one for both (shared); the canary's times 1 + (ratio - 1) x (the share of the
   minute after the onset) for an error regression, clipped at 100 %;
 - latency: lognormal, median 40 ms, p99 100 ms; a latency regression fattens the canary's tail to p99 x
-  ratio (median unchanged) from the first minute that is at least half after the onset.
+  ratio (median unchanged) from the first minute that is at least half after the onset;
+- past minute 30, only for a guard still watching a release promoted near it (`FamilyWorld.beyond`): the same
+  cell from a generator of its own (a diurnal level held at its last minute), the minutes before unchanged.
 
 Requests and errors are then drawn as in bench/streams.py, by inverse transform from common random numbers
 (`Streams.draw`): every policy sees the same world at whatever share it picks.
