@@ -452,3 +452,21 @@ def test_the_drift_table_counts_a_good_release_the_guard_undid_as_rolled_back(
     monkeypatch.setattr(drift, "simulate", lambda policy, scenario, streams: outcome)
     shares = drift._shares(None, None, None)  # type: ignore[arg-type]
     assert shares == {"rolled_back": 0.5, "promoted": 0.75, "undone": 0.25}
+
+
+def test_a_named_scenario_goes_on_past_its_horizon_only_when_asked_and_unchanged_before_it() -> None:
+    scenario = _broken(0.02, runs=300)
+    extended, plain = (
+        ScenarioWorld(scenario, Streams(300, 30, 9)),
+        ScenarioWorld(scenario, Streams(300, 30, 9)),
+    )
+    idx, everyone = np.arange(300), np.ones(300)
+    with pytest.raises(IndexError):
+        plain.period(30, idx, everyone)
+    assert extended.beyond(10) == 10 and extended.beyond(20) == 10  # drawn once
+    assert (
+        extended.period(29, idx, everyone).canary_errors == plain.period(29, idx, everyone).canary_errors
+    ).all()
+    past = [extended.period(t, idx, everyone) for t in range(30, 40)]
+    rate = sum(p.canary_errors.sum() for p in past) / sum(p.canary_requests.sum() for p in past)
+    assert rate == pytest.approx(0.02, rel=0.1)  # the regression stays on
