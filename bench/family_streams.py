@@ -123,13 +123,13 @@ def latency_sigma(p99_ratio: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Minutes:
-    """The minutes past the horizon (FamilyWorld.beyond), each array (runs, minutes)."""
+    """A stretch of minutes of every run, each array (runs, minutes): the horizon's, or those past it."""
 
-    volume: np.ndarray
+    volume: np.ndarray  # both versions' requests expected in the minute
+    active: np.ndarray  # share of each minute regressed
     baseline_rate: np.ndarray
     canary_rate: np.ndarray
     canary_sigma: np.ndarray
-    streams: Streams
 
 
 class FamilyWorld:
@@ -150,6 +150,7 @@ class FamilyWorld:
         self._history_seed = history
         self._beyond_seed = beyond
         self._beyond: _Minutes | None = None
+        self._beyond_streams: Streams | None = None
         self._history: tuple[np.ndarray, np.ndarray] | None = None
         rng = np.random.default_rng(noise)
         minute = np.arange(MINUTES)[None, :]
@@ -159,17 +160,29 @@ class FamilyWorld:
             traffic = burst_factor(rng, d.burst_sigma, MINUTES, SPIKE_CHANCE, SPIKE_SIZE)
         else:
             traffic = np.ones((runs, MINUTES))
-        self.volume = d.requests_per_s[:, None] * PERIOD_S * traffic
-        baseline_factor = self._noise(rng, MINUTES)
-        shared = cell.setting.dispersion.kind == "shared"
-        canary_factor = baseline_factor if shared else self._noise(rng, MINUTES)
-        self.active = np.clip(minute + 1 - d.onset_min[:, None], 0.0, 1.0)  # share of each minute regressed
-        worse = 1 + (d.ratio[:, None] - 1) * self.active if cell.kind == "errors" else 1.0
-        self.baseline_rate = np.minimum(d.base_rate[:, None] * baseline_factor, 1.0)
-        self.canary_rate = np.minimum(d.base_rate[:, None] * canary_factor * worse, 1.0)
+        horizon = self._minutes(rng, minute, traffic)
+        self.volume, self.active = horizon.volume, horizon.active
+        self.baseline_rate, self.canary_rate = horizon.baseline_rate, horizon.canary_rate
         self.baseline_sigma = SIGMA_P99_100
-        slow = (self.active >= 0.5) if cell.kind == "latency" else np.zeros((runs, MINUTES), dtype=bool)
-        self.canary_sigma = np.where(slow, latency_sigma(d.ratio)[:, None], SIGMA_P99_100)
+        self.canary_sigma = horizon.canary_sigma
+
+    def _minutes(self, rng: np.random.Generator, minute: np.ndarray, traffic: np.ndarray) -> _Minutes:
+        """The minutes `minute` (1, n) of every run at the traffic factors `traffic` (runs, n): their noise
+        drawn from `rng` (the baseline's, then the canary's unless shared), the regression from its onset."""
+        d, cell, n = self.draws, self.cell, minute.shape[1]
+        baseline_factor = self._noise(rng, n)
+        shared = cell.setting.dispersion.kind == "shared"
+        canary_factor = baseline_factor if shared else self._noise(rng, n)
+        active = np.clip(minute + 1 - d.onset_min[:, None], 0.0, 1.0)
+        worse = 1 + (d.ratio[:, None] - 1) * active if cell.kind == "errors" else 1.0
+        slow = (active >= 0.5) if cell.kind == "latency" else np.zeros((self.runs, n), dtype=bool)
+        return _Minutes(
+            volume=d.requests_per_s[:, None] * PERIOD_S * traffic,
+            active=active,
+            baseline_rate=np.minimum(d.base_rate[:, None] * baseline_factor, 1.0),
+            canary_rate=np.minimum(d.base_rate[:, None] * canary_factor * worse, 1.0),
+            canary_sigma=np.where(slow, latency_sigma(d.ratio)[:, None], SIGMA_P99_100),
+        )
 
     def beyond(self, minutes: int) -> int:
         """Draw `minutes` more minutes past the horizon, for a guard still watching a release promoted near
@@ -177,28 +190,16 @@ class FamilyWorld:
         are as before, run for run. The cell goes on as it was: a regression stays on, fresh noise, the same
         burstiness, a diurnal trend held at its last minute. Returns the minutes drawn (drawn once per world;
         a later call returns the first call's)."""
-        if self._beyond is not None:
-            return self._beyond.streams.periods
-        d, runs, cell = self.draws, self.runs, self.cell
+        if self._beyond_streams is not None:
+            return self._beyond_streams.periods
+        d = self.draws
         rng = np.random.default_rng(self._beyond_seed)
-        minute = np.arange(MINUTES, MINUTES + minutes)[None, :]
-        if cell.setting.shape == "bursty":
+        if self.cell.setting.shape == "bursty":
             traffic = burst_factor(rng, d.burst_sigma, minutes, SPIKE_CHANCE, SPIKE_SIZE)
         else:
             traffic = np.repeat(self.volume[:, -1:] / (d.requests_per_s[:, None] * PERIOD_S), minutes, axis=1)
-        baseline_factor = self._noise(rng, minutes)
-        shared = cell.setting.dispersion.kind == "shared"
-        canary_factor = baseline_factor if shared else self._noise(rng, minutes)
-        active = np.clip(minute + 1 - d.onset_min[:, None], 0.0, 1.0)
-        worse = 1 + (d.ratio[:, None] - 1) * active if cell.kind == "errors" else 1.0
-        slow = (active >= 0.5) if cell.kind == "latency" else np.zeros((runs, minutes), dtype=bool)
-        self._beyond = _Minutes(
-            volume=d.requests_per_s[:, None] * PERIOD_S * traffic,
-            baseline_rate=np.minimum(d.base_rate[:, None] * baseline_factor, 1.0),
-            canary_rate=np.minimum(d.base_rate[:, None] * canary_factor * worse, 1.0),
-            canary_sigma=np.where(slow, latency_sigma(d.ratio)[:, None], SIGMA_P99_100),
-            streams=Streams(runs, minutes, int(rng.integers(2**63))),
-        )
+        self._beyond = self._minutes(rng, np.arange(MINUTES, MINUTES + minutes)[None, :], traffic)
+        self._beyond_streams = Streams(self.runs, minutes, int(rng.integers(2**63)))
         return minutes
 
     def _noise(self, rng: np.random.Generator, minutes: int) -> np.ndarray:
@@ -221,12 +222,12 @@ class FamilyWorld:
             canary = Version(self.canary_rate[idx, t], MEDIAN_MS, self.canary_sigma[idx, t])
             baseline = Version(self.baseline_rate[idx, t], MEDIAN_MS, self.baseline_sigma)
             return self.streams.draw(t, idx, share, self.volume[idx, t], canary, baseline, latency)
-        if self._beyond is None:
+        if self._beyond is None or self._beyond_streams is None:
             raise IndexError(f"minute {t} is past the horizon: draw it first with beyond()")
         m, at = self._beyond, t - MINUTES
         canary = Version(m.canary_rate[idx, at], MEDIAN_MS, m.canary_sigma[idx, at])
         baseline = Version(m.baseline_rate[idx, at], MEDIAN_MS, self.baseline_sigma)
-        return m.streams.draw(at, idx, share, m.volume[idx, at], canary, baseline, latency)
+        return self._beyond_streams.draw(at, idx, share, m.volume[idx, at], canary, baseline, latency)
 
     def history(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-minute (requests, 5XX errors) of the live version over the day before, each (runs, 1440)."""
