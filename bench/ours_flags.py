@@ -24,6 +24,7 @@ from controller.judge import JudgeConfig
 JUDGE_FLAGS = (
     "--latency-ratio",
     "--latency-severe-ratio",
+    "--lasting-noise",
     "--limit-test",
     "--narrowest-ratio",
     "--regression-ratio",

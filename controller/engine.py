@@ -70,6 +70,7 @@ from controller.strategies import Action, Decision, Share, StepView, Strategy
 class JudgePort(Protocol):
     uses_history: bool  # the history was long enough to use
     trusts_history: bool  # and the fail test uses it too
+    carries_lasting_noise: bool  # the history's noise lasts and the judge's tests carry it
 
     def observe(self, canary: WindowStats, baseline: WindowStats) -> Judgement: ...
 

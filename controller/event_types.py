@@ -199,6 +199,9 @@ class BaselineHistoryRead(Event):
     # assumes).
     noise_cv: float | None = None
     noise_lasts_periods: int = 1
+    # Whether the judge carries that lasting noise in its tests (JudgeConfig.lasting_noise): each period's
+    # noise at the lasting scale's CV, and a pass margin that may widen past 2x.
+    noise_carried: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -74,6 +74,7 @@ def _history(e: ev.BaselineHistoryRead) -> str:
         noise = f", noise CV {e.noise_cv:.2f} a period"
         if e.noise_lasts_periods > 1:
             noise += f", lasting over {e.noise_lasts_periods}-period stretches"
+            noise += " (carried by the judge)" if e.noise_carried else " (ignored by the judge)"
     return (
         f"[dim]baseline history: {e.requests:,} requests, 5xx {rate} over the last "
         f"{span(e.window_s)}{noise} ({use})[/dim]"

@@ -85,6 +85,13 @@ def plan_lines(
                 f"{widest:g}x where the traffic resolves that, else to the narrowest ratio between the two "
                 f"that it resolves (--fixed-margin: neither)"
             )
+        if options.baseline_history_s:
+            lines.append(
+                "  lasting noise: where the live version's history shows 5XX bursts lasting several periods, "
+                "the judge carries them, and the time limit may widen the margin past 2x (--lasting-noise)"
+                if judge_config.lasting_noise
+                else "  lasting noise: ignored, periods taken as independent (--lasting-noise ignore)"
+            )
         if judge_config.horizon_periods is not None:
             last_look = (
                 f"  at the time limit: an undecided release is promoted if a fixed-sample test rejects a "

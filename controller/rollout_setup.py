@@ -90,20 +90,27 @@ def announce_history(events: Events, history: BaselineHistory, judge: JudgePort,
             trusted=judge.trusts_history,
             noise_cv=math.sqrt(noise.per_period_c2) if noise else None,
             noise_lasts_periods=noise.block if noise else 1,
+            noise_carried=judge.carries_lasting_noise,
         )
     )
     if noise is not None and noise.lasts:
-        events.emit(
-            WarningEvent(
-                message=(
-                    f"the live version's 5XX noise lasts: over {noise.block} periods its rate varies as "
-                    f"independent periods of CV {math.sqrt(noise.c2):.2f} would, against "
-                    f"{math.sqrt(noise.per_period_c2):.2f} period by period; the judge takes periods as "
-                    "independent, so a lasting burst on one version can roll back a healthy release more "
-                    'often than its 1 % bound (docs/judge.md, "Noise that lasts")'
-                )
-            )
+        lasts = (
+            f"the live version's 5XX noise lasts: over {noise.block} periods its rate varies as independent "
+            f"periods of CV {math.sqrt(noise.c2):.2f} would, against {math.sqrt(noise.per_period_c2):.2f} "
+            "period by period"
         )
+        if judge.carries_lasting_noise:
+            consequence = (
+                "the judge carries it, so a lasting burst does not roll back a healthy release, and where it "
+                "leaves too few independent looks before the time limit the pass margin widens past 2x (each "
+                "judgement reports it: a regression under it can pass)"
+            )
+        else:
+            consequence = (
+                "the judge takes periods as independent (--lasting-noise ignore), so a lasting burst on one "
+                "version can roll back a healthy release more often than its 1 % bound"
+            )
+        events.emit(WarningEvent(message=f'{lasts}; {consequence} (docs/judge.md, "Noise that lasts")'))
 
 
 def recent_requests_per_period(

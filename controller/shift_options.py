@@ -99,6 +99,7 @@ class ShiftOptions:
     metrics_lag_s: float | None = None  # None: one metric period (CloudWatch publishes with a delay)
     baseline_history_s: float = DEFAULT_BASELINE_HISTORY_S  # 0: give the judge no history
     trust_history: bool = True  # the judge's fail test may use the history (JudgeConfig.history_fail)
+    lasting_noise: bool = True  # --lasting-noise: the judge carries the history's lasting noise
     min_observation_s: float = 0.0  # --min-observation: the judge passes no sooner (0: its min_periods)
     margin: JudgeMargin = JudgeMargin()  # --regression-ratio, --regression-increase, --narrowest-ratio
     fixed_margin: bool = False  # --fixed-margin: no planning of the margin for the time limit
@@ -132,6 +133,7 @@ class ShiftOptions:
         slower the canary may be."""
         return JudgeConfig(
             history_fail=self.trust_history,
+            lasting_noise=self.lasting_noise,
             min_periods=min_periods_for(self.min_observation_s, self.policy.period_s),
             regression_relative=self.margin.ratio - 1,
             regression_absolute=self.margin.increase,

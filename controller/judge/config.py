@@ -31,6 +31,13 @@ COUNT_WEIGHTS: tuple[float, ...] = (0.4, 0.3, 0.2, 0.1)
 COUNT_SHARE = 0.2
 
 
+# Where the noise lasts (JudgeConfig.lasting_noise), the pass margin may widen this far: the largest
+# regression the fail test bets on. It is a bound on the search, not a margin chosen: the plan takes the
+# narrowest margin the traffic and the noise left resolve in time, and the fail test still bets on every
+# alternative.
+LASTING_WIDEST_RATIO = max(DEFAULT_ALTERNATIVES)
+
+
 def horizon_periods_for(limit_s: float | None, period_s: float) -> int | None:
     """`horizon_periods` for a rollout's time limit (None: none): the whole metric periods inside it."""
     if limit_s is None:
@@ -95,6 +102,16 @@ class JudgeConfig:
         periods from rolling back a healthy release at the 1.25x limit; a breach well beyond it is not
         noise at the sample sizes judged, and waiting a period for it costs a period of canary traffic
         (its value is chosen on the benchmark's tuning split, docs/judge.md).
+    lasting_noise: where the history's noise clearly lasts longer than a period (its sums over 2-16 periods
+        vary more than independent periods would: dispersion.read_persistence), every test, the plan and
+        the time limit's last look carry the noise at that scale (each period's c2 the one independent
+        periods would need to vary as much over the sum), and the plan may widen the pass margin past
+        widest_regression_ratio, up to LASTING_WIDEST_RATIO. Such noise leaves a rollout of 30 minutes a
+        few independent looks at each version, too few to tell 1x from 2x at both alpha and beta; this
+        keeps alpha (no healthy release rolled back by a burst, or run out of time by it) and lets the
+        margin, reported in every judgement, say which regressions the rollout can still resolve.
+        False: periods are independent given the rate, as in the family's histories (docs/judge.md,
+        "Noise that lasts").
     limit_beta: with a time limit, a release still undecided in the last period it may be judged gets one
         fixed-sample test of "it is a regression at the pass margin" (controller/judge/limit_test.py), and
         passes if that test rejects it at this level: a regression at the margin is then passed at most
@@ -131,6 +148,7 @@ class JudgeConfig:
     horizon_periods: int | None = None
     widest_regression_ratio: float = 2.0
     narrowest_regression_ratio: float | None = None
+    lasting_noise: bool = True
     limit_beta: float | None = 0.005
 
     @property

@@ -6,6 +6,7 @@ The split, count and history tests are described in the package docstring (contr
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from controller.domain import (
     Alternative,
@@ -16,8 +17,14 @@ from controller.domain import (
     Verdict,
     WindowStats,
 )
-from controller.judge.config import COUNT_RATIOS, COUNT_SHARE, COUNT_WEIGHTS, JudgeConfig
-from controller.judge.dispersion import estimate_c2
+from controller.judge.config import (
+    COUNT_RATIOS,
+    COUNT_SHARE,
+    COUNT_WEIGHTS,
+    LASTING_WIDEST_RATIO,
+    JudgeConfig,
+)
+from controller.judge.dispersion import read_persistence
 from controller.judge.emath import log_mix, nb_log_lr, rate_bound, split_log_lr
 from controller.judge.history import HISTORY_COUNT_WEIGHTS, HistoryTests
 from controller.judge.horizon import PeriodTraffic
@@ -36,8 +43,11 @@ class Judge:
         usable = history is not None and history.requests >= c.history_min_requests and c.history_weight > 0
         # Extra-binomial noise per period, read off the live version's per-period history (an upper bound;
         # the floor when there is none): every test's likelihood carries it, so bursts are not evidence.
+        # Where it clearly lasts over several periods, the c2 at that scale (JudgeConfig.lasting_noise).
         periods = history.per_period if history is not None else ()
-        self.c2 = estimate_c2(periods, c.dispersion_floor).c2 if c.overdispersion else 0.0
+        noise = read_persistence(periods, c.dispersion_floor) if c.overdispersion else None
+        self.carries_lasting_noise = noise is not None and noise.lasts and c.lasting_noise
+        self.c2 = 0.0 if noise is None else noise.c2 if self.carries_lasting_noise else noise.per_period_c2
         self.history = HistoryTests(c, history, self.c2) if usable and history is not None else None
         self._history_weight = c.history_weight if self.history else 0.0
         spent = c.history_bound_share if self.history else 0.0
@@ -69,7 +79,15 @@ class Judge:
             planned_weight = self._history_weight * max(HISTORY_COUNT_WEIGHTS)
         else:
             planned_weight = 1 - COUNT_SHARE
-        self._margin = MarginPlanner(c, self.history, self.c2, math.log(self.pass_threshold / planned_weight))
+        # Under lasting noise 2x may be out of reach in time: the plan may widen the margin past it.
+        planned = (
+            replace(c, widest_regression_ratio=max(c.widest_regression_ratio, LASTING_WIDEST_RATIO))
+            if self.carries_lasting_noise
+            else c
+        )
+        self._margin = MarginPlanner(
+            planned, self.history, self.c2, math.log(self.pass_threshold / planned_weight)
+        )
         self._log_count = [0.0] * len(COUNT_RATIOS)
         self._count_rate = self._regression_rate(0, 0)
         self._latency = LatencyState()
@@ -360,9 +378,10 @@ class Judge:
                 "resolves it before the time limit"
             )
         elif self._pass_relative > c.regression_relative + 1e-9:
+            noise = ", under the live version's lasting noise," if self.carries_lasting_noise else ""
             regression += (
                 f"; the time limit widens the margin to {1 + self._pass_relative:.2g}x from the next period: "
-                f"the traffic left cannot resolve {1 + c.regression_relative:g}x"
+                f"the traffic left{noise} cannot resolve {1 + c.regression_relative:g}x"
             )
         if self.periods < c.min_periods:
             missing.append(f"{self.periods}/{c.min_periods} periods")

@@ -10,9 +10,9 @@ The tests treat periods as independent given the rate. A burst that lasts severa
 k-period sum then varies more than k independent periods would, and a canary can sit 1.5x off its baseline
 for ten minutes by chance alone. `read_persistence` makes the same estimate on sums of 2, 4, 8 and 16
 periods, each expressed per period (the c2 independent periods would need to vary as much over the sum,
-their traffic as it was), and says whether one is clearly above the per-period bound. The judge does not use
-it (carrying it in the tests was tried: docs/judge.md, "Noise that lasts"); the controller reports it and
-warns where the noise lasts.
+their traffic as it was), and says whether one is clearly above the per-period bound. Where one is, the
+judge carries that c2 in place of the per-period bound (`JudgeConfig.lasting_noise`; docs/judge.md, "Noise
+that lasts"), and the controller reports it either way.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ POLICY = Policy(
 
 
 class ScriptedJudge:
-    uses_history = trusts_history = False
+    uses_history = trusts_history = carries_lasting_noise = False
 
     def __init__(self, verdicts: list[Verdict] | None = None) -> None:
         self.seen: list[WindowStats] = []

@@ -370,6 +370,16 @@ def test_the_dry_run_states_the_time_limits_last_look(world: World) -> None:
     assert not any(line.startswith("  at the time limit") for line in steps)  # steps have no time limit
 
 
+def test_the_dry_run_states_what_the_judge_does_with_lasting_noise(world: World) -> None:
+    world.run(strategy="adaptive", dry_run=True)
+    world.run(strategy="adaptive", dry_run=True, lasting_noise=False)
+    world.run(strategy="adaptive", dry_run=True, baseline_history_s=0)
+    carry, ignore, no_history = (world.of("plan")[i]["lines"] for i in (0, 1, 2))
+    assert any(line.startswith("  lasting noise: where the live version's history shows") for line in carry)
+    assert "  lasting noise: ignored, periods taken as independent (--lasting-noise ignore)" in ignore
+    assert not any(line.startswith("  lasting noise") for line in no_history)  # nothing to read it from
+
+
 def test_the_dry_run_states_the_guard_after_the_promotion(world: World) -> None:
     world.run(strategy="adaptive", dry_run=True, guard_s=600)
     world.run(strategy="adaptive", dry_run=True)
@@ -454,7 +464,7 @@ def test_all_at_once_shifts_everything_and_promotes_after_one_alarm_check(world:
 
 
 class _FailingJudge:
-    uses_history = trusts_history = False
+    uses_history = trusts_history = carries_lasting_noise = False
 
     def __init__(self) -> None:
         self.seen = 0
@@ -475,7 +485,7 @@ def test_the_judge_sees_each_metric_period_once(world: World) -> None:
     seen: list[tuple[int, int]] = []
 
     class Spy:
-        uses_history = trusts_history = False
+        uses_history = trusts_history = carries_lasting_noise = False
 
         def observe(self, canary, baseline):
             seen.append((canary.requests, baseline.requests))
