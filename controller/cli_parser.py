@@ -222,10 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="where the live version's history shows 5XX bursts that last several periods, the judge "
         "carries them (default: carry): each period's noise at the CV those bursts give a sum of periods, "
-        "so a burst on one version does not roll back a healthy release, and a pass margin that widens past "
+        "so a burst on one version is not read as a regression, and a pass margin that widens past "
         "2x where the noise leaves too few independent looks before the time limit (a regression under it "
         "can then pass; each judgement reports the margin). 'ignore' takes periods as independent, as "
-        "before: 2x stays the widest margin, and a lasting burst rolls back more than 1 %% of healthy "
+        "before: 2x stays the widest margin, and lasting bursts can roll back more than 1 %% of healthy "
         "releases (docs/judge.md, noise that lasts)",
     )
     shift.add_argument(

@@ -101,8 +101,8 @@ def announce_history(events: Events, history: BaselineHistory, judge: JudgePort,
         )
         if judge.carries_lasting_noise:
             consequence = (
-                "the judge carries it, so a lasting burst does not roll back a healthy release, and where it "
-                "leaves too few independent looks before the time limit the pass margin widens past 2x (each "
+                "the judge carries it, so a lasting burst is not read as a regression, and where it leaves "
+                "too few independent looks before the time limit the pass margin widens past 2x (each "
                 "judgement reports it: a regression under it can pass)"
             )
         else:
