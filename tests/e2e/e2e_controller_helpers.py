@@ -109,6 +109,14 @@ class ControllerProcess:
         state = "still running" if code is None else f"exited {code}"
         last = [f"{e['event']}@{e.get('at') or 0:.0f}" for e in self.events[-4:]]
         parts = [f"controller {state}", f"last events {last}"]
+        # What decided a rollout that ended early, and what the judge read before it began.
+        failed = self.event("gate_failed")
+        if failed is not None:
+            parts.append(f"gate {failed['gate']} failed at {failed['percent']:g} %: {failed['reason']}")
+        history = self.event("baseline_history")
+        if history is not None:
+            read = ("requests", "errors_5xx", "noise_cv", "noise_lasts_periods", "noise_carried")
+            parts.append("baseline history " + ", ".join(f"{k}={history.get(k)}" for k in read))
         if self._stderr_lines:
             parts.append(f"stderr tail {''.join(self._stderr_lines[-6:])[-800:]!r}")
         if self.reader_error:

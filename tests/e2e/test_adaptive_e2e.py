@@ -40,7 +40,7 @@ def test_a_healthy_release_is_promoted_only_after_the_minimum_observation(
         shift = ControllerProcess(shift_args(outputs_file), env)
         code = shift.wait(timeout_s=600)
         seen = traffic.snapshot()
-    assert code == 0, shift.stderr
+    assert code == 0, shift.describe()
     ticks = judged(shift.events)
     # The judge said what it was waiting for, in metric periods of the module's 10 s.
     assert any(f"/{periods} periods" in t["judge"]["reason"] for t in ticks), [t["judge"] for t in ticks]
