@@ -35,6 +35,7 @@ from pathlib import Path
 from bench import drift, family_report, tradeoff
 from bench.family import SPLITS, describe, select
 from bench.family_sim import run_family
+from bench.family_streams import FAMILY_NOISE, MAX_SPIKE_CHANCE, NoiseShape
 from bench.judge_sim import run_benchmark
 from bench.ours import Ours
 from bench.ours_flags import OursFlagsError, ours_from_flags
@@ -81,13 +82,13 @@ def family_main(
     judge_goals: list[dict] | None = None,
     jobs: int = 1,
     ours_flags: str = "",
-    noise_lasts_min: float = 1.0,
+    noise: NoiseShape = FAMILY_NOISE,
 ) -> dict:
     """Run the family (or the cells matching `pattern`) on `split`, print its tables and put it under the
     key `family` of `out`, keeping the file's other keys. `judge_goals`: the continuity table's goals, to
     count as one goal of the family's summary. `ours_flags`: the judge's `shift` flags ours runs with
-    (bench/ours_flags.py; empty: the defaults, as published). `noise_lasts_min` > 1: every per-minute noise
-    factor lasts that many minutes on average (outside the family)."""
+    (bench/ours_flags.py; empty: the defaults, as published). `noise`: outside the family, how every
+    per-minute noise factor is drawn (lasting, or in spikes)."""
     cells = select(split, pattern)
     options = ours_from_flags(ours_flags, PERIOD_S) if ours_flags else None
     ours = partial(Ours, judge_config=options.judge_config, guard_s=options.guard_s) if options else Ours
@@ -96,7 +97,7 @@ def family_main(
         f"\nscenario family: {len(cells)} cells x {runs} runs, {split} split, seed {seed}; "
         "peers tuned on the tuning split"
         + (f"; ours with {ours_flags}" if ours_flags else "")
-        + (f"; noise lasting {noise_lasts_min:g} minutes" if noise_lasts_min > 1 else ""),
+        + (f"; {noise.describe()}" if not noise.is_family else ""),
         flush=True,
     )
     results = run_family(
@@ -107,14 +108,15 @@ def family_main(
         ours=ours,
         log=lambda line: print(line, flush=True),
         jobs=jobs,
-        noise_lasts_min=noise_lasts_min,
+        noise=noise,
     )
     goal_list = family_report.goals(results)
     if judge_goals is not None:
         goal_list.append(family_report.continuity_goal(judge_goals))
     section = family_report.to_json(results, goal_list, runs, split, seed)
     section["ours_flags"] = ours_flags
-    section["noise_lasts_min"] = noise_lasts_min
+    section["noise_lasts_min"] = noise.lasts_min
+    section["noise_spike_chance"] = noise.spike_chance
     section["summary"]["wall_time_s"] = time.perf_counter() - started
     _merge(out, {"family": section})
     print("\n" + family_report.table(results, goal_list, runs, split))
@@ -216,6 +218,17 @@ def main(argv: list[str] | None = None) -> int:
         "of minutes with this mean, today and in the history, peers tuned in the same world (default 1: a "
         "new factor every minute, the published figures; needs --only family and another --out)",
     )
+    parser.add_argument(
+        "--noise-spikes",
+        type=float,
+        default=0.0,
+        metavar="CHANCE",
+        help="outside the family: draw each per-minute noise factor (overdispersed cells) as rare spikes "
+        "instead of gamma, with the same mean and coefficient of variation: in this share of minutes the "
+        "error rate jumps (at CV 0.5 and 0.02, to 4.8 times the other minutes'), today and in the history, "
+        "peers tuned in the same world (default 0: gamma, the published figures; needs --only family and "
+        "another --out)",
+    )
     parser.add_argument("--list-cells", action="store_true", help="print the family's cells and exit")
     parser.add_argument(
         "--jobs",
@@ -230,8 +243,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--jobs and --tradeoff-runs must be at least 1")
     if not (1 <= args.noise_lasts < math.inf):
         parser.error(f"--noise-lasts {args.noise_lasts:g}: write a mean run of at least 1 minute")
-    if args.noise_lasts > 1 and (args.only != "family" or args.out.resolve() == DEFAULT_OUT.resolve()):
-        parser.error("--noise-lasts needs --only family and an --out other than the published figures' file")
+    if not (0 <= args.noise_spikes <= MAX_SPIKE_CHANCE):
+        parser.error(
+            f"--noise-spikes {args.noise_spikes:g}: write a share of minutes, 0 to {MAX_SPIKE_CHANCE:g}"
+        )
+    noise = NoiseShape(args.noise_lasts, args.noise_spikes)
+    if not noise.is_family and (args.only != "family" or args.out.resolve() == DEFAULT_OUT.resolve()):
+        flag = "--noise-lasts" if args.noise_lasts > 1 else "--noise-spikes"
+        parser.error(f"{flag} needs --only family and an --out other than the published figures' file")
     try:
         sizes = tuple(int(n) for n in args.fleet_sizes.split(","))
     except ValueError:
@@ -265,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
             judge_goals,
             args.jobs,
             args.ours_flags,
-            args.noise_lasts,
+            noise,
         )
     if args.only in (None, "tradeoff"):
         tradeoff_main(args.tradeoff_runs, args.out, args.seed, args.split, args.jobs)

@@ -32,7 +32,7 @@ import numpy as np
 
 from bench.family import Cell
 from bench.family_oracle import DETECT_STRONG, detection_ceiling, false_rollback_floor
-from bench.family_streams import FamilyWorld
+from bench.family_streams import FAMILY_NOISE, FamilyWorld, NoiseShape
 from bench.judge_sim import FRR_TARGET, Outcome, PeerSetting, play, tune_peers
 from bench.ours import Ours
 from bench.policies import PEERS, Checks, Policy
@@ -209,10 +209,10 @@ def peer_units(world: FamilyWorld) -> dict[str, np.ndarray]:
     return {"recipe": count, "codedeploy_canary": rate, "codedeploy_linear": rate, "flagger": rate}
 
 
-def tune_cell(twin: Cell, runs: int, seed: int = 0, noise_lasts_min: float = 1.0) -> Tuned:
+def tune_cell(twin: Cell, runs: int, seed: int = 0, noise: NoiseShape = FAMILY_NOISE) -> Tuned:
     """Every peer's settings for `twin` (an identical cell), tuned on its tuning split (in the same world:
-    with lasting noise where the cells are scored with it)."""
-    world = FamilyWorld(twin, runs, "tuning", seed, noise_lasts_min)
+    with the noise shape the cells are scored with)."""
+    world = FamilyWorld(twin, runs, "tuning", seed, noise)
     return tune_peers(world, literal_note=False, error_units=peer_units(world))
 
 
@@ -235,12 +235,12 @@ def run_cell(
     twin_frr: dict[str, dict[str, float]],
     seed: int = 0,
     ours: Callable[[], Policy] = Ours,
-    noise_lasts_min: float = 1.0,
+    noise: NoiseShape = FAMILY_NOISE,
 ) -> CellResult:
     """Ours and every tuned peer on `cell`'s runs in `split`. For an identical cell, `twin_frr` is filled
     with each peer's false-rollback rate per check; for a regression cell it is read (the twin ran first)."""
     started = time.perf_counter()
-    world = FamilyWorld(cell, runs, split, seed, noise_lasts_min)
+    world = FamilyWorld(cell, runs, split, seed, noise)
     result = CellResult(cell, split, runs, wald_limit(cell, world))
     result.detection_ceiling = detection_ceiling(world, FRR_TARGET)
     result.false_rollback_floor = false_rollback_floor(world, 1 - DETECT_STRONG)
@@ -272,13 +272,13 @@ def run_family(
     ours: Callable[[], Policy] = Ours,
     log: Callable[[str], None] = print,
     jobs: int = 1,
-    noise_lasts_min: float = 1.0,
+    noise: NoiseShape = FAMILY_NOISE,
 ) -> list[CellResult]:
     """Every cell of `cells` (which must hold each regression cell's identical twin), in family order.
 
     `jobs` > 1 runs that many twins' families at once in worker processes; every cell draws from its own
-    seed, so the results are the same as with one job. `noise_lasts_min` > 1: outside the family, each
-    per-minute noise factor lasts that many minutes on average (FamilyWorld)."""
+    seed, so the results are the same as with one job. `noise`: outside the family, how the per-minute noise
+    factors are drawn (FamilyWorld)."""
     names = {c.name for c in cells}
     missing = sorted({c.twin.name for c in cells} - names)
     if missing:
@@ -298,25 +298,23 @@ def run_family(
 
     if jobs <= 1:
         for members in families:
-            record(*_run_twin_family(members, split, runs, seed, ours, noise_lasts_min))
+            record(*_run_twin_family(members, split, runs, seed, ours, noise))
     else:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [
-                pool.submit(_run_twin_family, m, split, runs, seed, ours, noise_lasts_min) for m in families
-            ]
+            futures = [pool.submit(_run_twin_family, m, split, runs, seed, ours, noise) for m in families]
             for future in as_completed(futures):
                 record(*future.result())
     return [results[c.name] for c in cells]
 
 
 def _run_twin_family(
-    members: list[Cell], split: str, runs: int, seed: int, ours: Callable[[], Policy], noise_lasts_min: float
+    members: list[Cell], split: str, runs: int, seed: int, ours: Callable[[], Policy], noise: NoiseShape
 ) -> tuple[list[CellResult], float]:
     """An identical twin (first) and its regression cells, with the peers tuned on the twin."""
     started = time.perf_counter()
-    tuned = tune_cell(members[0], runs, seed, noise_lasts_min)
+    tuned = tune_cell(members[0], runs, seed, noise)
     twin_frr: dict[str, dict[str, float]] = {}
-    done = [run_cell(cell, split, runs, tuned, twin_frr, seed, ours, noise_lasts_min) for cell in members]
+    done = [run_cell(cell, split, runs, tuned, twin_frr, seed, ours, noise) for cell in members]
     return done, time.perf_counter() - started
 
 

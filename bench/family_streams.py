@@ -41,6 +41,7 @@ BURST_SIGMA = (0.1, 0.4)  # bursty: lognormal sigma of the per-minute traffic fa
 SPIKE_CHANCE, SPIKE_SIZE = 0.05, (2.0, 4.0)  # bursty: share of minutes with a spike, and its factor
 HISTORY_SWING = (0.2, 0.6)  # the day's traffic: amplitude of its daily swing
 HISTORY_SPIKE_CHANCE, HISTORY_SPIKE_SIZE = 0.005, (2.0, 5.0)
+MAX_SPIKE_CHANCE = 0.5  # spike_factor needs chance < 1 / (1 + cv^2): 0.74 at the family's widest CV, 0.6
 
 
 @dataclass(frozen=True)
@@ -87,15 +88,55 @@ def gamma_factor(rng: np.random.Generator, cv: np.ndarray, minutes: int) -> np.n
     return np.where(noisy, draws, 1.0)
 
 
-def lasting_gamma_factor(
-    rng: np.random.Generator, cv: np.ndarray, minutes: int, lasts_min: float = 1.0
+def spike_factor(rng: np.random.Generator, cv: np.ndarray, minutes: int, chance: float) -> np.ndarray:
+    """Per (run, minute) mean-1 factors with coefficient of variation cv per run, all of it in rare spikes:
+    a level a in most minutes and a x (1 + k) in a `chance` share of them (a two-point mixture with
+    gamma_factor's mean and variance, and a far heavier tail: at CV 0.5 and a 2 % chance, 4.8x the level
+    in one minute in fifty). Needs chance < 1 / (1 + cv^2)."""
+    cv = np.asarray(cv, dtype=float)[:, None]
+    k = cv / (math.sqrt(chance * (1 - chance)) - cv * chance)
+    level = 1 / (1 + k * chance)
+    spikes = rng.random((cv.shape[0], minutes)) < chance
+    return np.where(spikes, level * (1 + k), level)
+
+
+@dataclass(frozen=True)
+class NoiseShape:
+    """How each per-minute noise factor is drawn. The family's: gamma, a new factor every minute. Outside it
+    (`python -m bench --noise-lasts / --noise-spikes`): each factor held for a geometric run of minutes with
+    mean `lasts_min`, or the same variance carried by spikes in a `spike_chance` share of minutes."""
+
+    lasts_min: float = 1.0
+    spike_chance: float = 0.0
+
+    @property
+    def is_family(self) -> bool:
+        return self.lasts_min <= 1 and self.spike_chance <= 0
+
+    def describe(self) -> str:
+        parts = []
+        if self.lasts_min > 1:
+            parts.append(f"noise lasting {self.lasts_min:g} minutes")
+        if self.spike_chance > 0:
+            parts.append(f"noise in spikes ({self.spike_chance:.3g} of minutes)")
+        return ", ".join(parts)
+
+
+FAMILY_NOISE = NoiseShape()
+
+
+def noise_factor(
+    rng: np.random.Generator, cv: np.ndarray, minutes: int, shape: NoiseShape = FAMILY_NOISE
 ) -> np.ndarray:
-    """`gamma_factor`, each factor held for a geometric run of minutes with mean `lasts_min` (the same
-    marginal noise, lasting; 1: a new factor every minute, the family's, drawing nothing more)."""
-    fresh = gamma_factor(rng, cv, minutes)
-    if lasts_min <= 1:
+    """Per (run, minute) mean-1 noise factors of coefficient of variation cv per run, drawn as `shape`
+    says (the family's: `gamma_factor`, drawing nothing more)."""
+    if shape.spike_chance > 0:
+        fresh = spike_factor(rng, cv, minutes, shape.spike_chance)
+    else:
+        fresh = gamma_factor(rng, cv, minutes)
+    if shape.lasts_min <= 1:
         return fresh
-    keep = rng.random(fresh.shape) >= 1.0 / lasts_min
+    keep = rng.random(fresh.shape) >= 1.0 / shape.lasts_min
     for t in range(1, minutes):
         fresh[:, t] = np.where(keep[:, t], fresh[:, t - 1], fresh[:, t])
     return fresh
@@ -136,13 +177,13 @@ class FamilyWorld:
     """`runs` runs of one cell in one split (bench.judge_sim.World)."""
 
     def __init__(
-        self, cell: Cell, runs: int, split: str, seed: int = 0, noise_lasts_min: float = 1.0
+        self, cell: Cell, runs: int, split: str, seed: int = 0, noise: NoiseShape = FAMILY_NOISE
     ) -> None:
-        """`noise_lasts_min` > 1: each per-minute noise factor lasts that many minutes on average, today and
-        in the history (outside the family: `python -m bench --noise-lasts`)."""
-        params, today, noise, history, beyond = seed_sequence(cell, split, seed).spawn(5)
+        """`noise`: how the per-minute noise factors are drawn, today and in the history (the family's
+        unless `python -m bench --noise-lasts / --noise-spikes` says otherwise)."""
+        params, today, noise_seed, history, beyond = seed_sequence(cell, split, seed).spawn(5)
         self.cell = cell
-        self.noise_lasts_min = noise_lasts_min
+        self.noise = noise
         self.runs = runs
         self.periods = MINUTES
         self.draws = d = draw_runs(cell, runs, np.random.default_rng(params))
@@ -152,7 +193,7 @@ class FamilyWorld:
         self._beyond: _Minutes | None = None
         self._beyond_streams: Streams | None = None
         self._history: tuple[np.ndarray, np.ndarray] | None = None
-        rng = np.random.default_rng(noise)
+        rng = np.random.default_rng(noise_seed)
         minute = np.arange(MINUTES)[None, :]
         if cell.setting.shape == "diurnal":
             traffic = 1 + d.trend[:, None] * (2 * (minute + 0.5) / MINUTES - 1)
@@ -203,7 +244,7 @@ class FamilyWorld:
         return minutes
 
     def _noise(self, rng: np.random.Generator, minutes: int) -> np.ndarray:
-        return lasting_gamma_factor(rng, self.draws.cv, minutes, self.noise_lasts_min)
+        return noise_factor(rng, self.draws.cv, minutes, self.noise)
 
     @property
     def onset_s(self) -> np.ndarray:

@@ -14,6 +14,7 @@ import pytest
 
 import bench.__main__ as bench_main
 from bench import drift, fleet
+from bench.family_streams import FAMILY_NOISE
 from bench.judge_sim import HISTORY_S, Outcome, ScenarioWorld, run_benchmark, simulate, summarise, tune
 from bench.ours import Ours
 from bench.policies import (
@@ -301,7 +302,7 @@ def test_python_m_bench_runs_the_data_plane_benchmark_when_it_exists(monkeypatch
     assert bench_main.main(argv) == 0
     assert calls == [
         ("judge", 7, 3),
-        ("family", 7, 2, 1.0),  # noise drawn afresh every minute: the family's own
+        ("family", 7, 2, FAMILY_NOISE),  # gamma noise drawn afresh every minute: the family's own
         ("tradeoff", 5),
         ("dataplane",),
         ("fleet", (1, 5, 20, 50)),

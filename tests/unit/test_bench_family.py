@@ -26,7 +26,7 @@ from bench.family import (
 )
 from bench.family_report import continuity_goal, goals, peer_ratio, table
 from bench.family_sim import CellResult, PolicyResult, run_family, summarise, tune_cell, wald_limit
-from bench.family_streams import FamilyWorld
+from bench.family_streams import FamilyWorld, NoiseShape
 from bench.judge_sim import Outcome, play
 from bench.policies import PEERS, Decision, Policy
 from bench.scenarios import SIGMA_P99_100, sprt_limit_failed
@@ -145,7 +145,7 @@ def test_shared_overdispersion_is_one_shock_on_both_versions() -> None:
 def test_lasting_noise_keeps_each_minutes_noise_and_holds_it_for_minutes() -> None:
     cell = _cell(Setting(REFERENCE.base, REFERENCE.traffic, dispersion=Dispersion("independent", CVS[1])))
     base = _world(cell)
-    lasting = FamilyWorld(cell, 400, "evaluation", seed=7, noise_lasts_min=8.0)
+    lasting = FamilyWorld(cell, 400, "evaluation", seed=7, noise=NoiseShape(lasts_min=8.0))
 
     def lag1(rates: np.ndarray) -> float:
         factor = rates / rates.mean(axis=1, keepdims=True)
@@ -175,6 +175,38 @@ def test_a_mean_burst_under_a_minute_or_without_end_is_a_one_line_error(
     with pytest.raises(SystemExit) as exit_:
         bench_main.main(["--only", "family", "--noise-lasts", minutes, "--out", str(tmp_path / "o.json")])
     assert exit_.value.code == 2 and "write a mean run of at least 1 minute" in capsys.readouterr().err
+
+
+def test_spiky_noise_has_the_gamma_noises_mean_and_spread_in_rare_minutes() -> None:
+    cell = _cell(Setting(REFERENCE.base, REFERENCE.traffic, dispersion=Dispersion("independent", CVS[1])))
+    gamma = _world(cell)
+    spiky = FamilyWorld(cell, 400, "evaluation", seed=7, noise=NoiseShape(spike_chance=0.02))
+    factor = lambda w: w.canary_rate / w.draws.base_rate[:, None]  # noqa: E731
+    across = lambda w: factor(w).std(axis=0, ddof=1).mean()  # noqa: E731
+    assert factor(spiky).mean() == pytest.approx(1.0, abs=0.03)
+    assert across(spiky) == pytest.approx(across(gamma), rel=0.15)
+    # Two levels per run: most minutes a little under 1, one in fifty far above it.
+    high = factor(spiky) > 1.5
+    assert high.mean() == pytest.approx(0.02, abs=0.006)
+    assert len(np.unique(np.round(factor(spiky)[0], 9))) <= 2
+    # The gamma factor's upper tail is far thinner at the same spread.
+    assert (factor(spiky) > 3).mean() > 10 * (factor(gamma) > 3).mean()
+    requests, errors = spiky.history()
+    day = errors / np.maximum(requests, 1) / spiky.usual_error_rate()[:, None]
+    assert (day > 3).mean() > 0.005 and (spiky.volume == gamma.volume).all()
+
+
+@pytest.mark.parametrize("chance", ["-0.1", "0.6", "nan"])
+def test_a_spike_chance_outside_0_to_half_is_a_one_line_error(chance: str, capsys, tmp_path) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        bench_main.main(["--only", "family", "--noise-spikes", chance, "--out", str(tmp_path / "o.json")])
+    assert exit_.value.code == 2 and "write a share of minutes, 0 to 0.5" in capsys.readouterr().err
+
+
+def test_spiky_noise_is_written_apart_from_the_published_figures(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        bench_main.main(["--only", "family", "--noise-spikes", "0.02"])
+    assert exit_.value.code == 2 and "--noise-spikes needs --only family" in capsys.readouterr().err
 
 
 def test_overdispersion_shows_in_the_error_counts() -> None:
