@@ -25,6 +25,7 @@ JUDGE_FLAGS = (
     "--latency-ratio",
     "--latency-severe-ratio",
     "--lasting-noise",
+    "--outliers",
     "--limit-test",
     "--narrowest-ratio",
     "--regression-ratio",

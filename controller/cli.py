@@ -57,6 +57,8 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
     trust_history = args.trust_baseline_history is not False and history_s > 0 and not args.no_judge
     if args.lasting_noise is not None and (history_s == 0 or args.no_judge):
         raise UsageError("--lasting-noise is the judge's, read off a --baseline-history above 0; drop it")
+    if args.outliers is not None and (history_s == 0 or args.no_judge):
+        raise UsageError("--outliers is the judge's, read off a --baseline-history above 0; drop it")
     min_observation_s = parse_duration(args.min_observation, "--min-observation")
     if min_observation_s and args.no_judge:
         raise UsageError("--min-observation is the judge's; drop --no-judge")
@@ -92,6 +94,7 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
         baseline_history_s=history_s,
         trust_history=trust_history,
         lasting_noise=args.lasting_noise != "ignore",
+        outlier_cap=args.outliers != "ignore",
         min_observation_s=min_observation_s,
         margin=margin,
         fixed_margin=args.fixed_margin,

@@ -63,6 +63,7 @@ from controller.engine_io import (  # noqa: F401 - re-exported: the engine's voc
 )
 from controller.gates import Gate, GateInput, GateValue, evaluate
 from controller.guard import GuardTest
+from controller.judge.outliers import Outliers
 from controller.stats import combine, paired_tails, tail_latency
 from controller.strategies import Action, Decision, Share, StepView, Strategy
 
@@ -71,6 +72,8 @@ class JudgePort(Protocol):
     uses_history: bool  # the history was long enough to use
     trusts_history: bool  # and the fail test uses it too
     carries_lasting_noise: bool  # the history's noise lasts and the judge's tests carry it
+    outliers: Outliers  # the history's periods its noise model cannot explain (spikes)
+    caps_outliers: bool  # and the judge's fail test caps each period's evidence for their share
 
     def observe(self, canary: WindowStats, baseline: WindowStats) -> Judgement: ...
 

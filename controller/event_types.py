@@ -202,6 +202,13 @@ class BaselineHistoryRead(Event):
     # Whether the judge carries that lasting noise in its tests (JudgeConfig.lasting_noise): each period's
     # noise at the lasting scale's CV, and a pass margin that may widen past 2x.
     noise_carried: bool = False
+    # Periods of the history its noise model cannot explain (spikes beyond the negative binomial's 1e-5
+    # tail around their neighbours), the share of periods the judge allows for them (an upper bound; 0
+    # without any), and whether its fail test caps each period's evidence for that share
+    # (JudgeConfig.outlier_cap).
+    outlier_periods: int = 0
+    outlier_share: float = 0.0
+    outliers_capped: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

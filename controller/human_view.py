@@ -75,6 +75,9 @@ def _history(e: ev.BaselineHistoryRead) -> str:
         if e.noise_lasts_periods > 1:
             noise += f", lasting over {e.noise_lasts_periods}-period stretches"
             noise += " (carried by the judge)" if e.noise_carried else " (ignored by the judge)"
+        if e.outlier_periods:
+            noise += f", {e.outlier_periods} outlying periods"
+            noise += " (capped by the judge)" if e.outliers_capped else " (ignored by the judge)"
     return (
         f"[dim]baseline history: {e.requests:,} requests, 5xx {rate} over the last "
         f"{span(e.window_s)}{noise} ({use})[/dim]"

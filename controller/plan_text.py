@@ -92,6 +92,12 @@ def plan_lines(
                 if judge_config.lasting_noise
                 else "  lasting noise: ignored, periods taken as independent (--lasting-noise ignore)"
             )
+            lines.append(
+                "  outliers: where the live version's history shows 5XX spikes its noise cannot explain, the "
+                "judge caps each period's evidence against the canary for their share (--outliers)"
+                if judge_config.outlier_cap
+                else "  outliers: ignored, every period's evidence counts whole (--outliers ignore)"
+            )
         if judge_config.horizon_periods is not None:
             last_look = (
                 f"  at the time limit: an undecided release is promoted if a fixed-sample test rejects a "

@@ -91,8 +91,28 @@ def announce_history(events: Events, history: BaselineHistory, judge: JudgePort,
             noise_cv=math.sqrt(noise.per_period_c2) if noise else None,
             noise_lasts_periods=noise.block if noise else 1,
             noise_carried=judge.carries_lasting_noise,
+            outlier_periods=judge.outliers.periods,
+            outlier_share=judge.outliers.share,
+            outliers_capped=judge.caps_outliers,
         )
     )
+    if judge.outliers.periods:
+        spikes = (
+            f"{judge.outliers.periods} of the live version's periods are 5XX spikes its noise model cannot "
+            "explain (beyond the negative binomial's 1e-5 tail around their neighbours)"
+        )
+        if judge.caps_outliers:
+            consequence = (
+                f"the judge caps each period's evidence so that up to {judge.outliers.share:.1%} of periods "
+                "may be anything: one spike on the canary cannot roll a healthy release back, and costs its "
+                "pass evidence little"
+            )
+        else:
+            consequence = (
+                "the judge counts every period whole (--outliers ignore), so a spike on the canary can roll "
+                "back a healthy release more often than its 1 % bound, or hold it past the time limit"
+            )
+        events.emit(WarningEvent(message=f'{spikes}; {consequence} (docs/judge.md, "Noise in spikes")'))
     if noise is not None and noise.lasts:
         lasts = (
             f"the live version's 5XX noise lasts: over {noise.block} periods its rate varies as independent "

@@ -100,6 +100,7 @@ class ShiftOptions:
     baseline_history_s: float = DEFAULT_BASELINE_HISTORY_S  # 0: give the judge no history
     trust_history: bool = True  # the judge's fail test may use the history (JudgeConfig.history_fail)
     lasting_noise: bool = True  # --lasting-noise: the judge carries the history's lasting noise
+    outlier_cap: bool = True  # --outliers: the judge caps each period's evidence for the history's spikes
     min_observation_s: float = 0.0  # --min-observation: the judge passes no sooner (0: its min_periods)
     margin: JudgeMargin = JudgeMargin()  # --regression-ratio, --regression-increase, --narrowest-ratio
     fixed_margin: bool = False  # --fixed-margin: no planning of the margin for the time limit
@@ -134,6 +135,7 @@ class ShiftOptions:
         return JudgeConfig(
             history_fail=self.trust_history,
             lasting_noise=self.lasting_noise,
+            outlier_cap=self.outlier_cap,
             min_periods=min_periods_for(self.min_observation_s, self.policy.period_s),
             regression_relative=self.margin.ratio - 1,
             regression_absolute=self.margin.increase,

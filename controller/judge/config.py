@@ -112,6 +112,13 @@ class JudgeConfig:
         margin, reported in every judgement, say which regressions the rollout can still resolve.
         False: periods are independent given the rate, as in the family's histories (docs/judge.md,
         "Noise that lasts").
+    outlier_cap: where the history shows periods its noise model cannot explain (spikes: counts beyond
+        the negative binomial's 1e-5 tail around their neighbours, at the other periods' c2), the history
+        tests censor each period's likelihood ratio as Huber's robust test does for that share of periods
+        (controller/judge/outliers.py): the fail test's capped from above, so that one spike on the canary
+        cannot roll a healthy release back however far it reaches, the count pass test's held from below,
+        so that it costs the pass evidence little. False: every period's ratio counts whole, as in the
+        family's histories, where such periods are rare (docs/judge.md, "Noise in spikes").
     limit_beta: with a time limit, a release still undecided in the last period it may be judged gets one
         fixed-sample test of "it is a regression at the pass margin" (controller/judge/limit_test.py), and
         passes if that test rejects it at this level: a regression at the margin is then passed at most
@@ -149,6 +156,7 @@ class JudgeConfig:
     widest_regression_ratio: float = 2.0
     narrowest_regression_ratio: float | None = None
     lasting_noise: bool = True
+    outlier_cap: bool = True
     limit_beta: float | None = 0.005
 
     @property

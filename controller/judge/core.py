@@ -24,13 +24,13 @@ from controller.judge.config import (
     LASTING_WIDEST_RATIO,
     JudgeConfig,
 )
-from controller.judge.dispersion import read_persistence
 from controller.judge.emath import log_mix, nb_log_lr, rate_bound, split_log_lr
 from controller.judge.history import HISTORY_COUNT_WEIGHTS, HistoryTests
 from controller.judge.horizon import PeriodTraffic
 from controller.judge.latency import LatencyState
 from controller.judge.limit_test import LimitPeriod, LimitTestResult, limit_test
 from controller.judge.margin import MarginPlanner
+from controller.judge.noise import read_noise
 from controller.judge.onset import RestartedBets
 
 
@@ -41,14 +41,18 @@ class Judge:
         self.config = config or JudgeConfig()
         c = self.config
         usable = history is not None and history.requests >= c.history_min_requests and c.history_weight > 0
-        # Extra-binomial noise per period, read off the live version's per-period history (an upper bound;
-        # the floor when there is none): every test's likelihood carries it, so bursts are not evidence.
-        # Where it clearly lasts over several periods, the c2 at that scale (JudgeConfig.lasting_noise).
+        # The noise every test carries, and what the history tests carry (controller/judge/noise.py).
         periods = history.per_period if history is not None else ()
-        noise = read_persistence(periods, c.dispersion_floor) if c.overdispersion else None
-        self.carries_lasting_noise = noise is not None and noise.lasts and c.lasting_noise
-        self.c2 = 0.0 if noise is None else noise.c2 if self.carries_lasting_noise else noise.per_period_c2
-        self.history = HistoryTests(c, history, self.c2) if usable and history is not None else None
+        self.noise = read_noise(c, periods, usable)
+        self.carries_lasting_noise = self.noise.carries_lasting_noise
+        self.c2 = self.noise.c2
+        self.outliers, self.caps_outliers = self.noise.outliers, self.noise.caps_outliers
+        self.history_c2 = self.noise.history_c2
+        self.history = (
+            HistoryTests(c, history, self.history_c2, self.noise.outlier_share)
+            if usable and history is not None
+            else None
+        )
         self._history_weight = c.history_weight if self.history else 0.0
         spent = c.history_bound_share if self.history else 0.0
         self._history_fail_weight = self._history_weight if c.history_fail else 0.0
@@ -86,7 +90,7 @@ class Judge:
             else c
         )
         self._margin = MarginPlanner(
-            planned, self.history, self.c2, math.log(self.pass_threshold / planned_weight)
+            planned, self.history, self.history_c2, math.log(self.pass_threshold / planned_weight)
         )
         self._log_count = [0.0] * len(COUNT_RATIOS)
         self._count_rate = self._regression_rate(0, 0)

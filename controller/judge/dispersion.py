@@ -53,6 +53,7 @@ class Persistence:
     block: int
     c2: float
     per_period_c2: float
+    per_period_estimate: float = 0.0  # the point estimate the per-period bound rests on
 
     @property
     def lasts(self) -> bool:
@@ -79,8 +80,9 @@ def read_persistence(periods: Sequence[tuple[int, int]], floor: float) -> Persis
     """Whether the periods' noise clearly lasts: the longest block scale whose estimate is PERSISTENCE_SDS
     standard errors above the per-period bound (with its upper bound), or block 1."""
     ns, ks = _nonempty(periods)
-    bound = estimate_c2(periods, floor).c2
-    lasting = Persistence(1, bound, bound)
+    single = estimate_c2(periods, floor)
+    bound = single.c2
+    lasting = Persistence(1, bound, bound, single.estimate)
     cum_n, cum_k = list(accumulate(ns, initial=0)), list(accumulate(ks, initial=0))
     cum_sq = list(accumulate((float(n * n) for n in ns), initial=0.0))
     for length, neighbours in BLOCK_SCALES:
@@ -92,12 +94,24 @@ def read_persistence(periods: Sequence[tuple[int, int]], floor: float) -> Persis
         squares = [cum_sq[e] - cum_sq[e - length] for e in ends]
         m = _moments(sums_n, sums_k, squares, neighbours)
         if m is not None and m.c2 - PERSISTENCE_SDS * m.spread > bound:
-            lasting = Persistence(length, m.c2 + UPPER_SDS * m.spread, bound)
+            lasting = Persistence(length, m.c2 + UPPER_SDS * m.spread, bound, single.estimate)
     return lasting
 
 
 def _nonempty(periods: Sequence[tuple[int, int]]) -> tuple[list[int], list[int]]:
     return [n for n, _ in periods if n > 0], [k for n, k in periods if n > 0]
+
+
+def neighbourhood_sums(values: Sequence[float], neighbours: int) -> list[float]:
+    """Each element's `neighbours` on each side summed (itself left out, clipped at the ends), from
+    cumulative sums: one pass keeps the judge's start-up (and the benchmark's hundreds of thousands of runs)
+    off a per-element Python loop."""
+    size = len(values)
+    cum = list(accumulate(values, initial=0))
+    return [
+        cum[min(i + neighbours + 1, size)] - cum[i - neighbours if i > neighbours else 0] - v
+        for i, v in enumerate(values)
+    ]
 
 
 def _moments(
@@ -111,17 +125,10 @@ def _moments(
     size = len(ns)
     if size < 2 * neighbours + 1:
         return None
-    # Each block's neighbourhood as [lo, hi), summed from cumulative sums: one pass per quantity keeps the
-    # judge's start-up (and the benchmark's hundreds of thousands of runs) off a per-element Python loop.
-    cum_n, cum_k = list(accumulate(ns, initial=0)), list(accumulate(ks, initial=0))
-    los = [i - neighbours if i > neighbours else 0 for i in range(size)]
-    his = [min(i + neighbours + 1, size) for i in range(size)]
-    around_ns = [cum_n[hi] - cum_n[lo] - n for lo, hi, n in zip(los, his, ns, strict=True)]
-    around_ks = [cum_k[hi] - cum_k[lo] - k for lo, hi, k in zip(los, his, ks, strict=True)]
+    around_ns, around_ks = neighbourhood_sums(ns, neighbours), neighbourhood_sums(ks, neighbours)
     around_sqs: Sequence[float] = [0.0] * size
     if squares is not None:
-        cum_sq = list(accumulate(squares, initial=0.0))
-        around_sqs = [cum_sq[hi] - cum_sq[lo] - sq for lo, hi, sq in zip(los, his, squares, strict=True)]
+        around_sqs = neighbourhood_sums(squares, neighbours)
     tops: list[float] = []
     bottoms: list[float] = []
     for i, (n, around_n, around_k) in enumerate(zip(ns, around_ns, around_ks, strict=True)):

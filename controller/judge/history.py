@@ -12,6 +12,7 @@ from controller.domain import BaselineHistory
 from controller.judge.config import JudgeConfig
 from controller.judge.emath import log_mix, nb_log_lr, poisson_bound
 from controller.judge.onset import RestartedBets
+from controller.judge.outliers import capped, floored
 
 # The share of alpha (and beta) spent on the history's confidence bound when history is used: the bound
 # misses the true baseline rate with probability alpha * history_bound_share, the e-processes get the rest.
@@ -49,10 +50,15 @@ class HistoryTests:
     (predictable: earlier periods only).
     """
 
-    def __init__(self, config: JudgeConfig, history: BaselineHistory, c2: float = 0.0) -> None:
+    def __init__(
+        self, config: JudgeConfig, history: BaselineHistory, c2: float = 0.0, outlier_share: float = 0.0
+    ) -> None:
         c = config
         self.config = config
         self.c2 = c2  # extra-binomial noise per period: the counts are negative binomial, not Poisson
+        # The share of periods that may be anything (spikes): the fail test caps each period's ratio for it,
+        # the count pass test floors it (controller/judge/outliers.py).
+        self.outlier_share = outlier_share
         self.history = history
         self.rate = history.errors_5xx / history.requests
         z_fail = NormalDist().inv_cdf(1 - c.alpha * c.history_bound_share)
@@ -179,10 +185,11 @@ class HistoryTests:
         if n > 0 and p0 < 1:
             self.canary_errors += k
             self.null_expected_errors += p0 * n
+            share, mean0, margin = self.outlier_share, p0 * n, self.margin_multiple
             for j, m in enumerate(self.config.alternatives):
-                llrs[j] = nb_log_lr(k, p0 * n, m, c2)
+                llrs[j] = capped(nb_log_lr(k, mean0, m, c2), mean0, m, c2, share)
                 self.log_fail[j] += llrs[j]
-            llrs[-1] = nb_log_lr(k, p0 * n, self.margin_multiple, c2)
+            llrs[-1] = capped(nb_log_lr(k, mean0, margin, c2), mean0, margin, c2, share)
             self.log_margin += llrs[-1]
         self.late.add(llrs)
         if n == 0:
@@ -198,7 +205,8 @@ class HistoryTests:
                 clean = n * q if c2 <= 0 else math.log1p(n * q * c2) / c2
                 self.log_count[j] = -math.inf if k else self.log_count[j] + clean
             else:
-                self.log_count[j] += nb_log_lr(k, q * n, r, c2)
+                llr = nb_log_lr(k, q * n, r, c2)
+                self.log_count[j] += floored(llr, q * n, r, c2, self.outlier_share)
 
     @property
     def log_fail_e_value(self) -> float:

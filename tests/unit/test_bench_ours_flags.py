@@ -41,6 +41,8 @@ def test_the_judge_flags_give_the_configuration_shift_gives() -> None:
     assert judge_config_from_flags("--limit-test off", 60).limit_beta is None
     assert judge_config_from_flags("", 60).lasting_noise is True
     assert judge_config_from_flags("--lasting-noise ignore", 60).lasting_noise is False
+    assert judge_config_from_flags("", 60).outlier_cap is True
+    assert judge_config_from_flags("--outliers ignore", 60).outlier_cap is False
     raised = judge_config_from_flags("--latency-ratio 1.6 --latency-severe-ratio 2.5", 60)
     assert (raised.latency_tolerance_relative, raised.latency_severe_relative) == (pytest.approx(0.6), 1.5)
 

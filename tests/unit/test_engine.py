@@ -23,6 +23,7 @@ from controller.engine import (
     Wait,
 )
 from controller.gates import Thresholds, builtin_gates
+from controller.judge.outliers import NO_OUTLIERS
 from controller.strategies import FixedSteps, Policy
 from controller.strategy import build_plan
 
@@ -33,7 +34,8 @@ POLICY = Policy(
 
 
 class ScriptedJudge:
-    uses_history = trusts_history = carries_lasting_noise = False
+    uses_history = trusts_history = carries_lasting_noise = caps_outliers = False
+    outliers = NO_OUTLIERS
 
     def __init__(self, verdicts: list[Verdict] | None = None) -> None:
         self.seen: list[WindowStats] = []

@@ -11,6 +11,7 @@ from controller.aws.metrics import FunctionPair
 from controller.domain import Outcome, Verdict
 from controller.errors import AwsError, LockHeldError, StateConflict
 from controller.gates import GateInput, GateStatus, LatencyGate, Thresholds
+from controller.judge.outliers import NO_OUTLIERS
 from controller.shift_options import DEFAULT_LATENCY_SEVERE_RATIO, JudgeMargin
 from controller.stats import WindowStats
 
@@ -380,6 +381,17 @@ def test_the_dry_run_states_what_the_judge_does_with_lasting_noise(world: World)
     assert not any(line.startswith("  lasting noise") for line in no_history)  # nothing to read it from
 
 
+def test_the_dry_run_states_what_the_judge_does_with_spikes(world: World) -> None:
+    world.run(strategy="adaptive", dry_run=True)
+    world.run(strategy="adaptive", dry_run=True, outlier_cap=False)
+    world.run(strategy="adaptive", dry_run=True, baseline_history_s=0)
+    cap, ignore, no_history = (world.of("plan")[i]["lines"] for i in (0, 1, 2))
+    spikes = "  outliers: where the live version's history shows 5XX spikes"
+    assert any(line.startswith(spikes) for line in cap)
+    assert "  outliers: ignored, every period's evidence counts whole (--outliers ignore)" in ignore
+    assert not any(line.startswith("  outliers") for line in no_history)
+
+
 def test_the_dry_run_states_the_guard_after_the_promotion(world: World) -> None:
     world.run(strategy="adaptive", dry_run=True, guard_s=600)
     world.run(strategy="adaptive", dry_run=True)
@@ -464,7 +476,8 @@ def test_all_at_once_shifts_everything_and_promotes_after_one_alarm_check(world:
 
 
 class _FailingJudge:
-    uses_history = trusts_history = carries_lasting_noise = False
+    uses_history = trusts_history = carries_lasting_noise = caps_outliers = False
+    outliers = NO_OUTLIERS
 
     def __init__(self) -> None:
         self.seen = 0
@@ -485,7 +498,8 @@ def test_the_judge_sees_each_metric_period_once(world: World) -> None:
     seen: list[tuple[int, int]] = []
 
     class Spy:
-        uses_history = trusts_history = carries_lasting_noise = False
+        uses_history = trusts_history = carries_lasting_noise = caps_outliers = False
+        outliers = NO_OUTLIERS
 
         def observe(self, canary, baseline):
             seen.append((canary.requests, baseline.requests))
