@@ -32,6 +32,7 @@ from controller.judge.limit_test import LimitPeriod, LimitTestResult, limit_test
 from controller.judge.margin import MarginPlanner
 from controller.judge.noise import read_noise
 from controller.judge.onset import RestartedBets
+from controller.judge.outliers import Outliers
 
 
 class Judge:
@@ -44,12 +45,9 @@ class Judge:
         # The noise every test carries, and what the history tests carry (controller/judge/noise.py).
         periods = history.per_period if history is not None else ()
         self.noise = read_noise(c, periods, usable)
-        self.carries_lasting_noise = self.noise.carries_lasting_noise
-        self.c2 = self.noise.c2
-        self.outliers, self.caps_outliers = self.noise.outliers, self.noise.caps_outliers
-        self.history_c2 = self.noise.history_c2
+        self.c2 = self.noise.c2  # read in every period's likelihoods
         self.history = (
-            HistoryTests(c, history, self.history_c2, self.noise.outlier_share)
+            HistoryTests(c, history, self.noise.history_c2, self.noise.outlier_share)
             if usable and history is not None
             else None
         )
@@ -90,7 +88,7 @@ class Judge:
             else c
         )
         self._margin = MarginPlanner(
-            planned, self.history, self.history_c2, math.log(self.pass_threshold / planned_weight)
+            planned, self.history, self.noise.history_c2, math.log(self.pass_threshold / planned_weight)
         )
         self._log_count = [0.0] * len(COUNT_RATIOS)
         self._count_rate = self._regression_rate(0, 0)
@@ -98,6 +96,26 @@ class Judge:
         # What the time-limit test reads (controller/judge/limit_test.py), period by period.
         self._limit_periods: list[LimitPeriod] = []
         self._final: Judgement | None = None
+
+    @property
+    def carries_lasting_noise(self) -> bool:
+        """Whether the history's noise lasts and the tests carry it (JudgeConfig.lasting_noise)."""
+        return self.noise.carries_lasting_noise
+
+    @property
+    def history_c2(self) -> float:
+        """The noise the history tests carry: the periods' other than the censored outliers'."""
+        return self.noise.history_c2
+
+    @property
+    def outliers(self) -> Outliers:
+        """The history's periods its noise model cannot explain (spikes)."""
+        return self.noise.outliers
+
+    @property
+    def caps_outliers(self) -> bool:
+        """Whether the history tests censor each period's ratio for the outliers' share."""
+        return self.noise.caps_outliers
 
     @property
     def uses_history(self) -> bool:

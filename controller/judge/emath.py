@@ -72,6 +72,34 @@ def nb_log_lr(x: int, expected: float, ratio: float, c2: float) -> float:
     return k * shrink + x * (math.log(ratio) + shrink)
 
 
+def nb_log_pmf(x: int, mean: float, c2: float) -> float:
+    """log P(X = x) for a negative binomial of this mean and squared CV c2 of its gamma (Poisson at 0)."""
+    if mean <= 0:
+        return 0.0 if x == 0 else -math.inf
+    if c2 <= 0:
+        return x * math.log(mean) - mean - math.lgamma(x + 1)
+    k = 1.0 / c2
+    return (
+        math.lgamma(x + k)
+        - math.lgamma(k)
+        - math.lgamma(x + 1)
+        + k * (math.log(k) - math.log(k + mean))
+        + x * (math.log(mean) - math.log(k + mean))
+    )
+
+
+def nb_upper_tail(x: int, mean: float, c2: float, enough: float = math.inf) -> float:
+    """P(X >= x), summed upwards from x until the terms no longer count (x above the mean: they fall), or
+    until the sum reaches `enough` (then it is at least that)."""
+    total, term_at = 0.0, x
+    while True:
+        term = math.exp(nb_log_pmf(term_at, mean, c2))
+        total += term
+        if total >= enough or term <= total * 1e-12 or term_at - x > 100_000:
+            return total
+        term_at += 1
+
+
 def split_precision(q: float, c2: float) -> float:
     """The beta precision of a period's canary share of errors when both versions' rates carry independent
     gamma noise of squared CV c2: Var(share) ~ q^2 (1 - q)^2 2 c2 = q (1 - q) / (precision + 1)."""

@@ -37,6 +37,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from controller.judge.dispersion import NEIGHBOURS, estimate_c2, neighbourhood_sums
+from controller.judge.emath import nb_log_pmf, nb_upper_tail
 
 # A period whose count the model puts beyond this upper tail is an outlier. A day of 1,440 periods that
 # follows the model shows one in about 70 days.
@@ -101,34 +102,6 @@ def _outlying(k: int, mean: float, c2: float) -> bool:
     if not math.isfinite(mean) or k <= mean + SCREEN_SDS * math.sqrt(mean + c2 * mean * mean):
         return False
     return nb_upper_tail(k, mean, c2, enough=OUTLIER_TAIL) < OUTLIER_TAIL
-
-
-def nb_log_pmf(x: int, mean: float, c2: float) -> float:
-    """log P(X = x) for a negative binomial of this mean and squared CV c2 of its gamma (Poisson at 0)."""
-    if mean <= 0:
-        return 0.0 if x == 0 else -math.inf
-    if c2 <= 0:
-        return x * math.log(mean) - mean - math.lgamma(x + 1)
-    k = 1.0 / c2
-    return (
-        math.lgamma(x + k)
-        - math.lgamma(k)
-        - math.lgamma(x + 1)
-        + k * (math.log(k) - math.log(k + mean))
-        + x * (math.log(mean) - math.log(k + mean))
-    )
-
-
-def nb_upper_tail(x: int, mean: float, c2: float, enough: float = math.inf) -> float:
-    """P(X >= x), summed upwards from x until the terms no longer count (x above the mean: they fall), or
-    until the sum reaches `enough` (then it is at least that)."""
-    total, term_at = 0.0, x
-    while True:
-        term = math.exp(nb_log_pmf(term_at, mean, c2))
-        total += term
-        if total >= enough or term <= total * 1e-12 or term_at - x > 100_000:
-            return total
-        term_at += 1
 
 
 def _walk(mean0: float, mean1: float, c2: float) -> Iterator[tuple[float, float, float]]:

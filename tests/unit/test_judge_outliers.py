@@ -22,8 +22,8 @@ from controller.events import Recorder
 from controller.human_view import render
 from controller.judge import Judge, JudgeConfig
 from controller.judge.dispersion import DISPERSION_FLOOR, estimate_c2
-from controller.judge.emath import nb_log_lr
-from controller.judge.outliers import capped, floored, log_cap, log_floor, nb_log_pmf, read_outliers
+from controller.judge.emath import nb_log_lr, nb_log_pmf
+from controller.judge.outliers import capped, floored, log_cap, log_floor, read_outliers
 from controller.rollout_setup import announce_history
 
 RATE = 0.01
