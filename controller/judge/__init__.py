@@ -1,11 +1,13 @@
 """The canary judge: continue, pass or fail, from what CloudWatch reports per metric period.
 
-Pure and deterministic. The package: `config` (settings and priors), `core` (the Judge), `history` (tests
-against the baseline history), `onset` (bets restarted in later periods), `horizon` (the pass margin a
-time limit allows), `latency`, `dispersion` (the per-period noise read off the history), `emath` (shared
-arithmetic). Feed it, once per metric period, the
-canary's and the baseline's `WindowStats` (request Count sum, 5XXError sum, 4XXError sum, Latency
-p50/p90/p99 of that period):
+Pure and deterministic. The package: `config` (settings and priors), `core` (the Judge), `concurrent` (the
+split and count tests against the concurrent baseline), `history` (tests against the baseline history),
+`onset` (bets restarted in later periods), `horizon` and `margin` (the pass margin a time limit allows),
+`limit_test` (the time limit's last look), `latency`, `dispersion`, `noise` and `outliers` (the per-period
+noise, its persistence and its spikes, read off the history), `emath` (shared arithmetic).
+
+Feed it, once per metric period, the canary's and the baseline's `WindowStats` (request Count sum, 5XXError
+sum, 4XXError sum, Latency p50/p90/p99 of that period):
 
     judge = Judge(JudgeConfig())          # one judge per rollout; it accumulates evidence
     judgement = judge.observe(canary, baseline)

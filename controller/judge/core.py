@@ -17,21 +17,14 @@ from controller.domain import (
     Verdict,
     WindowStats,
 )
-from controller.judge.config import (
-    COUNT_RATIOS,
-    COUNT_SHARE,
-    COUNT_WEIGHTS,
-    LASTING_WIDEST_RATIO,
-    JudgeConfig,
-)
-from controller.judge.emath import log_mix, nb_log_lr, rate_bound, split_log_lr
+from controller.judge.concurrent import ConcurrentTests
+from controller.judge.config import COUNT_SHARE, LASTING_WIDEST_RATIO, JudgeConfig
 from controller.judge.history import HISTORY_COUNT_WEIGHTS, HistoryTests
 from controller.judge.horizon import PeriodTraffic
 from controller.judge.latency import LatencyState
 from controller.judge.limit_test import LimitPeriod, LimitTestResult, limit_test
 from controller.judge.margin import MarginPlanner
 from controller.judge.noise import read_noise
-from controller.judge.onset import RestartedBets
 from controller.judge.outliers import Outliers
 
 
@@ -63,16 +56,10 @@ class Judge:
         self.baseline_requests = 0
         self.baseline_errors = 0
         self.baseline_errors_4xx = 0
-        self._log_fail = [0.0] * len(self.config.alternatives)
-        self._log_margin = 0.0
-        # The same bets (alternatives, then the margin) started in later periods: late onset.
-        self._late = RestartedBets(len(c.alternatives) + 1, c.late_onset_share, c.late_onset_starts)
-        self._log_pass = 0.0
-        self._psi_pass = 1 + self.config.regression_relative
-        self._psi_margin = self._psi_pass  # the fail test's margin bet: never widened
         # The pass margin's parts for the coming period, as planned for the time limit (_plan_pass_margin).
         self._pass_relative = c.regression_relative
         self._pass_absolute = c.regression_absolute
+        self.concurrent = ConcurrentTests(c, self.c2, self._pass_relative, self._pass_absolute)
         self.widest_pass_relative = c.regression_relative
         self._traffic: list[PeriodTraffic] = []
         # What the plan must reach: the pass threshold over the weight of the test it models (the history
@@ -90,8 +77,6 @@ class Judge:
         self._margin = MarginPlanner(
             planned, self.history, self.noise.history_c2, math.log(self.pass_threshold / planned_weight)
         )
-        self._log_count = [0.0] * len(COUNT_RATIOS)
-        self._count_rate = self._regression_rate(0, 0)
         self._latency = LatencyState()
         # What the time-limit test reads (controller/judge/limit_test.py), period by period.
         self._limit_periods: list[LimitPeriod] = []
@@ -130,28 +115,8 @@ class Judge:
     # -- evidence -----------------------------------------------------------------------------------------
 
     def _null_ratio(self) -> float:
-        """psi0 for the coming period, from baseline data seen before it (predictable, so still valid)."""
-        c = self.config
-        if c.tolerance_absolute == 0:
-            return 1 + c.tolerance_relative
-        low = rate_bound(self.baseline_errors, self.baseline_requests, -2.0)
-        if not low or math.isnan(low):
-            return math.inf
-        return 1 + c.tolerance_relative + c.tolerance_absolute / low
-
-    def _pass_ratio(self, relative: float, absolute: float) -> float:
-        """psi_pass for the coming period, from baseline data seen before it."""
-        c = self.config
-        rate = rate_bound(self.baseline_errors, self.baseline_requests, c.margin_sds)
-        if math.isnan(rate):
-            return 1 + relative
-        return 1 + max(relative, absolute / rate)
-
-    def _regression_rate(self, errors: int, requests: int) -> float:
-        """q: the lowest canary rate that is a regression, from a low estimate of the baseline rate."""
-        low = rate_bound(errors, requests, -2.0)
-        low = 0.0 if math.isnan(low) else low
-        return low + max(low * self._pass_relative, self._pass_absolute)
+        """psi0 for the coming period (the split fail test's null ratio)."""
+        return self.concurrent.null_ratio(self.baseline_errors, self.baseline_requests)
 
     def _plan_pass_margin(self) -> tuple[float, float]:
         """The pass margin for the coming period, planned for the time limit (controller/judge/margin.py)."""
@@ -166,9 +131,7 @@ class Judge:
     @property
     def fail_split_e_value(self) -> float:
         """The split test's evidence against "canary no worse than tolerance"."""
-        logs = self._late.combined([*self._log_fail, self._log_margin])
-        weights = [*self.config.weights, self.config.margin_weight]
-        return math.exp(min(log_mix(weights, logs), 700.0))
+        return self.concurrent.fail_split_e_value
 
     @property
     def fail_history_e_value(self) -> float | None:
@@ -186,15 +149,12 @@ class Judge:
     @property
     def pass_split_e_value(self) -> float:
         """The split test's evidence against "canary is a regression worth catching"."""
-        return math.exp(max(min(self._log_pass, 700.0), -700.0))
+        return self.concurrent.pass_split_e_value
 
     @property
     def pass_count_e_value(self) -> float:
         """The count test's evidence against "canary rate >= q" (0 once every alternative is refuted)."""
-        total = sum(
-            w * math.exp(min(lc, 700.0)) for w, lc in zip(COUNT_WEIGHTS, self._log_count, strict=True)
-        )
-        return min(total, math.exp(700.0))
+        return self.concurrent.pass_count_e_value
 
     @property
     def pass_history_e_value(self) -> float | None:
@@ -212,48 +172,16 @@ class Judge:
         return (1 - h) * concurrent + h * (self.pass_history_e_value or 0.0)
 
     def _update_errors(self, canary: WindowStats, baseline: WindowStats) -> None:
-        psi0 = self._null_ratio()
-        psi_pass = self._pass_ratio(self._pass_relative, self._pass_absolute)
-        self._psi_pass = psi_pass
-        self._psi_margin = self._pass_ratio(self.config.regression_relative, self.config.regression_absolute)
         x = min(canary.errors_5xx, canary.requests)
         y = min(baseline.errors_5xx, baseline.requests)
-        self._update_count(canary.requests, x, baseline.requests, y)
+        margin = (self._pass_relative, self._pass_absolute)
+        totals = (self.baseline_errors, self.baseline_requests)
+        self.concurrent.observe((canary.requests, x), (baseline.requests, y), totals, *margin)
         share = canary.requests / (canary.requests + baseline.requests) if baseline.requests else None
+        psi_pass = self.concurrent.psi_pass
         self._limit_periods.append(LimitPeriod(self.periods, canary.requests, x, x + y, share, psi_pass))
         if self.history is not None:
-            margin = (self._pass_relative, self._pass_absolute)
             self.history.observe(canary.requests, x, baseline.requests, y, *margin)
-        llrs = [0.0] * (len(self.config.alternatives) + 1)
-        if canary.requests == 0 or baseline.requests == 0 or x + y == 0:
-            self._late.add(llrs)
-            return  # no split to read: the period says nothing about the ratio
-        w = canary.requests / (canary.requests + baseline.requests)
-        c2 = self.c2
-        if math.isfinite(psi0):
-            for k, multiple in enumerate(self.config.alternatives):
-                llrs[k] = split_log_lr(x, x + y, w, psi0 * multiple, psi0, c2)
-                self._log_fail[k] += llrs[k]
-            # The margin moves with the baseline estimate, but only between periods: still a fixed bet.
-            llrs[-1] = split_log_lr(x, x + y, w, max(self._psi_margin, psi0 * 1.1), psi0, c2)
-            self._log_margin += llrs[-1]
-        self._late.add(llrs)
-        self._log_pass += split_log_lr(x, x + y, w, 1.0, psi_pass, c2)
-
-    def _update_count(self, n: int, k: int, baseline_n: int, baseline_k: int) -> None:
-        """Bet on the canary's own errors; q comes from the baseline before this period (predictable)."""
-        q = self._regression_rate(self.baseline_errors - baseline_k, self.baseline_requests - baseline_n)
-        self._count_rate = q
-        if n == 0 or q >= 1:
-            return  # no canary requests, or no canary rate is a regression: nothing to bet on
-        for j, r in enumerate(COUNT_RATIOS):
-            if r == 0:
-                clean = -n * math.log1p(-q) if self.c2 <= 0 else math.log1p(n * q * self.c2) / self.c2
-                self._log_count[j] = -math.inf if k else self._log_count[j] + clean
-            elif self.c2 <= 0:
-                self._log_count[j] += k * math.log(r) + (n - k) * (math.log1p(-r * q) - math.log1p(-q))
-            else:
-                self._log_count[j] += nb_log_lr(k, n * q, r, self.c2)
 
     # -- verdict ------------------------------------------------------------------------------------------
 
@@ -292,10 +220,11 @@ class Judge:
             ratios = [*self.config.alternatives, hist.margin_multiple]
             logs = [*hist.log_fail, hist.log_margin]
             return tuple(Alternative(m, lf) for m, lf in zip(ratios, logs, strict=True))
-        out = [Alternative(m, lf) for m, lf in zip(self.config.alternatives, self._log_fail, strict=True)]
+        tests = self.concurrent
+        out = [Alternative(m, lf) for m, lf in zip(self.config.alternatives, tests.log_fail, strict=True)]
         psi0 = self._null_ratio()
         if self.config.margin_weight > 0 and math.isfinite(psi0):
-            out.append(Alternative(max(self._psi_margin / psi0, 1.1), self._log_margin))
+            out.append(Alternative(max(tests.psi_margin / psi0, 1.1), tests.log_margin))
         return tuple(out)
 
     def evidence(self) -> Evidence:
@@ -312,7 +241,7 @@ class Judge:
             fail_threshold=self.fail_threshold,
             pass_e_value=self.pass_e_value,
             pass_threshold=self.pass_threshold,
-            pass_margin_ratio=self._psi_pass,
+            pass_margin_ratio=self.concurrent.psi_pass,
             null_ratio=self._null_ratio() if not self._history_fail_weight else self._history_null_ratio(),
             baseline_rate_estimate=self._baseline_estimate(),
             alternatives=self._alternatives(),
@@ -326,7 +255,7 @@ class Judge:
                     ("pass_split", self.pass_split_e_value),
                     ("pass_count", self.pass_count_e_value),
                     ("pass_history", self.pass_history_e_value),
-                    ("pass_count_rate", self._count_rate),
+                    ("pass_count_rate", self.concurrent.count_rate),
                 )
                 if value is not None
             ),
@@ -387,7 +316,7 @@ class Judge:
                 ev,
             )
         missing = []
-        regression = f"{self._psi_pass:.2g}x worse or at {_pct(self._count_rate)} 5XX"
+        regression = f"{self.concurrent.psi_pass:.2g}x worse or at {_pct(self.concurrent.count_rate)} 5XX"
         if self.history is not None:
             regression = (
                 f"at {_pct(self.history.regression_rate)} 5XX or worse (baseline history "
