@@ -18,7 +18,8 @@ Configured as a user of the benchmark's world would run it:
 - the guard `shift --strategy adaptive` runs by default (`guard_s`: ten one-minute periods; 0 is
   `--guard 0`): each promoted run's engine judges the promoted release for that long against the live
   version's rate (its day before, or its rate beside the canary if that was higher), with the guard
-  `shift` builds from the same history, thresholds and judge margin, and an `Undo` ends the run as undone.
+  `shift` builds from the same history, thresholds, judge margin and noise model, and an `Undo` ends the
+  run as undone.
 """
 
 from __future__ import annotations
@@ -99,7 +100,9 @@ class Ours(Policy):
         gates = builtin_gates(BENCH_THRESHOLDS, judge=True, adaptive=True)
         settings = EngineSettings(PERIOD_S, metrics_lag_s=0.0, guard_s=self.guard_s, tick_s=PERIOD_S)
         margin = 1 + config.regression_relative  # the guard allows the judge's margin, as `shift` does
-        guard = guard_factory(guard_settings(BENCH_THRESHOLDS, margin), history) if self.guards else None
+        guard = None
+        if self.guards:  # with the noise the judge reads, as `shift` builds it
+            guard = guard_factory(guard_settings(BENCH_THRESHOLDS, margin), history, config)
         return Engine(settings, strategy, gates, judge, guard)
 
     def _start_engines(self, histories: list[BaselineHistory | None]) -> None:

@@ -162,7 +162,7 @@ class ShiftRun:
             guard_s=opts.guard_s,
             tick_s=opts.policy.interval_s,
         )
-        guard = guard_factory(opts.guard_settings(), history)
+        guard = guard_factory(opts.guard_settings(), history, opts.judge_config())
         engine = Engine(settings, strategy, (*gates, *user_gates), judge, guard)
         reference = None if history is None else WindowStats(history.requests, history.errors_5xx)
         self.started_at = self.clock()
