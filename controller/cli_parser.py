@@ -233,11 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("cap", "ignore"),
         default=None,
         help="where the live version's history shows periods its noise model cannot explain (5XX spikes: "
-        "a minute far beyond its neighbours' rate, one in a hundred), the judge caps each period's evidence "
-        "against the canary for their share (default: cap), so one spike on the canary cannot roll back a "
-        "healthy release; a regression still fails, a few periods later at most. 'ignore' counts every "
-        "period whole, as before: spikes can roll back more than 1 %% of healthy releases (docs/judge.md, "
-        "noise in spikes)",
+        "a minute far beyond its neighbours' rate, one in a hundred), the judge, and the guard after the "
+        "promotion, cap each period's evidence against the new release for their share (default: cap), so "
+        "one spike cannot roll back or undo a healthy release; a regression still fails, a few periods "
+        "later at most. 'ignore' counts every period whole, as before: spikes can roll back more than 1 %% "
+        "of healthy releases (docs/judge.md, noise in spikes)",
     )
     shift.add_argument(
         "--min-observation",

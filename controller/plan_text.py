@@ -94,7 +94,7 @@ def plan_lines(
             )
             lines.append(
                 "  outliers: where the live version's history shows 5XX spikes its noise cannot explain, the "
-                "judge caps each period's evidence against the canary for their share (--outliers)"
+                "judge and the guard cap each period's evidence for their share (--outliers)"
                 if judge_config.outlier_cap
                 else "  outliers: ignored, every period's evidence counts whole (--outliers ignore)"
             )

@@ -7,7 +7,10 @@ import json
 import pytest
 
 import bench.__main__ as bench_main
+from bench.ours import Ours
 from bench.ours_flags import OursFlagsError, ours_from_flags
+from controller.domain import BaselineHistory, WindowStats
+from controller.guard import GuardTest
 from controller.judge import JudgeConfig
 
 
@@ -54,6 +57,23 @@ def test_the_guard_flag_gives_the_guard_shift_runs_and_leaves_the_judge_alone() 
     # Without the flag, the guard `shift --strategy adaptive` runs by default: ten periods.
     assert ours_from_flags("--latency-ratio 1.15", 60).guard_s == 600
     assert ours_from_flags("--guard 0", 60).guard_s == 0
+
+
+def test_the_outliers_flag_reaches_the_guard_as_it_does_in_shift() -> None:
+    # A day of steady minutes with a few spikes: the guard censors them unless --outliers ignore.
+    errors = [60] * 1440
+    for minute in range(0, 1440, 150):
+        errors[minute] = 480
+    history = BaselineHistory(6000 * 1440, sum(errors), tuple((6000, k) for k in errors))
+    reference = WindowStats(history.requests, history.errors_5xx)
+
+    def guard_of(flags: str) -> GuardTest:
+        options = ours_from_flags(flags, 60)
+        ours = Ours(judge_config=options.judge_config, guard_s=options.guard_s)
+        return ours._engine(history).guard_factory(reference, None)
+
+    assert guard_of("").outlier_share > 0
+    assert guard_of("--outliers ignore").outlier_share == 0
 
 
 @pytest.mark.parametrize(
