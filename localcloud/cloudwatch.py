@@ -19,10 +19,12 @@ from moto.core.responses import ActionResult, EmptyResult
 from . import metric_math
 from .metrics import (
     SETTINGS,
+    SUPPORTED_STATS,
     MetricQueryError,
     MetricStore,
     effective_period,
     epoch_to_datetime,
+    is_extended_stat,
     is_supported_stat,
     statistic,
     to_epoch,
@@ -117,8 +119,7 @@ def metric_stat_series(
     if not is_supported_stat(stat):
         raise InvalidParameterValue(
             f"The value {stat} for parameter MetricDataQueries.member.MetricStat.Stat is not supported "
-            "locally; "
-            "use SampleCount, Average, Sum, Minimum, Maximum or a percentile such as p99."
+            f"locally; use {SUPPORTED_STATS}."
         )
     out: dict[int, float] = {}
     for window, bucket in store.windows(
@@ -272,8 +273,11 @@ def response_get_metric_statistics(self: Any) -> ActionResult:
     if not statistics and not extended:
         raise InvalidParameterCombination("Must specify either Statistics or ExtendedStatistics")
     for p in extended:
-        if not is_supported_stat(p) or p in ("SampleCount", "Average", "Sum", "Minimum", "Maximum"):
-            raise InvalidParameterValue(f"The value {p} for parameter ExtendedStatistics is not supported.")
+        if not is_extended_stat(p):
+            raise InvalidParameterValue(
+                f"The value {p} for parameter ExtendedStatistics is not supported; use a percentile such as "
+                "p99 or a percentile rank such as PR(:300) (the basic statistics go in Statistics)."
+            )
     if start >= end:
         raise InvalidParameterValue("The parameter StartTime must be less than the parameter EndTime.")
     points = datapoints(

@@ -3,11 +3,9 @@
 moto 5.2.5 keeps every datum in one list, scans it per query, ignores ExtendedStatistics (datapoints without a
 value) and fails GetMetricData with a percentile stat (HTTP 500). This module replaces the storage and the
 statistics of moto's CloudWatch backend: values are kept per series in time buckets of the local metric
-period,
-so Sum/Average/SampleCount/Minimum/Maximum and percentiles are computed from the recorded values. The store
-hangs
-off moto's own backend object, so PutMetricData, GetMetricData, GetMetricStatistics, ListMetrics, the alarm
-evaluator and the data plane all see the same data.
+period, so Sum/Average/SampleCount/Minimum/Maximum, percentiles and percentile ranks (PR) are computed from
+the recorded values. The store hangs off moto's own backend object, so PutMetricData, GetMetricData,
+GetMetricStatistics, ListMetrics, the alarm evaluator and the data plane all see the same data.
 """
 
 from __future__ import annotations
@@ -17,6 +15,7 @@ import re
 import threading
 import time
 from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +24,16 @@ SeriesKey = tuple[str, str, frozenset[tuple[str, str]]]
 Window = tuple[int, "Bucket"]
 
 _PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d+)?|100)$")
+# Percentile rank, PR(lower:upper): bounds are absolute values, either one may be left out but not both.
+# Up to 10 decimals, as CloudWatch documents for the bounds of its other ranged statistics (TM, WM).
+_BOUND = r"\d+(?:\.\d{1,10})?"
+_PERCENTILE_RANK = re.compile(rf"^PR\((?P<lower>{_BOUND})?:(?P<upper>{_BOUND})?\)$")
 BASIC_STATS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+# What the error messages offer in place of a statistic the local cloud does not compute.
+SUPPORTED_STATS = (
+    f"{', '.join(BASIC_STATS)}, a percentile such as p50, p90, p99 or p99.9, or a percentile rank such as "
+    "PR(:300) or PR(100:2000)"
+)
 RETENTION_SECONDS = 6 * 3600
 
 
@@ -263,10 +271,12 @@ def statistic(bucket: Bucket, stat: str) -> float | None:
         if not values:
             return None  # percentiles need raw values; statistic sets cannot provide them (as in CloudWatch)
         return percentile(sorted(values), float(match.group(1)))
-    raise MetricQueryError(
-        f"The statistic {stat!r} is not supported locally; use one of "
-        f"{', '.join(BASIC_STATS)} or a percentile such as p50, p90, p99 or p99.9."
-    )
+    bounds = rank_bounds(stat)
+    if bounds is not None:
+        # A statistic set says nothing about where its values lie, so, as for percentiles, only raw values
+        # answer (a bucket that also holds sets is answered from its raw values alone).
+        return percentile_rank(values, *bounds) if values else None
+    raise MetricQueryError(f"The statistic {stat!r} is not supported locally; use {SUPPORTED_STATS}.")
 
 
 def percentile(sorted_values: list[float], pct: float) -> float:
@@ -277,8 +287,37 @@ def percentile(sorted_values: list[float], pct: float) -> float:
     return float(sorted_values[min(max(rank, 1), len(sorted_values)) - 1])
 
 
+def rank_bounds(stat: str) -> tuple[float | None, float | None] | None:
+    """PR(lower:upper) -> its bounds (None: that side open); None when stat is no valid percentile rank.
+
+    A rank needs at least one bound, and a range whose lower bound is not below its upper one holds no
+    value at all: both are a mistake in the query rather than a 0 % answer.
+    """
+    match = _PERCENTILE_RANK.match(stat)
+    if match is None:
+        return None
+    lower, upper = (None if text is None else float(text) for text in match.group("lower", "upper"))
+    if lower is None and upper is None:
+        return None
+    if lower is not None and upper is not None and lower >= upper:
+        return None
+    return lower, upper
+
+
+def percentile_rank(values: Iterable[float], lower: float | None, upper: float | None) -> float:
+    """The percentage of values in (lower, upper]: CloudWatch's PR is exclusive below, inclusive above."""
+    items = list(values)
+    inside = sum(1 for v in items if (lower is None or v > lower) and (upper is None or v <= upper))
+    return 100.0 * inside / len(items)
+
+
 def is_supported_stat(stat: str) -> bool:
-    return stat in BASIC_STATS or bool(_PERCENTILE.match(stat))
+    return stat in BASIC_STATS or bool(_PERCENTILE.match(stat)) or rank_bounds(stat) is not None
+
+
+def is_extended_stat(stat: str) -> bool:
+    """What GetMetricStatistics takes in ExtendedStatistics: every supported statistic but the basic five."""
+    return is_supported_stat(stat) and stat not in BASIC_STATS
 
 
 def epoch_to_datetime(epoch: float) -> datetime:

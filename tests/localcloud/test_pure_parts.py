@@ -3,13 +3,14 @@ integration's result mapping, UpdateStage's patch operations."""
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 
 import pytest
 from moto.apigateway.exceptions import BadRequestException
 
 from localcloud.metric_math import Context, MetricMathError, as_series, evaluate
-from localcloud.metrics import percentile
+from localcloud.metrics import Bucket, MetricQueryError, is_supported_stat, percentile, statistic
 from localcloud.proxy_integration import MalformedProxyResponse, proxy_response, substitute_stage_variables
 from localcloud.routes import ApiSnapshot, IntegrationSnapshot, RouteSnapshot, _compile, _sort_key
 from localcloud.stage_patch import apply_operations
@@ -54,6 +55,35 @@ def test_bad_expressions_raise_with_a_reason(expression):
 def test_nearest_rank_percentiles():
     values = [float(v) for v in range(1, 11)]
     assert [percentile(values, p) for p in (0, 10, 50, 90, 99, 100)] == [1.0, 1.0, 5.0, 9.0, 10.0, 10.0]
+
+
+@pytest.mark.parametrize(
+    ("stat", "expected"),
+    [
+        ("PR(:3)", 30.0),  # at or below 3
+        ("PR(3:)", 70.0),  # above 3: the lower bound is exclusive
+        ("PR(2:5)", 30.0),  # 3, 4 and 5: exclusive below, inclusive above
+        ("PR(:0.5)", 0.0),
+        ("PR(:10)", 100.0),
+        ("PR(2.5:3.5)", 10.0),
+    ],
+)
+def test_percentile_rank_is_the_share_of_values_in_its_half_open_range(stat, expected):
+    assert statistic(Bucket(values=array("d", range(1, 11))), stat) == expected
+
+
+def test_percentile_rank_needs_raw_values_like_a_percentile():
+    # A statistic set (PutMetricData StatisticValues) has no values to rank: no datapoint, as for p99.
+    bucket = Bucket(aggregates=[(10.0, 1.0, 5.0, 4.0)])
+    assert statistic(bucket, "PR(:3)") is None and statistic(bucket, "p99") is None
+    assert statistic(Bucket(), "PR(:3)") is None
+
+
+@pytest.mark.parametrize("stat", ["PR(:)", "PR(5:2)", "PR(3:3)", "PR(-1:3)", "pr(:3)", "PR(:3", "PR(a:3)"])
+def test_a_malformed_percentile_rank_is_not_a_statistic(stat):
+    assert not is_supported_stat(stat)
+    with pytest.raises(MetricQueryError, match="PR\\(:300\\)"):
+        statistic(Bucket(values=array("d", [1.0])), stat)
 
 
 def _route(path: str, method: str = "GET") -> RouteSnapshot:
