@@ -143,8 +143,12 @@ class Ours(Policy):
     def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
         rollback = np.zeros(idx.shape, dtype=bool)
         promote = np.zeros(idx.shape, dtype=bool)
-        canary = _window_stats(period.canary_requests, period.canary_errors, period.canary_latency)
-        baseline = _window_stats(period.baseline_requests, period.baseline_errors, period.baseline_latency)
+        canary = _window_stats(
+            period.canary_requests, period.canary_errors, period.canary_latency, period.canary_slow
+        )
+        baseline = _window_stats(
+            period.baseline_requests, period.baseline_errors, period.baseline_latency, period.baseline_slow
+        )
         start = t * PERIOD_S
         for i, run in enumerate(idx.tolist()):
             sample = PeriodSample(start, canary[i], baseline[i])
@@ -167,10 +171,14 @@ class Ours(Policy):
         return undo
 
 
-def _window_stats(requests: np.ndarray, errors: np.ndarray, latency: np.ndarray) -> list[WindowStats]:
-    """One version's period, per run, as CloudWatch reports it (a NaN percentile: no datapoint)."""
+def _window_stats(
+    requests: np.ndarray, errors: np.ndarray, latency: np.ndarray, slow: np.ndarray | None = None
+) -> list[WindowStats]:
+    """One version's period, per run, as CloudWatch reports it (a NaN percentile: no datapoint; slow
+    requests where the world draws them, as `shift` reads them with a slow-request threshold)."""
     percentiles = np.where(np.isnan(latency), -1.0, latency).tolist()
+    slows: list[int | None] = [None] * len(percentiles) if slow is None else slow.tolist()
     return [
-        WindowStats(n, x, 0, *(None if v < 0 else v for v in row))
-        for n, x, row in zip(requests.tolist(), errors.tolist(), percentiles, strict=True)
+        WindowStats(n, x, 0, *(None if v < 0 else v for v in row), slow_requests=k)
+        for n, x, row, k in zip(requests.tolist(), errors.tolist(), percentiles, slows, strict=True)
     ]

@@ -24,6 +24,7 @@ from controller.judge import JudgeConfig
 JUDGE_FLAGS = (
     "--latency-ratio",
     "--latency-severe-ratio",
+    "--slow-ms",
     "--lasting-noise",
     "--outliers",
     "--limit-test",
@@ -67,4 +68,10 @@ def ours_from_flags(flags: str, period_s: int) -> OursOptions:
     except SystemExit:
         reason = (complaint.getvalue().strip().splitlines() or ["not understood"])[-1]
         raise OursFlagsError(f"--ours-flags {flags!r}: {reason.split('error: ', 1)[-1]}") from None
+    if options.slow_threshold_ms is not None:
+        # The simulated world counts requests beyond the live version's p99, the threshold `shift` takes
+        # from a history by default; another threshold would need another world.
+        raise OursFlagsError(
+            "--ours-flags: the bench's slow requests are those beyond the live p99; --slow-ms off only"
+        )
     return OursOptions(replace(options.judge_config(), horizon_periods=None), options.guard_s)

@@ -183,6 +183,15 @@ def split_by_minute(
     return n, k
 
 
+Z_P99 = 2.3263478740408408  # the standard normal's 99th percentile
+
+
+def beyond(threshold_ms: np.ndarray, version: Version) -> np.ndarray:
+    """The share of a version's lognormal latencies above `threshold_ms` (one per run, or one)."""
+    z = np.log(threshold_ms / version.median_ms) / np.asarray(version.sigma, dtype=float)
+    return 0.5 * np.vectorize(math.erfc)(np.asarray(z, dtype=float) / math.sqrt(2.0))
+
+
 @dataclass(frozen=True)
 class Version:
     """A version's 5XX rate and lognormal latency; `Streams.draw` also takes one rate and sigma per run."""
@@ -202,6 +211,9 @@ class Period:
     baseline_errors: np.ndarray
     canary_latency: np.ndarray  # (runs, 3): p50, p90, p99 in ms; NaN without requests
     baseline_latency: np.ndarray
+    # Requests slower than the live version's p99 (what a day of history reads it as); None: not drawn.
+    canary_slow: np.ndarray | None = None
+    baseline_slow: np.ndarray | None = None
 
 
 class Streams:
@@ -216,6 +228,7 @@ class Streams:
         self.u_errors = rng.random((2, runs, periods))
         self.z_latency = rng.standard_normal((2, runs, periods, len(PERCENTILES)))
         self.u_history = rng.random((2, runs))  # requests, errors (drawn last: earlier streams unchanged)
+        self.u_slow = rng.random((2, runs, periods))  # slow requests (after the history: it stays as it was)
         self._histories: dict[tuple[float, float, float], tuple[np.ndarray, np.ndarray]] = {}
 
     def history(self, rps: float, seconds: float, baseline: Version) -> tuple[np.ndarray, np.ndarray]:
@@ -279,4 +292,9 @@ class Streams:
             ],
             axis=1,
         )
-        return Period(n_c, x_c, n_b, x_b, lat_c, lat_b)
+        # Slow requests are drawn apart from the percentiles (each from its own number): both marginals
+        # are exact, their coupling within a period is not modelled.
+        threshold = baseline.median_ms * np.exp(Z_P99 * np.asarray(baseline.sigma, dtype=float))
+        slow_c = binomial_inv(self.u_slow[0, idx, t], n_c, beyond(threshold, canary))
+        slow_b = binomial_inv(self.u_slow[1, idx, t], n_b, beyond(threshold, baseline))
+        return Period(n_c, x_c, n_b, x_b, lat_c, lat_b, slow_c, slow_b)

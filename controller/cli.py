@@ -73,6 +73,8 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
         raise UsageError(
             "--fixed-margin is the adaptive judge's (fixed steps have no time limit to plan for); drop it"
         )
+    if args.slow_ms is not None and args.no_judge:
+        raise UsageError("--slow-ms is the judge's slow-request test; drop --no-judge")
     limit_beta = _limit_beta(args.limit_test, args.no_judge, args.fixed_margin or plan.max_duration_s is None)
     if args.fixed_margin and args.narrowest_ratio is not None:
         raise UsageError("--narrowest-ratio plans the margin, which --fixed-margin turns off; drop one")
@@ -101,6 +103,8 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
         latency_ratio=latency_ratio,
         latency_severe_ratio=latency_severe_ratio,
         limit_beta=limit_beta,
+        slow_threshold_ms=args.slow_ms or None,
+        slow_test=args.slow_ms != 0.0,
         judge=not args.no_judge,
         user_gates=user_gates,
         gate_alarms=tuple(args.gate_alarm),

@@ -11,6 +11,7 @@ from typing import NoReturn
 from controller import cli_lifecycle as lifecycle
 from controller.errors import UsageError
 from controller.gates import Thresholds
+from controller.judge import JudgeConfig
 from controller.strategy import PRESETS
 
 PROG = "python -m controller"
@@ -54,6 +55,16 @@ def _ratio_or_off(text: str) -> float:
     if value <= 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be above 1, or 'off'")
     return value
+
+
+def _ms_or_off(text: str) -> float:
+    """A latency in ms above 0, or "off" (returned as 0.0)."""
+    if text.strip().lower() == "off":
+        return 0.0
+    try:
+        return _positive(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a latency in ms above 0, or 'off'") from None
 
 
 def _rate_or_off(text: str) -> float:
@@ -295,6 +306,18 @@ def build_parser() -> argparse.ArgumentParser:
         "benchmark's tuning split; off where --latency-ratio is at or above it). Must be above "
         "--latency-ratio; 'off' waits for two breaching periods whatever the breach (docs/judge.md, the "
         "latency check's one-period limit)",
+    )
+    shift.add_argument(
+        "--slow-ms",
+        type=_ms_or_off,
+        default=None,
+        metavar="MS|off",
+        help="latency above which a request counts as slow for the judge's slow-request test, which fails a "
+        f"canary whose share of slow requests is beyond {1 + JudgeConfig.latency_slow_tolerance:g}x the live "
+        "version's in the same metric periods, an anytime-valid test at a false-rollback rate of "
+        f"{JudgeConfig.latency_slow_alpha:g} (default: the live version's p99 over the "
+        "--baseline-history window, rounded up to a whole ms; without either, or with 'off', the judge's "
+        "latency check runs on percentiles alone)",
     )
     shift.add_argument(
         "--limit-test",

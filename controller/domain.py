@@ -21,11 +21,18 @@ class WindowStats:
     p50_ms: float | None = None
     p90_ms: float | None = None
     p99_ms: float | None = None
+    # Requests slower than the rollout's slow-request threshold (None: not measured this period).
+    slow_requests: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("requests", "errors_5xx", "errors_4xx"):
             if getattr(self, name) < 0:
                 raise ValueError(f"WindowStats.{name} is {getattr(self, name)}; counts cannot be negative")
+        if self.slow_requests is not None and not 0 <= self.slow_requests <= self.requests:
+            raise ValueError(
+                f"WindowStats.slow_requests is {self.slow_requests}; it counts some of the {self.requests} "
+                "requests"
+            )
 
     @property
     def error_rate(self) -> float | None:
@@ -60,6 +67,8 @@ class BaselineHistory:
     requests: int
     errors_5xx: int
     per_period: tuple[tuple[int, int], ...] = ()
+    # The live version's p99 latency over the same window (None: not read): the slow-request threshold.
+    latency_p99_ms: float | None = None
 
     def __post_init__(self) -> None:
         if self.requests < 0 or self.errors_5xx < 0 or self.errors_5xx > self.requests:

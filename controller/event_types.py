@@ -29,6 +29,7 @@ class Window:
     p50_ms: float | None = None
     p90_ms: float | None = None
     p99_ms: float | None = None
+    slow_requests: int | None = None  # beyond the slow-request threshold (None: not read)
 
     @classmethod
     def of(cls, stats: WindowStats) -> Window:
@@ -41,6 +42,7 @@ class Window:
             _round(stats.p50_ms),
             _round(stats.p90_ms),
             _round(stats.p99_ms),
+            stats.slow_requests,
         )
 
 
@@ -209,6 +211,9 @@ class BaselineHistoryRead(Event):
     outlier_periods: int = 0
     outlier_share: float = 0.0
     outliers_capped: bool = False
+    # The latency (ms) above which the judge's slow-request test counts a request as slow: `--slow-ms`, else
+    # the live version's p99 over this window, rounded up (None: no slow-request test).
+    slow_threshold_ms: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -78,9 +78,10 @@ def _history(e: ev.BaselineHistoryRead) -> str:
         if e.outlier_periods:
             noise += f", {e.outlier_periods} outlying periods"
             noise += " (capped by the judge)" if e.outliers_capped else " (ignored by the judge)"
+    slow = "" if e.slow_threshold_ms is None else f"; slow requests: above {e.slow_threshold_ms:g} ms"
     return (
         f"[dim]baseline history: {e.requests:,} requests, 5xx {rate} over the last "
-        f"{span(e.window_s)}{noise} ({use})[/dim]"
+        f"{span(e.window_s)}{noise} ({use}){slow}[/dim]"
     )
 
 

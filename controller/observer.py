@@ -49,6 +49,8 @@ class Observer:
     user_gates: tuple[UserGate, ...] = ()  # bound
     since: float = 0.0  # the first period the source check reads (the rollout's start)
     source: measurement.SourceCheck = field(default_factory=measurement.SourceCheck)
+    # Latency above which a request counts as slow for the judge's slow-request test (None: not read).
+    slow_threshold_ms: float | None = None
 
     @property
     def period(self) -> int:
@@ -58,7 +60,8 @@ class Observer:
     def request(self) -> MetricsRequest:
         cfg, slots = self.cfg, self.slots
         functions = FunctionPair(cfg.slot(slots.live).function_name, cfg.slot(slots.candidate).function_name)
-        return MetricsRequest(functions, tuple(g for g in self.user_gates if g.query is not None))
+        gates = tuple(g for g in self.user_gates if g.query is not None)
+        return MetricsRequest(functions, gates, self.slow_threshold_ms)
 
     def observe(self, now: float, fetch_from: float) -> Tick:
         """One GetMetricData and one DescribeAlarms. Every complete period since `fetch_from` is re-read each

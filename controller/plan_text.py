@@ -5,6 +5,7 @@ from __future__ import annotations
 from controller.aws.stage import StageState
 from controller.config import ControllerConfig
 from controller.event_types import PlanShown
+from controller.judge import JudgeConfig
 from controller.shift_options import ShiftOptions
 from controller.traffic import Slots
 
@@ -76,6 +77,7 @@ def plan_lines(
             f"baseline's + {judge_config.latency_tolerance_ms:g} ms; {judge_config.latency_breach_periods} "
             f"in a row roll back (--latency-ratio){at_once}"
         )
+        lines.append(f"  slow requests: {_slow_source(options, judge_config)}")
         widest = judge_config.widest_regression_ratio
         if judge_config.horizon_periods is not None and widest > margin.ratio:
             lines.append(
@@ -131,6 +133,24 @@ def plan_lines(
     for hook, command in options.hooks.items():
         lines.append(f"  {hook} hook: {command}")
     return lines
+
+
+def _slow_source(options: ShiftOptions, judge_config: JudgeConfig) -> str:
+    """Where the judge's slow-request threshold comes from (the history's p99 is read when the run starts)."""
+    if not options.slow_test or judge_config.latency_slow_alpha is None:
+        return "not tested (--slow-ms off): the latency check reads percentiles alone"
+    share = (
+        f"beyond {1 + judge_config.latency_slow_tolerance:g}x the live version's share fails, at a "
+        f"false-rollback rate of {judge_config.latency_slow_alpha:g}"
+    )
+    if options.slow_threshold_ms is not None:
+        return f"above {options.slow_threshold_ms:g} ms (--slow-ms); {share}"
+    if options.baseline_history_s > 0:
+        return (
+            f"above the live version's p99 over its last {options.baseline_history_s / 3600:g} h, read when "
+            f"the rollout starts (--slow-ms); {share}"
+        )
+    return "not tested: no --slow-ms and no baseline history to take the live version's p99 from"
 
 
 def plan_event(

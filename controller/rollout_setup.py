@@ -78,7 +78,27 @@ def read_history(
         return None
 
 
-def announce_history(events: Events, history: BaselineHistory, judge: JudgePort, window_s: float) -> None:
+def slow_threshold(flag_ms: float | None, history: BaselineHistory | None) -> float | None:
+    """The judge's slow-request threshold: `--slow-ms`, else the live version's p99 over its history.
+
+    The p99 is rounded up to a whole ms (at least 1): a round number in the log and in the statistic's name,
+    and up keeps the live version's slow share at or under 1 %. None (no p99, no flag): no slow-request
+    test, the judge's percentile check runs alone.
+    """
+    if flag_ms is not None:
+        return flag_ms
+    if history is None or history.latency_p99_ms is None:
+        return None
+    return float(max(1, math.ceil(history.latency_p99_ms)))
+
+
+def announce_history(
+    events: Events,
+    history: BaselineHistory,
+    judge: JudgePort,
+    window_s: float,
+    slow_threshold_ms: float | None = None,
+) -> None:
     noise = read_persistence(history.per_period, DISPERSION_FLOOR) if history.per_period else None
     events.emit(
         BaselineHistoryRead(
@@ -94,6 +114,7 @@ def announce_history(events: Events, history: BaselineHistory, judge: JudgePort,
             outlier_periods=judge.outliers.periods,
             outlier_share=judge.outliers.share,
             outliers_capped=judge.caps_outliers,
+            slow_threshold_ms=slow_threshold_ms,
         )
     )
     if judge.outliers.periods:

@@ -41,7 +41,13 @@ from controller.ports import (
     TrafficRouter,
 )
 from controller.preflight import check_alarms, resolve_slots
-from controller.rollout_setup import announce_history, announce_run, choose_strategy, read_history
+from controller.rollout_setup import (
+    announce_history,
+    announce_run,
+    choose_strategy,
+    read_history,
+    slow_threshold,
+)
 from controller.shift_options import ShiftOptions
 from controller.strategies import RampPort
 from controller.traffic import Slots, roll_back
@@ -128,21 +134,31 @@ class ShiftRun:
             alarms=(*self.cfg.watched_alarms, *opts.gate_alarms),
         )
         user_gates = tuple(g.bind(placeholders(self.cfg, slots)) for g in opts.user_gates)
-        self.observer = Observer(
-            self.cfg, self.metrics, self.alarms, self.stages, self.events, slots, self.lag_s, user_gates
-        )
         self.announce = lambda: announce_run(
             self.cfg, opts, self.events, slots, resumed, self.lock.holder, (*gates, *user_gates)
         )
-        judge, history = None, None
+        judge, history, slow_ms = None, None, None
         if self.judge_factory is not None and opts.judge or opts.guard_s > 0:
             history = read_history(
                 self.metrics, self.events, opts.baseline_history_s, self.period, self.clock()
             )
         if self.judge_factory is not None and opts.judge:
             judge = self.judge_factory(history)
+            # Only the judge counts slow requests: without it the two Latency series are not read at all.
+            slow_ms = slow_threshold(opts.slow_threshold_ms, history) if opts.slow_test else None
             if history is not None:
-                announce_history(self.events, history, judge, opts.baseline_history_s)
+                announce_history(self.events, history, judge, opts.baseline_history_s, slow_ms)
+        self.observer = Observer(
+            self.cfg,
+            self.metrics,
+            self.alarms,
+            self.stages,
+            self.events,
+            slots,
+            self.lag_s,
+            user_gates,
+            slow_threshold_ms=slow_ms,
+        )
         strategy, requests = choose_strategy(
             self.opts.policy,
             self.ramp_factory,

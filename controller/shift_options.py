@@ -107,6 +107,8 @@ class ShiftOptions:
     latency_ratio: float = 1 + JudgeConfig.latency_tolerance_relative  # --latency-ratio
     latency_severe_ratio: float | None = DEFAULT_LATENCY_SEVERE_RATIO  # --latency-severe-ratio (None: off)
     limit_beta: float | None = JudgeConfig.limit_beta  # --limit-test: the time limit's last look (None: off)
+    slow_threshold_ms: float | None = None  # --slow-ms (None: the live version's p99 over its history)
+    slow_test: bool = True  # --slow-ms off: no slow-request test
     judge: bool = True  # the statistical judge is one of the gates
     user_gates: tuple[UserGate, ...] = ()  # a gates file's gates (placeholders not yet filled)
     gate_alarms: tuple[str, ...] = ()  # --gate-alarm: more alarms that roll back while in ALARM
@@ -144,6 +146,7 @@ class ShiftOptions:
             latency_tolerance_relative=self.latency_ratio - 1,
             latency_severe_relative=_relative(self.latency_severe_ratio),
             limit_beta=self.limit_beta,
+            latency_slow_alpha=JudgeConfig.latency_slow_alpha if self.slow_test else None,
         )
 
     def _narrowest_ratio(self) -> float | None:

@@ -42,6 +42,9 @@ def combine(windows: Iterable[WindowStats]) -> WindowStats:
         p50_ms=_weighted([(w.p50_ms, w.requests) for w in items]),
         p90_ms=_weighted([(w.p90_ms, w.requests) for w in items]),
         p99_ms=_weighted([(w.p99_ms, w.requests) for w in items]),
+        slow_requests=None
+        if any(w.slow_requests is None for w in items)
+        else sum(w.slow_requests or 0 for w in items),
     )
 
 

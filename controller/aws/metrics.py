@@ -3,12 +3,18 @@
 It returns raw per-period datapoints (`controller.measurement.RawSeries`); turning them into the canary's and
 the baseline's numbers is the measurement model's job (controller/measurement.py), not this adapter's.
 
-Series read each tick (21, plus a user gate's): API Gateway `Count`, `5XXError`, `4XXError` for the
-production stage and for `{stage}/Canary` (with the canary's `Latency` p50/p90/p99), `Count` and `5XXError`
-for the staging stage, and `AWS/Lambda` `Duration` p50/p90/p99, `Invocations` and `Errors` per slot function.
+Series read each tick (21, 23 with a slow-request threshold, plus a user gate's): API Gateway `Count`,
+`5XXError`, `4XXError` for the production stage and for `{stage}/Canary` (with the canary's `Latency`
+p50/p90/p99), `Count` and `5XXError` for the staging stage, and `AWS/Lambda` `Duration` p50/p90/p99,
+`Invocations` and `Errors` per slot function; with a slow-request threshold T, also `Latency` `PR(:T)` (the
+percentage of requests at most T ms) for the production stage and for `{stage}/Canary`.
+
+The baseline history (one more GetMetricData, before the rollout): `Count` and `5XXError` sums of the stage
+and its canary per minute, and the stage's `Latency` p99 over the whole window (the default threshold).
 https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-metrics-and-dimensions.html
 https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
 https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Statistics-definitions.html
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from controller.aws.clients import aws_errors
@@ -27,6 +34,7 @@ from controller.user_gates import MetricQuery, MetricRef, UserGate
 LAMBDA_NAMESPACE = "AWS/Lambda"
 MAX_QUERIES = 500  # GetMetricData's limit per call
 HISTORY_PERIOD_S = 60  # the history is read per minute: the judge sees how much the rate varies
+HISTORY_P99 = "stage_p99"  # the history's query id of the stage's Latency p99 over the whole window
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,26 @@ class FunctionPair:
 class MetricsRequest:
     functions: FunctionPair
     user_gates: tuple[UserGate, ...] = ()  # bound (placeholders filled) metric and expression gates
+    # Latency above which a request is slow (ms); None: no slow-request series are read.
+    slow_threshold_ms: float | None = None
+
+
+def _plain(value: float) -> str:
+    """A number as CloudWatch's statistic names take it: 250.0 -> "250", 0.5 -> "0.5", 1e6 -> "1000000"
+    (no exponent, which `:g` would write from a million on)."""
+    text = format(Decimal(repr(float(value))), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def fast_share_stat(threshold_ms: float) -> str:
+    """CloudWatch's percentile rank of requests at or below the threshold: PR(:T), a percentage."""
+    return f"PR(:{_plain(threshold_ms)})"
+
+
+def history_latency_period(window_s: float) -> int:
+    """The Period that reads the history's p99 as one datapoint: the window rounded down to whole minutes
+    (GetMetricData's periods above a minute are multiples of 60 s), at least one minute."""
+    return max(HISTORY_PERIOD_S, int(window_s // HISTORY_PERIOD_S) * HISTORY_PERIOD_S)
 
 
 def _epoch(value: Any) -> float:
@@ -103,7 +131,7 @@ class MetricsAdapter:
     def _fn(self, function: str, metric: str, stat: str) -> MetricRef:
         return MetricRef(LAMBDA_NAMESPACE, metric, stat, (("FunctionName", function),))
 
-    def series(self, functions: FunctionPair) -> dict[str, MetricRef]:
+    def series(self, functions: FunctionPair, slow_threshold_ms: float | None = None) -> dict[str, MetricRef]:
         canary, stage, staging = f"{self.stage}/Canary", self.stage, self.staging_stage
         out = {
             Series.CANARY_COUNT: self._api(canary, "Count", "Sum"),
@@ -123,12 +151,17 @@ class MetricsAdapter:
             out[f"canary_{pct}"] = self._api(canary, "Latency", pct)
             out[f"live_fn_{pct}"] = self._fn(functions.live, "Duration", pct)
             out[f"candidate_fn_{pct}"] = self._fn(functions.candidate, "Duration", pct)
+        if slow_threshold_ms is not None:
+            # The stage's too: its slow requests minus the canary's are the baseline's (measurement.py).
+            share = fast_share_stat(slow_threshold_ms)
+            out[Series.CANARY_FAST_SHARE] = self._api(canary, "Latency", share)
+            out[Series.STAGE_FAST_SHARE] = self._api(stage, "Latency", share)
         return {str(k): v for k, v in out.items()}
 
     def queries(self, request: MetricsRequest) -> tuple[list[dict[str, Any]], dict[str, str]]:
         """The GetMetricData queries and, for each returned id, its RawSeries key."""
         queries, keys = [], {}
-        for key, metric in sorted(self.series(request.functions).items()):
+        for key, metric in sorted(self.series(request.functions, request.slow_threshold_ms).items()):
             queries.append(_stat_query(key, metric, self.period_s))  # series names are valid query ids
             keys[key] = key
         for index, gate in enumerate(request.user_gates):
@@ -156,9 +189,12 @@ class MetricsAdapter:
         return RawSeries(values)
 
     def history(self, start: float, end: float) -> BaselineHistory:
-        """The live version's requests and 5XX errors in [start, end), minute by minute: stage minus canary.
+        """The live version's requests and 5XX errors in [start, end), minute by minute: stage minus canary;
+        and the stage's Latency p99 over the whole window.
 
-        One GetMetricData of four Sum series at one-minute periods (the metric period when it is longer).
+        One GetMetricData: four Sum series at one-minute periods (the metric period when it is longer), and
+        the p99 at a period of the whole window (each MetricStat has its own Period). The p99 is the stage's,
+        canary included: percentiles cannot be subtracted, and a rollout's canary is a small part of a day.
         """
         period = max(HISTORY_PERIOD_S, self.period_s)
         roles = (
@@ -168,6 +204,8 @@ class MetricsAdapter:
             ("stage_e5xx", self._api(self.stage, "5XXError", "Sum")),
         )
         queries = [_stat_query(qid, metric, period) for qid, metric in roles]
+        p99 = self._api(self.stage, "Latency", "p99")
+        queries.append(_stat_query(HISTORY_P99, p99, history_latency_period(end - start)))
         per: dict[str, dict[float, float]] = {}
         for result in self._results(queries, start, end, ScanBy="TimestampAscending"):
             series = per.setdefault(result["Id"], {})
@@ -196,7 +234,13 @@ class MetricsAdapter:
 
 
 def history_from(per: dict[str, dict[float, float]]) -> BaselineHistory:
-    """Stage minus canary, period by period, oldest first; periods without stage traffic are left out."""
+    """Stage minus canary, period by period, oldest first; periods without stage traffic are left out.
+
+    The p99 is one datapoint, or several where CloudWatch aligns its periods to the clock and the window
+    straddles a boundary: their maximum then, since the p99s of the parts cannot be merged, and the largest
+    is at least the whole window's p99 (above it lie at most 1 % of every part's requests), so the
+    threshold stays in the live version's tail rather than moving into its body.
+    """
     periods = []
     for ts in sorted(per.get("stage_count", {})):
         requests = max(0, round(per["stage_count"][ts] - per.get("canary_count", {}).get(ts, 0.0)))
@@ -205,4 +249,10 @@ def history_from(per: dict[str, dict[float, float]]) -> BaselineHistory:
         )
         if requests:
             periods.append((requests, min(errors, requests)))
-    return BaselineHistory(sum(n for n, _ in periods), sum(k for _, k in periods), per_period=tuple(periods))
+    p99s = per.get(HISTORY_P99, {}).values()
+    return BaselineHistory(
+        sum(n for n, _ in periods),
+        sum(k for _, k in periods),
+        per_period=tuple(periods),
+        latency_p99_ms=max(p99s) if p99s else None,
+    )

@@ -3,11 +3,12 @@
 Pure and deterministic. The package: `config` (settings and priors), `core` (the Judge), `concurrent` (the
 split and count tests against the concurrent baseline), `history` (tests against the baseline history),
 `onset` (bets restarted in later periods), `horizon` and `margin` (the pass margin a time limit allows),
-`limit_test` (the time limit's last look), `latency`, `dispersion`, `noise` and `outliers` (the per-period
-noise, its persistence and its spikes, read off the history), `emath` (shared arithmetic).
+`limit_test` (the time limit's last look), `latency` and `slow` (the percentile check, the slow-request
+test), `dispersion`, `noise` and `outliers` (the per-period noise, its persistence and its spikes, read off
+the history), `emath` (shared arithmetic).
 
 Feed it, once per metric period, the canary's and the baseline's `WindowStats` (request Count sum, 5XXError
-sum, 4XXError sum, Latency p50/p90/p99 of that period):
+sum, 4XXError sum, Latency p50/p90/p99 of that period, and optionally its slow requests):
 
     judge = Judge(JudgeConfig())          # one judge per rollout; it accumulates evidence
     judgement = judge.observe(canary, baseline)
@@ -103,7 +104,9 @@ Counts are binomial, not Poisson; conditionally on the period's error total the 
 hypergeometric, which is less spread than the binomial the test assumes, so the fail test stays
 conservative for identical versions (Hoeffding 1963, convex order).
 
-Latency: see controller/judge/latency.py.
+Latency: the percentile check (controller/judge/latency.py) and, where the periods report each version's
+requests slower than a threshold (`WindowStats.slow_requests`), the split test over those counts
+(controller/judge/slow.py), anytime-valid at its own `latency_slow_alpha`.
 
 A judge never passes without evidence: PASS also needs `min_periods` periods and `min_canary_requests`
 canary requests.

@@ -123,6 +123,10 @@ class JudgeConfig:
         fixed-sample test of "it is a regression at the pass margin" (controller/judge/limit_test.py), and
         passes if that test rejects it at this level: a regression at the margin is then passed at most
         beta + limit_beta of the time. None: an undecided release is rolled back at the limit.
+    latency_slow_alpha/latency_slow_tolerance: the slow-request test (controller/judge/slow.py), read where
+        the periods report each version's slow requests: FAIL once the canary's share of them is beyond
+        (1 + tolerance) times the live version's at this false-rollback rate, spent on top of alpha (None:
+        no such test; the percentile check alone judges latency).
     """
 
     alpha: float = 0.01
@@ -158,6 +162,8 @@ class JudgeConfig:
     lasting_noise: bool = True
     outlier_cap: bool = True
     limit_beta: float | None = 0.005
+    latency_slow_alpha: float | None = 0.002
+    latency_slow_tolerance: float = 0.5
 
     @property
     def late_onset_starts(self) -> int:
@@ -225,5 +231,12 @@ class JudgeConfig:
                 "JudgeConfig.latency_severe_relative must exceed latency_tolerance_relative (None: no "
                 "one-period limit)"
             )
+        if self.latency_slow_alpha is not None and not 0 < self.latency_slow_alpha < 1:
+            raise ValueError(
+                f"JudgeConfig.latency_slow_alpha is {self.latency_slow_alpha}; it is a probability, use e.g. "
+                "0.002 (None: no slow-request test)"
+            )
+        if self.latency_slow_tolerance < 0:
+            raise ValueError("JudgeConfig.latency_slow_tolerance cannot be negative; 1 allows the canary 2x")
         if self.latency_breach_periods < 1 or self.min_periods < 1:
             raise ValueError("JudgeConfig.latency_breach_periods and min_periods must be at least 1")

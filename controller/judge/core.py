@@ -26,6 +26,7 @@ from controller.judge.limit_test import LimitPeriod, LimitTestResult, limit_test
 from controller.judge.margin import MarginPlanner
 from controller.judge.noise import read_noise
 from controller.judge.outliers import Outliers
+from controller.judge.slow import SlowRequestTest
 
 
 class Judge:
@@ -78,6 +79,7 @@ class Judge:
             planned, self.history, self.noise.history_c2, math.log(self.pass_threshold / planned_weight)
         )
         self._latency = LatencyState()
+        self.slow = SlowRequestTest(c) if c.latency_slow_alpha is not None else None
         # What the time-limit test reads (controller/judge/limit_test.py), period by period.
         self._limit_periods: list[LimitPeriod] = []
         self._final: Judgement | None = None
@@ -201,6 +203,10 @@ class Judge:
         self._pass_relative, self._pass_absolute = self._plan_pass_margin()
         self.widest_pass_relative = max(self.widest_pass_relative, self._pass_relative)
         self._latency.observe(self.config, canary, baseline)
+        if self.slow is not None and canary.slow_requests is not None and baseline.slow_requests is not None:
+            self.slow.observe(
+                (canary.requests, canary.slow_requests), (baseline.requests, baseline.slow_requests)
+            )
         judgement = self._judge()
         if judgement.verdict is not Verdict.CONTINUE:
             self._final = judgement
@@ -256,6 +262,7 @@ class Judge:
                     ("pass_count", self.pass_count_e_value),
                     ("pass_history", self.pass_history_e_value),
                     ("pass_count_rate", self.concurrent.count_rate),
+                    ("fail_slow", self.slow.e_value if self.slow is not None and self.slow.periods else None),
                 )
                 if value is not None
             ),
@@ -302,6 +309,8 @@ class Judge:
                 f"{self.fail_threshold:.0f} (false-rollback rate {c.alpha:g}).",
                 ev,
             )
+        if self.slow is not None and self.slow.failed:
+            return Judgement(Verdict.FAIL, self.slow.reason(), ev)
         lat = self._latency
         if lat.severe is not None or lat.streak >= c.latency_breach_periods:
             worst = lat.worst_breach()

@@ -2,7 +2,8 @@
 traffic; `--min-observation` holds the promotion until the canary has been watched that long, and a
 release that turns bad after a healthy start is rolled back by the restarted bets. The same judge is a gate
 of fixed steps too: there a slower release is rolled back by its latency check unless `--latency-ratio`
-allows that much."""
+allows that much, and by its slow-request test (percentile ranks read from the local cloud) unless
+`--slow-ms off`."""
 
 from __future__ import annotations
 
@@ -138,8 +139,9 @@ def test_a_slower_release_is_rolled_back_by_the_latency_check_unless_the_latency
     live, candidate = view.live(), view.candidate()
     view.slow(cfg["slots"][candidate]["function_name"], SLOWER_MS)
     args = ["shift", "--outputs", str(outputs_file), "--json", *HALF_THEN_ALL]
+    # The percentile check alone first (the slow-request test, next, would fail it as well).
     with WatchedTraffic(view.url(), RATE_PER_S, workers=4):
-        shift = ControllerProcess(args, env)
+        shift = ControllerProcess([*args, "--slow-ms", "off"], env)
         code = shift.wait(timeout_s=300)
     assert code == 3, shift.stderr
     failed = shift.event("gate_failed")
@@ -150,10 +152,30 @@ def test_a_slower_release_is_rolled_back_by_the_latency_check_unless_the_latency
     assert "one-period limit" in failed["reason"], failed
     assert view.stage("production")["variables"]["slot"] == live
 
-    # The same release, step and traffic: a latency ratio that allows 100x the baseline lets it through.
+    # A latency ratio that allows 100x the baseline leaves the percentiles out of it; the slow-request test,
+    # counting requests over 15 ms from the local cloud's percentile ranks (PR(:15)), still fails it: every
+    # canary request is over, few of the baseline's are.
     view.wait_idle()
     with WatchedTraffic(view.url(), RATE_PER_S, workers=4):
-        allowed = ControllerProcess([*args, "--latency-ratio", "100"], env)
+        counted = ControllerProcess([*args, "--latency-ratio", "100", "--slow-ms", "15"], env)
+        code = counted.wait(timeout_s=300)
+    assert code == 3, counted.stderr
+    failed = counted.event("gate_failed")
+    last = [(t["at"], t["canary"], t["baseline"], t["judge"]["reason"]) for t in judged(counted.events)[-3:]]
+    assert failed is not None and failed["gate"] == "judge" and "slow requests" in failed["reason"], (
+        failed,
+        last,
+    )
+    history = counted.event("baseline_history")
+    assert history is None or history["slow_threshold_ms"] == 15.0, history
+    ticks = [t for t in judged(counted.events) if t["canary"]["requests"]]
+    assert sum(t["canary"]["slow_requests"] or 0 for t in ticks) > 0, last
+    assert view.stage("production")["variables"]["slot"] == live
+
+    # The same release, step and traffic, with both allowing it: promoted.
+    view.wait_idle()
+    with WatchedTraffic(view.url(), RATE_PER_S, workers=4):
+        allowed = ControllerProcess([*args, "--latency-ratio", "100", "--slow-ms", "off"], env)
         code = allowed.wait(timeout_s=300)
     assert code == 0, (allowed.stderr, [t["judge"]["reason"] for t in judged(allowed.events)[-3:]])
     assert allowed.event("promoted") is not None and allowed.event("gate_failed") is None

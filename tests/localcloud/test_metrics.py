@@ -5,12 +5,14 @@ APIGW   https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway
 CANARY  https://docs.aws.amazon.com/apigateway/latest/developerguide/canary-release.html
 GMS     https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricStatistics.html
 GMD     https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html
+STATS   https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Statistics-definitions.html
 MATH    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html
 LAMBDA  https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -121,6 +123,96 @@ def test_get_metric_data_answers_percentile_stats_and_metric_math(cw):
     filled = by_id["filled"]["Values"]
     assert 11.0 in filled and len(filled) >= 2 and set(filled) == {11.0, 1.0}
     assert all(r["StatusCode"] == "Complete" for r in result)
+
+
+def test_percentile_rank_is_answered_by_get_metric_data_and_get_metric_statistics(cw):
+    namespace = unique("Test")
+    cw.put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {
+                "MetricName": "Latency",
+                "Values": [100.0, 300.0, 301.0, 2000.0],
+                "Counts": [50.0, 30.0, 15.0, 5.0],
+            },
+            {
+                "MetricName": "Summary",
+                "StatisticValues": {"SampleCount": 2, "Sum": 3, "Minimum": 1, "Maximum": 2},
+            },
+        ],
+    )
+    start, end = _window()
+
+    def query(qid, name, stat):
+        metric = {"Namespace": namespace, "MetricName": name}
+        return {"Id": qid, "MetricStat": {"Metric": metric, "Period": 600, "Stat": stat}}
+
+    result = cw.get_metric_data(
+        StartTime=start,
+        EndTime=end,
+        MetricDataQueries=[
+            query("upto", "Latency", "PR(:300)"),
+            query("between", "Latency", "PR(100:2000)"),
+            query("above", "Latency", "PR(300:)"),
+            query("sets", "Summary", "PR(:5)"),
+        ],
+    )["MetricDataResults"]
+    by_id = {r["Id"]: r["Values"] for r in result}
+    # STATS: PR(:300) is the percentage of values at or below 300; the lower bound is exclusive, the upper
+    # inclusive. A statistic set has no values to rank: no datapoint, as for a percentile.
+    assert by_id == {"upto": [80.0], "between": [50.0], "above": [20.0], "sets": []}
+    points = cw.get_metric_statistics(
+        Namespace=namespace,
+        MetricName="Latency",
+        StartTime=start,
+        EndTime=end,
+        Period=600,
+        ExtendedStatistics=["PR(:300)", "p50"],
+    )["Datapoints"]
+    assert [p["ExtendedStatistics"] for p in points] == [{"PR(:300)": 80.0, "p50": 100.0}]
+
+
+def test_the_controllers_adapter_reads_slow_requests_and_the_history_p99_from_the_local_cloud(cw):
+    from controller.aws.metrics import FunctionPair, MetricsAdapter, MetricsRequest
+    from controller.measurement import apigateway_samples
+
+    namespace, minute = unique("Test"), int(time.time() // 60) * 60 - 60
+    canary, stage = _dims("api", "production/Canary"), _dims("api", "production")
+
+    def put(dims, name, values, counts):
+        datum = {"MetricName": name, "Dimensions": dims, "Values": values, "Counts": counts}
+        cw.put_metric_data(Namespace=namespace, MetricData=[{**datum, "Timestamp": minute + 30}])
+
+    # 100 canary requests, 10 of them slow; the stage counts them too, with the live version's 900 (none
+    # slow, 4 at 200 ms): APIGW/CANARY, as the data plane publishes them.
+    put(canary, "Count", [1.0], [100.0])
+    put(canary, "Latency", [100.0, 500.0], [90.0, 10.0])
+    put(stage, "Count", [1.0], [1000.0])
+    put(stage, "Latency", [100.0, 200.0, 500.0], [986.0, 4.0, 10.0])
+    adapter = MetricsAdapter(cw, namespace, "api", "production", 60)
+    request = MetricsRequest(FunctionPair("blue-fn", "green-fn"), slow_threshold_ms=250.0)
+    raw = adapter.fetch(minute - 60, minute + 120, request)
+    (sample,) = apigateway_samples(raw, minute - 60, minute + 120)
+    assert (sample.start, sample.canary.requests, sample.baseline.requests) == (minute, 100, 900)
+    assert (sample.canary.slow_requests, sample.baseline.slow_requests) == (10, 0)
+    # The history's p99 is the stage's over the whole window (one datapoint): the 990th of 1,000 values.
+    history = adapter.history(minute + 120 - 3600, minute + 120)
+    assert (history.requests, history.latency_p99_ms) == (900, 200.0)
+
+
+def test_a_malformed_percentile_rank_is_an_invalid_parameter(cw):
+    from botocore.exceptions import ClientError
+
+    start, end = _window()
+    metric = {"Namespace": unique("Test"), "MetricName": "Latency"}
+    with pytest.raises(ClientError) as err:
+        cw.get_metric_data(
+            StartTime=start,
+            EndTime=end,
+            MetricDataQueries=[{"Id": "x", "MetricStat": {"Metric": metric, "Period": 60, "Stat": "PR(:)"}}],
+        )
+    assert err.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert "PR(:300)" in err.value.response["Error"]["Message"]
 
 
 def test_unknown_identifier_in_expression_is_a_validation_error(cw):

@@ -299,10 +299,16 @@ class TrafficModel:
         self.queries_per_call.append(len(request["MetricDataQueries"]))
         if self.fail:
             raise AwsError("GetMetricData: Throttling: injected")
+        # Percentile ranks are computed for the thresholds asked, like CloudWatch's own PR(:T).
+        ranks = tuple(
+            q["MetricStat"]["Stat"]
+            for q in request["MetricDataQueries"]
+            if "MetricStat" in q and q["MetricStat"]["Stat"].startswith("PR(:")
+        )
         periods = []
         t = start
         while t < end:
-            periods.append((t, self.period(t)))
+            periods.append((t, self.period(t, ranks)))
             t += self.period_s
         results = []
         for query in request["MetricDataQueries"]:
@@ -327,8 +333,9 @@ class TrafficModel:
             results.append({"Id": query["Id"], "Timestamps": stamps, "Values": values})
         return {"MetricDataResults": results}
 
-    def period(self, t: float) -> dict[tuple, float]:
-        """Every datapoint CloudWatch would hold for the period starting at t (absent when no requests)."""
+    def period(self, t: float, ranks: tuple[str, ...] = ()) -> dict[tuple, float]:
+        """Every datapoint CloudWatch would hold for the period starting at t (absent when no requests),
+        with API Gateway Latency's percentile ranks `ranks` ("PR(:T)") too."""
         share = self.percent_at(t) / 100
         # Each period's total differs a little, so a test can tell periods apart by their counts.
         wobble = int(t // self.period_s) % 97 if self.requests_per_period else 0
@@ -354,6 +361,10 @@ class TrafficModel:
             out[("AWS/ApiGateway", "4XXError", dims, "Sum")] = 0
             for pct in ("p50", "p90", "p99"):
                 out[("AWS/ApiGateway", "Latency", dims, pct)] = nearest_rank(latencies, pct)
+            for rank in ranks:
+                threshold = float(rank[len("PR(:") : -1])
+                at_most = sum(1 for v in latencies if v <= threshold)
+                out[("AWS/ApiGateway", "Latency", dims, rank)] = 100.0 * at_most / len(latencies)
 
         def function(name: str, values: list[float], errors: int) -> None:
             dims = (("FunctionName", name),)

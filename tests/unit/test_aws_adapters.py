@@ -235,17 +235,76 @@ def test_the_history_queries_count_and_5xx_sums_of_the_stage_and_its_canary_per_
     adapter = MetricsAdapter(Recorder(), "AWS/ApiGateway", "api", "production", 60)
     assert adapter.history(0, 86400) == BaselineHistory(0, 0)
     (request,) = seen
+    sums = [q for q in request["MetricDataQueries"] if q["Id"] != "stage_p99"]
     stats = {
         (q["MetricStat"]["Metric"]["MetricName"], q["MetricStat"]["Metric"]["Dimensions"][-1]["Value"])
-        for q in request["MetricDataQueries"]
+        for q in sums
     }
     assert stats == {
         (metric, stage) for metric in ("Count", "5XXError") for stage in ("production", "production/Canary")
     }
     # 1,440 one-minute points per series: far under GetMetricData's 100,800 datapoints per call.
     # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html
-    assert {q["MetricStat"]["Period"] for q in request["MetricDataQueries"]} == {60}
-    assert {q["MetricStat"]["Stat"] for q in request["MetricDataQueries"]} == {"Sum"}
+    assert {q["MetricStat"]["Period"] for q in sums} == {60}
+    assert {q["MetricStat"]["Stat"] for q in sums} == {"Sum"}
+
+
+def _history_request(window_s: float) -> tuple[list[dict], dict]:
+    """The GetMetricData requests of one history read over the last window_s, and the request's p99 query."""
+    seen: list[dict] = []
+
+    class Recorder:
+        def get_metric_data(self, **request):
+            seen.append(request)
+            return {"MetricDataResults": []}
+
+    end = 1_800_000_000.0
+    MetricsAdapter(Recorder(), "AWS/ApiGateway", "api", "production", 60).history(end - window_s, end)
+    (p99,) = [q for q in seen[0]["MetricDataQueries"] if q["Id"] == "stage_p99"]
+    return seen, p99
+
+
+def test_the_history_reads_the_stages_p99_over_the_whole_window_in_the_same_call() -> None:
+    seen, p99 = _history_request(86400)
+    assert len(seen) == 1  # each MetricStat has its own Period, so the sums and the p99 share one call
+    metric = p99["MetricStat"]["Metric"]
+    assert (metric["MetricName"], metric["Dimensions"]) == (
+        "Latency",
+        [{"Name": "ApiName", "Value": "api"}, {"Name": "Stage", "Value": "production"}],
+    )
+    assert (p99["MetricStat"]["Stat"], p99["MetricStat"]["Period"]) == ("p99", 86400)
+
+
+@pytest.mark.parametrize(("window_s", "period_s"), [(5400, 5400), (3630, 3600), (90, 60), (45, 60)])
+def test_the_history_p99_period_is_the_window_in_whole_minutes_at_least_one(window_s, period_s) -> None:
+    # GetMetricData periods are multiples of 60 s for standard-resolution metrics.
+    _, p99 = _history_request(window_s)
+    assert p99["MetricStat"]["Period"] == period_s
+
+
+def test_the_history_p99_is_its_datapoint_or_the_largest_where_the_window_straddles_two() -> None:
+    cw = client("cloudwatch")
+    adapter = MetricsAdapter(cw, "AWS/ApiGateway", "api", "production", 60)
+    end = datetime(2025, 1, 2, 0, 30, tzinfo=UTC).timestamp()
+    minute = [datetime(2025, 1, 2, 0, 0, tzinfo=UTC)]
+    counts = {"Id": "stage_count", "Timestamps": minute, "Values": [100.0], "StatusCode": "Complete"}
+    days = [datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 2, tzinfo=UTC)]
+    answers = [
+        [counts, {"Id": "stage_p99", "Timestamps": days[:1], "Values": [212.5], "StatusCode": "Complete"}],
+        [counts, {"Id": "stage_p99", "Timestamps": days, "Values": [180.0, 240.0], "StatusCode": "Complete"}],
+        [counts, {"Id": "stage_p99", "Timestamps": [], "Values": [], "StatusCode": "Complete"}],
+    ]
+    with Stubber(cw) as stub:
+        for results in answers:
+            stub.add_response(
+                "get_metric_data",
+                {"MetricDataResults": results},
+                {"MetricDataQueries": ANY, "StartTime": ANY, "EndTime": ANY, "ScanBy": "TimestampAscending"},
+            )
+        p99s = [adapter.history(end - 86400, end).latency_p99_ms for _ in answers]
+    # Every part of the window has at most 1 % of its requests above its p99, so the whole window has at
+    # most 1 % above the largest: that one keeps the threshold in the tail. No datapoint: not read.
+    assert p99s == [212.5, 240.0, None]
 
 
 def test_the_baseline_latency_is_the_live_duration_plus_the_canarys_overhead_never_less() -> None:

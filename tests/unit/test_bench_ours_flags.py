@@ -85,6 +85,7 @@ def test_the_outliers_flag_reaches_the_guard_as_it_does_in_shift() -> None:
         ("--latency-ratio 0.5", "at least 1"),
         ("--narrowest-ratio", "expected one argument"),
         ("--guard soon", "duration"),
+        ("--slow-ms 120", "--slow-ms off only"),
     ],
 )
 def test_flags_that_are_not_the_judges_or_that_shift_refuses_are_one_line_errors(flags, says, capsys) -> None:
@@ -108,7 +109,14 @@ def test_the_family_runs_ours_with_the_flags_and_records_them(tmp_path) -> None:
         return family["ours_flags"], slower["policies"]["ours"]
 
     default_flags, default = ours_in()
-    tight_flags, tight = ours_in("--ours-flags=--latency-ratio 1.15")
-    assert (default_flags, tight_flags) == ("", "--latency-ratio 1.15")
-    # A narrower latency limit rolls the slower canary back sooner, so it serves fewer requests.
-    assert tight["canary_requests_to_decision_mean"] < default["canary_requests_to_decision_mean"]
+    loose_flags, percentiles_only = ours_in("--ours-flags=--slow-ms off")
+    tight_flags, tight = ours_in("--ours-flags=--slow-ms off --latency-ratio 1.15")
+    assert (default_flags, loose_flags, tight_flags) == (
+        "",
+        "--slow-ms off",
+        "--slow-ms off --latency-ratio 1.15",
+    )
+    # The slow-request test rolls the slower canary back sooner than percentiles alone, and so does a
+    # narrower latency limit: either way it serves fewer requests.
+    assert default["canary_requests_to_decision_mean"] < percentiles_only["canary_requests_to_decision_mean"]
+    assert tight["canary_requests_to_decision_mean"] < percentiles_only["canary_requests_to_decision_mean"]

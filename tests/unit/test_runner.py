@@ -128,7 +128,10 @@ def test_the_judge_catches_a_slow_candidate_at_half_the_traffic_when_the_latency
     outcome = world.run(steps="50,100", bake="5m", thresholds=lenient, judge=lambda: Judge(JudgeConfig()))
     assert outcome is Outcome.ROLLED_BACK
     assert world.of("gate_failed")[0]["gate"] == "judge"
-    assert "ms above the" in world.of("gate_failed")[0]["reason"]  # the judge's latency check
+    # The judge's latency check, or its slow-request test (above the live version's p99 over its history),
+    # whichever sees it first.
+    reason = world.of("gate_failed")[0]["reason"]
+    assert "ms above the" in reason or "slow requests" in reason
 
 
 def test_staging_traffic_on_the_candidate_function_does_not_hide_a_slow_canary(world: World) -> None:
