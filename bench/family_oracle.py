@@ -57,10 +57,25 @@ def oracle_power(null_errors: float, alternative_errors: float, alpha: float) ->
         z = NormalDist().inv_cdf(1 - alpha)
         critical = math.ceil(null_errors + z * math.sqrt(null_errors) + 0.5)
     else:
-        critical = max(1, math.ceil(null_errors))
-        while poisson_upper_tail(critical, null_errors) > alpha:
-            critical += 1
+        critical = _exact_critical(null_errors, alpha)
     return poisson_upper_tail(critical, alternative_errors)
+
+
+def _exact_critical(mean: float, alpha: float) -> int:
+    """The smallest count c >= max(1, ceil(mean)) with P(K >= c) <= alpha, K ~ Poisson(mean): the tails of
+    `poisson_upper_tail`, to the same bits, summed once upwards rather than from zero for every c."""
+    critical = max(1, math.ceil(mean))
+    if mean <= 0:
+        return critical
+    below, log_pmf = 0.0, -mean  # below: P(K < j), log_pmf: log P(K = j), for j = 0, 1, ...
+    for j in range(critical):
+        below += math.exp(log_pmf)
+        log_pmf += math.log(mean) - math.log(j + 1)
+    while max(0.0, 1.0 - below) > alpha:
+        below += math.exp(log_pmf)
+        log_pmf += math.log(mean) - math.log(critical + 1)
+        critical += 1
+    return critical
 
 
 def smallest_miss_free_rollbacks(null_errors: float, alternative_errors: float, beta: float) -> float:

@@ -102,7 +102,8 @@ class Ours(Policy):
         margin = 1 + config.regression_relative  # the guard allows the judge's margin, as `shift` does
         guard = None
         if self.guards:  # with the noise the judge reads, as `shift` builds it
-            guard = guard_factory(guard_settings(BENCH_THRESHOLDS, margin), history, config)
+            reads = judge.noise.reads if isinstance(judge, Judge) else None
+            guard = guard_factory(guard_settings(BENCH_THRESHOLDS, margin), history, config, reads)
         return Engine(settings, strategy, gates, judge, guard)
 
     def _start_engines(self, histories: list[BaselineHistory | None]) -> None:

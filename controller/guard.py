@@ -52,7 +52,7 @@ from controller.domain import BaselineHistory, WindowStats
 from controller.gates import Thresholds
 from controller.judge.config import JudgeConfig
 from controller.judge.emath import nb_log_lr
-from controller.judge.noise import read_noise
+from controller.judge.noise import HistoryReads, read_noise
 from controller.judge.outliers import capped
 from controller.stats import combine, tail_latency
 
@@ -168,13 +168,17 @@ def guard_settings(thresholds: Thresholds, judge_ratio: float | None = None) -> 
 
 
 def guard_factory(
-    settings: GuardSettings, history: BaselineHistory | None, judge_config: JudgeConfig | None = None
+    settings: GuardSettings,
+    history: BaselineHistory | None,
+    judge_config: JudgeConfig | None = None,
+    reads: HistoryReads | None = None,
 ) -> Callable[[WindowStats, WindowStats | None], GuardTest]:
     """The engine's guard for a rollout whose live version's history is `history` (None: not read), with the
     noise read off that history as the judge with `judge_config` (default: `JudgeConfig()`) reads it for
     its history tests: the per-period c2 (the floor without a history) and, where spikes show
     (`outlier_cap`), their share, censored as the history's fail test censors them, with the other
-    periods' c2. Per period even where the noise lasts (see the module docstring)."""
+    periods' c2. Per period even where the noise lasts (see the module docstring). `reads`: the judge's reads
+    of the same history (`Judge.noise.reads`), so that the guard does not read that day a second time."""
     # The guard models the noise whatever the judge does (JudgeConfig.overdispersion is the judge's), and
     # per period (JudgeConfig.lasting_noise is the judge's).
     config = replace(judge_config or JudgeConfig(), overdispersion=True, lasting_noise=False)
@@ -182,7 +186,7 @@ def guard_factory(
     def guard(reference: WindowStats, today: WindowStats | None = None) -> GuardTest:
         # Read when the guard starts, after a promotion: a rollout without one pays nothing for it.
         periods = history.per_period if history is not None else ()
-        noise = read_noise(config, periods, history is not None)
+        noise = read_noise(config, periods, history is not None, reads)
         return GuardTest(reference, settings, noise.history_c2, today, noise.outlier_share)
 
     return guard

@@ -29,6 +29,7 @@ from controller.events import Events
 from controller.gates import builtin_gates
 from controller.guard import guard_factory
 from controller.hooks import HookPayload, HookResult, run_target
+from controller.judge import Judge
 from controller.observer import Observer, placeholders
 from controller.plan_text import plan_event
 from controller.ports import (
@@ -178,7 +179,8 @@ class ShiftRun:
             guard_s=opts.guard_s,
             tick_s=opts.policy.interval_s,
         )
-        guard = guard_factory(opts.guard_settings(), history, opts.judge_config())
+        reads = judge.noise.reads if isinstance(judge, Judge) else None  # the day the judge already read
+        guard = guard_factory(opts.guard_settings(), history, opts.judge_config(), reads)
         engine = Engine(settings, strategy, (*gates, *user_gates), judge, guard)
         reference = None if history is None else WindowStats(history.requests, history.errors_5xx)
         self.started_at = self.clock()

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from controller.judge.emath import log_mix
+from controller.judge.emath import log_add
 
 
 class RestartedBets:
@@ -51,13 +51,10 @@ class RestartedBets:
         starts_now = self.late_share > 0 and 2 <= self.period <= self.late_periods + 1
         log_v = math.log(self.late_share / self.late_periods) if starts_now else -math.inf
         for k, llr in enumerate(log_lrs):
-            held = log_mix((1.0, 1.0), [self.log_late[k], log_v])
+            held = log_add(self.log_late[k], log_v)
             self.log_late[k] = held + llr if held > -math.inf else -math.inf
 
     def combined(self, log_from_start: Sequence[float]) -> list[float]:
         """log of (1 - late_share) * (the bet from the first period) + (the later starts), per bet."""
         first = math.log1p(-self.late_share) if self.late_share < 1 else -math.inf
-        return [
-            log_mix((1.0, 1.0), [first + lg, late])
-            for lg, late in zip(log_from_start, self.log_late, strict=True)
-        ]
+        return [log_add(first + lg, late) for lg, late in zip(log_from_start, self.log_late, strict=True)]
