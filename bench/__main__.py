@@ -88,7 +88,7 @@ def family_main(
     key `family` of `out`, keeping the file's other keys. `judge_goals`: the continuity table's goals, to
     count as one goal of the family's summary. `ours_flags`: the judge's `shift` flags ours runs with
     (bench/ours_flags.py; empty: the defaults, as published). `noise`: outside the family, how every
-    per-minute noise factor is drawn (lasting, or in spikes)."""
+    per-minute noise factor is drawn (lasting, or in spikes), and whether latencies carry cold starts."""
     cells = select(split, pattern)
     options = ours_from_flags(ours_flags, PERIOD_S) if ours_flags else None
     ours = partial(Ours, judge_config=options.judge_config, guard_s=options.guard_s) if options else Ours
@@ -117,6 +117,7 @@ def family_main(
     section["ours_flags"] = ours_flags
     section["noise_lasts_min"] = noise.lasts_min
     section["noise_spike_chance"] = noise.spike_chance
+    section["cold_starts"] = noise.cold_starts
     section["summary"]["wall_time_s"] = time.perf_counter() - started
     _merge(out, {"family": section})
     print("\n" + family_report.table(results, goal_list, runs, split))
@@ -229,6 +230,13 @@ def main(argv: list[str] | None = None) -> int:
         "peers tuned in the same world (default 0: gamma, the published figures; needs --only family and "
         "another --out)",
     )
+    parser.add_argument(
+        "--cold-starts",
+        action="store_true",
+        help="outside the family: Lambda cold starts, each version's new execution environments' first "
+        "requests slowed by the run's init time (250-1,000 ms), the canary's function fresh as the rollout "
+        "starts, peers tuned in the same world (bench/cold_starts.py; needs --only family and another --out)",
+    )
     parser.add_argument("--list-cells", action="store_true", help="print the family's cells and exit")
     parser.add_argument(
         "--jobs",
@@ -247,9 +255,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(
             f"--noise-spikes {args.noise_spikes:g}: write a share of minutes, 0 to {MAX_SPIKE_CHANCE:g}"
         )
-    noise = NoiseShape(args.noise_lasts, args.noise_spikes)
+    noise = NoiseShape(args.noise_lasts, args.noise_spikes, args.cold_starts)
     if not noise.is_family and (args.only != "family" or args.out.resolve() == DEFAULT_OUT.resolve()):
-        flag = "--noise-lasts" if args.noise_lasts > 1 else "--noise-spikes"
+        flag = (
+            "--noise-lasts"
+            if args.noise_lasts > 1
+            else "--noise-spikes"
+            if args.noise_spikes
+            else "--cold-starts"
+        )
         parser.error(f"{flag} needs --only family and an --out other than the published figures' file")
     try:
         sizes = tuple(int(n) for n in args.fleet_sizes.split(","))

@@ -31,9 +31,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.cold_starts import WarmPools, environments_needed, init_ms, mean_latency_ms
 from bench.family import Cell, seed_sequence
 from bench.scenarios import MEDIAN_MS, MINUTES, SIGMA_P99_100
-from bench.streams import PERIOD_S, Period, Streams, Version
+from bench.streams import PERIOD_S, ColdStarts, Period, Streams, Version
 
 HISTORY_MINUTES = 24 * 60
 TREND = (0.2, 0.5)  # diurnal: the traffic's change across the run, either way
@@ -104,14 +105,17 @@ def spike_factor(rng: np.random.Generator, cv: np.ndarray, minutes: int, chance:
 class NoiseShape:
     """How each per-minute noise factor is drawn. The family's: gamma, a new factor every minute. Outside it
     (`python -m bench --noise-lasts / --noise-spikes`): each factor held for a geometric run of minutes with
-    mean `lasts_min`, or the same variance carried by spikes in a `spike_chance` share of minutes."""
+    mean `lasts_min`, or the same variance carried by spikes in a `spike_chance` share of minutes. And
+    (`--cold-starts`) the latencies' own departure from the family: Lambda cold starts on each version's
+    new execution environments (bench/cold_starts.py)."""
 
     lasts_min: float = 1.0
     spike_chance: float = 0.0
+    cold_starts: bool = False
 
     @property
     def is_family(self) -> bool:
-        return self.lasts_min <= 1 and self.spike_chance <= 0
+        return self.lasts_min <= 1 and self.spike_chance <= 0 and not self.cold_starts
 
     def describe(self) -> str:
         parts = []
@@ -119,6 +123,8 @@ class NoiseShape:
             parts.append(f"noise lasting {self.lasts_min:g} minutes")
         if self.spike_chance > 0:
             parts.append(f"noise in spikes ({self.spike_chance:.3g} of minutes)")
+        if self.cold_starts:
+            parts.append("Lambda cold starts")
         return ", ".join(parts)
 
 
@@ -181,7 +187,8 @@ class FamilyWorld:
     ) -> None:
         """`noise`: how the per-minute noise factors are drawn, today and in the history (the family's
         unless `python -m bench --noise-lasts / --noise-spikes` says otherwise)."""
-        params, today, noise_seed, history, beyond = seed_sequence(cell, split, seed).spawn(5)
+        # The first five seeds are the family's whatever follows them (a child's seed is its index).
+        params, today, noise_seed, history, beyond, cold = seed_sequence(cell, split, seed).spawn(6)
         self.cell = cell
         self.noise = noise
         self.runs = runs
@@ -206,6 +213,35 @@ class FamilyWorld:
         self.baseline_rate, self.canary_rate = horizon.baseline_rate, horizon.canary_rate
         self.baseline_sigma = SIGMA_P99_100
         self.canary_sigma = horizon.canary_sigma
+        self._pools: WarmPools | None = None
+        if noise.cold_starts:
+            live = environments_needed(d.requests_per_s, mean_latency_ms(np.asarray(SIGMA_P99_100)))
+            self._pools = WarmPools(runs, live)
+            self._cold_ms = MEDIAN_MS + init_ms(np.random.default_rng(cold), runs)
+
+    def begin(self) -> None:
+        """A policy's rollouts start: with cold starts, the canary's function fresh again."""
+        if self._pools is not None:
+            self._pools.begin()
+
+    def _cold(
+        self,
+        t: int,
+        idx: np.ndarray,
+        share: np.ndarray,
+        volume: np.ndarray,
+        canary: Version,
+        baseline: Version,
+    ) -> ColdStarts | None:
+        """Minute t's cold starts for runs idx (None in the family's world)."""
+        if self._pools is None:
+            return None
+        share = np.clip(np.asarray(share, dtype=float), 0.0, 1.0)
+        per_s = volume / PERIOD_S
+        needed_c = environments_needed(per_s * share, mean_latency_ms(canary.sigma))
+        needed_b = environments_needed(per_s * (1 - share), mean_latency_ms(baseline.sigma))
+        cold_c, cold_b = self._pools.cold(t, idx, needed_c, needed_b)
+        return ColdStarts(cold_c, cold_b, self._cold_ms[idx])
 
     def _minutes(self, rng: np.random.Generator, minute: np.ndarray, traffic: np.ndarray) -> _Minutes:
         """The minutes `minute` (1, n) of every run at the traffic factors `traffic` (runs, n): their noise
@@ -262,13 +298,17 @@ class FamilyWorld:
         if t < MINUTES:
             canary = Version(self.canary_rate[idx, t], MEDIAN_MS, self.canary_sigma[idx, t])
             baseline = Version(self.baseline_rate[idx, t], MEDIAN_MS, self.baseline_sigma)
-            return self.streams.draw(t, idx, share, self.volume[idx, t], canary, baseline, latency)
+            volume = self.volume[idx, t]
+            cold = self._cold(t, idx, share, volume, canary, baseline)
+            return self.streams.draw(t, idx, share, volume, canary, baseline, latency, cold)
         if self._beyond is None or self._beyond_streams is None:
             raise IndexError(f"minute {t} is past the horizon: draw it first with beyond()")
         m, at = self._beyond, t - MINUTES
         canary = Version(m.canary_rate[idx, at], MEDIAN_MS, m.canary_sigma[idx, at])
         baseline = Version(m.baseline_rate[idx, at], MEDIAN_MS, self.baseline_sigma)
-        return self._beyond_streams.draw(at, idx, share, m.volume[idx, at], canary, baseline, latency)
+        volume = m.volume[idx, at]
+        cold = self._cold(t, idx, share, volume, canary, baseline)
+        return self._beyond_streams.draw(at, idx, share, volume, canary, baseline, latency, cold)
 
     def history(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-minute (requests, 5XX errors) of the live version over the day before, each (runs, 1440)."""

@@ -72,7 +72,9 @@ class World(Protocol):
 
     `requests_per_period` is the traffic a policy is told at the start (one figure, or one per run);
     `history` each run's baseline before the rollout, per minute (requests and 5XX errors, each of shape
-    (runs, minutes)); `period` what CloudWatch reports for period t of runs idx at canary share `share`."""
+    (runs, minutes)); `period` what CloudWatch reports for period t of runs idx at canary share `share`;
+    `begin` starts a policy's rollouts afresh (a world that remembers what a rollout served, as the cold
+    starts of bench/cold_starts.py do, forgets the last policy's)."""
 
     runs: int
     periods: int
@@ -80,6 +82,8 @@ class World(Protocol):
     def requests_per_period(self) -> float | np.ndarray: ...
 
     def history(self) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def begin(self) -> None: ...
 
     def period(self, t: int, idx: np.ndarray, share: np.ndarray, latency: bool = True) -> Period: ...
 
@@ -111,6 +115,9 @@ class ScenarioWorld:
     def history(self) -> tuple[np.ndarray, np.ndarray]:
         return self.streams.history(self.scenario.requests_per_s, HISTORY_S, self.scenario.baseline)
 
+    def begin(self) -> None:
+        """Nothing to forget: a named scenario's periods do not depend on what earlier ones served."""
+
     def period(self, t: int, idx: np.ndarray, share: np.ndarray, latency: bool = True) -> Period:
         s = self.scenario
         streams, at = self.streams, t
@@ -133,6 +140,7 @@ def play(policy: Policy, world: World, *, until_decided: bool = False) -> Outcom
     """Every run of `world` under `policy`, for up to MINUTES periods (or until every run is decided), then
     for a guarding policy the rest of its guard past them (not with `until_decided`, which tuning uses)."""
     runs, periods = world.runs, min(world.periods, MINUTES)
+    world.begin()
     policy.start(runs, world.requests_per_period())
     if policy.reads_history:
         policy.see_history(*world.history())

@@ -134,10 +134,18 @@ def binomial_inv(u: np.ndarray, n: np.ndarray, p: float | np.ndarray) -> np.ndar
 
 
 def percentile_sample(
-    z: np.ndarray, n: np.ndarray, q: float, median_ms: float, sigma: float | np.ndarray
+    z: np.ndarray,
+    n: np.ndarray,
+    q: float,
+    median_ms: float,
+    sigma: float | np.ndarray,
+    cold: np.ndarray | None = None,
+    cold_ms: float | np.ndarray = math.inf,
 ) -> np.ndarray:
     """The q-quantile of n lognormal latencies, as one draw of its order statistic (NaN for n = 0); `sigma`
-    is one lognormal shape or one per draw.
+    is one lognormal shape or one per draw. `cold`: how many of the n are cold starts (bench/cold_starts.py),
+    each slower than any other: a quantile that falls among them is `cold_ms` (one, or one per draw), one
+    below them the order statistic of the other requests at the same rank.
 
     The k-th of n uniforms is Beta(k, n + 1 - k); a normal on its logit with the same mean and variance
     stands in for it, which keeps one normal per draw (common random numbers) and stays inside (0, 1).
@@ -149,13 +157,28 @@ def percentile_sample(
         return out
     nn = n[has]
     k = np.clip(np.ceil(q * nn), 1, nn)
-    m = k / (nn + 1)
-    s = np.sqrt(m * (1 - m) / (nn + 2))
-    logit = np.log(m / (1 - m)) + z[has] * s / (m * (1 - m))
-    level = 1 / (1 + np.exp(-logit))
     shape = np.broadcast_to(np.asarray(sigma, dtype=float), n.shape)[has]
-    out[has] = median_ms * np.exp(shape * norm_ppf(level))
+    if cold is None:
+        out[has] = _order_statistic(z[has], nn, k, median_ms, shape)
+        return out
+    warm = nn - np.asarray(cold, dtype=float)[has]
+    among_cold = k > warm
+    values = np.broadcast_to(np.asarray(cold_ms, dtype=float), n.shape)[has].copy()
+    ok = ~among_cold
+    values[ok] = _order_statistic(z[has][ok], warm[ok], k[ok], median_ms, shape[ok])
+    out[has] = values
     return out
+
+
+def _order_statistic(
+    z: np.ndarray, n: np.ndarray, k: np.ndarray, median_ms: float, sigma: np.ndarray
+) -> np.ndarray:
+    """The k-th smallest of n lognormal latencies, one draw per element of z (see percentile_sample)."""
+    m = k / (n + 1)
+    s = np.sqrt(m * (1 - m) / (n + 2))
+    logit = np.log(m / (1 - m)) + z * s / (m * (1 - m))
+    level = 1 / (1 + np.exp(-logit))
+    return median_ms * np.exp(sigma * norm_ppf(level))
 
 
 def split_by_minute(
@@ -199,6 +222,20 @@ class Version:
     error_rate: float | np.ndarray
     median_ms: float
     sigma: float | np.ndarray  # lognormal shape: p99 = median * exp(2.326 * sigma)
+
+
+@dataclass(frozen=True)
+class ColdStarts:
+    """One period's cold starts per version, one per run (bench/cold_starts.py), and each run's cold-start
+    latency in ms."""
+
+    canary: np.ndarray
+    baseline: np.ndarray
+    latency_ms: np.ndarray
+
+
+def _cold_ms(cold: ColdStarts | None) -> float | np.ndarray:
+    return math.inf if cold is None else cold.latency_ms
 
 
 @dataclass
@@ -267,9 +304,11 @@ class Streams:
         canary: Version,
         baseline: Version,
         latency: bool = True,
+        cold: ColdStarts | None = None,
     ) -> Period:
         """Period t for runs idx: `volume` (both versions' requests expected in the period) and each
-        version's error rate and sigma are one value, or one per run of idx."""
+        version's error rate and sigma are one value, or one per run of idx. `cold`: the period's cold starts
+        per version (outside the family; none drawn: the family's)."""
         share = np.clip(np.asarray(share, dtype=float), 0.0, 1.0)
         n_c = poisson_inv(self.u_requests[0, idx, t], volume * share)
         n_b = poisson_inv(self.u_requests[1, idx, t], volume * (1 - share))
@@ -278,23 +317,47 @@ class Streams:
         if not latency:
             nothing = np.full((idx.size, len(PERCENTILES)), np.nan)
             return Period(n_c, x_c, n_b, x_b, nothing, nothing)
+        cold_c = cold_b = None
+        if cold is not None:
+            cold_c = np.minimum(cold.canary, n_c).astype(np.int64)
+            cold_b = np.minimum(cold.baseline, n_b).astype(np.int64)
         lat_c = np.stack(
             [
-                percentile_sample(self.z_latency[0, idx, t, i], n_c, q, canary.median_ms, canary.sigma)
+                percentile_sample(
+                    self.z_latency[0, idx, t, i],
+                    n_c,
+                    q,
+                    canary.median_ms,
+                    canary.sigma,
+                    cold_c,
+                    _cold_ms(cold),
+                )
                 for i, q in enumerate(PERCENTILES)
             ],
             axis=1,
         )
         lat_b = np.stack(
             [
-                percentile_sample(self.z_latency[1, idx, t, i], n_b, q, baseline.median_ms, baseline.sigma)
+                percentile_sample(
+                    self.z_latency[1, idx, t, i],
+                    n_b,
+                    q,
+                    baseline.median_ms,
+                    baseline.sigma,
+                    cold_b,
+                    _cold_ms(cold),
+                )
                 for i, q in enumerate(PERCENTILES)
             ],
             axis=1,
         )
         # Slow requests are drawn apart from the percentiles (each from its own number): both marginals
-        # are exact, their coupling within a period is not modelled.
+        # are exact, their coupling within a period is not modelled. A cold start is slow whatever its draw.
         threshold = baseline.median_ms * np.exp(Z_P99 * np.asarray(baseline.sigma, dtype=float))
-        slow_c = binomial_inv(self.u_slow[0, idx, t], n_c, beyond(threshold, canary))
-        slow_b = binomial_inv(self.u_slow[1, idx, t], n_b, beyond(threshold, baseline))
+        if cold_c is None or cold_b is None:
+            slow_c = binomial_inv(self.u_slow[0, idx, t], n_c, beyond(threshold, canary))
+            slow_b = binomial_inv(self.u_slow[1, idx, t], n_b, beyond(threshold, baseline))
+        else:
+            slow_c = binomial_inv(self.u_slow[0, idx, t], n_c - cold_c, beyond(threshold, canary)) + cold_c
+            slow_b = binomial_inv(self.u_slow[1, idx, t], n_b - cold_b, beyond(threshold, baseline)) + cold_b
         return Period(n_c, x_c, n_b, x_b, lat_c, lat_b, slow_c, slow_b)
