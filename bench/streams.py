@@ -317,47 +317,40 @@ class Streams:
         if not latency:
             nothing = np.full((idx.size, len(PERCENTILES)), np.nan)
             return Period(n_c, x_c, n_b, x_b, nothing, nothing)
+        # Slow requests are beyond the live version's p99 (what a day of history reads it as).
+        threshold = baseline.median_ms * np.exp(Z_P99 * np.asarray(baseline.sigma, dtype=float))
         cold_c = cold_b = None
         if cold is not None:
             cold_c = np.minimum(cold.canary, n_c).astype(np.int64)
             cold_b = np.minimum(cold.baseline, n_b).astype(np.int64)
-        lat_c = np.stack(
-            [
-                percentile_sample(
-                    self.z_latency[0, idx, t, i],
-                    n_c,
-                    q,
-                    canary.median_ms,
-                    canary.sigma,
-                    cold_c,
-                    _cold_ms(cold),
-                )
-                for i, q in enumerate(PERCENTILES)
-            ],
-            axis=1,
-        )
-        lat_b = np.stack(
-            [
-                percentile_sample(
-                    self.z_latency[1, idx, t, i],
-                    n_b,
-                    q,
-                    baseline.median_ms,
-                    baseline.sigma,
-                    cold_b,
-                    _cold_ms(cold),
-                )
-                for i, q in enumerate(PERCENTILES)
-            ],
-            axis=1,
-        )
-        # Slow requests are drawn apart from the percentiles (each from its own number): both marginals
-        # are exact, their coupling within a period is not modelled. A cold start is slow whatever its draw.
-        threshold = baseline.median_ms * np.exp(Z_P99 * np.asarray(baseline.sigma, dtype=float))
-        if cold_c is None or cold_b is None:
-            slow_c = binomial_inv(self.u_slow[0, idx, t], n_c, beyond(threshold, canary))
-            slow_b = binomial_inv(self.u_slow[1, idx, t], n_b, beyond(threshold, baseline))
-        else:
-            slow_c = binomial_inv(self.u_slow[0, idx, t], n_c - cold_c, beyond(threshold, canary)) + cold_c
-            slow_b = binomial_inv(self.u_slow[1, idx, t], n_b - cold_b, beyond(threshold, baseline)) + cold_b
+        lat_c, slow_c = self._latency(0, t, idx, n_c, canary, threshold, cold_c, _cold_ms(cold))
+        lat_b, slow_b = self._latency(1, t, idx, n_b, baseline, threshold, cold_b, _cold_ms(cold))
         return Period(n_c, x_c, n_b, x_b, lat_c, lat_b, slow_c, slow_b)
+
+    def _latency(
+        self,
+        side: int,
+        t: int,
+        idx: np.ndarray,
+        n: np.ndarray,
+        version: Version,
+        threshold: np.ndarray,
+        cold: np.ndarray | None,
+        cold_ms: float | np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One version's (side 0: canary, 1: baseline) percentiles (runs, 3) and slow requests in period t.
+
+        Slow requests are drawn apart from the percentiles (each from its own number): both marginals are
+        exact, their coupling within a period is not modelled. A cold start is slow whatever its draw."""
+        percentiles = np.stack(
+            [
+                percentile_sample(
+                    self.z_latency[side, idx, t, i], n, q, version.median_ms, version.sigma, cold, cold_ms
+                )
+                for i, q in enumerate(PERCENTILES)
+            ],
+            axis=1,
+        )
+        warm = n if cold is None else n - cold
+        slow = binomial_inv(self.u_slow[side, idx, t], warm, beyond(threshold, version))
+        return percentiles, slow if cold is None else slow + cold
