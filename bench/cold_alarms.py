@@ -1,14 +1,13 @@
-"""CodeDeploy's p99 alarm as "M out of N datapoints", under Lambda cold starts and without
-(`python -m bench.cold_alarms`).
+"""CodeDeploy's p99 alarm on one period and on a fixed "M out of N datapoints", under Lambda cold starts and
+without (`python -m bench.cold_alarms`).
 
-The family's CodeDeploy peers alarm on one breaching period, as a CloudWatch alarm with one evaluation period
-does. Under cold starts (`python -m bench --only family --cold-starts`) a canary's p99 at a small share is
-often a cold start, and such an alarm, tuned to roll back at most 1 % of identical releases, has to loosen
-until it sees almost nothing. An operator who knows that sets the alarm's `DatapointsToAlarm` to M of N
-`EvaluationPeriods`. This measures that alarm beside the one-period one, on the p99 cells from the first
-request at 0.2-1 % errors, each tuned as the bench tunes its peers (on its identical twin, tuning split) and
-scored on the evaluation split, with ours from the same worlds. It is not one of the family's peers: the
-published tables stay as they are.
+Under cold starts (`python -m bench --only family --cold-starts`) a canary's p99 at a small share is often a
+cold start, and a one-period alarm tuned to roll back at most 1 % of identical releases has to loosen until
+it sees almost nothing; an operator who knows that sets the alarm's `DatapointsToAlarm` to M of N
+`EvaluationPeriods`. The family's CodeDeploy peers choose their M of N per cell (bench.family_sim); this
+shows one fixed M of N beside one period, on the p99 cells from the first request at 0.2-1 % errors, each
+tuned as the bench tunes its peers (on its identical twin, tuning split) and scored on the evaluation split,
+with ours from the same worlds.
 """
 
 from __future__ import annotations
@@ -17,42 +16,13 @@ import argparse
 import sys
 import time
 
-import numpy as np
-
 from bench.family import select
 from bench.family_streams import FamilyWorld, NoiseShape
 from bench.judge_sim import play, tune
 from bench.ours import Ours
-from bench.policies import INF, Checks, CodeDeployLinear
-from bench.streams import Period
+from bench.policies import Checks, CodeDeployLinear
 
 CELLS = r"^p99 x(1\.3-2|2-3) onset:0 \| 0\.2-1% (2-10|10-50|50-150)rps (steady|bursty) od:none drift:0$"
-
-
-class CodeDeployLinearMofN(CodeDeployLinear):
-    """CodeDeploy linear whose p99 alarm needs `m` of the last `n` periods breaching (missing data: not
-    breaching, CloudWatch's default). The statistic tuned on is each period's m-th largest p99 of the
-    window, so a run is rolled back at threshold c exactly when it exceeds c, as for one period."""
-
-    def __init__(self, checks: Checks, m: int = 2, n: int = 2) -> None:
-        if not 1 <= m <= n:
-            raise ValueError(f"an alarm needs 1 <= M <= N datapoints, not {m} of {n}")
-        super().__init__(checks)
-        self.m, self.n = m, n
-        self.name = f"codedeploy_linear_{m}of{n}"
-
-    def start(self, runs: int, requests_per_period: float) -> None:
-        super().start(runs, requests_per_period)
-        self.window = np.full((runs, self.n), -INF)
-
-    def _breach(self, idx: np.ndarray, period: Period) -> np.ndarray:
-        p99 = period.canary_latency[:, 2]
-        window = np.roll(self.window[idx], -1, axis=1)
-        window[:, -1] = np.where(np.isnan(p99), -INF, p99)
-        self.window[idx] = window
-        mth = np.sort(window, axis=1)[:, -self.m]
-        self._record(idx, mth)
-        return mth > self.checks.latency
 
 
 def measure(runs: int, seed: int, m: int, n: int) -> list[str]:
@@ -69,8 +39,8 @@ def measure(runs: int, seed: int, m: int, n: int) -> list[str]:
             for m_, n_ in ((1, 1), (m, n)):
                 twin = FamilyWorld(cell.twin, runs, "tuning", seed, shape)
 
-                def make(c: float, m_: int = m_, n_: int = n_) -> CodeDeployLinearMofN:
-                    return CodeDeployLinearMofN(Checks(latency=c, mode="latency"), m_, n_)
+                def make(c: float, m_: int = m_, n_: int = n_) -> CodeDeployLinear:
+                    return CodeDeployLinear(Checks(latency=c, mode="latency", datapoints=(m_, n_)))
 
                 threshold, _ = tune(make, twin)
                 peer = play(make(threshold), world)
@@ -90,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         m, n = (int(part) for part in args.datapoints.lower().split("of"))
-        CodeDeployLinearMofN(Checks(), m, n)
+        Checks(datapoints=(m, n))
     except ValueError as exc:
         parser.error(f"--datapoints {args.datapoints!r}: write M of N as e.g. 2of3 ({exc})")
     if args.runs < 1:

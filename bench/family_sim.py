@@ -13,10 +13,13 @@ for their own service: the 5XX thresholds are therefore multiples of each run's 
 the day before: CodeDeploy's alarms, Flagger's check; its usual 5-minute count: the recipe's sum), the
 multiple tuned per cell. Kayenta's split test needs no unit; the p99 checks are absolute (every run's
 baseline p99 is 100 ms). Error regressions are then judged with the tuned 5XX check alone, latency
-regressions with the tuned p99 check alone (the recipe has none and keeps its 5XX check). A peer whose
-setting rolls back more than 1 % of the twin's runs in the scored split is not eligible as the cell's best
-peer; both rates are reported. (A setting tuned to exactly 1 % on one split exceeds 1 % on another about
-half the time: `best_peer(eligible_only=False)` is the comparison without that filter.)
+regressions with the tuned p99 check alone (the recipe has none and keeps its 5XX check). CodeDeploy's
+checks are CloudWatch alarms, and an operator sets how many of how many periods must breach: each check is
+tuned on the twin for every M of N within five periods (bench.policies.ALARM_DATAPOINTS), and in each
+regression cell the peer alarms on the one that fails the fewest requests on that cell's tuning split. A
+peer whose setting rolls back more than 1 % of the twin's runs in the scored split is not eligible as the
+cell's best peer; both rates are reported. (A setting tuned to exactly 1 % on one split exceeds 1 % on
+another about half the time: `best_peer(eligible_only=False)` is the comparison without that filter.)
 
 Ours runs one configuration everywhere (`Ours()` unless another factory is passed), tuned on nothing here.
 """
@@ -33,7 +36,7 @@ import numpy as np
 from bench.family import Cell
 from bench.family_oracle import DETECT_STRONG, detection_ceiling, false_rollback_floor
 from bench.family_streams import FAMILY_NOISE, FamilyWorld, NoiseShape
-from bench.judge_sim import FRR_TARGET, Outcome, PeerSetting, play, tune_peers
+from bench.judge_sim import FRR_TARGET, Outcome, PeerSetting, choose_setting, play, tune_peers
 from bench.ours import Ours
 from bench.policies import PEERS, Checks, Policy
 from bench.scenarios import sprt_limit_failed
@@ -70,6 +73,7 @@ class PolicyResult:
     undone_before_onset: float = 0.0
     mode: str | None = None  # peers: the check that judged the cell ("error" | "latency")
     threshold: str | None = None
+    datapoints: list[int] | None = None  # CloudWatch alarms' peers: the alarm's M of N periods
     tuned_false_rollback_rate: float | None = None  # peers: on the tuning split of the identical twin
     twin_false_rollback_rate: float | None = None  # peers: the same setting on the scored split's twin
     false_rollback_rate_by_check: dict[str, float] | None = None  # peers in identical cells, per check
@@ -218,13 +222,42 @@ def tune_cell(twin: Cell, runs: int, seed: int = 0, noise: NoiseShape = FAMILY_N
 
 def _checks(setting: PeerSetting, mode: str, unit: np.ndarray | None) -> Checks:
     """The tuned checks, with the 5XX threshold's unit taken from the world they now run in."""
+    return _with_unit(setting.checks, mode, unit)
+
+
+def _with_unit(checks: Checks, mode: str, unit: np.ndarray | None) -> Checks:
     if mode == "error" and unit is not None:
-        return replace(setting.checks, error_unit=unit)
-    return setting.checks
+        return replace(checks, error_unit=unit)
+    return checks
+
+
+def _twin_rates(
+    peer: str,
+    cls: type[Policy],
+    settings: dict[str, PeerSetting],
+    world: FamilyWorld,
+    units: dict[str, np.ndarray],
+    twin_frr: TwinRates,
+) -> dict[str, float]:
+    """Every setting of `peer` on an identical cell: records each one's false-rollback rate in `twin_frr`;
+    returns the one-period settings' rates by check (what the cell's row reports)."""
+    by_check = {}
+    for mode, setting in settings.items():
+        for candidate in (setting, *setting.alternatives):
+            policy = cls(_checks(candidate, mode, units.get(peer)))
+            rate = float((~play(policy, world).promoted).mean())
+            twin_frr[(peer, mode, candidate.checks.datapoints)] = rate
+            if candidate is setting:
+                by_check[mode] = rate
+    return by_check
 
 
 def _peer_mode(cell: Cell, settings: dict[str, PeerSetting]) -> str:
     return "latency" if cell.kind == "latency" and "latency" in settings else "error"
+
+
+# A setting's false-rollback rate on the scored split's twin, by (peer, check, the alarm's M of N).
+TwinRates = dict[tuple[str, str, tuple[int, int]], float]
 
 
 def run_cell(
@@ -232,13 +265,17 @@ def run_cell(
     split: str,
     runs: int,
     tuned: Tuned,
-    twin_frr: dict[str, dict[str, float]],
+    twin_frr: TwinRates,
     seed: int = 0,
     ours: Callable[[], Policy] = Ours,
     noise: NoiseShape = FAMILY_NOISE,
 ) -> CellResult:
     """Ours and every tuned peer on `cell`'s runs in `split`. For an identical cell, `twin_frr` is filled
-    with each peer's false-rollback rate per check; for a regression cell it is read (the twin ran first)."""
+    with every peer setting's false-rollback rate; for a regression cell it is read (the twin ran first).
+
+    In a regression cell, a CloudWatch alarm's peer alarms on the M of N periods (its setting or one of its
+    `alternatives`) that fails the fewest requests on the cell's tuning split, as an operator who knew the
+    regression would set it; the split scored is another draw unless it is the tuning split itself."""
     started = time.perf_counter()
     world = FamilyWorld(cell, runs, split, seed, noise)
     result = CellResult(cell, split, runs, wald_limit(cell, world))
@@ -246,19 +283,28 @@ def run_cell(
     result.false_rollback_floor = false_rollback_floor(world, 1 - DETECT_STRONG)
     result.policies["ours"] = summarise(play(ours(), world), world)
     units = peer_units(world)
+    choosing: tuple[FamilyWorld, dict[str, np.ndarray]] | None = None  # the cell's tuning split, its units
     for peer, cls in PEERS.items():
         settings = tuned[peer]
         mode = _peer_mode(cell, settings)
-        row = summarise(play(cls(_checks(settings[mode], mode, units.get(peer))), world), world)
-        row.mode, row.threshold = mode, settings[mode].text
-        row.tuned_false_rollback_rate = settings[mode].frr
+        setting = settings[mode]
+        if cell.kind != "identical" and setting.alternatives:
+            if choosing is None:
+                tuning = world if split == "tuning" else FamilyWorld(cell, runs, "tuning", seed, noise)
+                choosing = tuning, peer_units(tuning)
+            unit = choosing[1].get(peer)
+
+            def make(checks: Checks, cls=cls, mode=mode, unit=unit) -> Policy:
+                return cls(_with_unit(checks, mode, unit))
+
+            setting = choose_setting(setting, make, choosing[0])
+        row = summarise(play(cls(_checks(setting, mode, units.get(peer))), world), world)
+        row.mode, row.threshold = mode, setting.text
+        row.datapoints = list(setting.checks.datapoints) if cls.datapoints_tunable else None
+        row.tuned_false_rollback_rate = setting.frr
         if cell.kind == "identical":
-            rates = {"error": row.rollback_rate}
-            if "latency" in settings:
-                rates["latency"] = float((~play(cls(settings["latency"].checks), world).promoted).mean())
-            twin_frr[peer] = rates
-            row.false_rollback_rate_by_check = rates
-        row.twin_false_rollback_rate = twin_frr[peer][mode]
+            row.false_rollback_rate_by_check = _twin_rates(peer, cls, settings, world, units, twin_frr)
+        row.twin_false_rollback_rate = twin_frr[(peer, mode, setting.checks.datapoints)]
         result.policies[peer] = row
     result.seconds = time.perf_counter() - started
     return result
@@ -313,7 +359,7 @@ def _run_twin_family(
     """An identical twin (first) and its regression cells, with the peers tuned on the twin."""
     started = time.perf_counter()
     tuned = tune_cell(members[0], runs, seed, noise)
-    twin_frr: dict[str, dict[str, float]] = {}
+    twin_frr: TwinRates = {}
     done = [run_cell(cell, split, runs, tuned, twin_frr, seed, ours, noise) for cell in members]
     return done, time.perf_counter() - started
 

@@ -15,7 +15,9 @@ Peers get their best configuration: on each identical-version scenario (one per 
 traffic level) every peer's threshold is tuned, on the very runs it is then scored on, to the most sensitive
 value whose false-rollback rate is <= 1 %. Error-rate regressions are judged with the peer's tuned 5XX check
 alone, the latency regression with its tuned p99 check alone (the recipe has none: its rollback rule reads
-only the 5XX sum), so no peer pays for a check the scenario does not need. Ours runs one configuration,
+only the 5XX sum), so no peer pays for a check the scenario does not need. CodeDeploy's checks are CloudWatch
+alarms on M of N periods, each M of N tuned alike, and each regression scenario gets the one that fails the
+fewest requests on its own runs (`choose_setting`). Ours runs one configuration,
 the controller's defaults (JudgeConfig(), AdaptiveRamp()), everywhere.
 
 Besides the fields the issue asks for, each scenario carries `sprt_limit_failed_requests` (Wald's limit, for
@@ -27,14 +29,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
 
 from bench.ours import Ours
-from bench.policies import INF, PEERS, Checks, Decision, Policy
+from bench.policies import ALARM_DATAPOINTS, INF, PEERS, Checks, Decision, Policy
 from bench.scenarios import MINUTES, Scenario, sprt_limit_failed
 from bench.streams import PERIOD_S, Period, Streams
 
@@ -252,15 +254,20 @@ def tune(make: Callable[[float], Policy], world: World) -> tuple[float, float]:
     return best, frr(best)
 
 
-def _describe(peer: str, mode: str, threshold: float, relative: bool = False) -> str:
+def _describe(
+    peer: str, mode: str, threshold: float, relative: bool = False, datapoints: tuple[int, int] = (1, 1)
+) -> str:
     """The tuned check in words; `relative`: the error threshold is a multiple of the service's usual
-    figure (its usual 5XX rate; for the recipe its usual 5XX count in 5 minutes)."""
+    figure (its usual 5XX rate; for the recipe its usual 5XX count in 5 minutes); `datapoints`: a CloudWatch
+    alarm's M of N."""
     if not math.isfinite(threshold):
         return "no finite threshold holds 1% (check disabled)"
+    m, n = datapoints
+    periods = "in a period" if n == 1 else f"in {m} of {n} periods"
     if mode == "latency":
         if peer == "kayenta":
             return f"canary p99 > {threshold:.3g}x baseline p99 in an interval"
-        return f"canary p99 > {threshold:.0f} ms in a period"
+        return f"canary p99 > {threshold:.0f} ms {periods}"
     if peer == "kayenta":
         return f"one-sided split test p < {10**-threshold:.2g} in an interval"
     if relative:
@@ -273,7 +280,7 @@ def _describe(peer: str, mode: str, threshold: float, relative: bool = False) ->
         rate = f"canary 5XX rate > {threshold:.3%}"
     if peer == "flagger":
         return f"{rate} fails a check (5 failed checks roll back)"
-    return f"{rate} in a period"
+    return f"{rate} {periods}"
 
 
 @dataclass
@@ -281,40 +288,63 @@ class PeerSetting:
     checks: Checks
     frr: float
     text: str
+    # CloudWatch alarms' peers: the same check alarming on M of N periods instead (ALARM_DATAPOINTS), each
+    # tuned on its own to 1 %; `choose_setting` picks one of them, or this one, for a regression.
+    alternatives: tuple[PeerSetting, ...] = ()
 
 
 def tune_peers(
-    identical: World, literal_note: bool = True, error_units: Mapping[str, float | np.ndarray] | None = None
+    identical: World,
+    literal_note: bool = True,
+    error_units: Mapping[str, float | np.ndarray] | None = None,
+    alarm_datapoints: Sequence[tuple[int, int]] = ALARM_DATAPOINTS,
 ) -> dict[str, dict[str, PeerSetting]]:
     """Per peer, the tuned error-rate setting and (except the recipe) the tuned latency setting; with
     `literal_note` the recipe's text also says what its literal "non-zero" rule does to good releases.
     `error_units` (per peer, one figure or one per run of `identical`) makes a peer's error threshold a
-    multiple of it (`Checks.error_unit`); absent, thresholds are absolute."""
+    multiple of it (`Checks.error_unit`); absent, thresholds are absolute. A CloudWatch alarm's check is
+    tuned for each M of N in `alarm_datapoints`: the first is the setting, the others its `alternatives`."""
     settings: dict[str, dict[str, PeerSetting]] = {}
     for peer, cls in PEERS.items():
         settings[peer] = {}
         unit = 1.0 if error_units is None else error_units.get(peer, 1.0)
         relative = np.ndim(unit) > 0 or unit != 1.0
+        datapoints = alarm_datapoints if cls.datapoints_tunable else ((1, 1),)
         for mode in ("error", "latency"):
             if peer == "recipe" and mode == "latency":
                 continue  # the recipe's rollback rule reads only the 5XX sum
+            tuned = []
+            for points in datapoints:
 
-            def make(thr: float, cls=cls, mode=mode, unit=unit) -> Policy:
-                if mode == "error":
-                    return cls(Checks(error=thr, mode=mode, error_unit=unit))
-                return cls(Checks(latency=thr, mode=mode))
+                def make(thr: float, cls=cls, mode=mode, unit=unit, points=points) -> Policy:
+                    if mode == "error":
+                        return cls(Checks(error=thr, mode=mode, error_unit=unit, datapoints=points))
+                    return cls(Checks(latency=thr, mode=mode, datapoints=points))
 
-            threshold, frr = tune(make, identical)
-            checks = make(threshold).checks
-            settings[peer][mode] = PeerSetting(checks, frr, _describe(peer, mode, threshold, relative))
+                threshold, frr = tune(make, identical)
+                checks = make(threshold).checks
+                tuned.append(PeerSetting(checks, frr, _describe(peer, mode, threshold, relative, points)))
+            settings[peer][mode] = replace(tuned[0], alternatives=tuple(tuned[1:]))
         if peer == "recipe" and literal_note:
             literal = play(cls(Checks(error=0.0)), identical, until_decided=True)
             note = (
                 f"; the literal 'non-zero' rule rolls back {literal.rolled_back.mean():.0%} of good releases"
             )
             s = settings[peer]["error"]
-            settings[peer]["error"] = PeerSetting(s.checks, s.frr, s.text + note)
+            settings[peer]["error"] = replace(s, text=s.text + note)
     return settings
+
+
+def choose_setting(setting: PeerSetting, make: Callable[[Checks], Policy], world: World) -> PeerSetting:
+    """Of `setting` and its M-of-N `alternatives`, the one whose rollouts in `world` fail the fewest
+    requests on average (a tie keeps the earlier: one period before more). `make` builds the peer from a
+    setting's checks (with the units of `world`)."""
+    best, best_failed = setting, math.inf
+    for candidate in (setting, *setting.alternatives):
+        failed = float(play(make(candidate.checks), world).failed.mean())
+        if failed < best_failed:
+            best, best_failed = candidate, failed
+    return replace(best, alternatives=())
 
 
 # -- the benchmark ------------------------------------------------------------------------------------------
@@ -370,6 +400,8 @@ def run_benchmark(
                 continue
             mode = "latency" if s.is_latency and "latency" in tuned[twin.name][peer] else "error"
             setting = tuned[twin.name][peer][mode]
+            if setting.alternatives:  # an alarm's M of N, chosen on these runs as its threshold was
+                setting = choose_setting(setting, cls, ScenarioWorld(s, streams[s.name]))
             outcome = simulate(cls(setting.checks), s, streams[s.name])
             entry["policies"][peer] = summarise(outcome, s, setting.text)
             entry["policies"][peer]["tuned_false_rollback_rate"] = setting.frr

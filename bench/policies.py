@@ -56,6 +56,7 @@ def binom_sf(x: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
 class Policy:
     name = "policy"
     threshold: str | None = None
+    datapoints_tunable = False  # True: CloudWatch alarms, whose M of N datapoints the tuner may choose
     reads_history = False  # the simulator hands the baseline history only to policies that read it
     threshold_changes_path = True  # False: a fixed schedule that stops at the first breach (tuning is exact)
     guards = False  # True: still judges a promoted release, and may undo it (`watch`)
@@ -93,6 +94,15 @@ class Checks:
     # The unit of `error`, one figure or one per run: 1 (absolute), or e.g. each service's usual 5XX rate for
     # a threshold an operator sets as a multiple of it. The statistic recorded for tuning is in that unit.
     error_unit: float | np.ndarray = 1.0
+    # CloudWatch alarms only (CodeDeploy's peers): each check's alarm fires when M of its last N periods
+    # breach (`DatapointsToAlarm` of `EvaluationPeriods`; a period without data does not breach, CloudWatch's
+    # default `TreatMissingData`). (1, 1) is an alarm on one period.
+    datapoints: tuple[int, int] = (1, 1)
+
+    def __post_init__(self) -> None:
+        m, n = self.datapoints
+        if not 1 <= m <= n:
+            raise ValueError(f"an alarm needs 1 <= M <= N datapoints, not {m} of {n}")
 
     def per_unit(self, idx: np.ndarray, value: np.ndarray) -> np.ndarray:
         """`value` (runs idx) in units of the error threshold."""
@@ -106,17 +116,40 @@ def _p99(period: Period) -> np.ndarray:
     return period.canary_latency[:, 2]
 
 
+# Every M of N a CloudWatch alarm can take within five periods, CodeDeploy canary's whole bake at 10 %. M = 1
+# of N > 1 is left out: the rollout stops at the first breach, so it is one period's alarm.
+ALARM_DATAPOINTS: tuple[tuple[int, int], ...] = ((1, 1),) + tuple(
+    (m, n) for n in range(2, 6) for m in range(2, n + 1)
+)
+
+
 class _AlarmPolicy(Policy):
-    """CloudWatch alarms on the canary's 5XX rate (and p99), breaching for one period rolls back."""
+    """CloudWatch alarms on the canary's 5XX rate (and p99); an alarm in ALARM state rolls back. Each check
+    alarms on M of its last N periods (`Checks.datapoints`); the statistic tuned on is then each period's
+    M-th largest value in that window, so a run is rolled back at threshold c exactly when it exceeds c."""
 
     threshold_changes_path = False
+    datapoints_tunable = True
 
     def __init__(self, checks: Checks) -> None:
         self.checks = checks
 
+    def start(self, runs: int, requests_per_period: float | np.ndarray) -> None:
+        super().start(runs, requests_per_period)
+        n = self.checks.datapoints[1]
+        self._windows = np.full((2, runs, n), -INF) if n > 1 else None  # the 5XX rate's, the p99's
+
+    def _mth_largest(self, check: int, idx: np.ndarray, value: np.ndarray) -> np.ndarray:
+        window = np.roll(self._windows[check, idx], -1, axis=1)
+        window[:, -1] = np.where(np.isnan(value), -INF, value)
+        self._windows[check, idx] = window
+        return np.sort(window, axis=1)[:, -self.checks.datapoints[0]]
+
     def _breach(self, idx: np.ndarray, period: Period) -> np.ndarray:
         rate = self.checks.per_unit(idx, _rate(period.canary_errors, period.canary_requests))
         p99 = _p99(period)
+        if self._windows is not None:
+            rate, p99 = self._mth_largest(0, idx, rate), self._mth_largest(1, idx, p99)
         self._record(idx, rate if self.checks.mode == "error" else p99)
         with np.errstate(invalid="ignore"):
             return (rate > self.checks.error) | (p99 > self.checks.latency)  # NaN: no datapoint, no breach

@@ -8,16 +8,14 @@ import numpy as np
 import pytest
 
 import bench.__main__ as bench_main
-from bench.cold_alarms import CodeDeployLinearMofN
 from bench.cold_alarms import main as cold_alarms_main
 from bench.cold_starts import KEEP_WARM_MIN, WarmPools, environments_needed, mean_latency_ms
 from bench.family import REFERENCE, TRAFFIC, Cell, Change
 from bench.family_streams import FamilyWorld, NoiseShape
 from bench.judge_sim import play
 from bench.ours import Ours
-from bench.policies import Checks
 from bench.scenarios import SIGMA_P99_100
-from bench.streams import ColdStarts, Period, Streams, Version, percentile_sample
+from bench.streams import ColdStarts, Streams, Version, percentile_sample
 
 IDENTICAL = Cell(REFERENCE, Change("identical"), "test")
 MEAN_MS = float(mean_latency_ms(SIGMA_P99_100))
@@ -101,27 +99,7 @@ def test_cold_starts_are_written_apart_from_the_published_figures(capsys) -> Non
     assert exit_.value.code == 2 and "--cold-starts needs --only family" in capsys.readouterr().err
 
 
-def test_an_m_of_n_alarm_breaches_only_when_m_of_its_last_n_periods_do() -> None:
-    alarm = CodeDeployLinearMofN(Checks(latency=150.0, mode="latency"), m=2, n=3)
-    alarm.start(1, 600.0)
-    idx = np.arange(1)
-
-    def period(p99: float) -> Period:
-        latency = np.array([[40.0, 80.0, p99]])
-        return Period(np.array([300]), np.array([0]), np.array([300]), np.array([0]), latency, latency)
-
-    breaches = [
-        bool(alarm._breach(idx, period(p99))[0]) for p99 in (200.0, np.nan, 100.0, 300.0, 120.0, 90.0)
-    ]
-    # 200 | 200, - | 200, -, 100 | -, 100, 300 | 100, 300, 120 | 300, 120, 90: two of three only once
-    assert breaches == [False, False, False, False, False, False]
-    assert [bool(alarm._breach(idx, period(p99))[0]) for p99 in (400.0, 160.0)] == [False, True]
-    assert alarm.stat[0] == 160.0  # the tuned statistic: the window's second largest, at its most
-
-
-def test_an_alarm_of_more_datapoints_than_its_window_is_refused(capsys) -> None:
-    with pytest.raises(ValueError, match="1 <= M <= N"):
-        CodeDeployLinearMofN(Checks(), m=3, n=2)
+def test_cold_alarms_refuses_more_datapoints_than_its_window(capsys) -> None:
     with pytest.raises(SystemExit) as exit_:
         cold_alarms_main(["--datapoints", "3of2"])
     assert exit_.value.code == 2 and "--datapoints '3of2'" in capsys.readouterr().err

@@ -438,7 +438,8 @@ def test_a_small_family_run_reports_every_policy_with_its_tuning() -> None:
         if name == "ours":
             continue
         assert row.mode == "error" and row.tuned_false_rollback_rate <= 0.01
-        assert row.twin_false_rollback_rate == twin.policies[name].false_rollback_rate_by_check["error"]
+        if row.datapoints in (None, [1, 1]):  # an alarm on M of N periods has its own rate on the twin
+            assert row.twin_false_rollback_rate == twin.policies[name].false_rollback_rate_by_check["error"]
     assert regression.wald_failed_mean > 0
     document = json.loads(json.dumps([r.to_json() for r in results]))
     assert set(document[1]["policies"]) == {"ours", *PEERS}
