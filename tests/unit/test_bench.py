@@ -187,6 +187,15 @@ def test_the_benchmark_writes_every_field_of_the_schema() -> None:
             assert all(p["false_rollback_rate"] is None for p in scenario["policies"].values())
 
 
+def test_a_named_regression_takes_an_alarms_m_of_n_and_a_healthy_release_one_period() -> None:
+    scenarios = [_broken(0.02, runs=200), _identical(runs=200, seed=201)]
+    regression, identical = run_benchmark(scenarios, log=lambda _: None, variants={})["scenarios"]
+    # on these runs CodeDeploy canary's 2 % regression fails the fewest requests alarming on 3 of 5
+    assert regression["policies"]["codedeploy_canary"]["threshold"].endswith("in 3 of 5 periods")
+    for peer in ("codedeploy_canary", "codedeploy_linear"):  # no regression to choose an M of N for
+        assert identical["policies"][peer]["threshold"].endswith("in a period")
+
+
 def test_the_judge_benchmark_writes_judge_json_with_goals(tmp_path) -> None:
     out = tmp_path / "judge.json"
     bench_main.judge_main(runs=20, out=out)
