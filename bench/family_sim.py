@@ -220,12 +220,8 @@ def tune_cell(twin: Cell, runs: int, seed: int = 0, noise: NoiseShape = FAMILY_N
     return tune_peers(world, literal_note=False, error_units=peer_units(world))
 
 
-def _checks(setting: PeerSetting, mode: str, unit: np.ndarray | None) -> Checks:
-    """The tuned checks, with the 5XX threshold's unit taken from the world they now run in."""
-    return _with_unit(setting.checks, mode, unit)
-
-
 def _with_unit(checks: Checks, mode: str, unit: np.ndarray | None) -> Checks:
+    """Tuned checks, with the 5XX threshold's unit taken from the world they now run in."""
     if mode == "error" and unit is not None:
         return replace(checks, error_unit=unit)
     return checks
@@ -244,7 +240,7 @@ def _twin_rates(
     by_check = {}
     for mode, setting in settings.items():
         for candidate in (setting, *setting.alternatives):
-            policy = cls(_checks(candidate, mode, units.get(peer)))
+            policy = cls(_with_unit(candidate.checks, mode, units.get(peer)))
             rate = float((~play(policy, world).promoted).mean())
             twin_frr[(peer, mode, candidate.checks.datapoints)] = rate
             if candidate is setting:
@@ -298,7 +294,7 @@ def run_cell(
                 return cls(_with_unit(checks, mode, unit))
 
             setting = choose_setting(setting, make, choosing[0])
-        row = summarise(play(cls(_checks(setting, mode, units.get(peer))), world), world)
+        row = summarise(play(cls(_with_unit(setting.checks, mode, units.get(peer))), world), world)
         row.mode, row.threshold = mode, setting.text
         row.datapoints = list(setting.checks.datapoints) if cls.datapoints_tunable else None
         row.tuned_false_rollback_rate = setting.frr

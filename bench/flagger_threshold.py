@@ -26,6 +26,7 @@ from bench.judge_sim import FRR_TARGET, play, tune
 from bench.policies import Checks, Flagger
 
 THRESHOLDS = (1, 2, 3, 5, 10)
+SPLITS = ("tuning", "evaluation")  # the choice is made on the first, scored on the second
 
 
 @dataclass(frozen=True)
@@ -48,22 +49,19 @@ def _flagger(mode: str, value: float, unit, threshold: int) -> Flagger:
 
 def _family(twin: Cell, members: list[Cell], runs: int, seed: int) -> list[Choice]:
     tuning, scored = FamilyWorld(twin, runs, "tuning", seed), FamilyWorld(twin, runs, "evaluation", seed)
+    tuning_unit, scored_unit = peer_units(tuning)["flagger"], peer_units(scored)["flagger"]
     settings = {}
     for mode in ("error", "latency"):
         for k in THRESHOLDS:
-            unit = peer_units(tuning)["flagger"]
-            value, _ = tune(lambda c, mode=mode, k=k, unit=unit: _flagger(mode, c, unit, k), tuning)
-            on_twin = play(_flagger(mode, value, peer_units(scored)["flagger"], k), scored)
+            value, _ = tune(lambda c, mode=mode, k=k: _flagger(mode, c, tuning_unit, k), tuning)
+            on_twin = play(_flagger(mode, value, scored_unit, k), scored)
             settings[mode, k] = value, float((~on_twin.promoted).mean())
     choices = []
     for cell in members:
         mode = "latency" if cell.kind == "latency" else "error"
-        worlds = FamilyWorld(cell, runs, "tuning", seed), FamilyWorld(cell, runs, "evaluation", seed)
+        worlds = [(w, peer_units(w)["flagger"]) for w in (FamilyWorld(cell, runs, s, seed) for s in SPLITS)]
         failed = {
-            k: [
-                play(_flagger(mode, settings[mode, k][0], peer_units(w)["flagger"], k), w).failed.mean()
-                for w in worlds
-            ]
+            k: [play(_flagger(mode, settings[mode, k][0], unit, k), w).failed.mean() for w, unit in worlds]
             for k in THRESHOLDS
         }
         k = min(THRESHOLDS, key=lambda t: failed[t][0])  # a tie keeps the smaller threshold
