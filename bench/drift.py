@@ -76,7 +76,7 @@ def run(runs: int = RUNS, seed: int = 41) -> list[dict]:
     for i, case in enumerate(CASES):
         twin = identical(case.history_rate, RPS, seed)
         twin = Scenario(twin.name, twin.kind, RPS, twin.baseline, twin.canary, seed + 100 * i + 1, runs)
-        tuned = tune_peers(ScenarioWorld(twin, Streams(runs, MINUTES, twin.seed)), alarm_datapoints=((1, 1),))
+        tuned = tune_peers(ScenarioWorld(twin, Streams(runs, MINUTES, twin.seed)), variants=False)
         today = Version(case.current_rate, twin.baseline.median_ms, SIGMA_P99_100)
         drifted = Scenario(case.name, "identical", RPS, today, today, seed + 100 * i + 2, runs)
         row: dict = {"case": case.name, "history_rate": case.history_rate, "current_rate": case.current_rate}

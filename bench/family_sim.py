@@ -13,10 +13,13 @@ for their own service: the 5XX thresholds are therefore multiples of each run's 
 the day before: CodeDeploy's alarms, Flagger's check; its usual 5-minute count: the recipe's sum), the
 multiple tuned per cell. Kayenta's split test needs no unit; the p99 checks are absolute (every run's
 baseline p99 is 100 ms). Error regressions are then judged with the tuned 5XX check alone, latency
-regressions with the tuned p99 check alone (the recipe has none and keeps its 5XX check). CodeDeploy's
-checks are CloudWatch alarms, and an operator sets how many of how many periods must breach: each check is
-tuned on the twin for every M of N within five periods (bench.policies.ALARM_DATAPOINTS), and in each
-regression cell the peer alarms on the one that fails the fewest requests on that cell's tuning split. A
+regressions with the tuned p99 check alone (the recipe has none and keeps its 5XX check). An operator
+also sets how a check turns into a rollback: how many of how many periods a CloudWatch alarm (CodeDeploy's
+checks) must see breach, how many failed checks Flagger's analysis tolerates, how many intervals Kayenta's
+analysis judges. Each check is tuned on the twin under every such setting (`Policy.variants`; in
+bench.policies: every M of N within five periods, ALARM_DATAPOINTS; FLAGGER_FAILED_CHECKS;
+KAYENTA_INTERVALS), and in each regression cell the peer takes the one that fails the fewest requests on
+that cell's tuning split. A
 peer whose setting rolls back more than 1 % of the twin's runs in the scored split is not eligible as the
 cell's best peer; both rates are reported. (A setting tuned to exactly 1 % on one split exceeds 1 % on
 another about half the time: `best_peer(eligible_only=False)` is the comparison without that filter.)
@@ -38,7 +41,7 @@ from bench.family_oracle import DETECT_STRONG, detection_ceiling, false_rollback
 from bench.family_streams import FAMILY_NOISE, FamilyWorld, NoiseShape
 from bench.judge_sim import FRR_TARGET, Outcome, PeerSetting, choose_setting, play, tune_peers
 from bench.ours import Ours
-from bench.policies import PEERS, Checks, Policy
+from bench.policies import PEERS, Checks, Policy, Variant
 from bench.scenarios import sprt_limit_failed
 from bench.streams import PERIOD_S
 
@@ -74,6 +77,8 @@ class PolicyResult:
     mode: str | None = None  # peers: the check that judged the cell ("error" | "latency")
     threshold: str | None = None
     datapoints: list[int] | None = None  # CloudWatch alarms' peers: the alarm's M of N periods
+    failed_checks: int | None = None  # Flagger: failed checks before a rollback
+    intervals: int | None = None  # Kayenta: one-minute intervals judged before a promotion
     tuned_false_rollback_rate: float | None = None  # peers: on the tuning split of the identical twin
     twin_false_rollback_rate: float | None = None  # peers: the same setting on the scored split's twin
     false_rollback_rate_by_check: dict[str, float] | None = None  # peers in identical cells, per check
@@ -242,7 +247,7 @@ def _twin_rates(
         for candidate in (setting, *setting.alternatives):
             policy = cls(_with_unit(candidate.checks, mode, units.get(peer)))
             rate = float((~play(policy, world).promoted).mean())
-            twin_frr[(peer, mode, candidate.checks.datapoints)] = rate
+            twin_frr[(peer, mode, candidate.checks.variant)] = rate
             if candidate is setting:
                 by_check[mode] = rate
     return by_check
@@ -252,8 +257,8 @@ def _peer_mode(cell: Cell, settings: dict[str, PeerSetting]) -> str:
     return "latency" if cell.kind == "latency" and "latency" in settings else "error"
 
 
-# A setting's false-rollback rate on the scored split's twin, by (peer, check, the alarm's M of N).
-TwinRates = dict[tuple[str, str, tuple[int, int]], float]
+# A setting's false-rollback rate on the scored split's twin, by (peer, check, `Checks.variant`).
+TwinRates = dict[tuple[str, str, Variant], float]
 
 
 def run_cell(
@@ -269,9 +274,10 @@ def run_cell(
     """Ours and every tuned peer on `cell`'s runs in `split`. For an identical cell, `twin_frr` is filled
     with every peer setting's false-rollback rate; for a regression cell it is read (the twin ran first).
 
-    In a regression cell, a CloudWatch alarm's peer alarms on the M of N periods (its setting or one of its
-    `alternatives`) that fails the fewest requests on the cell's tuning split, as an operator who knew the
-    regression would set it; the split scored is another draw unless it is the tuning split itself."""
+    In a regression cell, a peer with `alternatives` (a CloudWatch alarm's M of N periods, Flagger's
+    failed-check threshold, Kayenta's intervals) takes the setting that fails the fewest requests on the
+    cell's tuning split, as an operator who knew the regression would set it; the split scored is another
+    draw unless it is the tuning split itself."""
     started = time.perf_counter()
     world = FamilyWorld(cell, runs, split, seed, noise)
     result = CellResult(cell, split, runs, wald_limit(cell, world))
@@ -297,10 +303,12 @@ def run_cell(
         row = summarise(play(cls(_with_unit(setting.checks, mode, units.get(peer))), world), world)
         row.mode, row.threshold = mode, setting.text
         row.datapoints = list(setting.checks.datapoints) if cls.datapoints_tunable else None
+        row.failed_checks = setting.checks.failed_checks if cls.failed_checks_tunable else None
+        row.intervals = setting.checks.intervals if cls.intervals_tunable else None
         row.tuned_false_rollback_rate = setting.frr
         if cell.kind == "identical":
             row.false_rollback_rate_by_check = _twin_rates(peer, cls, settings, world, units, twin_frr)
-        row.twin_false_rollback_rate = twin_frr[(peer, mode, setting.checks.datapoints)]
+        row.twin_false_rollback_rate = twin_frr[(peer, mode, setting.checks.variant)]
         result.policies[peer] = row
     result.seconds = time.perf_counter() - started
     return result

@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
 
 from bench.ours import Ours
-from bench.policies import ALARM_DATAPOINTS, INF, PEERS, Checks, Decision, Policy
+from bench.policies import INF, PEERS, Checks, Decision, Policy
 from bench.scenarios import MINUTES, Scenario, sprt_limit_failed
 from bench.streams import PERIOD_S, Period, Streams
 
@@ -255,21 +255,25 @@ def tune(make: Callable[[float], Policy], world: World) -> tuple[float, float]:
 
 
 def _describe(
-    peer: str, mode: str, threshold: float, relative: bool = False, datapoints: tuple[int, int] = (1, 1)
+    peer: str, mode: str, threshold: float, relative: bool = False, checks: Checks | None = None
 ) -> str:
     """The tuned check in words; `relative`: the error threshold is a multiple of the service's usual
-    figure (its usual 5XX rate; for the recipe its usual 5XX count in 5 minutes); `datapoints`: a CloudWatch
-    alarm's M of N."""
+    figure (its usual 5XX rate; for the recipe its usual 5XX count in 5 minutes); `checks`: the setting's
+    other choices (a CloudWatch alarm's M of N, Flagger's failed checks, Kayenta's intervals)."""
+    checks = checks or Checks()
     if not math.isfinite(threshold):
         return "no finite threshold holds 1% (check disabled)"
-    m, n = datapoints
+    m, n = checks.datapoints
     periods = "in a period" if n == 1 else f"in {m} of {n} periods"
+    failed = f"{checks.failed_checks} failed check{'s' if checks.failed_checks > 1 else ''} roll back"
     if mode == "latency":
         if peer == "kayenta":
-            return f"canary p99 > {threshold:.3g}x baseline p99 in an interval"
+            return f"canary p99 > {threshold:.3g}x baseline p99 in an interval (of {checks.intervals})"
+        if peer == "flagger":
+            return f"canary p99 > {threshold:.0f} ms fails a check ({failed})"
         return f"canary p99 > {threshold:.0f} ms {periods}"
     if peer == "kayenta":
-        return f"one-sided split test p < {10**-threshold:.2g} in an interval"
+        return f"one-sided split test p < {10**-threshold:.2g} in an interval (of {checks.intervals})"
     if relative:
         if peer == "recipe":
             return f"stage 5XX sum over 5 min > {threshold:.3g}x its usual count"
@@ -279,7 +283,7 @@ def _describe(
             return f"stage 5XX sum over 5 min > {threshold:.0f}"
         rate = f"canary 5XX rate > {threshold:.3%}"
     if peer == "flagger":
-        return f"{rate} fails a check (5 failed checks roll back)"
+        return f"{rate} fails a check ({failed})"
     return f"{rate} {periods}"
 
 
@@ -288,8 +292,9 @@ class PeerSetting:
     checks: Checks
     frr: float
     text: str
-    # CloudWatch alarms' peers: the same check alarming on M of N periods instead (ALARM_DATAPOINTS), each
-    # tuned on its own to 1 %; `choose_setting` picks one of them, or this one, for a regression.
+    # The same check under the peer's other `Policy.variants` (a CloudWatch alarm on M of N periods, Flagger
+    # on another failed-check threshold, Kayenta over another number of intervals), each tuned on its own to
+    # 1 %; `choose_setting` picks one of them, or this one, for a regression.
     alternatives: tuple[PeerSetting, ...] = ()
 
 
@@ -297,33 +302,33 @@ def tune_peers(
     identical: World,
     literal_note: bool = True,
     error_units: Mapping[str, float | np.ndarray] | None = None,
-    alarm_datapoints: Sequence[tuple[int, int]] = ALARM_DATAPOINTS,
+    variants: bool = True,
 ) -> dict[str, dict[str, PeerSetting]]:
     """Per peer, the tuned error-rate setting and (except the recipe) the tuned latency setting; with
     `literal_note` the recipe's text also says what its literal "non-zero" rule does to good releases.
     `error_units` (per peer, one figure or one per run of `identical`) makes a peer's error threshold a
-    multiple of it (`Checks.error_unit`); absent, thresholds are absolute. A CloudWatch alarm's check is
-    tuned for each M of N in `alarm_datapoints`: the first is the setting, the others its `alternatives`."""
+    multiple of it (`Checks.error_unit`); absent, thresholds are absolute. With `variants`, a check is tuned
+    under each of its peer's `Policy.variants`: the first is the setting, the others its `alternatives`;
+    without, under the documented one only."""
     settings: dict[str, dict[str, PeerSetting]] = {}
     for peer, cls in PEERS.items():
         settings[peer] = {}
         unit = 1.0 if error_units is None else error_units.get(peer, 1.0)
         relative = np.ndim(unit) > 0 or unit != 1.0
-        datapoints = alarm_datapoints if cls.datapoints_tunable else ((1, 1),)
         for mode in ("error", "latency"):
             if peer == "recipe" and mode == "latency":
                 continue  # the recipe's rollback rule reads only the 5XX sum
+            base = Checks(mode=mode, error_unit=unit) if mode == "error" else Checks(mode=mode)
             tuned = []
-            for points in datapoints:
+            for variant in cls.variants(base)[: None if variants else 1]:
 
-                def make(thr: float, cls=cls, mode=mode, unit=unit, points=points) -> Policy:
-                    if mode == "error":
-                        return cls(Checks(error=thr, mode=mode, error_unit=unit, datapoints=points))
-                    return cls(Checks(latency=thr, mode=mode, datapoints=points))
+                def make(thr: float, cls=cls, mode=mode, variant=variant) -> Policy:
+                    threshold = {"error": thr} if mode == "error" else {"latency": thr}
+                    return cls(replace(variant, **threshold))
 
                 threshold, frr = tune(make, identical)
                 checks = make(threshold).checks
-                tuned.append(PeerSetting(checks, frr, _describe(peer, mode, threshold, relative, points)))
+                tuned.append(PeerSetting(checks, frr, _describe(peer, mode, threshold, relative, checks)))
             settings[peer][mode] = replace(tuned[0], alternatives=tuple(tuned[1:]))
         if peer == "recipe" and literal_note:
             literal = play(cls(Checks(error=0.0)), identical, until_decided=True)
@@ -336,9 +341,9 @@ def tune_peers(
 
 
 def choose_setting(setting: PeerSetting, make: Callable[[Checks], Policy], world: World) -> PeerSetting:
-    """Of `setting` and its M-of-N `alternatives`, the one whose rollouts in `world` fail the fewest
-    requests on average (a tie keeps the earlier: one period before more). `make` builds the peer from a
-    setting's checks (with the units of `world`)."""
+    """Of `setting` and its `alternatives`, the one whose rollouts in `world` fail the fewest requests on
+    average (a tie keeps the earlier: the documented variant first, then `Policy.variants`' order). `make`
+    builds the peer from a setting's checks (with the units of `world`)."""
     best, best_failed = setting, math.inf
     for candidate in (setting, *setting.alternatives):
         failed = float(play(make(candidate.checks), world).failed.mean())
@@ -400,7 +405,7 @@ def run_benchmark(
                 continue
             mode = "latency" if s.is_latency and "latency" in tuned[twin.name][peer] else "error"
             setting = tuned[twin.name][peer][mode]
-            if s.kind != "identical" and setting.alternatives:  # an alarm's M of N, chosen on these runs
+            if s.kind != "identical" and setting.alternatives:  # M of N, failed checks: chosen on these runs
                 setting = choose_setting(setting, cls, ScenarioWorld(s, streams[s.name]))
             outcome = simulate(cls(setting.checks), s, streams[s.name])
             entry["policies"][peer] = summarise(outcome, s, setting.text)

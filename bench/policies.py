@@ -13,7 +13,7 @@ tuner can find that setting.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -57,10 +57,19 @@ class Policy:
     name = "policy"
     threshold: str | None = None
     datapoints_tunable = False  # True: CloudWatch alarms, whose M of N datapoints the tuner may choose
+    failed_checks_tunable = False  # True: Flagger, whose failed-check threshold the tuner may choose
+    intervals_tunable = False  # True: Kayenta, whose analysis lifetime the tuner may choose
     reads_history = False  # the simulator hands the baseline history only to policies that read it
     threshold_changes_path = True  # False: a fixed schedule that stops at the first breach (tuning is exact)
     guards = False  # True: still judges a promoted release, and may undo it (`watch`)
     guard_periods = 0  # how long it does: the periods past the horizon a release promoted at it needs
+
+    @classmethod
+    def variants(cls, checks: Checks) -> tuple[Checks, ...]:
+        """`checks` under each setting, besides its thresholds, that an operator of this peer also chooses
+        (a CloudWatch alarm's M of N, Flagger's failed-check threshold); the first is the documented one.
+        The tuner tunes each to 1 % on its own, and a regression takes the one that serves it best."""
+        return (checks,)
 
     def start(self, runs: int, requests_per_period: float | np.ndarray) -> None:
         """`requests_per_period`: the traffic a period carries, one figure or one per run."""
@@ -84,6 +93,10 @@ class Policy:
         self.stat[idx] = np.maximum(self.stat[idx], stat)
 
 
+# A peer's setting besides its thresholds: (M of N datapoints, failed checks, intervals); see `Checks`.
+Variant = tuple[tuple[int, int], int, int]
+
+
 @dataclass
 class Checks:
     """A peer's rollback thresholds; INF switches a check off."""
@@ -98,11 +111,24 @@ class Checks:
     # breach (`DatapointsToAlarm` of `EvaluationPeriods`; a period without data does not breach, CloudWatch's
     # default `TreatMissingData`). (1, 1) is an alarm on one period.
     datapoints: tuple[int, int] = (1, 1)
+    # Flagger only: failed checks before a rollback (its analysis `threshold`; 5 is its documented example).
+    failed_checks: int = 5
+    # Kayenta only: one-minute intervals judged at 10 % before a promotion (the analysis' lifetime).
+    intervals: int = 5
 
     def __post_init__(self) -> None:
         m, n = self.datapoints
         if not 1 <= m <= n:
             raise ValueError(f"an alarm needs 1 <= M <= N datapoints, not {m} of {n}")
+        if self.failed_checks < 1:
+            raise ValueError(f"a rollback needs at least one failed check, not {self.failed_checks}")
+        if self.intervals < 1:
+            raise ValueError(f"an analysis needs at least one interval, not {self.intervals}")
+
+    @property
+    def variant(self) -> Variant:
+        """What tells apart the settings `Policy.variants` gives for one peer and check."""
+        return self.datapoints, self.failed_checks, self.intervals
 
     def per_unit(self, idx: np.ndarray, value: np.ndarray) -> np.ndarray:
         """`value` (runs idx) in units of the error threshold."""
@@ -122,6 +148,13 @@ ALARM_DATAPOINTS: tuple[tuple[int, int], ...] = ((1, 1),) + tuple(
     (m, n) for n in range(2, 6) for m in range(2, n + 1)
 )
 
+# Flagger's analysis `threshold` (failed checks before a rollback): its documented example first, then from a
+# rollback on the first failed check to one that tolerates ten, twice the analysis's ramp (5 steps of 10 %).
+FLAGGER_FAILED_CHECKS: tuple[int, ...] = (5, 1, 2, 3, 10)
+
+# Kayenta's analysis lifetime in one-minute intervals: the bench's 5 first, then a shorter and a longer one.
+KAYENTA_INTERVALS: tuple[int, ...] = (5, 3, 10)
+
 
 class _AlarmPolicy(Policy):
     """CloudWatch alarms on the canary's 5XX rate (and p99); an alarm in ALARM state rolls back. Each check
@@ -133,6 +166,10 @@ class _AlarmPolicy(Policy):
 
     def __init__(self, checks: Checks) -> None:
         self.checks = checks
+
+    @classmethod
+    def variants(cls, checks: Checks) -> tuple[Checks, ...]:
+        return tuple(replace(checks, datapoints=points) for points in ALARM_DATAPOINTS)
 
     def start(self, runs: int, requests_per_period: float | np.ndarray) -> None:
         super().start(runs, requests_per_period)
@@ -188,7 +225,7 @@ class CodeDeployLinear(_AlarmPolicy):
 
 
 class Flagger(Policy):
-    """Flagger's canary analysis: interval 1m, stepWeight 10, maxWeight 50, threshold 5.
+    """Flagger's canary analysis: interval 1m, stepWeight 10, maxWeight 50, threshold `Checks.failed_checks`.
 
     Each interval the metric checks run (request-success-rate as a 5XX rate ceiling, request-duration as a p99
     ceiling). A passing check advances the weight by stepWeight; at maxWeight a passing check promotes. A
@@ -198,12 +235,16 @@ class Flagger(Policy):
     """
 
     name = "flagger"
+    failed_checks_tunable = True
 
-    def __init__(self, checks: Checks, step: float = 0.10, max_weight: float = 0.50, threshold: int = 5):
+    def __init__(self, checks: Checks, step: float = 0.10, max_weight: float = 0.50):
         self.checks = checks
         self.step = step
         self.max_weight = max_weight
-        self.max_failed = threshold
+
+    @classmethod
+    def variants(cls, checks: Checks) -> tuple[Checks, ...]:
+        return tuple(replace(checks, failed_checks=k) for k in FLAGGER_FAILED_CHECKS)
 
     def start(self, runs: int, requests_per_period: float) -> None:
         super().start(runs, requests_per_period)
@@ -220,26 +261,30 @@ class Flagger(Policy):
         promote = ok & (weight >= self.max_weight - 1e-9)
         self.share[idx] = np.where(ok, np.minimum(weight + self.step, self.max_weight), weight)
         self.failed[idx] += ~ok
-        rollback = self.failed[idx] >= self.max_failed
+        rollback = self.failed[idx] >= self.checks.failed_checks
         self.share[idx[promote]] = 1.0
         return Decision(rollback, promote)
 
 
 class Kayenta(Policy):
-    """Spinnaker canary analysis: 10 % for 5 one-minute intervals, each judged on its own.
+    """Spinnaker canary analysis: 10 % for `Checks.intervals` one-minute intervals, each judged on its own.
 
     Per interval the error metric gets a one-sided test of "canary 5XX rate > baseline's" (exact binomial
     split of the interval's errors by traffic share; Kayenta's Mann-Whitney needs raw samples CloudWatch does
     not give) and latency a canary/baseline p99 ratio. An interval that fails rolls back at once (score under
-    the marginal threshold); five clean intervals promote.
+    the marginal threshold); as many clean intervals as the analysis holds promote.
     """
 
     name = "kayenta"
     threshold_changes_path = False
+    intervals_tunable = True
 
-    def __init__(self, checks: Checks, intervals: int = 5) -> None:
+    def __init__(self, checks: Checks) -> None:
         self.checks = checks
-        self.intervals = intervals
+
+    @classmethod
+    def variants(cls, checks: Checks) -> tuple[Checks, ...]:
+        return tuple(replace(checks, intervals=n) for n in KAYENTA_INTERVALS)
 
     def start(self, runs: int, requests_per_period: float) -> None:
         super().start(runs, requests_per_period)
@@ -256,7 +301,7 @@ class Kayenta(Policy):
         self._record(idx, error_stat if self.checks.mode == "error" else ratio)
         with np.errstate(invalid="ignore"):
             fail = (error_stat > self.checks.error) | (ratio > self.checks.latency)
-        promote = ~fail & (t == self.intervals - 1)
+        promote = ~fail & (t == self.checks.intervals - 1)
         self.share[idx[promote]] = 1.0
         return Decision(fail, promote)
 
