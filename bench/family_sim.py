@@ -302,9 +302,10 @@ def run_cell(
             setting = choose_setting(setting, make, choosing[0])
         row = summarise(play(cls(_with_unit(setting.checks, mode, units.get(peer))), world), world)
         row.mode, row.threshold = mode, setting.text
-        row.datapoints = list(setting.checks.datapoints) if cls.datapoints_tunable else None
-        row.failed_checks = setting.checks.failed_checks if cls.failed_checks_tunable else None
-        row.intervals = setting.checks.intervals if cls.intervals_tunable else None
+        datapoints, failed_checks, intervals = cls.varied()
+        row.datapoints = list(setting.checks.datapoints) if datapoints else None
+        row.failed_checks = setting.checks.failed_checks if failed_checks else None
+        row.intervals = setting.checks.intervals if intervals else None
         row.tuned_false_rollback_rate = setting.frr
         if cell.kind == "identical":
             row.false_rollback_rate_by_check = _twin_rates(peer, cls, settings, world, units, twin_frr)

@@ -405,7 +405,9 @@ def run_benchmark(
                 continue
             mode = "latency" if s.is_latency and "latency" in tuned[twin.name][peer] else "error"
             setting = tuned[twin.name][peer][mode]
-            if s.kind != "identical" and setting.alternatives:  # M of N, failed checks: chosen on these runs
+            if (
+                s.kind != "identical" and setting.alternatives
+            ):  # a peer's `Policy.variants`: chosen on these runs
                 setting = choose_setting(setting, cls, ScenarioWorld(s, streams[s.name]))
             outcome = simulate(cls(setting.checks), s, streams[s.name])
             entry["policies"][peer] = summarise(outcome, s, setting.text)

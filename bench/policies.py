@@ -56,9 +56,6 @@ def binom_sf(x: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
 class Policy:
     name = "policy"
     threshold: str | None = None
-    datapoints_tunable = False  # True: CloudWatch alarms, whose M of N datapoints the tuner may choose
-    failed_checks_tunable = False  # True: Flagger, whose failed-check threshold the tuner may choose
-    intervals_tunable = False  # True: Kayenta, whose analysis lifetime the tuner may choose
     reads_history = False  # the simulator hands the baseline history only to policies that read it
     threshold_changes_path = True  # False: a fixed schedule that stops at the first breach (tuning is exact)
     guards = False  # True: still judges a promoted release, and may undo it (`watch`)
@@ -67,9 +64,16 @@ class Policy:
     @classmethod
     def variants(cls, checks: Checks) -> tuple[Checks, ...]:
         """`checks` under each setting, besides its thresholds, that an operator of this peer also chooses
-        (a CloudWatch alarm's M of N, Flagger's failed-check threshold); the first is the documented one.
+        (a CloudWatch alarm's M of N, Flagger's failed-check threshold, Kayenta's intervals); the first is
+        the documented one.
         The tuner tunes each to 1 % on its own, and a regression takes the one that serves it best."""
         return (checks,)
+
+    @classmethod
+    def varied(cls) -> tuple[bool, bool, bool]:
+        """Which parts of `Checks.variant` (M of N, failed checks, intervals) this peer's variants set."""
+        variants = [checks.variant for checks in cls.variants(Checks())]
+        return tuple(len(set(values)) > 1 for values in zip(*variants, strict=True))  # type: ignore[return-value]
 
     def start(self, runs: int, requests_per_period: float | np.ndarray) -> None:
         """`requests_per_period`: the traffic a period carries, one figure or one per run."""
@@ -162,7 +166,6 @@ class _AlarmPolicy(Policy):
     M-th largest value in that window, so a run is rolled back at threshold c exactly when it exceeds c."""
 
     threshold_changes_path = False
-    datapoints_tunable = True
 
     def __init__(self, checks: Checks) -> None:
         self.checks = checks
@@ -235,7 +238,6 @@ class Flagger(Policy):
     """
 
     name = "flagger"
-    failed_checks_tunable = True
 
     def __init__(self, checks: Checks, step: float = 0.10, max_weight: float = 0.50):
         self.checks = checks
@@ -277,7 +279,6 @@ class Kayenta(Policy):
 
     name = "kayenta"
     threshold_changes_path = False
-    intervals_tunable = True
 
     def __init__(self, checks: Checks) -> None:
         self.checks = checks
