@@ -281,9 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="X",
         help="where the traffic left before the time limit resolves it, the adaptive judge holds the canary "
         "to a margin narrower than --regression-ratio/--regression-increase, as narrow as this ratio (with "
-        "a baseline history; default: never narrower than the margin). 1.3 catches a busy service's 1.3x "
-        "regressions, at the price of slower promotions and more false rollbacks where the baseline rose "
-        "since its history (docs/judge.md, narrower where the traffic allows)",
+        "a baseline history; default: never narrower than the margin), and only as far as the baseline's "
+        "own counts show today's rate leaves a healthy canary room. 1.3 catches a busy service's 1.3x "
+        "regressions, at the price of somewhat slower promotions (docs/judge.md, narrower where the traffic "
+        "allows)",
     )
     shift.add_argument(
         "--latency-ratio",

@@ -90,10 +90,10 @@ class JudgeConfig:
         resolves that ratio, or to the narrowest ratio between the two that the traffic left resolves.
     narrowest_regression_ratio: with a limit and a baseline history, the pass margin also narrows below the
         configured one, as far as this ratio, where the traffic left resolves it (planned with caution, as
-        between 2x and an absolute margin): 1.3 catches a busy service's 1.3x regressions, at the price of
-        slower promotions and, where the baseline rose since its history, more false rollbacks (the longer
-        rollout gives the trusting fail test longer to be misled; docs/judge.md). None (default): the
-        configured margin is the narrowest (`shift --narrowest-ratio`).
+        between 2x and an absolute margin, and read against the highest rate the concurrent baseline's own
+        counts allow today, so that a baseline that rose since its history narrows it less): 1.3 catches a
+        busy service's 1.3x regressions, at the price of slower promotions (docs/judge.md). None
+        (default): the configured margin is the narrowest (`shift --narrowest-ratio`).
     latency_*: percentiles breach at canary > baseline * (1 + relative) + ms, are judged only where both
         versions served at least latency_min_requests (p50, p90, p99), and FAIL after
         latency_breach_periods breaching judgements in a row of one percentile (a period too thin to judge

@@ -26,12 +26,14 @@ judge takes the narrowest ratio between the two that the traffic left resolves, 
 margin stays only where even that is out of reach. With a history and `JudgeConfig.narrowest_regression_ratio`
 (off by default; `shift --narrowest-ratio 1.3`) the same cautious plan also narrows a margin below the
 configured one where the traffic left resolves it (`_narrowed_ratio`): a busy service's 1.3-2x regressions are
-caught, and its healthy releases take longer to pass. The plan's target includes the drift watch's discount on
-the history's pass test (a baseline below its history), which the test must make up before it passes. The
-judge reads the planned ratio against today's baseline rate, one standard deviation above its estimate
-(`_today_high`): a history's test builds its margin on the history's rate, a baseline that rose since then
-leaves less margin over today's than the ratio says, and the estimate (the history's pseudo-counts plus
-today's) lags the rise.
+caught, and its healthy releases take longer to pass. That narrowing reads today's rate off the concurrent
+baseline's own counts, DRIFT_SDS standard deviations high (`_today_ceiling`), so it waits for the baseline to
+show that today's rate leaves a healthy canary room under the narrower margin. The plan's target includes
+the drift watch's discount on the history's pass test (a baseline below its history), which the test must
+make up before it passes. The judge reads the planned ratio against today's baseline rate, one standard
+deviation above its estimate (`_today_high`): a history's test builds its margin on the history's rate, a
+baseline that rose since then leaves less margin over today's than the ratio says, and the estimate (the
+history's pseudo-counts plus today's) lags the rise.
 
 The plan reads only request counts and the baseline's rate (never the canary's errors), and it is fixed
 before the period it applies to, so the pass test stays a supermartingale for every canary at or beyond the

@@ -250,17 +250,20 @@ def test_the_plan_reads_a_risen_baseline_one_standard_deviation_high() -> None:
 
 
 def test_where_the_traffic_resolves_it_the_margin_narrows_below_the_users() -> None:
-    """150 requests/s, 0.3 % errors: 0.5 points is a 2.7x margin and half an hour resolves 1.3x, so a 1.4x
-    regression is held to a margin it is beyond (narrowest_regression_ratio)."""
+    """150 requests/s, 0.3 % errors: 0.5 points is a 2.7x margin and half an hour resolves much less, so a
+    1.6x regression is held to a margin it is beyond (narrowest_regression_ratio). How far the margin
+    narrows waits on the baseline's own counts (3 sd above them, controller/judge/margin.py), which at this
+    rate come slowly: 1.43-1.91x here."""
     rng = np.random.default_rng(4)
     narrow = {"narrowest_regression_ratio": 1.3}
-    worse = [_rollout(rng, 150.0, 0.003, 1.4, 30, **narrow)[0] for _ in range(100)]
-    # 36 of 60 passed with the margin never narrower than the user's (2x here, where the traffic resolves it).
+    worse = [_rollout(rng, 150.0, 0.003, 1.6, 30, **narrow)[0] for _ in range(100)]
+    # 13 of 100 passed with the margin never narrower than the user's (2x here, where the traffic resolves
+    # it); 1 with it.
     assert worse.count(Verdict.PASS) <= 3
     healthy = [_rollout(rng, 150.0, 0.003, 1.0, 30, **narrow) for _ in range(100)]
     assert [verdict for verdict, _ in healthy].count(Verdict.PASS) >= 98
     margins = [1 + judge._pass_relative for _, judge in healthy]
-    assert min(margins) >= 1.3 - 1e-9 and max(margins) < 1.8
+    assert min(margins) >= 1.3 - 1e-9 and max(margins) < 2.0
     _, judge = healthy[0]
     assert judge._final is not None and "not 1.5x or 0.50% more" in judge._final.reason
     untouched = [_rollout(rng, 150.0, 0.003, 1.4, 30)[0] for _ in range(60)]  # the default: no narrowing
