@@ -27,7 +27,7 @@ margin stays only where even that is out of reach. With a history and `JudgeConf
 (off by default; `shift --narrowest-ratio 1.3`) the same cautious plan also narrows a margin below the
 configured one where the traffic left resolves it (`_narrowed_ratio`): a busy service's 1.3-2x regressions are
 caught, and its healthy releases take longer to pass. That narrowing reads today's rate off the concurrent
-baseline's own counts, DRIFT_SDS standard deviations high (`_today_ceiling`), so it waits for the baseline to
+baseline's own counts, DRIFT_SDS standard deviations high, so it waits for the baseline to
 show that today's rate leaves a healthy canary room under the narrower margin. The plan's target includes
 the drift watch's discount on the history's pass test (a baseline below its history), which the test must
 make up before it passes. The judge reads the planned ratio against today's baseline rate, one standard

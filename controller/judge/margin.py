@@ -93,7 +93,10 @@ class MarginPlanner:
         today_low = poisson_bound(baseline_errors, baseline_requests, -DRIFT_SDS)
         if not math.isnan(today_low) and today_low > base:
             widest *= today_low / base
-        narrowed = self._narrowed_ratio(plan, to_today, min(configured_ratio, widest), base)
+        # A narrowed margin leaves a healthy canary little room over today's rate, and today's estimate
+        # lags a baseline that rose since its history: the narrowing reads today's rate at its ceiling.
+        ceiling = poisson_bound(baseline_errors, baseline_requests, DRIFT_SDS)
+        narrowed = self._narrowed_ratio(plan, to_today, min(configured_ratio, widest), base / ceiling)
         if narrowed is not None:
             return narrowed - 1, 0.0
         if configured_ratio > widest:
@@ -117,32 +120,22 @@ class MarginPlanner:
         errors, requests = self.history.current_counts()
         return (errors + math.sqrt(errors)) / requests
 
-    def _narrowed_ratio(self, plan: PassPlan, to_today: float, top: float, base: float) -> float | None:
+    def _narrowed_ratio(self, plan: PassPlan, to_today: float, top: float, to_ceiling: float) -> float | None:
         """A margin under `top` (the configured ratio, or the widest where that is wider), as narrow as
         narrowest_regression_ratio, that the traffic left is planned to resolve with the caution of
-        _cautious_ratio, read against the highest rate the concurrent baseline's own counts allow today
-        (`_today_ceiling`); None where the traffic resolves nothing under `top`, or without a history."""
-        narrowest = self.config.narrowest_regression_ratio
-        if narrowest is None or self.history is None or narrowest >= top:
-            return None
-        ceiling = self._today_ceiling()
-        if ceiling is None:
-            return None
-        ratio = self._cautious_ratio(plan, min(to_today, base / ceiling), narrowest, top)
-        return ratio if ratio < top else None
+        _cautious_ratio; None where the traffic resolves nothing under `top`, or without a history.
 
-    def _today_ceiling(self) -> float | None:
-        """The highest rate today's baseline may have by its own counts: DRIFT_SDS standard deviations above
-        them, the bound past which the history's tests take the baseline's rate as moved (None before it
-        has served a request). A narrowed margin leaves a healthy canary little room over today's rate,
-        and today's estimate (the history's pseudo-counts plus the baseline's) lags a baseline that rose
-        since its history: narrowed on that estimate, a healthy canary stayed in its canary long enough
-        for the trusting fail test to roll back 1.1-1.5 % of identical releases under a 15-30 % rise
-        (docs/judge.md, "Narrower where the traffic allows"). So the margin narrows only as far as the
-        baseline has shown today's rate to allow."""
-        assert self.history is not None
-        high = poisson_bound(self.history.baseline_errors, self.history.baseline_requests, DRIFT_SDS)
-        return None if math.isnan(high) or high <= 0 else high
+        `to_ceiling` is the margin's base over the highest rate today's baseline may have by its own counts:
+        DRIFT_SDS standard deviations above them, the bound past which the history's tests take its rate
+        as moved (NaN before it has served a request: no narrowing). Narrowed on today's estimate instead
+        (the history's pseudo-counts plus the baseline's, which lag a rise), a healthy canary stayed in
+        its canary long enough for the trusting fail test to roll back 1.1-1.5 % of identical releases
+        under a 15-30 % rise (docs/judge.md, "Narrower where the traffic allows")."""
+        narrowest = self.config.narrowest_regression_ratio
+        if narrowest is None or self.history is None or narrowest >= top or not to_ceiling > 0:
+            return None
+        ratio = self._cautious_ratio(plan, min(to_today, to_ceiling), narrowest, top)
+        return ratio if ratio < top else None
 
     def _cautious_ratio(self, plan: PassPlan, to_today: float, widest: float, configured: float) -> float:
         """The narrowest margin in [widest, configured] (ratios to the margin's base) that the traffic left
