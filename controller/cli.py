@@ -76,7 +76,7 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
     if args.slow_ms is not None and args.no_judge:
         raise UsageError("--slow-ms is the judge's slow-request test; drop --no-judge")
     limit_beta = _limit_beta(args.limit_test, args.no_judge, args.fixed_margin or plan.max_duration_s is None)
-    if args.fixed_margin and args.narrowest_ratio is not None:
+    if args.fixed_margin and args.narrowest_ratio:  # given, and not 'off'
         raise UsageError("--narrowest-ratio plans the margin, which --fixed-margin turns off; drop one")
     policy = Policy(plan, thresholds, interval_s, float(period_s or 60), extension)
     user_gates = load_gates(args.gates).gates if args.gates else ()

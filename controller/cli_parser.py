@@ -276,15 +276,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     shift.add_argument(
         "--narrowest-ratio",
-        type=_positive,
+        type=_ratio_or_off,
         default=None,
         metavar="X",
         help="where the traffic left before the time limit resolves it, the adaptive judge holds the canary "
         "to a margin narrower than --regression-ratio/--regression-increase, as narrow as this ratio (with "
-        "a baseline history; default: never narrower than the margin), and only as far as the baseline's "
-        "own counts show today's rate leaves a healthy canary room. 1.3 catches a busy service's 1.3x "
-        "regressions, at the price of somewhat slower promotions (docs/judge.md, narrower where the traffic "
-        "allows)",
+        "a baseline history), and only as far as the baseline's own counts show today's rate leaves a "
+        "healthy canary room (default 1.3 with the default margin, which catches a busy service's 1.3x "
+        "regressions at the price of somewhat slower promotions; with --regression-ratio or "
+        "--regression-increase given, never narrower than them unless this is given too). 'off' never "
+        "narrows below the margin (docs/judge.md, narrower where the traffic allows)",
     )
     shift.add_argument(
         "--latency-ratio",
@@ -335,11 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--fixed-margin",
         action="store_true",
         help="judge exactly the --regression-ratio/--regression-increase margin. By default the adaptive "
-        "judge plans its margin for the time limit (--bake): it narrows it where asked (--narrowest-ratio) "
-        "and the traffic left resolves that, widens the ratio, at most to 2x, where the traffic left cannot "
-        "resolve it, and holds the canary to 2x instead of a wider absolute increase where the traffic "
-        "resolves 2x, or to the narrowest ratio between the two that it resolves (a low error rate: slower "
-        "promotions, doublings caught; docs/judge.md, the time limit and the pass margin)",
+        "judge plans its margin for the time limit (--bake): it narrows it (as far as 1.3x by default, "
+        "--narrowest-ratio) where the traffic left resolves that, widens the ratio, at most to 2x, where "
+        "the traffic left cannot resolve it, and holds the canary to 2x instead of a wider absolute "
+        "increase where the traffic resolves 2x, or to the narrowest ratio between the two that it resolves "
+        "(a low error rate: slower promotions, doublings caught; docs/judge.md, the time limit and the pass "
+        "margin)",
     )
     shift.add_argument(
         "--gates",

@@ -112,7 +112,7 @@ def plan_lines(
         if judge_config.horizon_periods is not None and narrowest is not None and options.baseline_history_s:
             lines.append(
                 f"  narrower where the traffic allows: as narrow as {narrowest:g}x where the traffic left "
-                f"resolves it (--narrowest-ratio)"
+                f"resolves it (--narrowest-ratio off: never below the margin)"
             )
         window = options.baseline_history_s
         if window > 0:

@@ -55,16 +55,21 @@ class JudgeMargin:
 
     ratio: float = 1 + JudgeConfig.regression_relative
     increase: float = JudgeConfig.regression_absolute
-    narrowest: float | None = JudgeConfig.narrowest_regression_ratio  # None: never below the margin
+    narrowest: float | None = JudgeConfig.narrowest_regression_ratio  # None: never below the margin (off)
 
     @classmethod
     def from_flags(
         cls, ratio: float | None, increase: float | None, narrowest: float | None = None
     ) -> JudgeMargin:
-        """From `--regression-ratio`, `--regression-increase` and `--narrowest-ratio` (None: the default);
-        UsageError if wrong."""
+        """From `--regression-ratio`, `--regression-increase` and `--narrowest-ratio` (None: not given; 0:
+        `off`); UsageError if wrong. The default narrowing comes with the default margin only: a margin the
+        user chose is the narrowest unless `--narrowest-ratio` is given too."""
+        if narrowest is None:
+            narrowest = cls.narrowest if ratio is None and increase is None else None
         margin = cls(
-            cls.ratio if ratio is None else ratio, cls.increase if increase is None else increase, narrowest
+            cls.ratio if ratio is None else ratio,
+            cls.increase if increase is None else increase,
+            narrowest or None,
         )
         if margin.narrowest is not None and not 1 < margin.narrowest <= 100:
             raise UsageError(

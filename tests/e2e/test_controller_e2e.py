@@ -168,13 +168,13 @@ def test_an_adaptive_dry_run_states_the_narrowest_ratio_and_changes_nothing(
     view: StackView, outputs_file: Path, env
 ) -> None:
     before = view.snapshot()
-    args = shift_args(outputs_file, "--strategy", "adaptive", "--narrowest-ratio", "1.3", "--dry-run")
+    args = shift_args(outputs_file, "--strategy", "adaptive", "--narrowest-ratio", "1.4", "--dry-run")
     result = run_controller(args, env)
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     plan = next(event for event in events if event["event"] == "plan")
     assert any(
-        line.startswith("  narrower where the traffic allows: as narrow as 1.3x") for line in plan["lines"]
+        line.startswith("  narrower where the traffic allows: as narrow as 1.4x") for line in plan["lines"]
     )
     assert view.snapshot() == before
 

@@ -70,6 +70,7 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
         ["shift", "--strategy", "adaptive", "--fixed-margin", "--no-judge"],
         ["shift", "--narrowest-ratio", "1"],
         ["shift", "--narrowest-ratio", "0"],
+        ["shift", "--narrowest-ratio", "none"],
         ["shift", "--strategy", "adaptive", "--narrowest-ratio", "1.2", "--fixed-margin"],
         ["shift", "--narrowest-ratio", "1.2", "--no-judge"],
         ["shift", "--latency-ratio", "0.9"],
@@ -184,7 +185,7 @@ def test_the_regression_margin_reaches_the_judge() -> None:
     assert config.regression_relative == pytest.approx(0.3) and config.regression_absolute == 0.001
 
 
-def test_the_narrowest_ratio_reaches_the_judge_unless_it_is_no_narrower_than_the_margin() -> None:
+def test_the_narrowest_ratio_reaches_the_judge_unless_it_is_no_narrower_than_the_margin_or_off() -> None:
     parse = cli.build_parser().parse_args
 
     def narrowest(*flags: str) -> float | None:
@@ -194,8 +195,12 @@ def test_the_narrowest_ratio_reaches_the_judge_unless_it_is_no_narrower_than_the
             .narrowest_regression_ratio
         )
 
-    assert narrowest() is None  # the default: never narrower than the margin
-    assert narrowest("--regression-ratio", "2") is None  # a wider margin alone does not start narrowing
+    assert narrowest() == 1.3  # the default, with the default margin
+    assert narrowest("--narrowest-ratio", "off") is None  # never narrower than the margin
+    assert narrowest("--narrowest-ratio", "OFF", "--fixed-margin") is None
+    assert narrowest("--regression-ratio", "2") is None  # a margin the user chose is the narrowest
+    assert narrowest("--regression-increase", "0.1%") is None
+    assert narrowest("--narrowest-ratio", "1.3", "--regression-ratio", "2") == 1.3  # unless asked to narrow
     assert narrowest("--narrowest-ratio", "1.2") == 1.2
     assert narrowest("--narrowest-ratio", "1.5") is None  # the margin's own ratio: never narrower
     assert narrowest("--narrowest-ratio", "1.2", "--regression-ratio", "1.1") is None

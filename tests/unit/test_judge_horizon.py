@@ -266,7 +266,8 @@ def test_where_the_traffic_resolves_it_the_margin_narrows_below_the_users() -> N
     assert min(margins) >= 1.3 - 1e-9 and max(margins) < 2.0
     _, judge = healthy[0]
     assert judge._final is not None and "not 1.5x or 0.50% more" in judge._final.reason
-    untouched = [_rollout(rng, 150.0, 0.003, 1.4, 30)[0] for _ in range(60)]  # the default: no narrowing
+    # `--narrowest-ratio off`: a 1.4x regression is within the 2x margin, so it often passes
+    untouched = [_rollout(rng, 150.0, 0.003, 1.4, 30, narrowest_regression_ratio=None)[0] for _ in range(60)]
     assert untouched.count(Verdict.PASS) >= 20
 
 

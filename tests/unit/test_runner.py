@@ -408,15 +408,15 @@ def test_the_dry_run_states_the_guard_after_the_promotion(world: World) -> None:
 
 
 def test_the_adaptive_dry_run_states_how_far_the_judge_may_narrow_its_margin(world: World) -> None:
-    world.run(strategy="adaptive", dry_run=True, margin=JudgeMargin(narrowest=1.3))
+    world.run(strategy="adaptive", dry_run=True)
     lines = world.of("plan")[0]["lines"]
     expected = (
         "  narrower where the traffic allows: as narrow as 1.3x where the traffic left resolves it "
-        "(--narrowest-ratio)"
+        "(--narrowest-ratio off: never below the margin)"
     )
-    assert expected in lines
-    world.run(strategy="adaptive", dry_run=True)
-    assert not any("narrower where" in line for line in world.of("plan")[1]["lines"])  # off by default
+    assert expected in lines  # the default
+    world.run(strategy="adaptive", dry_run=True, margin=JudgeMargin(narrowest=None))  # --narrowest-ratio off
+    assert not any("narrower where" in line for line in world.of("plan")[1]["lines"])
 
 
 def test_the_adaptive_dry_run_states_how_far_the_judge_may_widen_its_margin(world: World) -> None:
