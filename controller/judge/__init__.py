@@ -127,7 +127,7 @@ the margin's relative part to the smallest ratio it can resolve with z = Phi^-1(
 deviations to spare, never beyond `widest_regression_ratio` (2x). The other way round, where the absolute
 margin is wider than that (0.5 points of a 0.1 % service is 6x) and the traffic left resolves 2x, the
 canary is held to 2x from the next period. With a history and `narrowest_regression_ratio` (`shift
---narrowest-ratio`, off by default) the margin also narrows below the configured one, where the traffic
+--narrowest-ratio`, 1.3 by default) the margin also narrows below the configured one, where the traffic
 left resolves that: a busy service's mild regressions are caught, its healthy releases take longer. The
 plan reads the margin against today's baseline rate, one standard deviation above its estimate (a
 history's test builds its margin on the history's rate, and the estimate lags a baseline that rose since),

@@ -24,10 +24,10 @@ busy low-error service gets its doublings caught at the price of slower promotio
 judge takes the narrowest ratio between the two that the traffic left resolves, planned with caution
 (`_cautious_ratio`: today's rate one standard deviation above its estimate, z at alpha / 2), and the absolute
 margin stays only where even that is out of reach. With a history and `JudgeConfig.narrowest_regression_ratio`
-(off by default; `shift --narrowest-ratio 1.3`) the same cautious plan also narrows a margin below the
-configured one where the traffic left resolves it (`_narrowed_ratio`): a busy service's 1.3-2x regressions are
-caught, and its healthy releases take longer to pass. That narrowing reads today's rate off the concurrent
-baseline's own counts, DRIFT_SDS standard deviations high, so it waits for the baseline to
+(1.3 by default; `shift --narrowest-ratio off` turns it off) the same cautious plan also narrows a margin
+below the configured one where the traffic left resolves it (`_narrowed_ratio`): a busy service's 1.3-2x
+regressions are caught, and its healthy releases take longer to pass. That narrowing reads today's rate
+off the concurrent baseline's own counts, DRIFT_SDS standard deviations high, so it waits for the baseline to
 show that today's rate leaves a healthy canary room under the narrower margin. The plan's target includes
 the drift watch's discount on the history's pass test (a baseline below its history), which the test must
 make up before it passes. The judge reads the planned ratio against today's baseline rate, one standard

@@ -3,9 +3,10 @@
 The model behind the plan (how much evidence the traffic left can give the pass test) is in
 controller/judge/horizon.py; this module decides, before each period, which margin the judge holds the canary
 to: widened where the traffic left cannot resolve the configured one, the absolute part given way to a ratio
-where that is wider than the widest margin wanted, and (with `JudgeConfig.narrowest_regression_ratio`)
-narrowed where the traffic left resolves less. It reads request counts and the baseline only, never the
-canary's errors, so the pass test stays valid at the widest margin used (docs/judge.md, "The time limit").
+where that is wider than the widest margin wanted, and (as far as `JudgeConfig.narrowest_regression_ratio`,
+1.3x by default) narrowed where the traffic left resolves less. It reads request counts and the baseline
+only, never the canary's errors, so the pass test stays valid at the widest margin used (docs/judge.md,
+"The time limit").
 """
 
 from __future__ import annotations
