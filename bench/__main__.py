@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         metavar="FLAGS",
         help="run ours in the family with these `shift` flags of the judge (and --guard), read by the "
-        "controller's own parser, e.g. '--latency-ratio 1.15', '--narrowest-ratio 1.3' or '--guard 10m' "
+        "controller's own parser, e.g. '--latency-ratio 1.15', '--narrowest-ratio off' or '--guard 10m' "
         "(default: none, the published figures; write it as --ours-flags='--flag value')",
     )
     parser.add_argument(

@@ -22,7 +22,9 @@ def test_the_judge_flags_give_the_configuration_shift_gives() -> None:
     assert judge_config_from_flags("--latency-ratio 1.15", 60).latency_tolerance_relative == pytest.approx(
         0.15
     )
-    assert judge_config_from_flags("--narrowest-ratio=1.3", 60).narrowest_regression_ratio == 1.3
+    assert judge_config_from_flags("--narrowest-ratio=1.4", 60).narrowest_regression_ratio == 1.4
+    assert judge_config_from_flags("", 60).narrowest_regression_ratio == 1.3  # the default
+    assert judge_config_from_flags("--narrowest-ratio off", 60).narrowest_regression_ratio is None
     assert judge_config_from_flags("--min-observation 10m", 60).min_periods == 10
     assert judge_config_from_flags("--no-trust-baseline-history", 60).history_fail is False
     margin = judge_config_from_flags("--regression-ratio 2 --regression-increase 0.1%", 60)
