@@ -66,10 +66,10 @@ class JudgeMargin:
         user chose is the narrowest unless `--narrowest-ratio` is given too."""
         if narrowest is None:
             narrowest = cls.narrowest if ratio is None and increase is None else None
+        elif narrowest == 0:  # off
+            narrowest = None
         margin = cls(
-            cls.ratio if ratio is None else ratio,
-            cls.increase if increase is None else increase,
-            narrowest or None,
+            cls.ratio if ratio is None else ratio, cls.increase if increase is None else increase, narrowest
         )
         if margin.narrowest is not None and not 1 < margin.narrowest <= 100:
             raise UsageError(
