@@ -91,7 +91,13 @@ def family_main(
     per-minute noise factor is drawn (lasting, or in spikes), and whether latencies carry cold starts."""
     cells = select(split, pattern)
     options = ours_from_flags(ours_flags, PERIOD_S) if ours_flags else None
-    ours = partial(Ours, judge_config=options.judge_config, guard_s=options.guard_s) if options else Ours
+    ours = (
+        partial(
+            Ours, judge_config=options.judge_config, guard_s=options.guard_s, guard_slow=options.guard_slow
+        )
+        if options
+        else Ours
+    )
     started = time.perf_counter()
     print(
         f"\nscenario family: {len(cells)} cells x {runs} runs, {split} split, seed {seed}; "

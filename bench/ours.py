@@ -19,7 +19,8 @@ Configured as a user of the benchmark's world would run it:
   `--guard 0`): each promoted run's engine judges the promoted release for that long against the live
   version's rate (its day before, or its rate beside the canary if that was higher), with the guard
   `shift` builds from the same history, thresholds, judge margin and noise model, and an `Undo` ends the
-  run as undone.
+  run as undone. With `guard_slow` (`--guard-slow`) the guard reads the promoted release's slow requests
+  too, beside the canary's former baseline as `shift` hands them over.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class Ours(Policy):
     judge_class: type = Judge  # the judge each run's engine gets (a judge's constructor: config, history)
     # `shift --guard`: judge a promoted release this long and undo it on a regression (the CLI's default)
     guard_s: float = default_guard_s(adaptive=True, period_s=PERIOD_S)
+    guard_slow: bool = False  # `shift --guard-slow`: the guard judges the promoted release's slow requests
     reads_history = True
 
     @property
@@ -103,7 +105,9 @@ class Ours(Policy):
         guard = None
         if self.guards:  # with the noise the judge reads, as `shift` builds it
             reads = judge.noise.reads if isinstance(judge, Judge) else None
-            guard = guard_factory(guard_settings(BENCH_THRESHOLDS, margin), history, config, reads)
+            slow = config if self.guard_slow else None
+            watch = guard_settings(BENCH_THRESHOLDS, margin, slow, self.guard_periods)
+            guard = guard_factory(watch, history, config, reads)
         return Engine(settings, strategy, gates, judge, guard)
 
     def _start_engines(self, histories: list[BaselineHistory | None]) -> None:
@@ -161,13 +165,16 @@ class Ours(Policy):
     def watch(self, t: int, idx: np.ndarray, period: Period) -> np.ndarray:
         """The promoted runs' engines that are still guarding read period t (the new release alone)."""
         undo = np.zeros(idx.shape, dtype=bool)
-        served = _window_stats(period.canary_requests, period.canary_errors, period.canary_latency)
+        served = _window_stats(
+            period.canary_requests, period.canary_errors, period.canary_latency, period.canary_slow
+        )
         start = t * PERIOD_S
         for i, run in enumerate(idx.tolist()):
             engine = self.engines[run]
             if engine.state.phase != "guard":
                 continue
-            sample = PeriodSample(start, served[i], WindowStats(0, 0))
+            # The other side served nothing: no requests and, as `shift` reads it, no slow requests.
+            sample = PeriodSample(start, served[i], WindowStats(0, 0, slow_requests=0))
             undo[i] = self._apply(run, engine.step(Tick(start + PERIOD_S, (sample,), NO_ALARMS))) == "undo"
         return undo
 

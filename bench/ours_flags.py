@@ -3,8 +3,9 @@
 `python -m bench --only family --ours-flags '--latency-ratio 1.15'` scores the judge a user gets from
 `python -m controller shift --strategy adaptive --latency-ratio 1.15`: the flags go through the CLI's parser
 and `shift_options`, and `ShiftOptions.judge_config()` is the judge's configuration, so an option's figures
-in docs/judge.md come from the same code path as the command. Only the judge's flags and `--guard` are
-taken; the rest of a `shift` (steps, hooks, gates, notifications) has no meaning in the simulated world.
+in docs/judge.md come from the same code path as the command. Only the judge's flags, `--guard` and
+`--guard-slow` are taken; the rest of a `shift` (steps, hooks, gates, notifications) has no meaning in the
+simulated world.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ JUDGE_FLAGS = (
     "--min-observation",
     "--no-trust-baseline-history",
     "--guard",
+    "--guard-slow",
 )
 
 
@@ -45,6 +47,7 @@ class OursFlagsError(ValueError):
 class OursOptions:
     judge_config: JudgeConfig
     guard_s: float  # `--guard` (or its default): watch a promoted release this long (bench.ours.Ours.guard_s)
+    guard_slow: bool = False  # `--guard-slow`: the guard judges slow requests too (Ours.guard_slow)
 
 
 def ours_from_flags(flags: str, period_s: int) -> OursOptions:
@@ -74,4 +77,6 @@ def ours_from_flags(flags: str, period_s: int) -> OursOptions:
         raise OursFlagsError(
             "--ours-flags: the bench's slow requests are those beyond the live p99; --slow-ms off only"
         )
-    return OursOptions(replace(options.judge_config(), horizon_periods=None), options.guard_s)
+    return OursOptions(
+        replace(options.judge_config(), horizon_periods=None), options.guard_s, options.guard_slow
+    )

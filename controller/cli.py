@@ -86,6 +86,11 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
     lifecycle_options = lifecycle.shift_kwargs(args)
     if lifecycle_options["guard_s"] is None:
         lifecycle_options["guard_s"] = default_guard_s(plan.adaptive, policy.period_s)
+    if args.guard_slow and (args.no_judge or args.slow_ms == 0.0 or not lifecycle_options["guard_s"]):
+        raise UsageError(
+            "--guard-slow judges the judge's slow requests in the guard: it needs the judge, its "
+            "slow-request test (not --slow-ms off) and a guard (not --guard 0)"
+        )
     return ShiftOptions(
         policy=policy,
         pre_traffic=args.pre_traffic,

@@ -78,6 +78,17 @@ def add_shift_flags(shift: argparse.ArgumentParser) -> None:
         "this long, and undo the promotion on a regression (--guard alone: 10m; default: ten metric "
         "periods under --strategy adaptive, off otherwise; --guard 0: off)",
     )
+    shift.add_argument(
+        "--guard-slow",
+        action="store_true",
+        help="the guard also judges the promoted release's share of slow requests (beyond --slow-ms, by "
+        "default the live version's p99 over its history) against 1.5x the former version's share beside "
+        "the canary, an anytime-valid test at the slow-request test's false-rollback rate on which two "
+        "periods must agree: a tail that slows 1.3x after the promotion is undone in minutes where the "
+        "p99 check waits for 1.5x. Off by default: with no version left beside it, a shared dependency "
+        "that slows for several minutes looks like a regression (docs/judge.md, the guard's "
+        "slow-request test)",
+    )
     add_notify_flags(shift)
 
 
@@ -120,6 +131,7 @@ def shift_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "approval": args.approval == "before-promotion",
         "approval_timeout_s": approval_timeout or DEFAULT_APPROVAL_TIMEOUT_S,
         "guard_s": guard,
+        "guard_slow": args.guard_slow,
     }
 
 

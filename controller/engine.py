@@ -18,7 +18,7 @@ actions against AWS; the benchmark's policy for ours (bench/ours.py) interprets 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -62,7 +62,7 @@ from controller.engine_io import (  # noqa: F401 - re-exported: the engine's voc
     Wait,
 )
 from controller.gates import Gate, GateInput, GateValue, evaluate
-from controller.guard import GuardTest
+from controller.guard import GuardFactory, GuardTest
 from controller.judge.outliers import Outliers
 from controller.stats import combine, paired_tails, tail_latency
 from controller.strategies import Action, Decision, Share, StepView, Strategy
@@ -78,10 +78,9 @@ class JudgePort(Protocol):
     def observe(self, canary: WindowStats, baseline: WindowStats) -> Judgement: ...
 
 
-GuardFactory = Callable[[WindowStats, WindowStats | None], GuardTest]  # (reference, today)
-
-
-def _plain_guard(reference: WindowStats, today: WindowStats | None) -> GuardTest:
+def _plain_guard(
+    reference: WindowStats, today: WindowStats | None = None, beside: Sequence[WindowStats] = ()
+) -> GuardTest:
     return GuardTest(reference, today=today)
 
 

@@ -10,7 +10,6 @@ gate still rolls back. The guard judges the promoted release alone against the f
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from controller import event_types as ev
@@ -36,7 +35,7 @@ from controller.engine_io import (
     Wait,
 )
 from controller.gates import GateInput
-from controller.guard import GuardTest
+from controller.guard import GuardFactory
 from controller.stats import combine
 
 if TYPE_CHECKING:
@@ -46,7 +45,7 @@ if TYPE_CHECKING:
 class HoldMixin:
     state: EngineState
     settings: EngineSettings
-    guard_factory: Callable[[WindowStats, WindowStats | None], GuardTest]
+    guard_factory: GuardFactory
 
     if TYPE_CHECKING:  # the engine's own, used here
 
@@ -171,10 +170,16 @@ class HoldMixin:
         actions: list[EngineAction] = [Promote(s.promote_reason)]
         if self.settings.guard_s > 0:
             s.phase = "guard"
-            s.guard = self.guard_factory(self._reference(), self._during_rollout())
+            s.guard = self.guard_factory(self._reference(), self._during_rollout(), self._beside())
             message = (
                 f"guarding the promoted release for {self.settings.guard_s:g}s against the former version's "
-                f"5XX rate (allowed {s.guard.allowed:.2%}); a regression undoes the promotion"
+                f"5XX rate (allowed {s.guard.allowed:.2%})"
+                + (
+                    ""
+                    if s.guard.slow is None
+                    else f" and share of slow requests (allowed {s.guard.slow.allowed:.2%})"
+                )
+                + "; a regression undoes the promotion"
             )
             started = lev.GuardStarted(
                 duration_s=self.settings.guard_s,
@@ -194,6 +199,10 @@ class HoldMixin:
     def _during_rollout(self) -> WindowStats:
         """What the former version served beside the canary, over the rollout's judged periods."""
         return combine(p.baseline for p in self.state.samples.values())
+
+    def _beside(self) -> tuple[WindowStats, ...]:
+        """The same, per judged period, oldest first."""
+        return tuple(self.state.samples[start].baseline for start in sorted(self.state.samples))
 
     def _reference(self) -> WindowStats:
         """The former version before the rollout: its history's rate when one was read, else what it served

@@ -39,17 +39,21 @@ guard about two independent looks, and on the benchmark's lasting bursts it cost
 detection to spare at most 0.75 % of healthy releases an undo (docs/judge.md, "Noise that lasts").
 
 Latency is a plain check: the guard window's p99 (request-weighted over its periods) above the former
-version's p99 x `p99_ratio` + 25 ms, once `min_requests` have been served, fails the release too.
+version's p99 x `p99_ratio` + 25 ms, once `min_requests` have been served, fails the release too. With
+`slow_alpha` set (`shift --guard-slow`) the promoted release's share of slow requests is judged as well, a
+one-sample e-process against the former version's share beside the canary (controller/guard_slow.py).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from controller.domain import BaselineHistory, WindowStats
 from controller.gates import Thresholds
+from controller.guard_slow import GuardSlowTest
 from controller.judge.config import JudgeConfig
 from controller.judge.emath import nb_log_lr
 from controller.judge.noise import HistoryReads, read_noise
@@ -68,6 +72,11 @@ class GuardSettings:
     max_rate: float = 0.05  # never more than this (the --max-5xx-rate gate's)
     p99_ratio: float | None = 1.5  # None: no latency check
     min_requests: int = 50
+    # --guard-slow: the slow-request test's false-undo rate (None: off) and how many times the former
+    # version's share of slow requests the promoted release may serve, less one (the judge's slow test's)
+    slow_alpha: float | None = None
+    slow_tolerance: float = 0.5
+    periods: int = 10  # the guard's length in metric periods (the slow test spreads its restarts over them)
 
 
 @dataclass(frozen=True)
@@ -93,12 +102,14 @@ class GuardTest:
         noise_c2: float = 0.0,
         today: WindowStats | None = None,
         outlier_share: float = 0.0,
+        slow: GuardSlowTest | None = None,
     ) -> None:
         """`noise_c2`: the squared CV of the per-period error rate beyond binomial noise (0: binomial);
         `today`: what the former version served during the rollout (None: not known); `outlier_share`: the
         share of periods that may be anything (spikes), for which each period's ratio is capped (0: none;
-        with `noise_c2` only)."""
+        with `noise_c2` only); `slow`: the slow-request test (None: not run)."""
         self.settings = s = settings or GuardSettings()
+        self.slow = slow
         self.reference = reference
         self.noise_c2 = noise_c2
         self.outlier_share = outlier_share
@@ -139,6 +150,10 @@ class GuardTest:
                 e_value,
                 window,
             )
+        if self.slow is not None and period.slow_requests is not None:
+            self.slow.observe(period.requests, period.slow_requests)
+            if self.slow.failed:
+                return GuardResult(True, self.slow.reason(), e_value, window)
         slow = self._slow(window)
         if slow:
             return GuardResult(True, slow, e_value, window)
@@ -155,16 +170,35 @@ class GuardTest:
         return ""
 
 
-def guard_settings(thresholds: Thresholds, judge_ratio: float | None = None) -> GuardSettings:
-    """The guard a `shift` with these gate thresholds runs: the same ceiling and minimum traffic, and the
-    judge's margin `judge_ratio` (None: no judge) or the gate's ratio, whichever is stricter."""
+def guard_settings(
+    thresholds: Thresholds,
+    judge_ratio: float | None = None,
+    slow: JudgeConfig | None = None,
+    periods: int = 10,
+) -> GuardSettings:
+    """The guard a `shift` with these gate thresholds runs for `periods` metric periods: the same ceiling
+    and minimum traffic, and the judge's margin `judge_ratio` (None: no judge) or the gate's ratio,
+    whichever is stricter; with `slow` (`--guard-slow`) the slow-request test at that judge configuration's
+    level and tolerance."""
     ratio = thresholds.max_5xx_ratio if judge_ratio is None else min(judge_ratio, thresholds.max_5xx_ratio)
     return GuardSettings(
         ratio=ratio,
         max_rate=thresholds.max_5xx_rate,
         p99_ratio=thresholds.max_p99_ratio,
         min_requests=thresholds.min_requests,
+        slow_alpha=None if slow is None else slow.latency_slow_alpha,
+        slow_tolerance=JudgeConfig.latency_slow_tolerance if slow is None else slow.latency_slow_tolerance,
+        periods=max(1, periods),
     )
+
+
+class GuardFactory(Protocol):
+    """Builds the guard when a release is promoted: `reference` is the former version before the rollout,
+    `today` what it served beside the canary, `beside` the same per judged period (oldest first)."""
+
+    def __call__(
+        self, reference: WindowStats, today: WindowStats | None = None, beside: Sequence[WindowStats] = ()
+    ) -> GuardTest: ...
 
 
 def guard_factory(
@@ -172,7 +206,7 @@ def guard_factory(
     history: BaselineHistory | None,
     judge_config: JudgeConfig | None = None,
     reads: HistoryReads | None = None,
-) -> Callable[[WindowStats, WindowStats | None], GuardTest]:
+) -> GuardFactory:
     """The engine's guard for a rollout whose live version's history is `history` (None: not read), with the
     noise read off that history as the judge with `judge_config` (default: `JudgeConfig()`) reads it for
     its history tests: the per-period c2 (the floor without a history) and, where spikes show
@@ -183,10 +217,17 @@ def guard_factory(
     # per period (JudgeConfig.lasting_noise is the judge's).
     config = replace(judge_config or JudgeConfig(), overdispersion=True, lasting_noise=False)
 
-    def guard(reference: WindowStats, today: WindowStats | None = None) -> GuardTest:
+    def guard(
+        reference: WindowStats, today: WindowStats | None = None, beside: Sequence[WindowStats] = ()
+    ) -> GuardTest:
         # Read when the guard starts, after a promotion: a rollout without one pays nothing for it.
         periods = history.per_period if history is not None else ()
         noise = read_noise(config, periods, history is not None, reads)
-        return GuardTest(reference, settings, noise.history_c2, today, noise.outlier_share)
+        slow = None
+        if settings.slow_alpha is not None:
+            floor = config.dispersion_floor
+            alpha, tolerance = settings.slow_alpha, settings.slow_tolerance
+            slow = GuardSlowTest.beside(beside, alpha, tolerance, floor, settings.periods)
+        return GuardTest(reference, settings, noise.history_c2, today, noise.outlier_share, slow)
 
     return guard

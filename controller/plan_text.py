@@ -125,10 +125,16 @@ def plan_lines(
         else:
             lines.append("  baseline history: none (--baseline-history 0)")
     if options.guard_s > 0:
-        ratio = options.guard_settings().ratio
+        guard = options.guard_settings()
+        slow = (
+            ""
+            if guard.slow_alpha is None
+            else f", and slow requests (at most {1 + guard.slow_tolerance:g}x its share beside the canary)"
+        )
         lines.append(
             f"  then guard: the promoted release alone for {options.guard_s:g}s against the former version's "
-            f"5XX rate (at most {ratio:g}x it) and p99; a regression undoes the promotion (--guard 0: off)"
+            f"5XX rate (at most {guard.ratio:g}x it) and p99{slow}; a regression undoes the promotion "
+            "(--guard 0: off)"
         )
     for hook, command in options.hooks.items():
         lines.append(f"  {hook} hook: {command}")

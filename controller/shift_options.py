@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from controller.engine_io import (
@@ -98,6 +99,7 @@ class ShiftOptions:
     approval: bool = False  # --approval before-promotion: hold at the last step until `approve`
     approval_timeout_s: float = DEFAULT_APPROVAL_TIMEOUT_S
     guard_s: float = 0.0  # --guard: judge the promoted release this long; undo it on a regression
+    guard_slow: bool = False  # --guard-slow: the guard judges the promoted release's slow requests too
     on_interrupt: str = "rollback"  # or "leave"
     dry_run: bool = False
     hook_timeout_s: float = DEFAULT_HOOK_TIMEOUT_S
@@ -132,8 +134,12 @@ class ShiftOptions:
         return {name: command for name, command in configured.items() if command}
 
     def guard_settings(self) -> GuardSettings:
-        """The post-promotion guard's settings: the gates' thresholds, and the judge's margin when it runs."""
-        return guard_settings(self.policy.thresholds, self.margin.ratio if self.judge else None)
+        """The post-promotion guard's settings: the gates' thresholds, the judge's margin when it runs, and
+        with --guard-slow its slow-request test's level and tolerance."""
+        slow = self.judge_config() if self.guard_slow and self.judge and self.slow_test else None
+        periods = math.ceil(self.guard_s / self.policy.period_s) if self.guard_s > 0 else 1
+        ratio = self.margin.ratio if self.judge else None
+        return guard_settings(self.policy.thresholds, ratio, slow, periods)
 
     def judge_config(self) -> JudgeConfig:
         """The judge's settings for this rollout: whether it trusts the history, how long it must watch,

@@ -37,6 +37,8 @@ BLOCK_SCALES = ((2, 8), (4, 4), (8, 3), (16, 2))
 # On the family's independent histories 1-2 % of days per cell cleared 2.0, 2 of 9,400 cleared 3.0.
 PERSISTENCE_SDS = 3.0
 MIN_BLOCKS = 60
+# A short series gives a c2 only from this many periods.
+MIN_SHORT_PERIODS = 4
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,17 @@ def estimate_c2(periods: Sequence[tuple[int, int]], floor: float) -> Dispersion:
     """c2 from (requests, errors) per period, oldest first; `floor` when there is too little to tell."""
     ns, ks = _nonempty(periods)
     single = _moments(ns, ks, None, NEIGHBOURS)
+    if single is None:
+        return Dispersion(floor, floor, len(ns))
+    return Dispersion(max(floor, single.c2 + UPPER_SDS * single.spread), max(0.0, single.c2), single.blocks)
+
+
+def estimate_c2_short(periods: Sequence[tuple[int, int]], floor: float) -> Dispersion:
+    """c2 from a short series (a rollout's periods, too few for `estimate_c2`'s half-hour neighbourhoods),
+    each period against all the others: over minutes, not a day, there is no daily swing to mistake for
+    noise. Used at the same upper bound; `floor` when there are fewer than MIN_SHORT_PERIODS."""
+    ns, ks = _nonempty(periods)
+    single = _moments(ns, ks, None, len(ns), MIN_SHORT_PERIODS) if len(ns) >= MIN_SHORT_PERIODS else None
     if single is None:
         return Dispersion(floor, floor, len(ns))
     return Dispersion(max(floor, single.c2 + UPPER_SDS * single.spread), max(0.0, single.c2), single.blocks)
@@ -117,15 +130,20 @@ def neighbourhood_sums(values: Sequence[float], neighbours: int) -> list[float]:
 
 
 def _moments(
-    ns: Sequence[int], ks: Sequence[int], squares: Sequence[float] | None, neighbours: int
+    ns: Sequence[int],
+    ks: Sequence[int],
+    squares: Sequence[float] | None,
+    neighbours: int,
+    min_blocks: int | None = None,
 ) -> _Moments | None:
     """The method-of-moments c2 per period from (requests, errors) per block, each block against
     `neighbours` blocks each side. `squares`: each block's sum of its periods' squared requests, for blocks
     of several periods (independent per-period noise then moves a block's count by c2 x that sum, and the
     neighbours' estimate by their share of it); None for single periods, whose neighbours' own noise (a 3 %
-    correction against thirty of them) is left out."""
+    correction against thirty of them) is left out. `min_blocks`: the fewest blocks to estimate from (None:
+    a full neighbourhood each side of one)."""
     size = len(ns)
-    if size < 2 * neighbours + 1:
+    if size < (2 * neighbours + 1 if min_blocks is None else min_blocks):
         return None
     around_ns, around_ks = neighbourhood_sums(ns, neighbours), neighbourhood_sums(ks, neighbours)
     # Blocks whose neighbours served requests and whose expected count is positive; (k - expected)^2

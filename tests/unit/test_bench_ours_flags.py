@@ -61,6 +61,20 @@ def test_the_guard_flag_gives_the_guard_shift_runs_and_leaves_the_judge_alone() 
     assert ours_from_flags("--guard 0", 60).guard_s == 0
 
 
+def test_the_guard_slow_flag_gives_ours_the_guard_shift_builds_with_it() -> None:
+    assert ours_from_flags("", 60).guard_slow is False
+    options = ours_from_flags("--guard-slow", 60)
+    assert options.guard_slow is True and options.judge_config == JudgeConfig(horizon_periods=None)
+    beside = tuple(WindowStats(3000, 3, slow_requests=30) for _ in range(8))
+    reference = WindowStats(1_000_000, 1000)
+
+    def slow_test_of(guard_slow: bool):
+        ours = Ours(judge_config=options.judge_config, guard_s=options.guard_s, guard_slow=guard_slow)
+        return ours._engine(None).guard_factory(reference, None, beside).slow
+
+    assert slow_test_of(True) is not None and slow_test_of(False) is None
+
+
 def test_the_outliers_flag_reaches_the_guard_as_it_does_in_shift() -> None:
     # A day of steady minutes with a few spikes: the guard censors them unless --outliers ignore.
     errors = [60] * 1440

@@ -98,6 +98,10 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
         ["shift", "--slow-ms", "fast"],
         ["shift", "--slow-ms", "nan"],
         ["shift", "--slow-ms", "250", "--no-judge"],
+        ["shift", "--strategy", "adaptive", "--guard-slow", "--guard", "0"],
+        ["shift", "--strategy", "adaptive", "--guard-slow", "--slow-ms", "off"],
+        ["shift", "--guard-slow", "--guard", "--no-judge"],
+        ["shift", "--guard-slow"],  # fixed steps guard nothing by default
         ["shift", "--no-such-flag"],
         ["deploy"],
         [],
@@ -174,6 +178,15 @@ def test_an_adaptive_shift_guards_its_promotion_for_ten_periods_unless_told_othe
     assert cli.shift_options(parse([*adaptive, "--guard", "20m"])).guard_s == 1200
     assert cli.shift_options(parse(["shift"])).guard_s == 0  # fixed steps: their last bake is the watch
     assert cli.shift_options(parse(["shift", "--guard"])).guard_s == 600
+
+
+def test_guard_slow_gives_the_guard_the_judges_slow_request_level_and_tolerance() -> None:
+    parse = cli.build_parser().parse_args
+    adaptive = ["shift", "--strategy", "adaptive"]
+    assert cli.shift_options(parse(adaptive)).guard_settings().slow_alpha is None
+    slow = cli.shift_options(parse([*adaptive, "--guard-slow"])).guard_settings()
+    assert (slow.slow_alpha, slow.slow_tolerance) == (JudgeConfig.latency_slow_alpha, 0.5)
+    assert cli.shift_options(parse(["shift", "--guard", "--guard-slow"])).guard_settings().slow_alpha == 0.002
 
 
 def test_the_regression_margin_reaches_the_judge() -> None:

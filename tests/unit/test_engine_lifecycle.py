@@ -3,6 +3,8 @@ pause and resume, abort, and the post-promotion guard that undoes a release."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from test_engine import POLICY, T0, kinds, period
 
@@ -174,9 +176,13 @@ def test_the_guard_undoes_a_release_that_turns_bad_after_the_promotion() -> None
 
 def test_the_guard_is_held_to_todays_rate_when_the_former_version_errs_more_than_its_history() -> None:
     built: list[GuardTest] = []
+    handed: list[Sequence[WindowStats]] = []
 
-    def guard(reference: WindowStats, today: WindowStats | None) -> GuardTest:
+    def guard(
+        reference: WindowStats, today: WindowStats | None = None, beside: Sequence[WindowStats] = ()
+    ) -> GuardTest:
         built.append(GuardTest(reference, today=today))
+        handed.append(beside)
         return built[-1]
 
     gates = builtin_gates(POLICY.thresholds, judge=False, adaptive=False)
@@ -191,6 +197,8 @@ def test_the_guard_is_held_to_todays_rate_when_the_former_version_errs_more_than
     e.step(Tick(T0 + 150, ()))
     assert len(built) == 1 and built[0].reference.requests == 1_000_000
     assert built[0].allowed == pytest.approx(2 * 0.01)  # 2x (the default ratio) today's 1 %, not 0.1 %
+    # And the former version's periods beside the canary, oldest first (`--guard-slow` reads them).
+    assert list(handed[0]) == [sample.baseline for sample in risen]
     # A release erring at today's rate stays promoted.
     for minute in range(3, 10):
         actions = e.step(Tick(T0 + 60 * minute + 60, (live(T0 + 60 * minute, errors=10),)))

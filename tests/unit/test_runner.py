@@ -405,6 +405,13 @@ def test_the_dry_run_states_the_guard_after_the_promotion(world: World) -> None:
     )
     assert expected in guarded
     assert not any("then guard" in line for line in unguarded)  # ShiftOptions' own default: no guard
+    world.run(strategy="adaptive", dry_run=True, guard_s=600, guard_slow=True)
+    slow = world.of("plan")[2]["lines"]
+    assert any(
+        line.startswith("  then guard:")
+        and "p99, and slow requests (at most 1.5x its share beside the canary); a regression undoes" in line
+        for line in slow
+    )
 
 
 def test_the_adaptive_dry_run_states_how_far_the_judge_may_narrow_its_margin(world: World) -> None:
