@@ -212,9 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         "--ours-flags",
         default="",
         metavar="FLAGS",
-        help="run ours in the family with these `shift` flags of the judge (and --guard), read by the "
-        "controller's own parser, e.g. '--latency-ratio 1.15', '--narrowest-ratio off' or '--guard 10m' "
-        "(default: none, the published figures; write it as --ours-flags='--flag value')",
+        help="run ours in the family with these `shift` flags of the judge (and --guard, --guard-slow), read "
+        "by the controller's own parser, e.g. '--latency-ratio 1.15', '--narrowest-ratio off' or "
+        "'--guard-slow' (default: none, the published figures; write it as --ours-flags='--flag value')",
     )
     parser.add_argument(
         "--noise-lasts",
