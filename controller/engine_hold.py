@@ -198,10 +198,10 @@ class HoldMixin:
 
     def _during_rollout(self) -> WindowStats:
         """What the former version served beside the canary, over the rollout's judged periods."""
-        return combine(p.baseline for p in self.state.samples.values())
+        return combine(self._beside())
 
     def _beside(self) -> tuple[WindowStats, ...]:
-        """The same, per judged period, oldest first."""
+        """What the former version served beside the canary, per judged period, oldest first."""
         return tuple(self.state.samples[start].baseline for start in sorted(self.state.samples))
 
     def _reference(self) -> WindowStats:

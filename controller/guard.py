@@ -65,9 +65,9 @@ from controller.domain import BaselineHistory, WindowStats
 from controller.gates import Thresholds
 from controller.guard_slow import GuardSlowTest
 from controller.judge.config import JudgeConfig
-from controller.judge.emath import nb_log_lr
+from controller.judge.emath import nb_log_lr, upper_rate
 from controller.judge.noise import HistoryReads, read_noise
-from controller.judge.onset import RestartedBets
+from controller.judge.onset import EvenlyRestartedBets
 from controller.judge.outliers import capped
 from controller.stats import combine, tail_latency
 
@@ -98,13 +98,6 @@ class GuardResult:
     window: WindowStats
 
 
-def upper_rate(requests: int, errors: int) -> float | None:
-    """A ~97.5 % upper bound of a rate seen as `errors` in `requests` (Poisson approximation, +1 smoothed)."""
-    if requests <= 0:
-        return None
-    return min(1.0, (errors + 1 + 2.0 * math.sqrt(errors + 1)) / requests)
-
-
 class GuardTest:
     def __init__(
         self,
@@ -130,15 +123,12 @@ class GuardTest:
         allowed = s.max_rate if upper is None else max(s.ratio * upper, upper + s.floor)
         self.allowed = min(allowed, s.max_rate)
         self._alternatives = tuple(min(self.allowed * m, 0.999) for m in ALTERNATIVES)
-        self._log_lr = [0.0] * len(self._alternatives)
-        g = max(1, s.periods)
-        self._later = RestartedBets(len(self._alternatives), (g - 1) / g, g - 1)
+        self._bets = EvenlyRestartedBets(len(self._alternatives), s.periods)
         self.periods: list[WindowStats] = []
 
     @property
     def e_value(self) -> float:
-        logs = self._later.combined(self._log_lr)
-        return sum(math.exp(min(v, 700.0)) for v in logs) / len(logs)
+        return self._bets.e_value
 
     def observe(self, period: WindowStats) -> GuardResult:
         """One settled period of the promoted release's traffic."""
@@ -153,8 +143,7 @@ class GuardTest:
                     log_lrs[k] = capped(log_lr, n * a, q / a, self.noise_c2, self.outlier_share)
                 else:
                     log_lrs[k] = x * math.log(q / a) + (n - x) * math.log((1 - q) / (1 - a))
-        self._log_lr = [v + lr for v, lr in zip(self._log_lr, log_lrs, strict=True)]
-        self._later.add(log_lrs)
+        self._bets.add(log_lrs)
         self.periods.append(period)
         window = combine(self.periods)
         e_value, s = self.e_value, self.settings

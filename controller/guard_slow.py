@@ -43,16 +43,11 @@ from collections.abc import Sequence
 
 from controller.domain import WindowStats
 from controller.judge.dispersion import estimate_c2_short
-from controller.judge.emath import nb_log_lr
-from controller.judge.onset import RestartedBets
+from controller.judge.emath import nb_log_lr, upper_rate
+from controller.judge.onset import EvenlyRestartedBets
 
 ALTERNATIVES = (1.5, 2.0, 3.0, 5.0, 10.0)  # multiples of the allowed share the mixture bets on
 MAX_ALLOWED_SHARE = 0.5  # a reference so slow that half of the requests are allowed slow judges nothing
-
-
-def upper_share(requests: int, slow: int) -> float:
-    """A ~97.5 % upper bound of a share seen as `slow` in `requests` (Poisson approximation, +1 smoothed)."""
-    return min(1.0, (slow + 1 + 2.0 * math.sqrt(slow + 1)) / requests)
 
 
 class GuardSlowTest:
@@ -72,7 +67,7 @@ class GuardSlowTest:
         requests = sum(n for n, _ in counts)
         slow = sum(k for _, k in counts)
         self.reference_share = slow / requests
-        self.allowed = min(MAX_ALLOWED_SHARE, (1 + tolerance) * upper_share(requests, slow))
+        self.allowed = min(MAX_ALLOWED_SHARE, (1 + tolerance) * (upper_rate(requests, slow) or 1.0))
         self.c2 = estimate_c2_short(counts, c2_floor).c2
         self.alpha = alpha
         self.threshold = 1 / alpha
@@ -80,8 +75,7 @@ class GuardSlowTest:
         periods = max(1, periods)
         self._cap = 0.5 * math.log(self.threshold * periods) * (1 + 1e-9)
         self._alternatives = tuple(min(self.allowed * m, 0.999) for m in ALTERNATIVES)
-        self._log_lr = [0.0] * len(self._alternatives)
-        self._later = RestartedBets(len(self._alternatives), (periods - 1) / periods, periods - 1)
+        self._bets = EvenlyRestartedBets(len(self._alternatives), periods)
         self.requests = 0
         self.slow = 0
 
@@ -110,13 +104,11 @@ class GuardSlowTest:
             min(nb_log_lr(slow, requests * a, q / a, self.c2), self._cap) if requests > 0 and q > a else 0.0
             for q in self._alternatives
         ]
-        self._log_lr = [v + lr for v, lr in zip(self._log_lr, log_lrs, strict=True)]
-        self._later.add(log_lrs)
+        self._bets.add(log_lrs)
 
     @property
     def e_value(self) -> float:
-        logs = self._later.combined(self._log_lr)
-        return sum(math.exp(min(v, 700.0)) for v in logs) / len(logs)
+        return self._bets.e_value
 
     @property
     def failed(self) -> bool:

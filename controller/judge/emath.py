@@ -23,6 +23,14 @@ def split_log_lr(x: int, e: int, w: float, psi: float, psi_ref: float, c2: float
     return bb_log_lr(x, e, share(psi), share(psi_ref), c2)
 
 
+def upper_rate(requests: int, errors: int) -> float | None:
+    """A ~97.5 % upper bound of a rate seen as `errors` in `requests` (Poisson approximation, +1 smoothed);
+    None without requests."""
+    if requests <= 0:
+        return None
+    return min(1.0, (errors + 1 + 2.0 * math.sqrt(errors + 1)) / requests)
+
+
 def rate_bound(errors: int, requests: int, sds: float) -> float:
     """A rough upper (sds > 0) or lower (sds < 0) bound on a rate; only sizes margins, never the guarantee."""
     if requests <= 0:

@@ -58,3 +58,25 @@ class RestartedBets:
         """log of (1 - late_share) * (the bet from the first period) + (the later starts), per bet."""
         first = math.log1p(-self.late_share) if self.late_share < 1 else -math.inf
         return [log_add(first + lg, late) for lg, late in zip(log_from_start, self.log_late, strict=True)]
+
+
+class EvenlyRestartedBets:
+    """Bets started at every one of a watch's `periods` periods with equal prior weight, averaged over the
+    bets: an e-process for a watch of known length (the guard after a promotion), whose value is `e_value`.
+    A rise from the first period pays ln(periods) nats for the spread; one from period s pays that instead
+    of the healthy periods before s."""
+
+    def __init__(self, bets: int, periods: int) -> None:
+        periods = max(1, periods)
+        self._from_start = [0.0] * bets
+        self._later = RestartedBets(bets, (periods - 1) / periods, periods - 1)
+
+    def add(self, log_lrs: Sequence[float]) -> None:
+        """One period's log likelihood ratios, one per bet."""
+        self._from_start = [v + lr for v, lr in zip(self._from_start, log_lrs, strict=True)]
+        self._later.add(log_lrs)
+
+    @property
+    def e_value(self) -> float:
+        logs = self._later.combined(self._from_start)
+        return sum(math.exp(min(v, 700.0)) for v in logs) / len(logs)
