@@ -124,6 +124,7 @@ def family_main(
     section["noise_lasts_min"] = noise.lasts_min
     section["noise_spike_chance"] = noise.spike_chance
     section["cold_starts"] = noise.cold_starts
+    section["latency_shocks_cv"] = noise.latency_cv
     section["summary"]["wall_time_s"] = time.perf_counter() - started
     _merge(out, {"family": section})
     print("\n" + family_report.table(results, goal_list, runs, split))
@@ -243,6 +244,17 @@ def main(argv: list[str] | None = None) -> int:
         "requests slowed by the run's init time (250-1,000 ms), the canary's function fresh as the rollout "
         "starts, peers tuned in the same world (bench/cold_starts.py; needs --only family and another --out)",
     )
+    parser.add_argument(
+        "--latency-shocks",
+        type=float,
+        default=0.0,
+        metavar="CV",
+        help="outside the family: every request of a minute, both versions' alike, slowed or sped by one "
+        "mean-1 factor of this coefficient of variation, drawn as --noise-lasts and --noise-spikes say (a "
+        "slow downstream dependency: at CV 0.2 in spikes of 0.02, 2.4 times slower in one minute in fifty), "
+        "peers tuned in the same world (default 0: none, the published figures; needs --only family and "
+        "another --out)",
+    )
     parser.add_argument("--list-cells", action="store_true", help="print the family's cells and exit")
     parser.add_argument(
         "--jobs",
@@ -261,7 +273,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(
             f"--noise-spikes {args.noise_spikes:g}: write a share of minutes, 0 to {MAX_SPIKE_CHANCE:g}"
         )
-    noise = NoiseShape(args.noise_lasts, args.noise_spikes, args.cold_starts)
+    if not (0 <= args.latency_shocks <= 1):
+        parser.error(f"--latency-shocks {args.latency_shocks:g}: write a coefficient of variation, 0 to 1")
+    if args.noise_spikes and args.noise_spikes >= 1 / (1 + args.latency_shocks**2):
+        parser.error(f"--noise-spikes {args.noise_spikes:g} is too common for --latency-shocks's CV")
+    noise = NoiseShape(args.noise_lasts, args.noise_spikes, args.cold_starts, args.latency_shocks)
     if not noise.is_family and (args.only != "family" or args.out.resolve() == DEFAULT_OUT.resolve()):
         flag = (
             "--noise-lasts"
@@ -269,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
             else "--noise-spikes"
             if args.noise_spikes
             else "--cold-starts"
+            if args.cold_starts
+            else "--latency-shocks"
         )
         parser.error(f"{flag} needs --only family and an --out other than the published figures' file")
     try:

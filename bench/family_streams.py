@@ -107,15 +107,21 @@ class NoiseShape:
     (`python -m bench --noise-lasts / --noise-spikes`): each factor held for a geometric run of minutes with
     mean `lasts_min`, or the same variance carried by spikes in a `spike_chance` share of minutes. And
     (`--cold-starts`) the latencies' own departure from the family: Lambda cold starts on each version's
-    new execution environments (bench/cold_starts.py)."""
+    new execution environments (bench/cold_starts.py). And (`--latency-shocks CV`) a latency shock both
+    versions share: every request of a minute slowed (or sped) by one mean-1 factor of that coefficient of
+    variation, drawn as the error noise is (gamma, lasting or in spikes), as a slow downstream dependency
+    does."""
 
     lasts_min: float = 1.0
     spike_chance: float = 0.0
     cold_starts: bool = False
+    latency_cv: float = 0.0
 
     @property
     def is_family(self) -> bool:
-        return self.lasts_min <= 1 and self.spike_chance <= 0 and not self.cold_starts
+        return (
+            self.lasts_min <= 1 and self.spike_chance <= 0 and not self.cold_starts and self.latency_cv <= 0
+        )
 
     def describe(self) -> str:
         parts = []
@@ -125,6 +131,8 @@ class NoiseShape:
             parts.append(f"noise in spikes ({self.spike_chance:.3g} of minutes)")
         if self.cold_starts:
             parts.append("Lambda cold starts")
+        if self.latency_cv > 0:
+            parts.append(f"shared latency shocks (CV {self.latency_cv:g})")
         return ", ".join(parts)
 
 
@@ -188,7 +196,7 @@ class FamilyWorld:
         """`noise`: how the per-minute noise factors are drawn, today and in the history (the family's
         unless `python -m bench --noise-lasts / --noise-spikes` says otherwise)."""
         # The first five seeds are the family's whatever follows them (a child's seed is its index).
-        params, today, noise_seed, history, beyond, cold = seed_sequence(cell, split, seed).spawn(6)
+        params, today, noise_seed, history, beyond, cold, shocks = seed_sequence(cell, split, seed).spawn(7)
         self.cell = cell
         self.noise = noise
         self.runs = runs
@@ -213,6 +221,9 @@ class FamilyWorld:
         self.baseline_rate, self.canary_rate = horizon.baseline_rate, horizon.canary_rate
         self.baseline_sigma = SIGMA_P99_100
         self.canary_sigma = horizon.canary_sigma
+        self._shocks = np.random.default_rng(shocks)
+        self.latency_shock = self._latency_shocks(MINUTES)
+        self._beyond_shock: np.ndarray | None = None
         self._pools: WarmPools | None = None
         if noise.cold_starts:
             live = environments_needed(d.requests_per_s, mean_latency_ms(np.asarray(SIGMA_P99_100)))
@@ -277,10 +288,18 @@ class FamilyWorld:
             traffic = np.repeat(self.volume[:, -1:] / (d.requests_per_s[:, None] * PERIOD_S), minutes, axis=1)
         self._beyond = self._minutes(rng, np.arange(MINUTES, MINUTES + minutes)[None, :], traffic)
         self._beyond_streams = Streams(self.runs, minutes, int(rng.integers(2**63)))
+        self._beyond_shock = self._latency_shocks(minutes)
         return minutes
 
     def _noise(self, rng: np.random.Generator, minutes: int) -> np.ndarray:
         return noise_factor(rng, self.draws.cv, minutes, self.noise)
+
+    def _latency_shocks(self, minutes: int) -> np.ndarray | None:
+        """Per (run, minute) factors on every request's latency, both versions alike (None: no shocks)."""
+        if self.noise.latency_cv <= 0:
+            return None
+        cv = np.full(self.runs, self.noise.latency_cv)
+        return noise_factor(self._shocks, cv, minutes, self.noise)
 
     @property
     def onset_s(self) -> np.ndarray:
@@ -300,7 +319,8 @@ class FamilyWorld:
             baseline = Version(self.baseline_rate[idx, t], MEDIAN_MS, self.baseline_sigma)
             volume = self.volume[idx, t]
             cold = self._cold(t, idx, share, volume, canary, baseline)
-            return self.streams.draw(t, idx, share, volume, canary, baseline, latency, cold)
+            shock = None if self.latency_shock is None else self.latency_shock[idx, t]
+            return self.streams.draw(t, idx, share, volume, canary, baseline, latency, cold, shock)
         if self._beyond is None or self._beyond_streams is None:
             raise IndexError(f"minute {t} is past the horizon: draw it first with beyond()")
         m, at = self._beyond, t - MINUTES
@@ -308,7 +328,8 @@ class FamilyWorld:
         baseline = Version(m.baseline_rate[idx, at], MEDIAN_MS, self.baseline_sigma)
         volume = m.volume[idx, at]
         cold = self._cold(t, idx, share, volume, canary, baseline)
-        return self._beyond_streams.draw(at, idx, share, volume, canary, baseline, latency, cold)
+        shock = None if self._beyond_shock is None else self._beyond_shock[idx, at]
+        return self._beyond_streams.draw(at, idx, share, volume, canary, baseline, latency, cold, shock)
 
     def history(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-minute (requests, 5XX errors) of the live version over the day before, each (runs, 1440)."""

@@ -305,10 +305,12 @@ class Streams:
         baseline: Version,
         latency: bool = True,
         cold: ColdStarts | None = None,
+        shock: np.ndarray | None = None,
     ) -> Period:
         """Period t for runs idx: `volume` (both versions' requests expected in the period) and each
         version's error rate and sigma are one value, or one per run of idx. `cold`: the period's cold starts
-        per version (outside the family; none drawn: the family's)."""
+        per version (outside the family; none drawn: the family's). `shock`: one factor per run of idx on
+        every latency of both versions (outside the family; None: the family's)."""
         share = np.clip(np.asarray(share, dtype=float), 0.0, 1.0)
         n_c = poisson_inv(self.u_requests[0, idx, t], volume * share)
         n_b = poisson_inv(self.u_requests[1, idx, t], volume * (1 - share))
@@ -323,8 +325,14 @@ class Streams:
         if cold is not None:
             cold_c = np.minimum(cold.canary, n_c).astype(np.int64)
             cold_b = np.minimum(cold.baseline, n_b).astype(np.int64)
+        if shock is not None:
+            # Every latency times the factor: a request is slow if its unshocked latency is beyond the
+            # threshold over the factor, and each percentile scales with it.
+            threshold = threshold / shock
         lat_c, slow_c = self._latency(0, t, idx, n_c, canary, threshold, cold_c, _cold_ms(cold))
         lat_b, slow_b = self._latency(1, t, idx, n_b, baseline, threshold, cold_b, _cold_ms(cold))
+        if shock is not None:
+            lat_c, lat_b = lat_c * shock[:, None], lat_b * shock[:, None]
         return Period(n_c, x_c, n_b, x_b, lat_c, lat_b, slow_c, slow_b)
 
     def _latency(
