@@ -337,6 +337,11 @@ class FamilyWorld:
             self._history = self._draw_history()
         return self._history
 
+    def history_p99_ms(self) -> float:
+        """The live version's p99 over the day before: every run's is 100 ms. Its latencies are drawn today
+        only; a day's latency shocks (`--latency-shocks`) would raise it, and are not modelled."""
+        return float(Version(0.0, MEDIAN_MS, self.baseline_sigma).p99_ms)
+
     def _draw_history(self) -> tuple[np.ndarray, np.ndarray]:
         d, runs = self.draws, self.runs
         rng = np.random.default_rng(self._history_seed)

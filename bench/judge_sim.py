@@ -85,6 +85,11 @@ class World(Protocol):
 
     def history(self) -> tuple[np.ndarray, np.ndarray]: ...
 
+    def history_p99_ms(self) -> float:
+        """The live version's p99 over that day, which `shift` reads with it (the slow-request threshold,
+        and the guard's reference p99 when the release is promoted)."""
+        ...
+
     def begin(self) -> None: ...
 
     def period(self, t: int, idx: np.ndarray, share: np.ndarray, latency: bool = True) -> Period: ...
@@ -117,6 +122,9 @@ class ScenarioWorld:
     def history(self) -> tuple[np.ndarray, np.ndarray]:
         return self.streams.history(self.scenario.requests_per_s, HISTORY_S, self.scenario.baseline)
 
+    def history_p99_ms(self) -> float:
+        return float(self.scenario.baseline.p99_ms)
+
     def begin(self) -> None:
         """Nothing to forget: a named scenario's periods do not depend on what earlier ones served."""
 
@@ -145,7 +153,7 @@ def play(policy: Policy, world: World, *, until_decided: bool = False) -> Outcom
     world.begin()
     policy.start(runs, world.requests_per_period())
     if policy.reads_history:
-        policy.see_history(*world.history())
+        policy.see_history(*world.history(), p99_ms=world.history_p99_ms())
     status = np.zeros(runs, dtype=np.int8)  # 0 undecided, 1 rolled back, 2 promoted, 3 promoted then undone
     decided = np.full(runs, np.nan)
     undone_s = np.full(runs, np.nan)

@@ -116,20 +116,25 @@ class Ours(Policy):
         traffic = self.requests_per_period.tolist()
         for run, (engine, history) in enumerate(zip(self.engines, histories, strict=True)):
             # What `shift` hands the guard: the live version's day before, when it read one.
-            reference = None if history is None else WindowStats(history.requests, history.errors_5xx)
+            reference = (
+                None
+                if history is None
+                else WindowStats(history.requests, history.errors_5xx, p99_ms=history.latency_p99_ms)
+            )
             self._apply(run, engine.step(Begin(0.0, None, traffic[run], reference)))
 
-    def see_history(self, requests: np.ndarray, errors: np.ndarray) -> None:
-        """Totals per run, or per-minute series per run (2-D): the judge gets both."""
+    def see_history(self, requests: np.ndarray, errors: np.ndarray, p99_ms: float | None = None) -> None:
+        """Totals per run, or per-minute series per run (2-D): the judge gets both; `p99_ms` the day's p99,
+        as `shift` reads it with the history (the guard's reference p99)."""
         if not self.use_history:
             return
         histories: list[BaselineHistory | None] = []
         for n, k in zip(np.asarray(requests).tolist(), np.asarray(errors).tolist(), strict=True):
             if isinstance(n, list):
                 periods = tuple(zip(n, k, strict=True))
-                histories.append(BaselineHistory(sum(n), sum(k), periods))
+                histories.append(BaselineHistory(sum(n), sum(k), periods, p99_ms))
             else:
-                histories.append(BaselineHistory(int(n), int(k)))
+                histories.append(BaselineHistory(int(n), int(k), latency_p99_ms=p99_ms))
         self._start_engines(histories)
 
     def _apply(self, run: int, actions: list) -> str | None:

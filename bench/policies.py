@@ -80,9 +80,10 @@ class Policy:
         self.share = np.zeros(runs)
         self.stat = np.full(runs, -INF)
 
-    def see_history(self, requests: np.ndarray, errors: np.ndarray) -> None:
+    def see_history(self, requests: np.ndarray, errors: np.ndarray, p99_ms: float | None = None) -> None:
         """Each run's baseline before the rollout, per minute: requests and 5XX errors, each of shape
-        (runs, minutes); only policies that read history (`reads_history`) are handed it."""
+        (runs, minutes), and its p99 over that day (None: not read); only policies that read history
+        (`reads_history`) are handed it."""
 
     def decide(self, t: int, idx: np.ndarray, period: Period) -> Decision:
         raise NotImplementedError

@@ -223,6 +223,10 @@ class Version:
     median_ms: float
     sigma: float | np.ndarray  # lognormal shape: p99 = median * exp(2.326 * sigma)
 
+    @property
+    def p99_ms(self) -> float | np.ndarray:
+        return self.median_ms * np.exp(Z_P99 * np.asarray(self.sigma, dtype=float))
+
 
 @dataclass(frozen=True)
 class ColdStarts:
@@ -320,7 +324,7 @@ class Streams:
             nothing = np.full((idx.size, len(PERCENTILES)), np.nan)
             return Period(n_c, x_c, n_b, x_b, nothing, nothing)
         # Slow requests are beyond the live version's p99 (what a day of history reads it as).
-        threshold = baseline.median_ms * np.exp(Z_P99 * np.asarray(baseline.sigma, dtype=float))
+        threshold = np.asarray(baseline.p99_ms, dtype=float)
         cold_c = cold_b = None
         if cold is not None:
             cold_c = np.minimum(cold.canary, n_c).astype(np.int64)

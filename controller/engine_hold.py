@@ -206,13 +206,20 @@ class HoldMixin:
 
     def _reference(self) -> WindowStats:
         """The former version before the rollout: its history's rate when one was read, else what it served
-        during the rollout; its p99 from the rollout's baseline."""
+        during the rollout; its p99 the higher of its history's and what it served beside the canary.
+
+        The higher, as the guard's error test takes the higher of the day's rate and today's: the p99 beside
+        the canary is read over a few minutes, and where those fell in a lull of a slow dependency it sits
+        under the service's usual tail, so that the promoted release's next slow spell alone would cross
+        the limit. The day's p99 takes in the day's slow spells."""
         s = self.state
         during = self._during_rollout()
         begin = s.begin
         if begin is not None and begin.reference is not None and begin.reference.requests > 0:
             ref = begin.reference
-            return WindowStats(ref.requests, ref.errors_5xx, ref.errors_4xx, p99_ms=during.p99_ms)
+            p99s = [ms for ms in (ref.p99_ms, during.p99_ms) if ms is not None]
+            p99 = max(p99s) if p99s else None
+            return WindowStats(ref.requests, ref.errors_5xx, ref.errors_4xx, p99_ms=p99)
         return during
 
     # -- the guard -------------------------------------------------------------------------------------

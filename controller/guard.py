@@ -48,13 +48,16 @@ minutes: carrying the lasting scale's c2 as the judge does (`--lasting-noise car
 guard about two independent looks, and on the benchmark's lasting bursts it cost 1.3-5.8 points of 2-5x
 detection to spare at most 0.75 % of healthy releases an undo (docs/judge.md, "Noise that lasts").
 
-Latency is a plain check: the guard window's p99 (request-weighted over its periods, the slowest period
-left out) above the former version's p99 x `p99_ratio` + 25 ms, once `min_requests` have been served,
-fails the release too. The slowest period is left out for the reason each period's ratio is capped above:
-after the promotion no other version serves beside the release, so a minute in which a slow dependency
-slowed every version looks like a regression, and with it counted one such minute early in the guard undid
-1-6 % of healthy releases (docs/judge.md, "Latency shocks both versions share"). A slower release stays
-slower in the next period, and two periods over the limit fail it. With
+Latency is a plain check: the guard window's p99 (request-weighted over its periods, the slowest period left
+out) above the former version's p99 x `p99_ratio` + 25 ms, once `min_requests` have been served, fails the
+release too. The former version's p99 is the higher of its day's (read with the history) and what it served
+beside the canary (the engine's reference), as its rate is the higher of the two: a few minutes beside the
+canary that fell in a lull of a slow dependency read a tail faster than the service's usual one, and the
+promoted release's next slow spell alone would cross that limit. The slowest period is left out for the reason
+each period's ratio is capped above: after the promotion no other version serves beside the release, so a
+minute in which a slow dependency slowed every version looks like a regression, and with it counted one such
+minute early in the guard undid 1-6 % of healthy releases (docs/judge.md, "Latency shocks both versions
+share"). A slower release stays slower in the next period, and two periods over the limit fail it. With
 `slow_alpha` set (`shift --guard-slow`) the promoted release's share of slow requests is judged as well, a
 one-sample e-process against the former version's share beside the canary (controller/guard_slow.py).
 """

@@ -182,7 +182,11 @@ class ShiftRun:
         reads = judge.noise.reads if isinstance(judge, Judge) else None  # the day the judge already read
         guard = guard_factory(opts.guard_settings(), history, opts.judge_config(), reads)
         engine = Engine(settings, strategy, (*gates, *user_gates), judge, guard)
-        reference = None if history is None else WindowStats(history.requests, history.errors_5xx)
+        reference = (
+            None
+            if history is None
+            else WindowStats(history.requests, history.errors_5xx, p99_ms=history.latency_p99_ms)
+        )
         self.started_at = self.clock()
         return engine, eio.Begin(self.started_at, resumed, requests, reference)
 

@@ -71,3 +71,17 @@ def test_latency_shocks_take_a_coefficient_of_variation(capsys, value: str) -> N
     with pytest.raises(SystemExit) as exit_:
         bench_main.main(["--only", "family", "--out", "/tmp/x.json", "--latency-shocks", value])
     assert exit_.value.code == 2 and "write a coefficient of variation" in capsys.readouterr().err
+
+
+def test_ours_guard_is_handed_the_live_versions_p99_over_its_day_as_shift_reads_it() -> None:
+    from bench.ours import Ours
+
+    world = FamilyWorld(CELL, 3, "tuning", seed=4, noise=NoiseShape(latency_cv=0.3))
+    # The day's latencies are not drawn (nor shocked): every run's live version has a 100 ms p99.
+    assert world.history_p99_ms() == pytest.approx(100.0, abs=0.01)
+    ours = Ours(guard_s=600)
+    ours.start(world.runs, world.requests_per_period())
+    ours.see_history(*world.history(), p99_ms=world.history_p99_ms())
+    for engine in ours.engines:
+        assert engine.state.begin is not None and engine.state.begin.reference is not None
+        assert engine.state.begin.reference.p99_ms == world.history_p99_ms()

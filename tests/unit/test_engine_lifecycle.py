@@ -205,6 +205,39 @@ def test_the_guard_is_held_to_todays_rate_when_the_former_version_errs_more_than
         assert not any(isinstance(a, Undo) for a in actions)
 
 
+@pytest.mark.parametrize(
+    ("day_p99_ms", "reference_p99_ms"),
+    [(120.0, 120.0), (30.0, 40.0), (None, 40.0)],
+    ids=["the day's tail is slower", "the tail beside the canary is slower", "no p99 read with the day"],
+)
+def test_the_guards_p99_reference_is_the_higher_of_the_days_and_the_one_beside_the_canary(
+    day_p99_ms: float | None, reference_p99_ms: float
+) -> None:
+    built: list[GuardTest] = []
+
+    def guard(
+        reference: WindowStats, today: WindowStats | None = None, beside: Sequence[WindowStats] = ()
+    ) -> GuardTest:
+        built.append(GuardTest(reference, today=today))
+        return built[-1]
+
+    gates = builtin_gates(POLICY.thresholds, judge=False, adaptive=False)
+    settings = EngineSettings(60, 0.0, frozenset(), prepare=True, tick_s=30, guard_s=600)
+    e = Engine(settings, FixedSteps(POLICY), gates, None, guard)
+    e.step(Begin(T0, reference=WindowStats(1_000_000, 1_000, p99_ms=day_p99_ms)))
+    e.step(Prepared(T0))
+    beside = [
+        PeriodSample(t, WindowStats(100, 0, p99_ms=40), WindowStats(900, 0, p99_ms=40)) for t in (T0, T0 + 60)
+    ]
+    e.step(Tick(T0 + 120, tuple(beside)))
+    e.step(Tick(T0 + 150, ()))
+    assert len(built) == 1 and built[0].reference.p99_ms == reference_p99_ms
+    # A release whose tail sits at the day's usual p99 is not undone for it (the limit: 1.5x + 25 ms).
+    slow = [PeriodSample(T0 + 60 * m, WindowStats(0, 0), WindowStats(1000, 0, p99_ms=110)) for m in (3, 4, 5)]
+    undone = any(isinstance(a, Undo) for sample in slow for a in e.step(Tick(sample.start + 60, (sample,))))
+    assert undone is (reference_p99_ms == 40.0)
+
+
 def test_a_quiet_guard_passes_then_the_post_promotion_hook_runs() -> None:
     e = engine({"post-promotion"}, guard_s=120)
     to_last_step(e)

@@ -10,7 +10,7 @@ from rollout_world import CFG, World
 
 from controller import request_commands
 from controller.aws.functions import FunctionIdentity
-from controller.domain import Outcome
+from controller.domain import BaselineHistory, Outcome
 from controller.errors import StateConflict
 from controller.events import Recorder
 from controller.holds import HOLD_VARIABLE, REQUEST_VARIABLE
@@ -118,6 +118,17 @@ def test_the_guard_undoes_a_release_whose_error_rate_rises_after_the_promotion(w
     assert world.production().variables["slot"] == "blue" and world.staging().variables["slot"] == "green"
     assert world.of("guard_ended")[0]["verdict"] == "FAIL"
     assert [h[0] for h in world.hooks] == ["on-rollback"]
+
+
+def test_the_guard_holds_the_release_to_the_tail_the_live_version_showed_over_its_day(world: World) -> None:
+    day = world.traffic.history(0.0, 60.0)  # the fake's day, read as `shift` reads it
+    assert day.latency_p99_ms is not None and day.latency_p99_ms < 100
+    slower_day = BaselineHistory(day.requests, day.errors_5xx, day.per_period, latency_p99_ms=300.0)
+    world.traffic.history = lambda start, end: slower_day
+    assert world.shift(_options(world, guard_s=120)) is Outcome.PROMOTED
+    # Beside the canary the live version's p99 was the fake's ~50 ms; its day's, 300 ms: the higher one.
+    assert world.of("guard_started")[0]["reference"]["p99_ms"] == 300.0
+    assert world.of("guard_ended")[0]["verdict"] == "PASS"
 
 
 def test_undo_puts_the_former_slot_back_and_is_refused_once_that_slot_has_new_code(world: World) -> None:
