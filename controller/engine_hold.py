@@ -174,6 +174,7 @@ class HoldMixin:
             message = (
                 f"guarding the promoted release for {self.settings.guard_s:g}s against the former version's "
                 f"5XX rate (allowed {s.guard.allowed:.2%})"
+                + ("" if s.guard.p99_limit_ms is None else f", p99 (allowed {s.guard.p99_limit_ms:.0f} ms)")
                 + (
                     ""
                     if s.guard.slow is None

@@ -173,12 +173,17 @@ class GuardTest:
             return GuardResult(True, slow, e_value, window)
         return GuardResult(False, f"{shown}, allowed {a:.2%}, e-value {e_value:.2f}", e_value, window)
 
+    @property
+    def p99_limit_ms(self) -> float | None:
+        """The p99 the promoted release may serve (None: no latency check, or no reference p99)."""
+        ratio, ref = self.settings.p99_ratio, self.reference.p99_ms
+        return None if ratio is None or ref is None else ref * ratio + P99_SLACK_MS
+
     def _slow(self, window: WindowStats) -> str:
-        s, ref = self.settings, self.reference.p99_ms
-        if s.p99_ratio is None or ref is None or window.requests < s.min_requests:
+        s, ref, limit = self.settings, self.reference.p99_ms, self.p99_limit_ms
+        if limit is None or ref is None or window.requests < s.min_requests:
             return ""
         tail = tail_latency(without_slowest(self.periods))
-        limit = ref * s.p99_ratio + P99_SLACK_MS
         if tail is not None and tail.ms > limit:
             return (
                 f"{tail.describe()} above {limit:.0f} ms (the former version's p99 {ref:.0f} ms; "

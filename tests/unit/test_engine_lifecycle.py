@@ -232,6 +232,7 @@ def test_the_guards_p99_reference_is_the_higher_of_the_days_and_the_one_beside_t
     e.step(Tick(T0 + 120, tuple(beside)))
     e.step(Tick(T0 + 150, ()))
     assert len(built) == 1 and built[0].reference.p99_ms == reference_p99_ms
+    assert built[0].p99_limit_ms == reference_p99_ms * 1.5 + 25
     # A release whose tail sits at the day's usual p99 is not undone for it (the limit: 1.5x + 25 ms).
     slow = [PeriodSample(T0 + 60 * m, WindowStats(0, 0), WindowStats(1000, 0, p99_ms=110)) for m in (3, 4, 5)]
     undone = any(isinstance(a, Undo) for sample in slow for a in e.step(Tick(sample.start + 60, (sample,))))

@@ -127,7 +127,9 @@ def test_the_guard_holds_the_release_to_the_tail_the_live_version_showed_over_it
     world.traffic.history = lambda start, end: slower_day
     assert world.shift(_options(world, guard_s=120)) is Outcome.PROMOTED
     # Beside the canary the live version's p99 was the fake's ~50 ms; its day's, 300 ms: the higher one.
-    assert world.of("guard_started")[0]["reference"]["p99_ms"] == 300.0
+    (started,) = world.of("guard_started")
+    assert started["reference"]["p99_ms"] == 300.0
+    assert "p99 (allowed 475 ms)" in started["message"]  # 300 ms x --max-p99-ratio 1.5 + 25 ms
     assert world.of("guard_ended")[0]["verdict"] == "PASS"
 
 
