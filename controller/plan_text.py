@@ -5,6 +5,7 @@ from __future__ import annotations
 from controller.aws.stage import StageState
 from controller.config import ControllerConfig
 from controller.event_types import PlanShown
+from controller.guard import P99_SLACK_MS
 from controller.judge import JudgeConfig
 from controller.shift_options import ShiftOptions
 from controller.traffic import Slots
@@ -131,9 +132,15 @@ def plan_lines(
             if guard.slow_alpha is None
             else f", and slow requests (at most {1 + guard.slow_tolerance:g}x its share beside the canary)"
         )
+        p99 = (
+            ""
+            if guard.p99_ratio is None
+            else f" and p99 (at most {guard.p99_ratio:g}x + {P99_SLACK_MS:g} ms the higher of its day's and "
+            "its p99 beside the canary)"
+        )
         lines.append(
             f"  then guard: the promoted release alone for {options.guard_s:g}s against the former version's "
-            f"5XX rate (at most {guard.ratio:g}x it) and p99{slow}; a regression undoes the promotion "
+            f"5XX rate (at most {guard.ratio:g}x it){p99}{slow}; a regression undoes the promotion "
             "(--guard 0: off)"
         )
     for hook, command in options.hooks.items():

@@ -401,7 +401,8 @@ def test_the_dry_run_states_the_guard_after_the_promotion(world: World) -> None:
     guarded, unguarded = (world.of("plan")[i]["lines"] for i in (0, 1))
     expected = (
         "  then guard: the promoted release alone for 600s against the former version's 5XX rate (at most "
-        "1.5x it) and p99; a regression undoes the promotion (--guard 0: off)"
+        "1.5x it) and p99 (at most 1.5x + 25 ms the higher of its day's and its p99 beside the canary); a "
+        "regression undoes the promotion (--guard 0: off)"
     )
     assert expected in guarded
     assert not any("then guard" in line for line in unguarded)  # ShiftOptions' own default: no guard
@@ -409,7 +410,7 @@ def test_the_dry_run_states_the_guard_after_the_promotion(world: World) -> None:
     slow = world.of("plan")[2]["lines"]
     assert any(
         line.startswith("  then guard:")
-        and "p99, and slow requests (at most 1.5x its share beside the canary); a regression undoes" in line
+        and "), and slow requests (at most 1.5x its share beside the canary); a regression undoes" in line
         for line in slow
     )
 
