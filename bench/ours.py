@@ -116,11 +116,7 @@ class Ours(Policy):
         traffic = self.requests_per_period.tolist()
         for run, (engine, history) in enumerate(zip(self.engines, histories, strict=True)):
             # What `shift` hands the guard: the live version's day before, when it read one.
-            reference = (
-                None
-                if history is None
-                else WindowStats(history.requests, history.errors_5xx, p99_ms=history.latency_p99_ms)
-            )
+            reference = None if history is None else history.window
             self._apply(run, engine.step(Begin(0.0, None, traffic[run], reference)))
 
     def see_history(self, requests: np.ndarray, errors: np.ndarray, p99_ms: float | None = None) -> None:

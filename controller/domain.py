@@ -86,6 +86,11 @@ class BaselineHistory:
     def error_rate(self) -> float | None:
         return self.errors_5xx / self.requests if self.requests else None
 
+    @property
+    def window(self) -> WindowStats:
+        """The day as one window (its totals and p99): the guard's reference for the former version."""
+        return WindowStats(self.requests, self.errors_5xx, p99_ms=self.latency_p99_ms)
+
 
 class Verdict(Enum):
     CONTINUE = "continue"

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from controller import engine_io as eio
 from controller import rollout_actions as act
 from controller.config import ControllerConfig
-from controller.domain import BaselineHistory, Outcome, WindowStats
+from controller.domain import BaselineHistory, Outcome
 from controller.engine import Engine, JudgePort
 from controller.errors import AwsError, ControllerError
 from controller.event_types import TickEvent, WarningEvent
@@ -182,11 +182,7 @@ class ShiftRun:
         reads = judge.noise.reads if isinstance(judge, Judge) else None  # the day the judge already read
         guard = guard_factory(opts.guard_settings(), history, opts.judge_config(), reads)
         engine = Engine(settings, strategy, (*gates, *user_gates), judge, guard)
-        reference = (
-            None
-            if history is None
-            else WindowStats(history.requests, history.errors_5xx, p99_ms=history.latency_p99_ms)
-        )
+        reference = None if history is None else history.window
         self.started_at = self.clock()
         return engine, eio.Begin(self.started_at, resumed, requests, reference)
 
