@@ -93,7 +93,11 @@ def family_main(
     options = ours_from_flags(ours_flags, PERIOD_S) if ours_flags else None
     ours = (
         partial(
-            Ours, judge_config=options.judge_config, guard_s=options.guard_s, guard_slow=options.guard_slow
+            Ours,
+            judge_config=options.judge_config,
+            guard_s=options.guard_s,
+            guard_slow=options.guard_slow,
+            guard_keep_percent=options.guard_keep_percent,
         )
         if options
         else Ours

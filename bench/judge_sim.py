@@ -163,7 +163,8 @@ def play(policy: Policy, world: World, *, until_decided: bool = False) -> Outcom
         promoted = np.flatnonzero(status == 2)
         if promoted.size and not until_decided:
             # A guarding policy reads the promoted release's p99 too; the others' draws stay as they were.
-            everyone = world.period(t, promoted, np.ones(promoted.size), latency=policy.guards)
+            share = np.full(promoted.size, policy.promoted_share)
+            everyone = world.period(t, promoted, share, latency=policy.guards)
             failed[promoted] += everyone.canary_errors
             if policy.guards:
                 undone = promoted[policy.watch(t, promoted, everyone)]
@@ -189,7 +190,7 @@ def play(policy: Policy, world: World, *, until_decided: bool = False) -> Outcom
             promoted = np.flatnonzero(status == 2)
             if promoted.size == 0:
                 break
-            everyone = world.period(t, promoted, np.ones(promoted.size), latency=True)
+            everyone = world.period(t, promoted, np.full(promoted.size, policy.promoted_share), latency=True)
             undone = promoted[policy.watch(t, promoted, everyone)]
             status[undone] = 3
             undone_s[undone] = (t + 1) * PERIOD_S

@@ -69,6 +69,9 @@ class Ours(Policy):
     # `shift --guard`: judge a promoted release this long and undo it on a regression (the CLI's default)
     guard_s: float = default_guard_s(adaptive=True, period_s=PERIOD_S)
     guard_slow: bool = False  # `shift --guard-slow`: the guard judges the promoted release's slow requests
+    # `shift --guard-keep`: the former version keeps this share of production beside a promoted release
+    # while the guard watches it, and the guard splits the release's slow requests against its
+    guard_keep_percent: float = 0.0
     reads_history = True
 
     @property
@@ -78,6 +81,10 @@ class Ours(Policy):
     @property
     def guard_periods(self) -> int:  # type: ignore[override]
         return math.ceil(self.guard_s / PERIOD_S)
+
+    @property
+    def promoted_share(self) -> float:  # type: ignore[override]
+        return 1 - self.guard_keep_percent / 100 if self.guards else 1.0
 
     @classmethod
     def strict(cls) -> Ours:
@@ -100,13 +107,20 @@ class Ours(Policy):
             rollout_policy(self.max_duration_s), AdaptiveRamp(self.ramp_config, self.trusted_ramp_config)
         )
         gates = builtin_gates(BENCH_THRESHOLDS, judge=True, adaptive=True)
-        settings = EngineSettings(PERIOD_S, metrics_lag_s=0.0, guard_s=self.guard_s, tick_s=PERIOD_S)
+        settings = EngineSettings(
+            PERIOD_S,
+            metrics_lag_s=0.0,
+            guard_s=self.guard_s,
+            guard_keep_percent=self.guard_keep_percent if self.guards else 0.0,
+            tick_s=PERIOD_S,
+        )
         margin = 1 + config.regression_relative  # the guard allows the judge's margin, as `shift` does
         guard = None
         if self.guards:  # with the noise the judge reads, as `shift` builds it
             reads = judge.noise.reads if isinstance(judge, Judge) else None
             slow = config if self.guard_slow else None
-            watch = guard_settings(BENCH_THRESHOLDS, margin, slow, self.guard_periods)
+            keep = self.guard_keep_percent
+            watch = guard_settings(BENCH_THRESHOLDS, margin, slow, self.guard_periods, keep)
             guard = guard_factory(watch, history, config, reads)
         return Engine(settings, strategy, gates, judge, guard)
 
@@ -164,18 +178,25 @@ class Ours(Policy):
         return Decision(rollback, promote)
 
     def watch(self, t: int, idx: np.ndarray, period: Period) -> np.ndarray:
-        """The promoted runs' engines that are still guarding read period t (the new release alone)."""
+        """The promoted runs' engines that are still guarding read period t: the new release, and the former
+        version beside it where it kept a share (`guard_keep_percent`)."""
         undo = np.zeros(idx.shape, dtype=bool)
         served = _window_stats(
             period.canary_requests, period.canary_errors, period.canary_latency, period.canary_slow
         )
+        former = _window_stats(
+            period.baseline_requests, period.baseline_errors, period.baseline_latency, period.baseline_slow
+        )
+        kept = self.guard_keep_percent > 0
         start = t * PERIOD_S
         for i, run in enumerate(idx.tolist()):
             engine = self.engines[run]
             if engine.state.phase != "guard":
                 continue
-            # The other side served nothing: no requests and, as `shift` reads it, no slow requests.
-            sample = PeriodSample(start, served[i], WindowStats(0, 0, slow_requests=0))
+            # Without a share kept, the other side served nothing: no requests and, as `shift` reads it, no
+            # slow requests.
+            beside = former[i] if kept else WindowStats(0, 0, slow_requests=0)
+            sample = PeriodSample(start, served[i], beside)
             undo[i] = self._apply(run, engine.step(Tick(start + PERIOD_S, (sample,), NO_ALARMS))) == "undo"
         return undo
 

@@ -36,6 +36,7 @@ JUDGE_FLAGS = (
     "--no-trust-baseline-history",
     "--guard",
     "--guard-slow",
+    "--guard-keep",
 )
 
 
@@ -48,6 +49,7 @@ class OursOptions:
     judge_config: JudgeConfig
     guard_s: float  # `--guard` (or its default): watch a promoted release this long (bench.ours.Ours.guard_s)
     guard_slow: bool = False  # `--guard-slow`: the guard judges slow requests too (Ours.guard_slow)
+    guard_keep_percent: float = 0.0  # `--guard-keep`: the former version's share while guarding
 
 
 def ours_from_flags(flags: str, period_s: int) -> OursOptions:
@@ -78,5 +80,8 @@ def ours_from_flags(flags: str, period_s: int) -> OursOptions:
             "--ours-flags: the bench's slow requests are those beyond the live p99; --slow-ms off only"
         )
     return OursOptions(
-        replace(options.judge_config(), horizon_periods=None), options.guard_s, options.guard_slow
+        replace(options.judge_config(), horizon_periods=None),
+        options.guard_s,
+        options.guard_slow,
+        options.guard_keep_percent,
     )

@@ -60,6 +60,7 @@ class Policy:
     threshold_changes_path = True  # False: a fixed schedule that stops at the first breach (tuning is exact)
     guards = False  # True: still judges a promoted release, and may undo it (`watch`)
     guard_periods = 0  # how long it does: the periods past the horizon a release promoted at it needs
+    promoted_share = 1.0  # the promoted release's share of traffic while it guards (the rest: the former)
 
     @classmethod
     def variants(cls, checks: Checks) -> tuple[Checks, ...]:

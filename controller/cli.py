@@ -91,6 +91,12 @@ def shift_options(args: argparse.Namespace, period_s: int | None = None) -> Shif
             "--guard-slow judges the judge's slow requests in the guard: it needs the judge, its "
             "slow-request test (not --slow-ms off) and a guard (not --guard 0)"
         )
+    keeps = lifecycle_options["guard_keep_percent"] > 0
+    if keeps and (args.no_judge or args.slow_ms == 0.0 or not lifecycle_options["guard_s"]):
+        raise UsageError(
+            "--guard-keep judges the promoted release's slow requests against the former version's: it "
+            "needs the judge, its slow-request test (not --slow-ms off) and a guard (not --guard 0)"
+        )
     return ShiftOptions(
         policy=policy,
         pre_traffic=args.pre_traffic,

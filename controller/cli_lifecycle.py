@@ -89,6 +89,16 @@ def add_shift_flags(shift: argparse.ArgumentParser) -> None:
         "that slows for several minutes looks like a regression (docs/judge.md, the guard's "
         "slow-request test)",
     )
+    shift.add_argument(
+        "--guard-keep",
+        default="0",
+        metavar="PERCENT",
+        help="while guarding, keep this share of production on the former version (the stage's canary, "
+        "pointed at the former slot; 0.1-50) and judge the promoted release's slow requests against its "
+        "in the same periods, the judge's split test: a shared slowdown cancels, a tail that slows after "
+        "the promotion shows. The share goes when the guard ends; an undo takes it back in the same stage "
+        "update (default 0: the release takes all of production at once)",
+    )
     add_notify_flags(shift)
 
 
@@ -123,6 +133,7 @@ def shift_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         if guard < 0:
             raise UsageError("--guard must be 0 (off) or a duration")
     return {
+        "guard_keep_percent": _keep_percent(args.guard_keep),
         "confirm_rollout": args.confirm_rollout,
         "confirm_promotion": args.confirm_promotion,
         "post_promotion": args.post_promotion,
@@ -133,6 +144,16 @@ def shift_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "guard_s": guard,
         "guard_slow": args.guard_slow,
     }
+
+
+def _keep_percent(value: str) -> float:
+    try:
+        percent = float(value.strip().removesuffix("%"))
+    except ValueError:
+        raise UsageError(f"--guard-keep {value}: expected a percentage, e.g. 10") from None
+    if percent != 0 and not 0.1 <= percent <= 50:
+        raise UsageError(f"--guard-keep {value}: the former version's share must be 0 (off) or 0.1-50 %")
+    return percent
 
 
 def notify_targets(args: argparse.Namespace) -> tuple[NotifyTarget, ...]:

@@ -23,7 +23,7 @@ from controller.event_types import (
 from controller.events import Events
 from controller.holds import HoldState
 from controller.ports import AlarmsSource, DeploymentsPort, FunctionsPort, TrafficRouter
-from controller.traffic import PROMOTED_VARIABLE, roll_back
+from controller.traffic import PROMOTED_VARIABLE, is_kept_former, roll_back
 from controller.traffic import promote as promote_canary
 from controller.undo import PromotionRecord, record_promotion
 
@@ -41,6 +41,8 @@ class View:
     @property
     def phase(self) -> str:
         if self.production.canary is not None:
+            if is_kept_former(self.production.canary.overrides):
+                return "guarding a promotion (the former version kept beside it)"
             return "rollout in progress"
         if self.live is not None and self.live == self.staging_slot:
             return "promotion unfinished (staging serves the live slot; run promote)"
@@ -144,6 +146,8 @@ def rollback(
         message = f"no canary on {cfg.production_stage}: it serves {view.live} 100% already"
         events.emit(NothingToDo(message=message, live_slot=view.live))
         return Outcome.NOTHING_TO_DO
+    kept = is_kept_former(canary.overrides)
+    what = "the former version kept beside the promoted release" if kept else "canary"
     roll_back(
         cfg,
         stages,
@@ -151,9 +155,10 @@ def rollback(
         events,
         live_slot=view.live,
         candidate_slot=view.canary_slot,
-        reason=f"manual rollback (canary was at {canary.percent:g}%)",
+        reason=f"manual rollback ({what} was at {canary.percent:g}%)",
         percent=canary.percent,
-        deployment_id=canary.deployment_id,
+        # The former version's deployment stays: `undo` goes back to it.
+        deployment_id=None if kept else canary.deployment_id,
     )
     return Outcome.ROLLED_BACK
 
@@ -191,6 +196,12 @@ def promote(
         message = f"no canary on {cfg.production_stage}: nothing to promote (start one with shift)"
         events.emit(NothingToDo(message=message, live_slot=view.live))
         return Outcome.NOTHING_TO_DO
+    if is_kept_former(canary.overrides):
+        raise StateConflict(
+            f"the canary on {cfg.production_stage} ({canary.percent:g}%) is the former version kept beside a "
+            "guarded promotion (shift --guard-keep) whose run stopped, not a release: run rollback to give "
+            "the promoted release all of production, or undo to go back to the former version"
+        )
     candidate = view.canary_slot
     if (
         candidate is None

@@ -3,8 +3,9 @@ hold before the promotion, the promotion itself, and the post-promotion guard th
 
 A mixin of `controller.engine.Engine` (its state, settings and gates); pure like the rest of the engine.
 While held (approval or pause) the canary keeps its share and the gates keep judging every tick: a failing
-gate still rolls back. The guard judges the promoted release alone against the former version's rate
-(controller/guard.py) and undoes the promotion on a regression.
+gate still rolls back. The guard judges the promoted release against the former version's rate
+(controller/guard.py), and with `--guard-keep` against the former version kept beside it in the same periods
+too (controller/guard_split.py), and undoes the promotion on a regression.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from controller.engine_io import (
     EngineSettings,
     Hold,
     Promote,
+    ReleaseFormer,
     RunHook,
     Tick,
     Undo,
@@ -167,8 +169,10 @@ class HoldMixin:
     def _promote(self, at: float) -> list[EngineAction]:
         s = self.state
         s.outcome, s.promoted_at = Outcome.PROMOTED, at
-        actions: list[EngineAction] = [Promote(s.promote_reason)]
-        if self.settings.guard_s > 0:
+        guarding = self.settings.guard_s > 0
+        keep = self.settings.guard_keep_percent if guarding else 0.0
+        actions: list[EngineAction] = [Promote(s.promote_reason, keep)]
+        if guarding:
             s.phase = "guard"
             s.guard = self.guard_factory(self._reference(), self._during_rollout(), self._beside())
             message = (
@@ -180,6 +184,11 @@ class HoldMixin:
                     if s.guard.slow is None
                     else f" and share of slow requests (allowed {s.guard.slow.allowed:.2%})"
                 )
+                + (
+                    ""
+                    if not keep
+                    else f", and against the former version kept on {keep:g}% of production beside it"
+                )
                 + "; a regression undoes the promotion"
             )
             started = lev.GuardStarted(
@@ -187,6 +196,7 @@ class HoldMixin:
                 reference=ev.Window.of(s.guard.reference),
                 allowed_error_rate=round(s.guard.allowed, 6),
                 message=message,
+                kept_percent=keep,
             )
             return [*actions, Emit(started), self._guard_wait(at)]
         return [*actions, *self._post_promotion()]
@@ -232,7 +242,7 @@ class HoldMixin:
     def _guard_wait(self, at: float) -> Wait:
         s = self.state
         until = min(at + self.settings.tick_s, max(s.promoted_at + self.settings.guard_s, at))
-        return Wait(until, self._guard_first_period(), 100.0, promoted=True)
+        return Wait(until, self._guard_first_period(), self.settings.guard_keep_percent, promoted=True)
 
     def _guard_tick(self, tick: Tick) -> list[EngineAction]:
         s, period = self.state, self.settings.period_s
@@ -250,7 +260,10 @@ class HoldMixin:
         for start in ready:
             s.guarded.add(start)
             sample = s.samples[start]
-            result = s.guard.observe(combine((sample.canary, sample.baseline)))
+            if self.settings.guard_keep_percent > 0:  # the runner reads the release as the canary
+                result = s.guard.observe(sample.canary, beside=sample.baseline)
+            else:  # the release alone, in whichever dimension its requests were counted
+                result = s.guard.observe(combine((sample.canary, sample.baseline)))
             left = max(0.0, s.promoted_at + self.settings.guard_s - tick.at)
             checked = lev.GuardChecked(
                 window=ev.Window.of(result.window),
@@ -266,18 +279,22 @@ class HoldMixin:
             window = combine(s.guard.periods)
             reason = f"no regression in {self.settings.guard_s:g}s ({window.requests} requests judged)"
             passed = lev.GuardEnded(verdict="PASS", reason=reason, window=ev.Window.of(window))
-            return [*actions, Emit(passed), *self._post_promotion()]
+            return [*actions, Emit(passed), *self._release_former(), *self._post_promotion()]
         return [*actions, self._guard_wait(tick.at)]
 
     def _undo(self, reason: str, periods: list[WindowStats]) -> list[EngineAction]:
         s = self.state
         s.outcome = Outcome.UNDONE
         failed = lev.GuardEnded(verdict="FAIL", reason=reason, window=ev.Window.of(combine(periods)))
-        return self._after_undo([Emit(failed), Undo(reason)], reason)
+        kept = self.settings.guard_keep_percent > 0
+        return self._after_undo([Emit(failed), Undo(reason, kept=kept)], reason)
+
+    def _release_former(self) -> list[EngineAction]:
+        return [ReleaseFormer()] if self.settings.guard_keep_percent > 0 else []
 
     def _end_guard(self, verdict: str, reason: str, outcome: Outcome) -> list[EngineAction]:
         s = self.state
         assert s.guard is not None
         s.outcome = outcome
         ended = lev.GuardEnded(verdict=verdict, reason=reason, window=ev.Window.of(combine(s.guard.periods)))
-        return self._finish([Emit(ended)])
+        return self._finish([Emit(ended), *self._release_former()])

@@ -117,8 +117,10 @@ class Emit:
 class Wait:
     until: float
     fetch_from: float  # the oldest period start the next Tick needs
-    percent: float  # the share the stage must still have (None of it after a promotion: see `promoted`)
-    promoted: bool = False  # guarding: production serves the new slot, no canary
+    # The canary's share the stage must still have; while guarding (`promoted`), the former version's share
+    # kept beside the promoted release (`--guard-keep`; 0: none, no canary on the stage).
+    percent: float
+    promoted: bool = False  # guarding: production serves the new slot
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,14 @@ class Hold:
 @dataclass(frozen=True)
 class Promote:
     reason: str
+    # `--guard-keep`: the share of production the former version keeps beside the promoted release while
+    # the guard watches it (the stage's canary, pointed at the former slot); 0: the release takes it all.
+    keep_percent: float = 0.0
+
+
+@dataclass(frozen=True)
+class ReleaseFormer:
+    """The guard is over: remove the share the former version kept beside the promoted release."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +156,7 @@ class Undo:
     """Put production back on the former live slot (the guard found the promoted release worse)."""
 
     reason: str
+    kept: bool = False  # the former version kept a share beside the release (its canary goes with the undo)
 
 
 @dataclass(frozen=True)
@@ -160,7 +171,20 @@ class Leave:
     percent: float
 
 
-EngineAction = Prepare | SetShare | RunHook | Emit | Wait | Hold | Promote | RollBack | Undo | Refuse | Leave
+EngineAction = (
+    Prepare
+    | SetShare
+    | RunHook
+    | Emit
+    | Wait
+    | Hold
+    | Promote
+    | ReleaseFormer
+    | RollBack
+    | Undo
+    | Refuse
+    | Leave
+)
 
 
 @dataclass(frozen=True)
@@ -173,4 +197,5 @@ class EngineSettings:
     approval: bool = False  # hold at the last step until approved (`shift --approval before-promotion`)
     approval_timeout_s: float = 3600.0  # then roll back
     guard_s: float = 0.0  # judge the promoted release this long, and undo it on a regression (0: off)
+    guard_keep_percent: float = 0.0  # the former version's share beside the release while guarding
     tick_s: float = 60.0  # between ticks while held or guarding

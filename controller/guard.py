@@ -59,7 +59,10 @@ minute in which a slow dependency slowed every version looks like a regression, 
 minute early in the guard undid 1-6 % of healthy releases (docs/judge.md, "Latency shocks both versions
 share"). A slower release stays slower in the next period, and two periods over the limit fail it. With
 `slow_alpha` set (`shift --guard-slow`) the promoted release's share of slow requests is judged as well, a
-one-sample e-process against the former version's share beside the canary (controller/guard_slow.py).
+one-sample e-process against the former version's share beside the canary (controller/guard_slow.py). With
+`keep_percent` set (`shift --guard-keep`) the former version serves that share of production beside the
+release while the guard watches, and the judge's split test on slow requests reads the two in the same
+periods (controller/guard_split.py), where a shared slowdown cancels.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ from typing import Protocol
 from controller.domain import BaselineHistory, WindowStats
 from controller.gates import Thresholds
 from controller.guard_slow import GuardSlowTest
+from controller.guard_split import GuardSplitTest
 from controller.judge.config import JudgeConfig
 from controller.judge.emath import nb_log_lr, upper_rate
 from controller.judge.noise import HistoryReads, read_noise
@@ -96,6 +100,7 @@ class GuardSettings:
     slow_alpha: float | None = None
     slow_tolerance: float = 0.5
     periods: int = 10  # the guard's length in metric periods (its bets' restarts are spread over them)
+    keep_percent: float = 0.0  # --guard-keep: the former version's share beside the release (0: none)
 
 
 @dataclass(frozen=True)
@@ -115,13 +120,16 @@ class GuardTest:
         today: WindowStats | None = None,
         outlier_share: float = 0.0,
         slow: GuardSlowTest | None = None,
+        split: GuardSplitTest | None = None,
     ) -> None:
         """`noise_c2`: the squared CV of the per-period error rate beyond binomial noise (0: binomial);
         `today`: what the former version served during the rollout (None: not known); `outlier_share`: the
         share of periods that may be anything (spikes), for which each period's ratio is capped (0: none;
-        with `noise_c2` only); `slow`: the slow-request test (None: not run)."""
+        with `noise_c2` only); `slow`: the slow-request test (None: not run); `split`: the split test
+        against the former version kept beside the release (None: not run)."""
         self.settings = s = settings or GuardSettings()
         self.slow = slow
+        self.split = split
         self.reference = reference
         self.noise_c2 = noise_c2
         self.outlier_share = outlier_share
@@ -138,8 +146,9 @@ class GuardTest:
     def e_value(self) -> float:
         return self._bets.e_value
 
-    def observe(self, period: WindowStats) -> GuardResult:
-        """One settled period of the promoted release's traffic."""
+    def observe(self, period: WindowStats, beside: WindowStats | None = None) -> GuardResult:
+        """One settled period of the promoted release's traffic; `beside`: the former version's in the same
+        period, where it kept a share of production (`--guard-keep`)."""
         a, n, x = self.allowed, period.requests, period.errors_5xx
         log_lrs = [0.0] * len(self._alternatives)
         if n > 0 and 0 < a < 1:
@@ -171,6 +180,10 @@ class GuardTest:
         slow = self._slow(window)
         if slow:
             return GuardResult(True, slow, e_value, window)
+        if self.split is not None and beside is not None:
+            split = self.split.observe(period, beside)
+            if split:
+                return GuardResult(True, split, e_value, window)
         return GuardResult(False, f"{shown}, allowed {a:.2%}, e-value {e_value:.2f}", e_value, window)
 
     @property
@@ -207,11 +220,12 @@ def guard_settings(
     judge_ratio: float | None = None,
     slow: JudgeConfig | None = None,
     periods: int = 10,
+    keep_percent: float = 0.0,
 ) -> GuardSettings:
     """The guard a `shift` with these gate thresholds runs for `periods` metric periods: the same ceiling
     and minimum traffic, and the judge's margin `judge_ratio` (None: no judge) or the gate's ratio,
     whichever is stricter; with `slow` (`--guard-slow`) the slow-request test at that judge configuration's
-    level and tolerance."""
+    level and tolerance; `keep_percent` (`--guard-keep`): the former version's share beside the release."""
     ratio = thresholds.max_5xx_ratio if judge_ratio is None else min(judge_ratio, thresholds.max_5xx_ratio)
     return GuardSettings(
         ratio=ratio,
@@ -221,6 +235,7 @@ def guard_settings(
         slow_alpha=None if slow is None else slow.latency_slow_alpha,
         slow_tolerance=JudgeConfig.latency_slow_tolerance if slow is None else slow.latency_slow_tolerance,
         periods=max(1, periods),
+        keep_percent=keep_percent,
     )
 
 
@@ -260,6 +275,7 @@ def guard_factory(
             floor = config.dispersion_floor
             alpha, tolerance = settings.slow_alpha, settings.slow_tolerance
             slow = GuardSlowTest.beside(beside, alpha, tolerance, floor, settings.periods)
-        return GuardTest(reference, settings, noise.history_c2, today, noise.outlier_share, slow)
+        split = GuardSplitTest.of(judge_config, settings.periods) if settings.keep_percent > 0 else None
+        return GuardTest(reference, settings, noise.history_c2, today, noise.outlier_share, slow, split)
 
     return guard

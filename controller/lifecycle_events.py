@@ -48,6 +48,7 @@ class GuardStarted(Event):
     reference: Window  # the former live version before the rollout (or during it, without history)
     allowed_error_rate: float
     message: str
+    kept_percent: float = 0.0  # `--guard-keep`: the former version's share of production beside the release
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,7 +14,7 @@ from controller import measurement
 from controller.aws.metrics import FunctionPair, MetricsRequest
 from controller.aws.stage import METRICS_SOURCE_VARIABLE
 from controller.config import ControllerConfig
-from controller.domain import AlarmReading
+from controller.domain import AlarmReading, PeriodSample
 from controller.engine import Tick
 from controller.errors import AwsError
 from controller.event_types import MetricsSourceChosen, WarningEvent
@@ -51,6 +51,9 @@ class Observer:
     source: measurement.SourceCheck = field(default_factory=measurement.SourceCheck)
     # Latency above which a request counts as slow for the judge's slow-request test (None: not read).
     slow_threshold_ms: float | None = None
+    # Guarding with the former version kept beside the promoted release (`shift --guard-keep`): the stage's
+    # canary is the former version, so the sides are read the other way round (see `observe`).
+    former_beside: bool = False
 
     @property
     def period(self) -> int:
@@ -59,7 +62,10 @@ class Observer:
     @property
     def request(self) -> MetricsRequest:
         cfg, slots = self.cfg, self.slots
-        functions = FunctionPair(cfg.slot(slots.live).function_name, cfg.slot(slots.candidate).function_name)
+        live, candidate = cfg.slot(slots.live).function_name, cfg.slot(slots.candidate).function_name
+        # The measurement model's candidate is the function behind the stage's canary (and the staging
+        # stage): with the former version kept beside the promoted release, the former one.
+        functions = FunctionPair(candidate, live) if self.former_beside else FunctionPair(live, candidate)
         gates = tuple(g for g in self.user_gates if g.query is not None)
         return MetricsRequest(functions, gates, self.slow_threshold_ms)
 
@@ -84,6 +90,8 @@ class Observer:
                     self.cfg.production_stage, METRICS_SOURCE_VARIABLE, self.source.source
                 )
         samples = measurement.samples(raw, self.source.source, fetch_from, end)
+        if self.former_beside:  # the engine reads the promoted release as the canary, the former as baseline
+            samples = [PeriodSample(s.start, s.baseline, s.canary) for s in samples]
         names = tuple(g.name for g in self.user_gates if g.query is not None)
         users = measurement.user_values(raw, names, fetch_from, end)
         return Tick(now, tuple(samples), self._alarms(), users)

@@ -138,9 +138,16 @@ def plan_lines(
             else f" and p99 (at most {guard.p99_ratio:g}x + {P99_SLACK_MS:g} ms the higher of its day's and "
             "its p99 beside the canary)"
         )
+        alone = "the promoted release alone" if not guard.keep_percent else "the promoted release"
+        kept = (
+            ""
+            if not guard.keep_percent
+            else f", and its slow requests against the former version's, kept on {guard.keep_percent:g}% of "
+            f"production beside it (at most {1 + JudgeConfig.latency_slow_tolerance:g}x its share)"
+        )
         lines.append(
-            f"  then guard: the promoted release alone for {options.guard_s:g}s against the former version's "
-            f"5XX rate (at most {guard.ratio:g}x it){p99}{slow}; a regression undoes the promotion "
+            f"  then guard: {alone} for {options.guard_s:g}s against the former version's "
+            f"5XX rate (at most {guard.ratio:g}x it){p99}{slow}{kept}; a regression undoes the promotion "
             "(--guard 0: off)"
         )
     for hook, command in options.hooks.items():

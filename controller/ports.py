@@ -37,7 +37,12 @@ class TrafficRouter(Protocol):
         self, stage: str, deployment_id: str, slot: str, variables: Mapping[str, str] | None = None
     ) -> StageState: ...
     def switch(
-        self, stage: str, deployment_id: str, slot: str, remove: tuple[str, ...] = ()
+        self,
+        stage: str,
+        deployment_id: str,
+        slot: str,
+        remove: tuple[str, ...] = (),
+        drop_canary: bool = False,
     ) -> StageState: ...
     def remove_canary(self, stage: str) -> StageState: ...
     def set_slot(self, stage: str, slot: str) -> StageState: ...

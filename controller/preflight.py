@@ -11,7 +11,7 @@ from controller.errors import StateConflict
 from controller.event_types import NothingToDo
 from controller.events import Events
 from controller.ports import AlarmsSource, TrafficRouter
-from controller.traffic import Slots
+from controller.traffic import Slots, is_kept_former
 
 
 def resolve_slots(
@@ -39,6 +39,12 @@ def resolve_slots(
         )
         return None
     canary_slot = production.canary_slot(var)
+    if production.canary is not None and is_kept_former(production.canary.overrides):
+        raise StateConflict(
+            f"production's canary ({production.canary.percent:g}% on {canary_slot}) is the former version "
+            "kept beside a guarded promotion (--guard-keep) whose run stopped, not a release to resume: run "
+            "`python -m controller rollback` to give the promoted release all of production, or `undo`"
+        )
     if production.canary is not None and canary_slot != candidate:
         found = canary_slot or "no slot override"
         raise StateConflict(

@@ -165,11 +165,19 @@ def check_stage(cfg: ControllerConfig, stage: StageState, slots: Slots, wait: Wa
     canary = stage.canary
     if wait.promoted:
         live = stage.variable(cfg.slot_variable)
-        if canary is None and live == slots.candidate:
+        if wait.percent > 0:  # --guard-keep: the former version beside the release, as the stage's canary
+            kept = canary is not None and stage.canary_slot(cfg.slot_variable) == slots.live
+            if live == slots.candidate and kept and math.isclose(canary.percent, wait.percent, abs_tol=0.01):
+                return
+            expected = f"{slots.candidate} live and {wait.percent:g}% on {slots.live} beside it"
+        elif canary is None and live == slots.candidate:
             return
+        else:
+            expected = f"{slots.candidate} live and no canary"
+        found = f"{live}" + ("" if canary is None else f" and a canary of {canary.percent:g}%")
         raise StateConflict(
-            f"production changed under the guard (expected {slots.candidate} live and no canary, found "
-            f"{live}{' and a canary' if canary else ''}); someone ran undo or a new rollout: stopping"
+            f"production changed under the guard (expected {expected}, found {found}); someone ran undo, "
+            "rollback or a new rollout: stopping"
         )
     slot = stage.canary_slot(cfg.slot_variable)
     if (

@@ -51,7 +51,7 @@ from controller.rollout_setup import (
 )
 from controller.shift_options import ShiftOptions
 from controller.strategies import RampPort
-from controller.traffic import Slots, roll_back
+from controller.traffic import Slots, keep_former, release_former, roll_back
 from controller.undo import undo
 
 
@@ -177,6 +177,7 @@ class ShiftRun:
             approval=opts.approval,
             approval_timeout_s=opts.approval_timeout_s,
             guard_s=opts.guard_s,
+            guard_keep_percent=opts.guard_keep_percent if opts.guard_s > 0 else 0.0,
             tick_s=opts.policy.interval_s,
         )
         reads = judge.noise.reads if isinstance(judge, Judge) else None  # the day the judge already read
@@ -237,11 +238,19 @@ class ShiftRun:
                 case eio.Hold(kind=kind, until=until):
                     act.show_hold(self.ports, kind, until)
                     self.held = bool(kind)
-                case eio.Promote(reason=reason):
+                case eio.Promote(reason=reason, keep_percent=keep):
                     plan = self.promotion_variables
                     extra = plan(slots.candidate, self.clock()) if plan else None
                     act.promote_now(self.ports, slots, reason, extra)
                     self.canary_on = False
+                    if keep > 0:
+                        keep_former(self.cfg, self.stages, slots.live, slots.live_deployment, keep)
+                        assert self.observer is not None
+                        self.observer.former_beside = True
+                case eio.ReleaseFormer():
+                    release_former(self.cfg, self.stages)
+                    assert self.observer is not None
+                    self.observer.former_beside = False
                 case eio.RollBack(reason=reason, percent=percent):
                     self._roll_back(slots, reason, percent)
                 case eio.Undo(reason=reason):

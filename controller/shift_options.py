@@ -100,6 +100,7 @@ class ShiftOptions:
     approval_timeout_s: float = DEFAULT_APPROVAL_TIMEOUT_S
     guard_s: float = 0.0  # --guard: judge the promoted release this long; undo it on a regression
     guard_slow: bool = False  # --guard-slow: the guard judges the promoted release's slow requests too
+    guard_keep_percent: float = 0.0  # --guard-keep: the former version's share beside it while guarding
     on_interrupt: str = "rollback"  # or "leave"
     dry_run: bool = False
     hook_timeout_s: float = DEFAULT_HOOK_TIMEOUT_S
@@ -135,11 +136,12 @@ class ShiftOptions:
 
     def guard_settings(self) -> GuardSettings:
         """The post-promotion guard's settings: the gates' thresholds, the judge's margin when it runs, and
-        with --guard-slow its slow-request test's level and tolerance."""
+        with --guard-slow its slow-request test's level and tolerance, with --guard-keep the former
+        version's share beside the release."""
         slow = self.judge_config() if self.guard_slow and self.judge and self.slow_test else None
         periods = math.ceil(self.guard_s / self.policy.period_s) if self.guard_s > 0 else 1
         ratio = self.margin.ratio if self.judge else None
-        return guard_settings(self.policy.thresholds, ratio, slow, periods)
+        return guard_settings(self.policy.thresholds, ratio, slow, periods, self.guard_keep_percent)
 
     def judge_config(self) -> JudgeConfig:
         """The judge's settings for this rollout: whether it trusts the history, how long it must watch,

@@ -2,7 +2,9 @@
 
 `roll_back`: remove the canary, production serves its live slot 100 %. `promote`: production adopts the
 canary's deployment and slot in one UpdateStage, staging moves to the former live slot. Each emits its event
-and deletes the controller's snapshots no stage uses any more (controller/snapshots.py).
+and deletes the controller's snapshots no stage uses any more (controller/snapshots.py). With `shift
+--guard-keep`, `keep_former` then puts the former version back on a share of production as the stage's
+canary, marked so that no command takes it for a release, and `release_former` removes it when the guard ends.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from controller.ports import DeploymentsPort, TrafficRouter
 from controller.snapshots import remove_unused_snapshots
 
 PROMOTED_VARIABLE = "controller_promoted"  # the record `undo` reads (controller/undo.py)
+# Among the canary's stage-variable overrides: this canary is the former version kept beside a promoted
+# release while the guard watches it (`shift --guard-keep`), not a release on its way in.
+KEPT_VARIABLE = "controller_kept"
+KEPT_VALUE = "former"
 
 
 @dataclass
@@ -52,6 +58,34 @@ def roll_back(
     )
     if deployment_id:
         remove_unused_snapshots(deployments, events, only={deployment_id})
+
+
+def keep_former(
+    cfg: ControllerConfig, stages: TrafficRouter, former_slot: str, former_deployment: str, percent: float
+) -> None:
+    """After a promotion: the former version serves `percent` of production beside the promoted release, as
+    the stage's canary, marked so that `promote` does not take it for a release."""
+    try:
+        stages.create_canary(
+            cfg.production_stage, former_deployment, former_slot, percent, {KEPT_VARIABLE: KEPT_VALUE}
+        )
+    except AwsError as exc:
+        raise AwsError(f"promoted, but could not keep {percent:g}% on the former version: {exc}") from None
+
+
+def release_former(cfg: ControllerConfig, stages: TrafficRouter) -> None:
+    """The guard is over: the promoted release serves all of production."""
+    try:
+        stages.remove_canary(cfg.production_stage)
+    except AwsError as exc:
+        raise AwsError(
+            f"the former version still serves a share of production ({exc}); run `python -m controller "
+            "rollback` to remove it (the promoted release stays)"
+        ) from None
+
+
+def is_kept_former(canary_overrides: Mapping[str, str]) -> bool:
+    return canary_overrides.get(KEPT_VARIABLE) == KEPT_VALUE
 
 
 def promote(

@@ -7,7 +7,8 @@ the lock, written in the same UpdateStage as the promotion), what it can go back
 
 `sha` and `rev` are the former slot's function's CodeSha256 and RevisionId then. `undo` refuses when that
 function changed since (new code or configuration: the slot would serve something that was never live), when
-production no longer serves the promoted slot, or when a canary is on it. The former deployment is kept
+production no longer serves the promoted slot, or when a canary is on it (but the former version kept beside
+the release by `shift --guard-keep`, which goes in the same UpdateStage). The former deployment is kept
 when the promotion cleans up unused snapshots, so undo can return to it.
 """
 
@@ -24,7 +25,7 @@ from controller.holds import fields_of, number_of
 from controller.lifecycle_events import Undone
 from controller.ports import DeploymentsPort, FunctionsPort, TrafficRouter
 from controller.snapshots import remove_unused_snapshots
-from controller.traffic import PROMOTED_VARIABLE
+from controller.traffic import PROMOTED_VARIABLE, is_kept_former
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,10 @@ def undo(
     reason: str,
     clock: Callable[[], float] = time.time,
 ) -> Undone:
-    """Production serves the former live slot again; staging gets the promoted one. Call under the lease."""
+    """Production serves the former live slot again; staging gets the promoted one. Call under the lease.
+
+    A canary that is the former version kept beside the release (`shift --guard-keep`) goes in the same
+    UpdateStage; any other canary refuses the undo."""
     began = clock()
     production = stages.get(cfg.production_stage)
     record = PromotionRecord.parse(production.variable(PROMOTED_VARIABLE))
@@ -85,7 +89,10 @@ def undo(
             f"nothing to undo on {cfg.production_stage}: no promotion record ({PROMOTED_VARIABLE}); "
             "only the controller's latest promotion can be undone (run shift to release the other slot)"
         )
-    if production.canary is not None:
+    kept = production.canary is not None and is_kept_former(production.canary.overrides)
+    if kept and production.canary_slot(cfg.slot_variable) != record.former_slot:
+        kept = False
+    if production.canary is not None and not kept:
         raise StateConflict(
             f"a canary is on {cfg.production_stage} ({production.canary.percent:g}%): finish it with promote "
             "or rollback before undo"
@@ -109,7 +116,11 @@ def undo(
         )
     try:
         stages.switch(
-            cfg.production_stage, record.former_deployment, record.former_slot, remove=(PROMOTED_VARIABLE,)
+            cfg.production_stage,
+            record.former_deployment,
+            record.former_slot,
+            remove=(PROMOTED_VARIABLE,),
+            drop_canary=kept,
         )
     except AwsError as exc:
         raise AwsError(f"undo failed, production unchanged: {exc}") from None

@@ -142,9 +142,19 @@ class StageAdapter:
         ]
         return self._patch(stage, ops, "promote canary")
 
-    def switch(self, stage: str, deployment_id: str, slot: str, remove: tuple[str, ...] = ()) -> StageState:
-        """Serve `slot` on `deployment_id` (no canary), removing `remove` variables, in one UpdateStage."""
+    def switch(
+        self,
+        stage: str,
+        deployment_id: str,
+        slot: str,
+        remove: tuple[str, ...] = (),
+        drop_canary: bool = False,
+    ) -> StageState:
+        """Serve `slot` on `deployment_id` (no canary), removing `remove` variables, in one UpdateStage;
+        `drop_canary`: the stage's canary goes first in the same request (a deployment cannot change while
+        one is set)."""
         ops = [
+            *([{"op": "remove", "path": "/canarySettings"}] if drop_canary else []),
             {"op": "replace", "path": "/deploymentId", "value": deployment_id},
             {"op": "replace", "path": f"/variables/{self.slot_variable}", "value": slot},
             *({"op": "remove", "path": f"/variables/{name}"} for name in remove),

@@ -1,6 +1,7 @@
 """The rollout's lifecycle on the local cloud with real traffic: approval, pause, every hook point (webhooks
 recorded by a receiver on 127.0.0.1), notifications (receiver and the local cloud's SNS), undo under
-traffic, undo refused after the former slot got new code, and the guard undoing a release that turns bad.
+traffic, undo refused after the former slot got new code, the guard undoing a release that turns bad, and
+the guard with the former version kept beside the release (`--guard-keep`) undoing one whose tail slows.
 A `terraform plan` after each must be empty: the controller owns runtime traffic, Terraform the rest."""
 
 from __future__ import annotations
@@ -217,4 +218,32 @@ def test_the_guard_undoes_a_release_that_turns_bad_after_promotion(
     assert code == 3, run.stderr
     assert run.event("guard_ended")["verdict"] == "FAIL" and run.event("undone")["live_slot"] == live
     assert view.live() == live
+    plan_is_empty(e2e_stack)
+
+
+def test_the_guard_keeps_the_former_version_beside_the_release_and_undoes_a_slower_one(
+    view: StackView, outputs_file: Path, env, e2e_stack, cfg
+) -> None:
+    live, candidate = view.live(), view.candidate()
+    guard = ["--guard", "3m", "--guard-keep", "25", "--slow-ms", "400", "--baseline-history", "0"]
+    with WatchedTraffic(view.url(), RATE_PER_S, workers=4) as traffic:
+        run = shift(outputs_file, env, *guard)
+        started = run.wait_event("guard_started", timeout_s=180)
+        assert started["kept_percent"] == 25
+        time.sleep(2)  # the new canary settings reach the data plane
+        before = traffic.snapshot()
+        time.sleep(8)
+        beside = traffic.snapshot().since(before).by_version
+        # A tail slower than the 400 ms threshold on the promoted release only: the former version beside it
+        # stays fast, so the split reads the release as slower in the same minutes.
+        view.slow(cfg["slots"][candidate]["function_name"], 600)
+        code = run.wait(300)
+    assert code == 3, run.stderr
+    kept = beside.get(view.version(live))
+    assert kept is not None and 0.1 < kept.requests / sum(v.requests for v in beside.values()) < 0.45
+    ended = run.event("guard_ended")
+    assert ended["verdict"] == "FAIL" and "against the former version's" in ended["reason"]
+    assert run.event("undone")["live_slot"] == live
+    stage = view.snapshot()
+    assert view.live() == live and stage["production"]["canarySettings"] is None, stage
     plan_is_empty(e2e_stack)

@@ -139,10 +139,19 @@ class FakeStages:
         self.percent_history.append((self.clock(), 0.0))
         return self._state(stage)
 
-    def switch(self, stage: str, deployment_id: str, slot: str, remove: tuple[str, ...] = ()) -> StageState:
+    def switch(
+        self,
+        stage: str,
+        deployment_id: str,
+        slot: str,
+        remove: tuple[str, ...] = (),
+        drop_canary: bool = False,
+    ) -> StageState:
         self._check("switch")
         self.log.append(("switch", stage, deployment_id, slot))
         s = self.stages[stage]
+        assert drop_canary or s.canary is None, "API Gateway: no deployment change while a canary is set"
+        s.canary = None
         s.deployment_id = deployment_id
         s.variables["slot"] = slot
         for name in remove:

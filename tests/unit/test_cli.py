@@ -102,6 +102,14 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
         ["shift", "--strategy", "adaptive", "--guard-slow", "--slow-ms", "off"],
         ["shift", "--guard-slow", "--guard", "--no-judge"],
         ["shift", "--guard-slow"],  # fixed steps guard nothing by default
+        ["shift", "--strategy", "adaptive", "--guard-keep", "60"],
+        ["shift", "--strategy", "adaptive", "--guard-keep", "0.01"],
+        ["shift", "--strategy", "adaptive", "--guard-keep", "ten"],
+        ["shift", "--strategy", "adaptive", "--guard-keep", "nan"],
+        ["shift", "--strategy", "adaptive", "--guard-keep", "10", "--guard", "0"],
+        ["shift", "--strategy", "adaptive", "--guard-keep", "10", "--slow-ms", "off"],
+        ["shift", "--guard-keep", "10", "--guard", "--no-judge"],
+        ["shift", "--guard-keep", "10"],  # fixed steps guard nothing by default
         ["shift", "--no-such-flag"],
         ["deploy"],
         [],
@@ -187,6 +195,14 @@ def test_guard_slow_gives_the_guard_the_judges_slow_request_level_and_tolerance(
     slow = cli.shift_options(parse([*adaptive, "--guard-slow"])).guard_settings()
     assert (slow.slow_alpha, slow.slow_tolerance) == (JudgeConfig.latency_slow_alpha, 0.5)
     assert cli.shift_options(parse(["shift", "--guard", "--guard-slow"])).guard_settings().slow_alpha == 0.002
+
+
+def test_guard_keep_gives_the_guard_and_the_engine_the_former_versions_share() -> None:
+    parse = cli.build_parser().parse_args
+    adaptive = ["shift", "--strategy", "adaptive"]
+    assert cli.shift_options(parse(adaptive)).guard_settings().keep_percent == 0.0
+    kept = cli.shift_options(parse([*adaptive, "--guard-keep", "10%"]))
+    assert kept.guard_keep_percent == 10.0 and kept.guard_settings().keep_percent == 10.0
 
 
 def test_the_regression_margin_reaches_the_judge() -> None:

@@ -413,6 +413,15 @@ def test_the_dry_run_states_the_guard_after_the_promotion(world: World) -> None:
         and "), and slow requests (at most 1.5x its share beside the canary); a regression undoes" in line
         for line in slow
     )
+    world.run(strategy="adaptive", dry_run=True, guard_s=600, guard_keep_percent=10.0)
+    kept = world.of("plan")[3]["lines"]
+    assert any(
+        line.startswith("  then guard: the promoted release for 600s")
+        and ", and its slow requests against the former version's, kept on 10% of production beside it (at "
+        "most 1.5x its share); a regression undoes"
+        in line
+        for line in kept
+    )
 
 
 def test_the_adaptive_dry_run_states_how_far_the_judge_may_narrow_its_margin(world: World) -> None:
