@@ -20,7 +20,10 @@ Configured as a user of the benchmark's world would run it:
   version's rate (its day before, or its rate beside the canary if that was higher), with the guard
   `shift` builds from the same history, thresholds, judge margin and noise model, and an `Undo` ends the
   run as undone. With `guard_slow` (`--guard-slow`) the guard reads the promoted release's slow requests
-  too, beside the canary's former baseline as `shift` hands them over.
+  too, beside the canary's former baseline as `shift` hands them over. With `guard_keep_percent`
+  (`--guard-keep`) the former version serves that share of each promoted run's periods beside the release
+  (`promoted_share`), the release's failed requests are its own, and the guard splits its slow requests
+  against the former version's.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 `python -m bench --only family --ours-flags '--latency-ratio 1.15'` scores the judge a user gets from
 `python -m controller shift --strategy adaptive --latency-ratio 1.15`: the flags go through the CLI's parser
 and `shift_options`, and `ShiftOptions.judge_config()` is the judge's configuration, so an option's figures
-in docs/judge.md come from the same code path as the command. Only the judge's flags, `--guard` and
-`--guard-slow` are taken; the rest of a `shift` (steps, hooks, gates, notifications) has no meaning in the
-simulated world.
+in docs/judge.md come from the same code path as the command. Only the judge's flags, `--guard`,
+`--guard-slow` and `--guard-keep` are taken; the rest of a `shift` (steps, hooks, gates, notifications) has no
+meaning in the simulated world.
 """
 
 from __future__ import annotations

@@ -75,6 +75,22 @@ def test_the_guard_slow_flag_gives_ours_the_guard_shift_builds_with_it() -> None
     assert slow_test_of(True) is not None and slow_test_of(False) is None
 
 
+def test_the_guard_keep_flag_gives_ours_the_share_and_the_split_shift_builds_with_it() -> None:
+    assert ours_from_flags("", 60).guard_keep_percent == 0.0
+    options = ours_from_flags("--guard-keep 10", 60)
+    assert options.guard_keep_percent == 10.0
+
+    def ours_with(keep: float) -> Ours:
+        return Ours(judge_config=options.judge_config, guard_s=options.guard_s, guard_keep_percent=keep)
+
+    kept, plain = ours_with(10.0), ours_with(0.0)
+    assert kept.promoted_share == 0.9 and plain.promoted_share == 1.0
+    reference = WindowStats(1_000_000, 1000)
+    assert kept._engine(None).guard_factory(reference, None).split is not None
+    assert plain._engine(None).guard_factory(reference, None).split is None
+    assert kept._engine(None).settings.guard_keep_percent == 10.0
+
+
 def test_the_outliers_flag_reaches_the_guard_as_it_does_in_shift() -> None:
     # A day of steady minutes with a few spikes: the guard censors them unless --outliers ignore.
     errors = [60] * 1440

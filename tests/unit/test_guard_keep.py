@@ -260,3 +260,35 @@ def test_shift_refuses_to_resume_the_former_version_kept_beside_a_stopped_guard(
     production, staging = stages.get("production"), stages.get("staging")
     with pytest.raises(StateConflict, match="not a release to resume: run `python -m controller rollback`"):
         resolve_slots(CFG, production, staging, Recorder())
+
+
+class _RecordingWorld:
+    """A bench world that notes the canary share each period was drawn at."""
+
+    def __init__(self, world) -> None:
+        self.world = world
+        self.shares: list[np.ndarray] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self.world, name)
+
+    def period(self, t, idx, share, latency=True):
+        self.shares.append(np.array(share, dtype=float))
+        return self.world.period(t, idx, share, latency)
+
+
+@pytest.mark.parametrize(("keep", "share"), [(25.0, 0.75), (0.0, 1.0)])
+def test_the_bench_serves_a_guarded_release_the_share_shift_leaves_it(keep: float, share: float) -> None:
+    from bench.judge_sim import ScenarioWorld, play
+    from bench.ours import Ours
+    from bench.scenarios import identical
+    from bench.streams import Streams
+
+    ours = Ours(guard_keep_percent=keep)
+    world = _RecordingWorld(ScenarioWorld(identical(0.005, 50, 1), Streams(6, 30, 3)))
+    outcome = play(ours, world)
+    assert outcome.promoted.all()
+    # The ramp's shares stay under 100 %; the guard's draws are the promoted release's share, all alike.
+    drawn = np.concatenate(world.shares)
+    assert np.isclose(drawn, share).sum() >= 6 * 10  # ten guard periods of each of the six runs, at least
+    assert not (keep and np.isclose(drawn, 1.0).any())
