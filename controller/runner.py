@@ -149,6 +149,13 @@ class ShiftRun:
             slow_ms = slow_threshold(opts.slow_threshold_ms, history) if opts.slow_test else None
             if history is not None:
                 announce_history(self.events, history, judge, opts.baseline_history_s, slow_ms)
+        if opts.guard_keep_percent > 0 and opts.guard_s > 0 and slow_ms is None:
+            message = (
+                "--guard-keep: no slow-request threshold (no history read, and no --slow-ms), so the guard's "
+                "split has no slow requests to read; the former version is kept beside the release all the "
+                "same"
+            )
+            self.events.emit(WarningEvent(message=message))
         self.observer = Observer(
             self.cfg,
             self.metrics,

@@ -292,3 +292,9 @@ def test_the_bench_serves_a_guarded_release_the_share_shift_leaves_it(keep: floa
     drawn = np.concatenate(world.shares)
     assert np.isclose(drawn, share).sum() >= 6 * 10  # ten guard periods of each of the six runs, at least
     assert not (keep and np.isclose(drawn, 1.0).any())
+
+
+def test_shift_warns_when_the_guard_keep_split_has_no_slow_requests_to_read(world: World) -> None:
+    # Fixed steps without the judge read no slow-request threshold (no --slow-ms, no history used).
+    world.shift(_options(world, guard_s=120, guard_keep_percent=10.0, judge=False), functions=FakeFunctions())
+    assert any("--guard-keep: no slow-request threshold" in w["message"] for w in world.of("warning"))
