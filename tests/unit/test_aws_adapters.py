@@ -62,6 +62,29 @@ def test_promotion_removes_the_canary_before_changing_the_deployment_in_one_call
     assert state.deployment_id == "d2" and state.canary is None
 
 
+def test_an_undo_with_the_former_version_kept_removes_the_canary_first_in_the_same_call() -> None:
+    # API Gateway does not change a stage's deployment while a canary is set; operations apply in order.
+    api = client("apigateway")
+    with Stubber(api) as stub:
+        stub.add_response(
+            "update_stage",
+            {**STAGE, "deploymentId": "d1", "variables": {"slot": "blue"}},
+            {
+                "restApiId": "abc",
+                "stageName": "production",
+                "patchOperations": [
+                    {"op": "remove", "path": "/canarySettings"},
+                    {"op": "replace", "path": "/deploymentId", "value": "d1"},
+                    {"op": "replace", "path": "/variables/slot", "value": "blue"},
+                    {"op": "remove", "path": "/variables/controller_promoted"},
+                ],
+            },
+        )
+        adapter = StageAdapter(api, "abc", "slot")
+        state = adapter.switch("production", "d1", "blue", remove=("controller_promoted",), drop_canary=True)
+    assert state.deployment_id == "d1" and state.canary is None
+
+
 def test_a_canary_is_created_with_its_deployment_and_slot_override() -> None:
     # Canary settings on an existing stage via UpdateStage:
     # https://docs.aws.amazon.com/apigateway/latest/developerguide/create-canary-deployment.html
