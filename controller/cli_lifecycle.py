@@ -94,10 +94,10 @@ def add_shift_flags(shift: argparse.ArgumentParser) -> None:
         default="0",
         metavar="PERCENT",
         help="while guarding, keep this share of production on the former version (the stage's canary, "
-        "pointed at the former slot; 0.1-50) and judge the promoted release's slow requests against its "
-        "in the same periods, the judge's split test: a shared slowdown cancels, a tail that slows after "
-        "the promotion shows. The share goes when the guard ends; an undo takes it back in the same stage "
-        "update (default 0: the release takes all of production at once)",
+        "pointed at the former slot; 0.1-50) and judge the promoted release's slow requests against the "
+        "former version's in the same periods, the judge's split test: a shared slowdown cancels, a tail "
+        "that slows after the promotion shows. The share goes when the guard ends; an undo takes it back "
+        "in the same stage update (default 0: the release takes all of production at once)",
     )
     add_notify_flags(shift)
 
