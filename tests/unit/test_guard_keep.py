@@ -298,3 +298,28 @@ def test_shift_warns_when_the_guard_keep_split_has_no_slow_requests_to_read(worl
     # Fixed steps without the judge read no slow-request threshold (no --slow-ms, no history used).
     world.shift(_options(world, guard_s=120, guard_keep_percent=10.0, judge=False), functions=FakeFunctions())
     assert any("--guard-keep: no slow-request threshold" in w["message"] for w in world.of("warning"))
+
+
+def test_with_per_slot_lambda_metrics_the_former_function_also_serves_staging() -> None:
+    from controller.measurement import LAMBDA_PER_SLOT, SourceCheck
+
+    stages, clock = _kept_stage()
+    # After the promotion green is live and blue, the former version, serves the kept share and staging;
+    # no canary dimension, so the per-slot functions decide.
+    traffic = TrafficModel(
+        stages,
+        requests_per_period=1000,
+        live_error_rate=0.1,
+        staging_requests_per_period=200,
+        live_function=CFG.slot("green").function_name,
+        candidate_function=CFG.slot("blue").function_name,
+        canary_dimension=False,
+    )
+    source = SourceCheck(source=LAMBDA_PER_SLOT, decided=True)
+    observer = Observer(
+        CFG, traffic, _NoAlarms(), stages, Recorder(), SLOTS, 60.0, source=source, former_beside=True
+    )
+    sample = observer.observe(clock() + 600, clock()).samples[-1]
+    # The release: green's every invocation; the former version: blue's, less staging's 200.
+    assert 850 < sample.canary.requests < 1000 and sample.canary.errors_5xx > 0
+    assert 80 < sample.baseline.requests < 120 and sample.baseline.errors_5xx == 0
