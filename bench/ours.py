@@ -114,7 +114,7 @@ class Ours(Policy):
             PERIOD_S,
             metrics_lag_s=0.0,
             guard_s=self.guard_s,
-            guard_keep_percent=self.guard_keep_percent if self.guards else 0.0,
+            guard_keep_percent=self.guard_keep_percent,
             tick_s=PERIOD_S,
         )
         margin = 1 + config.regression_relative  # the guard allows the judge's margin, as `shift` does

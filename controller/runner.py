@@ -184,7 +184,7 @@ class ShiftRun:
             approval=opts.approval,
             approval_timeout_s=opts.approval_timeout_s,
             guard_s=opts.guard_s,
-            guard_keep_percent=opts.guard_keep_percent if opts.guard_s > 0 else 0.0,
+            guard_keep_percent=opts.guard_keep_percent,
             tick_s=opts.policy.interval_s,
         )
         reads = judge.noise.reads if isinstance(judge, Judge) else None  # the day the judge already read

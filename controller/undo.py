@@ -89,9 +89,11 @@ def undo(
             f"nothing to undo on {cfg.production_stage}: no promotion record ({PROMOTED_VARIABLE}); "
             "only the controller's latest promotion can be undone (run shift to release the other slot)"
         )
-    kept = production.canary is not None and is_kept_former(production.canary.overrides)
-    if kept and production.canary_slot(cfg.slot_variable) != record.former_slot:
-        kept = False
+    kept = (
+        production.canary is not None
+        and is_kept_former(production.canary.overrides)
+        and production.canary_slot(cfg.slot_variable) == record.former_slot
+    )
     if production.canary is not None and not kept:
         raise StateConflict(
             f"a canary is on {cfg.production_stage} ({production.canary.percent:g}%): finish it with promote "
